@@ -1,0 +1,16 @@
+"""Package layout: `readingroom` lives in src/readingroom, `readingroom.kernels` in kernels/.
+
+Metadata is in pyproject.toml; this file only maps the two folders, discovering subpackages so a
+new chapter's subpackage needs no edit here.
+"""
+
+from setuptools import find_packages, setup
+
+packages = find_packages("src", include=["readingroom", "readingroom.*"])
+packages += ["readingroom.kernels"] + [f"readingroom.kernels.{p}" for p in find_packages("kernels")]
+
+setup(
+    packages=packages,
+    package_dir={"": "src", "readingroom.kernels": "kernels"},
+    package_data={"readingroom": ["py.typed"]},
+)

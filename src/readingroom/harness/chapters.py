@@ -1,0 +1,286 @@
+"""Find the book's chapters, execute each one under nbval, and share the result with the book build.
+
+The flow for one chapter (``tests/test_chapters.py`` calls :func:`run_chapter`):
+
+1. :func:`read_chapter` turns the MyST Markdown file into a notebook with myst-nb's own reader, the
+   same reader ``jupyter-book build`` uses, so the test runs exactly the cells the book runs.
+2. The notebook is written to ``<workdir>/<name>.ipynb`` and executed by nbval in a child
+   ``pytest`` (``--nbval-lax --nbval-current-env -x``): every cell must run without an exception;
+   the chapter's claims are ``assert`` statements in its cells. An IPython startup file in the
+   child's ``IPYTHONDIR`` blocks every non-loopback connection, so a chapter that reaches for the
+   network fails here exactly as it would on a reader's plane.
+3. When every cell passed, :func:`cache_executed_notebook` stores the executed notebook in the
+   Jupyter cache (``_build/.jupyter_cache``). The book build (``execute_notebooks: cache``) finds it
+   by the hash of the chapter's code and does not execute the chapter again.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Chapter",
+    "ChapterRun",
+    "cache_executed_notebook",
+    "read_chapter",
+    "run_chapter",
+    "toc_chapters",
+    "toc_entries",
+]
+
+#: Variables that make Hugging Face and friends refuse to download anything.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+}
+
+_STARTUP = """\
+# Written by readingroom.harness: chapters run under test with the network blocked.
+from readingroom.common.offline import block_network as _rr_block_network
+_rr_block_network()
+del _rr_block_network
+"""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One executable page of the book.
+
+    ``name`` is the pytest id (``pytest -k <name>``), ``docname`` the entry in ``_toc.yml``
+    (e.g. ``book/template``) and ``path`` the absolute path of the MyST Markdown file.
+    """
+
+    name: str
+    docname: str
+    path: Path
+
+
+@dataclass
+class ChapterRun:
+    """What executing one chapter under nbval produced."""
+
+    chapter: Chapter
+    passed: bool
+    seconds: float
+    report: str
+    notebook_path: Path
+    cached: bool = False
+    cells_run: int = 0
+    stdout: str = field(default="", repr=False)
+
+
+def toc_entries(node: Any) -> list[str]:
+    """Every page (``root`` and ``file:`` entries) of a parsed Jupyter Book ``_toc.yml``, in order."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if "file" in node:
+            found.append(str(node["file"]))
+        for key in ("root",):
+            if key in node:
+                found.append(str(node[key]))
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key, []) or []:
+                found.extend(toc_entries(child))
+    elif isinstance(node, list):
+        for child in node:
+            found.extend(toc_entries(child))
+    return found
+
+
+def _is_executable(path: Path) -> bool:
+    return "```{code-cell}" in path.read_text(encoding="utf-8")
+
+
+def toc_chapters(root: str | os.PathLike, toc: str = "_toc.yml") -> list[Chapter]:
+    """The pages listed in ``root/_toc.yml`` that contain code cells, in the order of the book.
+
+    Pages without a ``{code-cell}`` (the intro, the reading-group guide) have nothing to execute
+    and are left out. Raises ``FileNotFoundError`` if the table of contents or a page it lists is
+    missing, ``ValueError`` if it is not a Jupyter Book table of contents.
+    """
+    import yaml
+
+    root = Path(root)
+    toc_path = root / toc
+    if not toc_path.is_file():
+        raise FileNotFoundError(f"toc: no table of contents at {toc_path}")
+    data = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "root" not in data:
+        raise ValueError(f"toc: {toc_path} is not a Jupyter Book _toc.yml (no 'root' entry)")
+    chapters: list[Chapter] = []
+    seen: set[str] = set()
+    for docname in toc_entries(data):
+        docname = re.sub(r"\.(md|ipynb)$", "", docname)
+        path = root / f"{docname}.md"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"toc: {toc_path} lists {docname!r} but {path} does not exist "
+                "(chapters are MyST Markdown notebooks, book/<name>.md)"
+            )
+        if docname in seen or not _is_executable(path):
+            continue
+        seen.add(docname)
+        name = Path(docname).name
+        if any(c.name == name for c in chapters):
+            name = docname.replace("/", "-")
+        chapters.append(Chapter(name=name, docname=docname, path=path.resolve()))
+    return chapters
+
+
+def read_chapter(path: str | os.PathLike):
+    """Read a MyST Markdown chapter into a notebook, exactly as the book build reads it.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a Markdown file that
+    is not a MyST notebook (its front matter must declare a ``kernelspec``).
+    """
+    from myst_nb.core.read import is_myst_markdown_notebook, read_myst_markdown_notebook
+    from myst_parser.config.main import MdParserConfig
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path: no chapter at {path}")
+    text = path.read_text(encoding="utf-8")
+    if not is_myst_markdown_notebook(text):
+        raise ValueError(
+            f"path: {path} is not a MyST Markdown notebook; its front matter needs "
+            "'jupytext: text_representation: format_name: myst' and a 'kernelspec'"
+        )
+    return read_myst_markdown_notebook(text, MdParserConfig(), add_source_map=True, path=path)
+
+
+def _failure_report(stdout: str) -> str:
+    """The FAILURES section of nbval's output: the failing cell, its input and its traceback."""
+    start = stdout.find("= FAILURES =")
+    if start < 0:
+        start = stdout.find("= ERRORS =")
+    if start < 0:
+        return stdout[-8000:]
+    start = stdout.rfind("\n", 0, start) + 1
+    end = stdout.find("short test summary info", start)
+    end = stdout.rfind("\n", 0, end) if end > 0 else len(stdout)
+    return stdout[start:end].strip()
+
+
+def cache_executed_notebook(notebook, source: str | os.PathLike, cache_dir: str | os.PathLike,
+                            seconds: float) -> int:
+    """Store an executed notebook in the Jupyter cache at ``cache_dir``; return its record id.
+
+    ``notebook`` must be the notebook :func:`read_chapter` returned, with outputs filled in: the
+    cache matches on the hash of its code cells and kernelspec, which is how the book build
+    (``execute_notebooks: cache``) recognises the chapter and skips executing it.
+    """
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    if seconds < 0:
+        raise ValueError(f"seconds must be >= 0, got {seconds}")
+    cache = get_cache(str(cache_dir))
+    record = cache.cache_notebook_bundle(
+        CacheBundleIn(notebook, str(source), data={"execution_seconds": float(seconds)}),
+        check_validity=False,
+        overwrite=True,
+    )
+    return record.pk
+
+
+def _with_outputs(notebook, cells: dict[str, dict]):
+    """A copy of ``notebook`` whose code cells carry the outputs nbval recorded."""
+    import nbformat
+
+    executed = copy.deepcopy(notebook)
+    code_cells = [c for c in executed.cells if c.cell_type == "code"]
+    for i, cell in enumerate(code_cells):
+        recorded = cells.get(str(i), {}).get("outputs", [])
+        outputs = []
+        for out in recorded:
+            kind = out.get("output_type")
+            if kind == "stream":
+                outputs.append(nbformat.v4.new_output("stream", name=out["name"], text=out["text"]))
+            elif kind == "display_data":
+                outputs.append(nbformat.v4.new_output(
+                    "display_data", data=out.get("data", {}), metadata=out.get("metadata", {})))
+            elif kind == "execute_result":
+                outputs.append(nbformat.v4.new_output(
+                    "execute_result", data=out.get("data", {}), metadata=out.get("metadata", {}),
+                    execution_count=i + 1))
+        cell.outputs = outputs
+        cell.execution_count = i + 1
+    return executed
+
+
+def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
+                cache_dir: str | os.PathLike | None = None, cell_timeout_s: int = 600,
+                python: str | None = None) -> ChapterRun:
+    """Execute ``chapter`` under nbval in a child pytest and report what happened.
+
+    The child runs with the network blocked and the Hugging Face offline variables set. If every
+    cell passed and ``cache_dir`` is given, the executed notebook goes into that Jupyter cache.
+    Never raises for a failing chapter: the returned :class:`ChapterRun` says ``passed=False`` and
+    ``report`` holds nbval's account of the failing cell (its input and traceback).
+    """
+    import nbformat
+
+    if not isinstance(chapter, Chapter):
+        raise TypeError(f"chapter must be a Chapter, got {type(chapter).__name__}")
+    if not isinstance(cell_timeout_s, int) or cell_timeout_s <= 0:
+        raise ValueError(f"cell_timeout_s must be a positive int, got {cell_timeout_s!r}")
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    notebook = read_chapter(chapter.path)
+    ipynb = workdir / f"{chapter.name}.ipynb"
+    nbformat.write(notebook, ipynb)
+
+    ipython_dir = workdir / ".ipython"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-readingroom-offline.py").write_text(_STARTUP, encoding="utf-8")
+    ini = workdir / "pytest.ini"
+    ini.write_text("[pytest]\n", encoding="utf-8")  # keep the repo's own pytest options out
+    outputs_json = workdir / f"{chapter.name}.outputs.json"
+    outputs_json.unlink(missing_ok=True)
+
+    env = dict(os.environ)
+    env.update(OFFLINE_ENV)
+    env["IPYTHONDIR"] = str(ipython_dir)
+    env["READINGROOM_OUTPUTS"] = str(outputs_json)
+    env.setdefault("PYTHONHASHSEED", "0")
+    env.pop("MPLBACKEND", None)  # let the kernel use the inline backend, so figures are outputs
+
+    cmd = [
+        python or sys.executable, "-m", "pytest", str(ipynb),
+        "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={cell_timeout_s}",
+        "-x", "-q", "--color=no", "--tb=short",
+        "-p", "readingroom.harness.nbval_recorder", "-p", "no:cacheprovider",
+        "-c", str(ini), "--rootdir", str(workdir),
+    ]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    stdout = proc.stdout + proc.stderr
+
+    record = {}
+    if outputs_json.is_file():
+        record = json.loads(outputs_json.read_text(encoding="utf-8"))
+    cells = record.get("cells", {})
+    passed = proc.returncode == 0 and bool(cells) and all(c["passed"] for c in cells.values())
+    report = "" if passed else _failure_report(stdout)
+    if proc.returncode == 0 and not cells:
+        report = f"nbval ran no cell of {chapter.path}:\n{stdout[-4000:]}"
+
+    cached = False
+    if passed and cache_dir is not None:
+        cache_executed_notebook(_with_outputs(notebook, cells), chapter.path, cache_dir, seconds)
+        cached = True
+    return ChapterRun(chapter=chapter, passed=passed, seconds=seconds, report=report,
+                      notebook_path=ipynb, cached=cached, cells_run=len(cells), stdout=stdout)

@@ -1,0 +1,30 @@
+"""Every chapter in _toc.yml, executed under nbval: one test per chapter (`pytest -k <name>`).
+
+A chapter passes when every cell runs without an exception; its claims are `assert`s in its cells.
+A failure shows the failing cell's input and traceback, as nbval reports it. A chapter that passes
+is stored in the Jupyter cache, so `make book` does not execute it again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from readingroom.harness import run_chapter, toc_chapters
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+CHAPTERS = toc_chapters(ROOT)
+
+
+@pytest.mark.chapter
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.name for c in CHAPTERS])
+def test_chapter(chapter, chapter_seconds):
+    run = run_chapter(chapter, workdir=BUILD / "nbval" / chapter.name,
+                      cache_dir=BUILD / ".jupyter_cache")
+    chapter_seconds[chapter.name] = run.seconds
+    if not run.passed:
+        pytest.fail(f"chapter {chapter.docname} failed under nbval "
+                    f"(notebook: {run.notebook_path})\n\n{run.report}", pytrace=False)
+    assert run.cells_run > 0
