@@ -1,0 +1,48 @@
+"""Shared core used by every chapter: seeding, devices and presets, a tiny transformer, a
+training loop, the plotting style, chapter timing, offline guard and book data paths.
+
+Chapters import from here rather than from the submodules::
+
+    from readingroom.common import (
+        seed_everything, choose_preset, TransformerConfig, TinyTransformer, train, plot_history,
+    )
+
+Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
+:mod:`~readingroom.common.transformer`, :mod:`~readingroom.common.train`,
+:mod:`~readingroom.common.plotting`, :mod:`~readingroom.common.timer`,
+:mod:`~readingroom.common.offline`, :mod:`~readingroom.common.paths`.
+"""
+
+from .device import Preset, choose_preset, pick_device
+from .offline import NetworkBlockedError, allow_network, block_network, network_blocked
+from .paths import book_data_path, load_book_data, repo_root
+from .plotting import BOOK_COLORS, plot_history, use_book_style
+from .seed import make_generator, seed_everything
+from .timer import ChapterTimer, start_chapter
+from .train import TrainHistory, next_token_loss, train
+from .transformer import TinyTransformer, TransformerConfig
+
+__all__ = [
+    "seed_everything",
+    "make_generator",
+    "pick_device",
+    "Preset",
+    "choose_preset",
+    "TransformerConfig",
+    "TinyTransformer",
+    "TrainHistory",
+    "train",
+    "next_token_loss",
+    "use_book_style",
+    "plot_history",
+    "BOOK_COLORS",
+    "ChapterTimer",
+    "start_chapter",
+    "block_network",
+    "allow_network",
+    "network_blocked",
+    "NetworkBlockedError",
+    "repo_root",
+    "book_data_path",
+    "load_book_data",
+]
