@@ -16,7 +16,6 @@ BUILD = ROOT / "_build"
 for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ[_var] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("READINGROOM_PROGRESS", "0")
 
 CHAPTER_SECONDS: dict[str, float] = {}
 CHAPTER_BUDGET_S = 120.0
