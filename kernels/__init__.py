@@ -95,7 +95,7 @@ def kernel_device() -> torch.device:
 def describe_backend() -> str:
     """One line naming the Triton version, the mode, and the hardware.
 
-    Examples: ``"Triton 3.9.0 interpreter on CPU"``, ``"Triton 3.9.0 on NVIDIA H200"``.
+    Examples: ``"Triton 3.7.1 interpreter on CPU"``, ``"Triton 3.7.1 on NVIDIA H200"``.
     """
     if triton is None:
         return "Triton not installed"
