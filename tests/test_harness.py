@@ -108,6 +108,7 @@ def test_failing_assert_fails_with_cell_and_traceback(tmp_path):
     assert "AssertionError" in run.report           # and its traceback
     assert "the claim does not hold" in run.report
     assert run.cells_run == 2                        # -x: nothing after the failing cell ran
+    assert "\x1b[" not in run.report                 # no terminal colour codes in CI logs
 
 
 def test_chapter_cannot_reach_the_network(tmp_path):

@@ -158,8 +158,15 @@ def read_chapter(path: str | os.PathLike):
     return read_myst_markdown_notebook(text, MdParserConfig(), add_source_map=True, path=path)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _failure_report(stdout: str) -> str:
-    """The FAILURES section of nbval's output: the failing cell, its input and its traceback."""
+    """The FAILURES section of nbval's output: the failing cell, its input and its traceback.
+
+    IPython colours its tracebacks; the escape codes are removed so CI logs stay readable.
+    """
+    stdout = _ANSI.sub("", stdout)
     start = stdout.find("= FAILURES =")
     if start < 0:
         start = stdout.find("= ERRORS =")
