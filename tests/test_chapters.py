@@ -16,13 +16,15 @@ from readingroom.harness import run_chapter, toc_chapters
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 CHAPTERS = toc_chapters(ROOT)
+CHAPTER_TIMEOUT_S = 1800  # a chapter's budget is 120 s on the CPU; this only stops a hang
 
 
 @pytest.mark.chapter
+@pytest.mark.timeout(CHAPTER_TIMEOUT_S + 60)
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.name for c in CHAPTERS])
 def test_chapter(chapter, chapter_seconds):
     run = run_chapter(chapter, workdir=BUILD / "nbval" / chapter.name,
-                      cache_dir=BUILD / ".jupyter_cache")
+                      cache_dir=BUILD / ".jupyter_cache", timeout_s=CHAPTER_TIMEOUT_S)
     chapter_seconds[chapter.name] = run.seconds
     if not run.passed:
         pytest.fail(f"chapter {chapter.docname} failed under nbval "

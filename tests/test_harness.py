@@ -84,6 +84,16 @@ def test_run_chapter_rejects_bad_arguments(tmp_path):
     ch = _chapter(tmp_path, "c", "a = 1")
     with pytest.raises(ValueError, match="cell_timeout_s"):
         run_chapter(ch, workdir=tmp_path / "w", cell_timeout_s=0)
+    with pytest.raises(ValueError, match="timeout_s must be a positive int"):
+        run_chapter(ch, workdir=tmp_path / "w", timeout_s=True)
+
+
+def test_a_chapter_that_hangs_is_stopped(tmp_path):
+    ch = _chapter(tmp_path, "slow", "import time\ntime.sleep(60)")
+    run = run_chapter(ch, workdir=tmp_path / "work", timeout_s=8)
+    assert not run.passed
+    assert "still running after 8 s" in run.report
+    assert run.seconds < 30
 
 
 def test_passing_chapter_is_cached_for_the_book_build(tmp_path):

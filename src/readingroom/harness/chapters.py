@@ -20,6 +20,7 @@ import copy
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -227,20 +228,22 @@ def _with_outputs(notebook, cells: dict[str, dict]):
 
 def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
                 cache_dir: str | os.PathLike | None = None, cell_timeout_s: int = 600,
-                python: str | None = None) -> ChapterRun:
+                timeout_s: int = 1800, python: str | None = None) -> ChapterRun:
     """Execute ``chapter`` under nbval in a child pytest and report what happened.
 
     The child runs with the network blocked and the Hugging Face offline variables set. If every
     cell passed and ``cache_dir`` is given, the executed notebook goes into that Jupyter cache.
     Never raises for a failing chapter: the returned :class:`ChapterRun` says ``passed=False`` and
-    ``report`` holds nbval's account of the failing cell (its input and traceback).
+    ``report`` holds nbval's account of the failing cell (its input and traceback). A chapter still
+    running after ``timeout_s`` seconds is stopped and reported as failed.
     """
     import nbformat
 
     if not isinstance(chapter, Chapter):
         raise TypeError(f"chapter must be a Chapter, got {type(chapter).__name__}")
-    if not isinstance(cell_timeout_s, int) or cell_timeout_s <= 0:
-        raise ValueError(f"cell_timeout_s must be a positive int, got {cell_timeout_s!r}")
+    for name, value in (("cell_timeout_s", cell_timeout_s), ("timeout_s", timeout_s)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
 
@@ -272,9 +275,19 @@ def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
         "-c", str(ini), "--rootdir", str(workdir),
     ]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+    # A session of its own, so that a chapter that hangs is stopped with its kernel.
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        stdout, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, _ = proc.communicate()
+        return ChapterRun(chapter=chapter, passed=False, seconds=time.perf_counter() - start,
+                          report=f"{chapter.docname} still running after {timeout_s} s; "
+                                 f"stopped.\n{_ANSI.sub('', stdout)[-4000:]}",
+                          notebook_path=ipynb, stdout=stdout)
     seconds = time.perf_counter() - start
-    stdout = proc.stdout + proc.stderr
 
     record = {}
     if outputs_json.is_file():
