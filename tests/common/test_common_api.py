@@ -27,6 +27,10 @@ EXPECTED = {
     "repo_root",
     "book_data_path",
     "load_book_data",
+    "save_weights",
+    "load_weights",
+    "read_record",
+    "file_sha256",
 }
 
 

@@ -1,5 +1,6 @@
 """Shared core used by every chapter: seeding, devices and presets, a tiny transformer, a
-training loop, the plotting style, chapter timing, offline guard and book data paths.
+training loop, the plotting style, chapter timing, offline guard, book data paths, and the
+weights the book trains itself (saved with a provenance record).
 
 Chapters import from here rather than from the submodules::
 
@@ -10,7 +11,9 @@ Chapters import from here rather than from the submodules::
 Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
 :mod:`~readingroom.common.transformer`, :mod:`~readingroom.common.train`,
 :mod:`~readingroom.common.plotting`, :mod:`~readingroom.common.timer`,
-:mod:`~readingroom.common.offline`, :mod:`~readingroom.common.paths`.
+:mod:`~readingroom.common.offline`, :mod:`~readingroom.common.paths`,
+:mod:`~readingroom.common.weights` (``save_weights``/``load_weights``/``read_record``/
+``file_sha256``: committed ``.safetensors`` weights with their provenance record).
 """
 
 from .device import Preset, choose_preset, pick_device
@@ -21,6 +24,7 @@ from .seed import make_generator, seed_everything
 from .timer import ChapterTimer, start_chapter
 from .train import TrainHistory, next_token_loss, train
 from .transformer import TinyTransformer, TransformerConfig
+from .weights import file_sha256, load_weights, read_record, save_weights
 
 __all__ = [
     "seed_everything",
@@ -45,4 +49,8 @@ __all__ = [
     "repo_root",
     "book_data_path",
     "load_book_data",
+    "save_weights",
+    "load_weights",
+    "read_record",
+    "file_sha256",
 ]
