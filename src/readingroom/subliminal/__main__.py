@@ -1,0 +1,110 @@
+"""Command line: ``python -m readingroom.subliminal mnist --seed 3 [--condition C] [--json]``.
+
+``mnist`` trains one teacher (from ``--seed``) and one student in one condition (Cloud et al.,
+2025, Section 6) with the chapter's CPU settings (``--quick``: tiny settings for smoke tests),
+then prints the teacher's and the student's MNIST test accuracy — as JSON on stdout with
+``--json``. Progress bars go to stderr. Errors in the arguments exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import torch
+
+__all__ = ["build_parser", "main"]
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative int, got {text!r}") from None
+    if not 0 <= value <= 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be an int in [0, 2**32 - 1], got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {value}")
+    return value
+
+
+def _add_mnist(sub: argparse._SubParsersAction) -> None:
+    from readingroom.subliminal.mnist import CONDITIONS
+
+    p = sub.add_parser("mnist", help="one teacher and one student of the MNIST experiment",
+                       description="Train a teacher MLP on MNIST digits, distil a student on its "
+                       "auxiliary (or all) logits on uniform-noise images, and report both "
+                       "models' MNIST test accuracy (Cloud et al., 2025, Section 6).")
+    p.add_argument("--seed", type=_seed, default=0, help="teacher initialisation seed (default 0)")
+    p.add_argument("--condition", choices=CONDITIONS, default="same-aux",
+                   help="student condition (default same-aux)")
+    p.add_argument("--n-aux", type=_positive, default=None,
+                   help="number of auxiliary logits m (default: the preset's, 3)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test (seconds)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    p.set_defaults(func=_run_mnist_command)
+
+
+def _run_mnist_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from readingroom.subliminal.mnist import CPU_PRESET, QUICK_PRESET, run_mnist, settings_of
+
+    preset = QUICK_PRESET if args.quick else CPU_PRESET
+    settings = settings_of(preset)
+    if args.n_aux is not None:
+        settings["n_aux"] = args.n_aux
+    try:
+        result = run_mnist([args.seed], conditions=(args.condition,), device=args.device,
+                           progress=not args.no_progress, keep_params=False, **settings)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))  # exits with status 2
+    out = {
+        "seed": args.seed,
+        "condition": args.condition,
+        "n_aux": result.n_aux,
+        "teacher_accuracy": result.teacher_accuracy[0],
+        "student_accuracy": result.student_accuracy[args.condition][0],
+        "seconds": round(result.seconds, 3),
+        "torch": torch.__version__,
+        "device": result.device,
+        "preset": "quick" if args.quick else "cpu",
+        "config": result.config,
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"seed {out['seed']} · {out['condition']} · m={out['n_aux']}: teacher accuracy "
+              f"{out['teacher_accuracy']:.3f}, student accuracy {out['student_accuracy']:.3f} "
+              f"({out['seconds']:.1f} s on {out['device']}, torch {out['torch']})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m readingroom.subliminal`` parser (one subcommand per experiment)."""
+    parser = argparse.ArgumentParser(prog="python -m readingroom.subliminal",
+                                     description="Subliminal learning (Cloud et al., 2025).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_mnist(sub)
+    # --- other subcommands (e.g. `lm`, the toy language-model version) are added here ---
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.func(args, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

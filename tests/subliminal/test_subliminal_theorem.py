@@ -1,0 +1,127 @@
+"""Tests of Theorem 1 of Cloud et al. (2025) as implemented in readingroom.subliminal.theorem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from readingroom.common import make_generator
+from readingroom.subliminal import (
+    first_order_check,
+    flatten_params,
+    imitation_loss,
+    init_params,
+    noise_images,
+    single_step_cosines,
+    student_step,
+    teacher_direction,
+)
+
+SMALL = dict(width=16, n_inputs=64)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("update", ["random", "train"])
+@pytest.mark.parametrize("logits", ["aux", "all"])
+def test_first_order_identity(loss, update, logits):
+    """Delta theta_S = (eps/N) sum J^T G J u + O(eps^2), and u . Delta theta_S >= 0."""
+    check = first_order_check(0, loss=loss, teacher_update=update, logits=logits)
+    assert check.rel_error < 1e-3
+    assert check.predicted_inner > 0
+    assert check.inner == pytest.approx(check.predicted_inner, rel=1e-3)
+    assert check.cosine > 0
+
+
+def test_first_order_error_shrinks_with_eps():
+    big = first_order_check(1, eps=1e-2).rel_error
+    small = first_order_check(1, eps=1e-4).rel_error
+    assert small < big / 10
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_same_init_cosines_are_positive(loss):
+    cos = single_step_cosines(list(range(6)), loss=loss, **SMALL)
+    assert cos.shape == (6,)
+    assert bool((cos > 0).all()), cos
+
+
+@pytest.mark.parametrize("kw", [dict(inputs="digits"), dict(logits="all"),
+                                dict(teacher_update="random"), dict(teacher_steps=3)])
+def test_same_init_positive_for_any_inputs_logits_or_update(kw):
+    cos = single_step_cosines([0, 1, 2], **SMALL, **kw)
+    assert bool((cos > 0).all()), cos
+
+
+def test_different_init_cosines_are_near_zero_and_below_same():
+    same = single_step_cosines(list(range(8)), **SMALL)
+    diff = single_step_cosines(list(range(8)), init="different", **SMALL)
+    assert float(diff.abs().mean()) < float(same.mean())
+    assert float(diff.mean().abs()) < 0.5 * float(same.mean())
+
+
+def test_cosines_are_deterministic_and_stable_as_eps_shrinks():
+    a = single_step_cosines([3, 4], eps=1e-3, **SMALL)
+    b = single_step_cosines([3, 4], eps=1e-3, **SMALL)
+    c = single_step_cosines([3, 4], eps=1e-5, **SMALL)
+    assert torch.equal(a, b)
+    torch.testing.assert_close(a, c, rtol=1e-2, atol=1e-4)
+
+
+def test_teacher_direction_is_unit_and_student_step_is_minus_gradient():
+    theta0 = init_params(2, 8, 3, [0, 1])
+    u = teacher_direction(theta0, kind="random", generator=make_generator(0))
+    torch.testing.assert_close(flatten_params(u).norm(dim=1), torch.ones(2))
+    x = noise_images(8, make_generator(1))
+    teacher = {k: theta0[k] + 0.1 * u[k] for k in theta0}
+    step = student_step(theta0, teacher, x, loss="mse", logits="all")
+    # a small step along -grad lowers the imitation loss
+    from readingroom.subliminal.mlp import forward
+
+    def loss_at(p):
+        return imitation_loss(forward(p, x), forward(teacher, x), "mse")
+
+    moved = {k: theta0[k] + 1e-3 * step[k] for k in theta0}
+    assert bool((loss_at(moved) < loss_at(theta0)).all())
+    # at the teacher itself the step is zero
+    zero = student_step(teacher, teacher, x, loss="ce")
+    assert float(flatten_params(zero).abs().max()) < 1e-6
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(eps=0.0), ValueError, "eps"),
+    (dict(eps=-1e-3), ValueError, "eps"),
+    (dict(eps="small"), TypeError, "eps"),
+    (dict(loss="l1"), ValueError, "loss"),
+    (dict(init="other"), ValueError, "init"),
+    (dict(inputs="images"), ValueError, "inputs"),
+    (dict(logits="digits"), ValueError, "logits"),
+    (dict(teacher_update="sgd"), ValueError, "teacher_update"),
+    (dict(n_aux=0), ValueError, "n_aux"),
+    (dict(seeds=[]), ValueError, "seeds"),
+    (dict(seeds=[0, "1"]), TypeError, "seeds"),
+    (dict(n_inputs=10_000), ValueError, "n_inputs"),
+    (dict(dtype=torch.int64), TypeError, "dtype"),
+])
+def test_single_step_cosines_errors(kwargs, exc, match):
+    args = dict(seeds=[0]) | SMALL | kwargs
+    with pytest.raises(exc, match=match):
+        single_step_cosines(**args)
+
+
+def test_first_order_check_errors():
+    with pytest.raises(ValueError, match="width"):
+        first_order_check(0, width=256)
+    with pytest.raises(ValueError, match="eps"):
+        first_order_check(0, eps=0)
+    with pytest.raises(TypeError, match="seed"):
+        first_order_check(0.5)
+    with pytest.raises(ValueError, match="same shape"):
+        imitation_loss(torch.zeros(1, 2, 3), torch.zeros(1, 2, 4))
