@@ -128,3 +128,33 @@ def test_chapter_cannot_reach_the_network(tmp_path):
     assert "NetworkBlockedError" in run.report
     ch = _chapter(tmp_path, "env", "import os\nassert os.environ['HF_HUB_OFFLINE'] == '1'")
     assert run_chapter(ch, workdir=tmp_path / "work2").passed
+
+
+def test_glue_that_the_book_cannot_format_fails_the_chapter(tmp_path):
+    # np.float64 prints as 'np.float64(0.5)': nbval is happy, the book build warns (fatal in CI).
+    ch = _chapter(tmp_path, "glued", "import numpy as np\nfrom myst_nb import glue\n"
+                  "glue('good', 0.25, display=False)\nglue('bad', np.float64(0.5), display=False)")
+    ch.path.write_text(ch.path.read_text() + "\nGood {glue:text}`good:.2f`, bad {glue:text}`bad:.2f`,"
+                       " missing {glue:text}`nowhere`.\n")
+    run = run_chapter(ch, workdir=tmp_path / "work", cache_dir=tmp_path / "cache")
+    assert not run.passed and not run.cached
+    assert "{glue:text}`bad:.2f` cannot format 'np.float64(0.5)'" in run.report
+    assert "'nowhere', which no cell glued" in run.report
+    assert "good" not in run.report.split("\n", 1)[1]
+
+
+def test_check_glue_accepts_resolving_references():
+    import nbformat
+
+    from readingroom.harness import check_glue
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output(
+        "display_data", data={"application/papermill.record/text/plain": "0.125"},
+        metadata={"scrapbook": {"name": "x", "mime_prefix": "application/papermill.record/"}})]
+    nb.cells.append(cell)
+    assert check_glue("x is {glue:text}`x:.1%` or {glue}`x`", nb) == []
+    assert check_glue("no references here", nb) == []
+    problems = check_glue("line one\n{glue:text}`x:s` and {glue:md}`y`", nb)
+    assert problems == ["line 2: {glue:md}`y` names 'y', which no cell glued"]

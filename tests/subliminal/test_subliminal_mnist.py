@@ -296,6 +296,8 @@ def test_mean_ci_matches_t_interval():
     assert mean == pytest.approx(0.6)
     assert high - mean == pytest.approx(2.7764451 * sem, rel=1e-6)  # t_{0.975, 4}
     assert mean - low == pytest.approx(high - mean)
+    # plain Python floats, not numpy scalars: myst-nb's glue cannot format 'np.float64(...)'
+    assert all(type(v) is float for v in (mean, low, high))
     m1, l1, h1 = mean_ci([0.3])
     assert m1 == 0.3 and math.isnan(l1) and math.isnan(h1)
     with pytest.raises(ValueError, match="values"):

@@ -32,6 +32,7 @@ __all__ = [
     "Chapter",
     "ChapterRun",
     "cache_executed_notebook",
+    "check_glue",
     "read_chapter",
     "run_chapter",
     "toc_chapters",
@@ -226,6 +227,50 @@ def _with_outputs(notebook, cells: dict[str, dict]):
     return executed
 
 
+_GLUE_ROLE = re.compile(r"\{glue(?::(?P<kind>[a-z]+))?\}`(?P<key>[^`:]+)(?::(?P<fmt>[^`]*))?`")
+
+
+def check_glue(markdown: str, notebook) -> list[str]:
+    """Problems with the ``{glue}`` references of a chapter, as the book build would see them.
+
+    Every ``{glue}`` / ``{glue:text}`` / ``{glue:md}`` reference in ``markdown`` must name a value
+    some cell of the executed ``notebook`` glued, and a ``{glue:text}`` reference with a format
+    spec (``{glue:text}`x:.2f```) must format with myst-nb's own formatter. Without this check a
+    chapter that glues a numpy scalar (``text/plain`` is ``np.float64(0.5)``) passes under nbval
+    and fails only later, as a warning of the book build.
+
+    Returns:
+        One message per problem (empty when every reference resolves).
+    """
+    from myst_nb.core.variables import format_plain_text
+
+    glued: dict[str, dict] = {}
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            meta = out.get("metadata", {}).get("scrapbook")
+            if not meta:
+                continue
+            prefix = meta.get("mime_prefix", "")
+            glued[meta["name"]] = {k[len(prefix):]: v for k, v in out.get("data", {}).items()}
+    problems = []
+    for match in _GLUE_ROLE.finditer(markdown):
+        key, kind, fmt = match["key"], match["kind"] or "any", match["fmt"] or ""
+        line = markdown.count("\n", 0, match.start()) + 1
+        if key not in glued:
+            problems.append(f"line {line}: {match[0]} names {key!r}, which no cell glued")
+        elif kind == "text":
+            text = glued[key].get("text/plain")
+            if text is None:
+                problems.append(f"line {line}: {match[0]}: {key!r} has no text/plain")
+                continue
+            try:
+                format_plain_text(text, fmt)
+            except Exception as exc:  # noqa: BLE001 - report whatever the formatter raises
+                problems.append(f"line {line}: {match[0]} cannot format {text!r}: {exc} "
+                                "(glue a plain Python float/int, e.g. float(x))")
+    return problems
+
+
 def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
                 cache_dir: str | os.PathLike | None = None, cell_timeout_s: int = 600,
                 timeout_s: int = 1800, python: str | None = None) -> ChapterRun:
@@ -298,9 +343,16 @@ def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
     if proc.returncode == 0 and not cells:
         report = f"nbval ran no cell of {chapter.path}:\n{stdout[-4000:]}"
 
+    executed = _with_outputs(notebook, cells)
+    if passed:
+        problems = check_glue(Path(chapter.path).read_text(encoding="utf-8"), executed)
+        if problems:
+            passed = False
+            report = (f"every cell of {chapter.docname} ran, but its glued values would break the "
+                      "book build:\n" + "\n".join(problems))
     cached = False
     if passed and cache_dir is not None:
-        cache_executed_notebook(_with_outputs(notebook, cells), chapter.path, cache_dir, seconds)
+        cache_executed_notebook(executed, chapter.path, cache_dir, seconds)
         cached = True
     return ChapterRun(chapter=chapter, passed=passed, seconds=seconds, report=report,
                       notebook_path=ipynb, cached=cached, cells_run=len(cells), stdout=stdout)

@@ -214,8 +214,8 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
     from scipy import stats  # local import: only needed for summaries
 
     t_quantile = float(stats.t.ppf(0.5 + level / 2, df=arr.size - 1))
-    half = t_quantile * arr.std(ddof=1) / math.sqrt(arr.size)
-    return mean, mean - half, mean + half
+    half = t_quantile * float(arr.std(ddof=1)) / math.sqrt(arr.size)
+    return mean, mean - half, mean + half  # plain floats: they are glued into the book's text
 
 
 @dataclass
