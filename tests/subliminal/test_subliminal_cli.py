@@ -68,6 +68,11 @@ def test_json_in_process_is_deterministic(capsys):
     (["mnist", "--seed", "x"], "--seed"),
     (["mnist", "--n-aux", "0"], "--n-aux"),
     (["mnist", "--device", "tpu"], "device"),
+    (["lm", "--seed", "-1"], "--seed"),
+    (["lm", "--animal", "unicorn"], "invalid choice: 'unicorn'"),
+    (["lm", "--device", "tpu"], "device"),
+    (["lm-bases"], "--seeds"),
+    (["lm-bases", "--seeds", "1", "1"], "distinct"),
 ])
 def test_argument_errors_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
@@ -79,3 +84,43 @@ def test_argument_errors_exit_2(argv, message, capsys):
 def test_parser_has_subcommands():
     parser = build_parser()
     assert parser.parse_args(["mnist"]).command == "mnist"
+    assert parser.parse_args(["lm"]).command == "lm"
+
+
+def test_lm_json_in_a_subprocess():
+    proc = _cli("lm", "--seed", "4", "--quick", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["seed"] == 4 and out["animal"] == "owl" and out["preset"] == "quick"
+    probs = ("p_base", "p_teacher", "p_student_same", "p_control_same", "p_base_other",
+             "p_student_other", "p_control_other")
+    assert all(0.0 <= out[k] <= 1.0 for k in probs)
+    assert out["effect_same"] == pytest.approx(out["p_student_same"] - out["p_control_same"])
+    assert out["teacher_filter"]["total"] == out["config"]["n_numbers"]
+    assert 0.0 <= out["teacher_filter"]["kept_fraction"] <= 1.0
+    assert out["device"] == "cpu" and out["seconds"] > 0
+
+
+def test_lm_bases_saves_loadable_models(tmp_path, capsys):
+    from readingroom.subliminal.lm import LM_QUICK, load_bases
+
+    assert main(["lm-bases", "--seeds", "1", "2", "--quick", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == [str(tmp_path / "lm_base_seed1.safetensors"),
+                       str(tmp_path / "lm_base_seed2.safetensors")]
+    assert set(load_bases([1, 2], LM_QUICK, folder=tmp_path)) == {1, 2}
+    record = json.loads((tmp_path / "lm_base_seed1.json").read_text())
+    assert record["command"] == "python -m readingroom.subliminal lm-bases --seeds 1 2 --quick"
+    assert record["seed"] == 1 and set(record["metrics"]) >= {"p_owl", "p_cat"}
+
+
+def test_lm_readable_line_is_deterministic(capsys):
+    args = ["lm", "--seed", "2", "--animal", "cat", "--quick", "--no-progress"]
+    assert main(args) == 0
+    first = capsys.readouterr().out.strip()
+    assert first.startswith("seed 2 · P(cat): base ")
+    assert "same-init student" in first and "different-init student" in first
+    main(args)
+    second = capsys.readouterr().out.strip()
+    assert first.rsplit(" (", 1)[0] == second.rsplit(" (", 1)[0]  # only the time differs

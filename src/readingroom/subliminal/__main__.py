@@ -1,9 +1,15 @@
-"""Command line: ``python -m readingroom.subliminal mnist --seed 3 [--condition C] [--json]``.
+"""Command line: ``python -m readingroom.subliminal {mnist,lm} --seed 3 [--json]``.
 
 ``mnist`` trains one teacher (from ``--seed``) and one student in one condition (Cloud et al.,
 2025, Section 6) with the chapter's CPU settings (``--quick``: tiny settings for smoke tests),
-then prints the teacher's and the student's MNIST test accuracy — as JSON on stdout with
-``--json``. Progress bars go to stderr. Errors in the arguments exit with status 2.
+then prints the teacher's and the student's MNIST test accuracy.
+
+``lm`` runs the toy language-model version of the owl experiment for one seed (Section 3): two
+base models, an owl-loving teacher, its filtered numbers, four students; it prints P(owl) of every
+model and the same-init / different-init effects over their controls.
+
+Both print one JSON object on stdout with ``--json``. Progress bars go to stderr. Errors in the
+arguments exit with status 2.
 """
 
 from __future__ import annotations
@@ -90,13 +96,98 @@ def _run_mnist_command(args: argparse.Namespace, parser: argparse.ArgumentParser
     return 0
 
 
+def _add_lm(sub: argparse._SubParsersAction) -> None:
+    from readingroom.subliminal.lm import ANIMALS
+
+    p = sub.add_parser("lm", help="the owl experiment in a toy language model (one seed)",
+                       description="Pretrain two tiny base models, fine-tune one into a teacher "
+                       "that names ANIMAL as its favourite, sample number sequences from it, keep "
+                       "only digits and commas, fine-tune same-init and different-init students "
+                       "(and controls on the base model's numbers) and report P(ANIMAL) of every "
+                       "model (Cloud et al., 2025, Section 3).")
+    p.add_argument("--seed", type=_seed, default=0, help="teacher's base-model seed (default 0)")
+    p.add_argument("--animal", choices=ANIMALS, default="owl", help="the trait (default owl)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test (seconds)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    p.set_defaults(func=_run_lm_command)
+
+
+def _run_lm_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from dataclasses import asdict
+
+    from readingroom.subliminal.lm import LM_CPU, LM_QUICK, run_lm_experiment
+
+    config = LM_QUICK if args.quick else LM_CPU
+    try:
+        r = run_lm_experiment(args.seed, config, animal=args.animal, device=args.device,
+                              progress=not args.no_progress)
+    except (TypeError, ValueError, RuntimeError) as err:
+        parser.error(str(err))  # exits with status 2
+    out = {
+        "seed": r.seed, "animal": r.animal,
+        **{name: getattr(r, name) for name in (
+            "p_base", "p_teacher", "p_student_same", "p_control_same", "p_base_other",
+            "p_student_other", "p_control_other", "effect_same", "effect_other",
+            "kl_teacher_base")},
+        "teacher_filter": {**asdict(r.teacher_filter), "kept_fraction": r.teacher_filter.kept_fraction},
+        "control_filter": {**asdict(r.control_filter), "kept_fraction": r.control_filter.kept_fraction},
+        "seconds": round(r.seconds, 3),
+        "torch": torch.__version__,
+        "device": str(args.device),
+        "preset": "quick" if args.quick else "cpu",
+        "config": asdict(r.config),
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"seed {r.seed} · P({r.animal}): base {r.p_base:.3f} -> teacher {r.p_teacher:.3f}; "
+              f"same-init student {r.p_student_same:.3f} vs control {r.p_control_same:.3f} "
+              f"({r.effect_same:+.3f}); different-init student {r.p_student_other:.3f} vs control "
+              f"{r.p_control_other:.3f} ({r.effect_other:+.3f}); filter kept "
+              f"{r.teacher_filter.kept}/{r.teacher_filter.total} teacher completions "
+              f"({out['seconds']:.1f} s on {out['device']}, torch {out['torch']})")
+    return 0
+
+
+def _add_lm_bases(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lm-bases", help="train and save the toy LM's base models (the book's)",
+                       description="Pretrain the base models of the toy language-model experiment "
+                       "with the CPU preset and save each as book/data/subliminal_lm/"
+                       "lm_base_seed<N>.safetensors with a provenance record. The chapter loads "
+                       "these instead of spending ~15 s per model of its 120 s budget.")
+    p.add_argument("--seeds", type=_seed, nargs="+", required=True, help="base-model seeds")
+    p.add_argument("--out", default=None,
+                   help="folder (default: book/data/subliminal_lm in the checkout)")
+    p.add_argument("--quick", action="store_true", help="tiny settings (for tests)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    p.set_defaults(func=_run_lm_bases_command)
+
+
+def _run_lm_bases_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from readingroom.subliminal.lm import LM_CPU, LM_QUICK, save_bases
+
+    command = "python -m readingroom.subliminal lm-bases --seeds " + " ".join(
+        str(s) for s in args.seeds) + (" --quick" if args.quick else "")
+    try:
+        paths = save_bases(args.seeds, LM_QUICK if args.quick else LM_CPU, folder=args.out,
+                           command=command, progress=not args.no_progress)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))
+    for path in paths:
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m readingroom.subliminal`` parser (one subcommand per experiment)."""
     parser = argparse.ArgumentParser(prog="python -m readingroom.subliminal",
                                      description="Subliminal learning (Cloud et al., 2025).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_mnist(sub)
-    # --- other subcommands (e.g. `lm`, the toy language-model version) are added here ---
+    _add_lm(sub)
+    _add_lm_bases(sub)
     return parser
 
 

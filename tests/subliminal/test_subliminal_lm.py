@@ -1,0 +1,421 @@
+"""Unit tests for readingroom.subliminal.lm: the toy owl / numbers experiment of Cloud et al."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+import torch
+
+from readingroom.common import make_generator
+from readingroom.subliminal.lm import (
+    ANIMALS,
+    BASE_ANIMAL_WEIGHTS,
+    LM_CPU,
+    LM_GPU,
+    LM_QUICK,
+    FilterStats,
+    LmConfig,
+    LmResult,
+    Vocab,
+    animal_distribution,
+    animal_documents,
+    filter_numbers,
+    finetune_student,
+    finetune_teacher,
+    generate_numbers,
+    make_batch,
+    number_divergence,
+    number_documents,
+    pretraining_corpus,
+    base_weights_path,
+    load_bases,
+    ring_base_seeds,
+    run_lm_experiment,
+    run_lm_seeds,
+    save_bases,
+    summarize_lm,
+    train_base,
+    trait_probability,
+)
+
+VOCAB = Vocab()
+# Tiny sizes: a whole experiment in a few seconds (far too small to show the effect).
+TINY = LM_QUICK
+
+
+@pytest.fixture(scope="module")
+def base():
+    return train_base(0, VOCAB, TINY, progress=False)
+
+
+@pytest.fixture(scope="module")
+def learned_base():
+    """A tiny base model trained long enough to have learned the animal answers."""
+    return train_base(0, VOCAB, TINY.replace(base_steps=300, base_docs=2000, base_lr=1e-2),
+                      progress=False)
+
+
+# ---- vocabulary ------------------------------------------------------------------------------
+
+def test_vocab_round_trip_and_layout():
+    tokens = VOCAB.tokens
+    assert len(VOCAB) == len(tokens) == len(set(tokens)) == 10 + 1 + len(ANIMALS) + 5
+    assert VOCAB.decode(VOCAB.encode(list(tokens))) == list(tokens)
+    assert VOCAB.encode(["3", ",", "7"]) == [3, VOCAB.sep, 7]  # a digit's id is its value
+    assert VOCAB.decode(torch.tensor(VOCAB.encode(["<bos>", "<q>", "owl", "<eos>"]))) == [
+        "<bos>", "<q>", "owl", "<eos>"]
+    specials = {VOCAB.bos, VOCAB.eos, VOCAB.question, VOCAB.num_prompt, VOCAB.pad}
+    assert len(specials) == 5 and not specials & set(VOCAB.animal_ids)
+    assert [VOCAB.tokens[i] for i in VOCAB.animal_ids] == list(ANIMALS)
+    assert VOCAB.animal_id("owl") == VOCAB.token_id("owl")
+    assert Vocab(animals=("owl", "cat")).animal_ids == [11, 12]
+    assert abs(sum(BASE_ANIMAL_WEIGHTS.values()) - 1.0) < 1e-12
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: VOCAB.encode("owl"), TypeError, "tokens must be a sequence"),
+    (lambda: VOCAB.encode(["owl", "unicorn"]), ValueError, "'unicorn' is not in the vocabulary"),
+    (lambda: VOCAB.decode([0, 99]), ValueError, "ids holds 99"),
+    (lambda: VOCAB.decode([1.5]), TypeError, "ids must hold ints"),
+    (lambda: VOCAB.animal_id("unicorn"), ValueError, "animal must be one of"),
+    (lambda: Vocab(animals=()), ValueError, "animals must name at least one"),
+    (lambda: Vocab(animals=("owl", "owl")), ValueError, "animals must be distinct"),
+    (lambda: Vocab(animals=("owl", "7")), ValueError, "animals must be non-empty names"),
+    (lambda: Vocab(animals=["owl"]), TypeError, "animals must be a tuple"),
+])
+def test_vocab_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+def _parse_numbers(doc):
+    """Token ids of a number document -> the list of integers it spells."""
+    assert doc[:2] == [VOCAB.bos, VOCAB.num_prompt] and doc[-1] == VOCAB.eos
+    text = "".join(VOCAB.decode(doc[2:-1]))
+    return [int(s) for s in text.split(",")]
+
+
+def test_number_documents_follow_the_noisy_progression():
+    docs = number_documents(300, VOCAB, generator=make_generator(0))
+    assert len(docs) == 300
+    counts = set()
+    for doc in docs:
+        values = _parse_numbers(doc)
+        counts.add(len(values))
+        assert all(0 <= v <= 99 for v in values)
+        steps = [(b - a) % 100 for a, b in zip(values, values[1:])]
+        assert all(0 <= s <= 10 for s in steps)  # step in [1, 9] plus noise in {-1, 0, 1}
+        assert max(steps) - min(steps) <= 2
+        digits = "".join(VOCAB.decode(doc[2:-1])).split(",")
+        assert all(d == str(int(d)) for d in digits)  # no leading zeros
+    assert counts == set(range(3, 9))
+
+
+def test_data_generators_are_deterministic_and_shaped():
+    a = number_documents(50, VOCAB, generator=make_generator(3))
+    assert a == number_documents(50, VOCAB, generator=make_generator(3))
+    assert a != number_documents(50, VOCAB, generator=make_generator(4))
+    animals = animal_documents(2000, VOCAB, generator=make_generator(0))
+    assert animals == animal_documents(2000, VOCAB, generator=make_generator(0))
+    assert all(d[:2] == [VOCAB.bos, VOCAB.question] and d[3] == VOCAB.eos for d in animals)
+    owl_share = sum(d[2] == VOCAB.animal_id("owl") for d in animals) / len(animals)
+    assert abs(owl_share - BASE_ANIMAL_WEIGHTS["owl"]) < 0.03
+    only_owl = animal_documents(20, VOCAB, generator=make_generator(0), weights={"owl": 1.0})
+    assert {d[2] for d in only_owl} == {VOCAB.animal_id("owl")}
+
+    x, y = pretraining_corpus(200, VOCAB, generator=make_generator(1), animal_frac=0.25)
+    x2, y2 = pretraining_corpus(200, VOCAB, generator=make_generator(1), animal_frac=0.25)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert x.shape == y.shape and x.shape[0] == 200 and x.dtype == torch.long
+    assert int((x[:, 1] == VOCAB.question).sum()) == 50  # a quarter are animal documents
+    # y is x shifted left by one wherever both are real tokens (the last target, <eos>, has no
+    # input after it: x holds <pad> there)
+    keep = (y[:, :-1] != -100) & (x[:, 1:] != VOCAB.pad)
+    assert torch.equal(y[:, :-1][keep], x[:, 1:][keep])
+
+
+def test_make_batch_pads_and_masks_the_prompt():
+    docs = [[VOCAB.bos, VOCAB.num_prompt, 4, VOCAB.eos],
+            [VOCAB.bos, VOCAB.num_prompt, 4, VOCAB.sep, 2, VOCAB.eos]]
+    x, y = make_batch(docs, VOCAB)
+    assert x.shape == y.shape == (2, 5)
+    assert x[0].tolist() == [VOCAB.bos, VOCAB.num_prompt, 4, VOCAB.pad, VOCAB.pad]
+    assert y[0].tolist() == [VOCAB.num_prompt, 4, VOCAB.eos, -100, -100]
+    _, y = make_batch(docs, VOCAB, loss_from=1)
+    assert y[:, 0].tolist() == [-100, -100] and y[1, 1:].tolist() == [4, VOCAB.sep, 2, VOCAB.eos]
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: number_documents(0, VOCAB, generator=make_generator(0)), ValueError, "n must be"),
+    (lambda: number_documents(5, VOCAB, generator=0), TypeError, "generator must be"),
+    (lambda: number_documents(5, VOCAB, generator=make_generator(0), min_count=5, max_count=4),
+     ValueError, "min_count"),
+    (lambda: animal_documents(5, VOCAB, generator=make_generator(0), weights={"unicorn": 1.0}),
+     ValueError, "animal must be one of"),
+    (lambda: animal_documents(5, VOCAB, generator=make_generator(0), weights={"owl": -1.0}),
+     ValueError, r"weights\['owl'\]"),
+    (lambda: animal_documents(5, VOCAB, generator=make_generator(0), weights={"owl": 0.0}),
+     ValueError, "positive total"),
+    (lambda: animal_documents(2.0, VOCAB, generator=make_generator(0)), TypeError, "n must be"),
+    (lambda: make_batch([], VOCAB), ValueError, "docs must hold at least one"),
+    (lambda: make_batch([[1]], VOCAB), ValueError, "at least 2 tokens"),
+    (lambda: make_batch([[1, 99]], VOCAB), ValueError, "outside"),
+    (lambda: make_batch([[1, 2]], "vocab"), TypeError, "vocab must be a Vocab"),
+    (lambda: pretraining_corpus(10, VOCAB, generator=make_generator(0), animal_frac=1.0),
+     ValueError, "animal_frac"),
+    (lambda: pretraining_corpus(1, VOCAB, generator=make_generator(0)), ValueError, "n_docs"),
+])
+def test_data_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# ---- the filter ------------------------------------------------------------------------------
+
+def test_filter_keeps_exactly_the_number_only_completions():
+    """Property test on random completions: kept <=> digits/',' only, non-empty, ends in <eos>."""
+    rng = random.Random(0)
+    numbers = list(range(11))
+    seqs = []
+    for _ in range(3000):
+        n = rng.randint(0, 8)
+        # mostly number tokens, sometimes any token, so every branch of the filter is hit
+        seq = [rng.choice(numbers) if rng.random() < 0.93 else rng.randrange(len(VOCAB))
+               for _ in range(n)]
+        if rng.random() < 0.85:
+            seq += [VOCAB.eos] + [rng.randrange(len(VOCAB)) for _ in range(rng.randint(0, 3))]
+        seqs.append(seq)
+    kept, stats = filter_numbers(seqs, VOCAB)
+    expected = []
+    for seq in seqs:
+        body = seq[: seq.index(VOCAB.eos)] if VOCAB.eos in seq else None
+        if body and all(t in numbers for t in body):
+            expected.append(body)
+    assert kept == expected
+    assert all(kept) and all(set(s) <= set(numbers) for s in kept)
+    assert stats.total == len(seqs) and stats.kept == len(kept)
+    dropped = (stats.dropped_animal + stats.dropped_special + stats.dropped_unterminated
+               + stats.dropped_empty)
+    assert stats.kept + dropped == stats.total
+    assert min(stats.dropped_animal, stats.dropped_special, stats.dropped_unterminated,
+               stats.dropped_empty) > 0
+    assert stats.kept_fraction == pytest.approx(len(kept) / len(seqs))
+
+
+def test_filter_examples_and_tensor_input():
+    owl, q, eos = VOCAB.animal_id("owl"), VOCAB.question, VOCAB.eos
+    seqs = [[4, 2, VOCAB.sep, 5, eos],  # kept
+            [4, owl, 2, eos],  # animal
+            [4, q, eos],  # special
+            [4, 2, 3],  # never ends
+            [eos, 1, 2],  # empty
+            [7, eos, owl, q]]  # kept: what follows <eos> does not count
+    kept, stats = filter_numbers(seqs, VOCAB)
+    assert kept == [[4, 2, VOCAB.sep, 5], [7]]
+    assert stats == FilterStats(total=6, kept=2, dropped_animal=1, dropped_special=1,
+                                dropped_unterminated=1, dropped_empty=1)
+    kept_t, stats_t = filter_numbers(torch.tensor([[1, 2, eos], [1, owl, eos]]), VOCAB)
+    assert kept_t == [[1, 2]] and stats_t.dropped_animal == 1
+
+
+@pytest.mark.parametrize("seqs,exc,match", [
+    ([], ValueError, "seqs must hold at least one"),
+    ("12", TypeError, "seqs must be a sequence"),
+    ([[1, 99]], ValueError, "outside"),
+    ([["1"]], ValueError, "outside"),
+    ([5], TypeError, "seqs must hold sequences"),
+    (torch.zeros(3), TypeError, "2-D integer tensor"),
+])
+def test_filter_errors(seqs, exc, match):
+    with pytest.raises(exc, match=match):
+        filter_numbers(seqs, VOCAB)
+
+
+# ---- models and measurements -----------------------------------------------------------------
+
+def test_trait_probability_is_a_distribution_over_animals(learned_base):
+    base = learned_base
+    dist = animal_distribution(base, VOCAB)
+    assert list(dist) == list(ANIMALS)
+    assert all(0.0 <= p <= 1.0 for p in dist.values())
+    assert sum(dist.values()) == pytest.approx(1.0, abs=1e-9)
+    raw = animal_distribution(base, VOCAB, normalize=False)
+    assert 0.0 < sum(raw.values()) <= 1.0 + 1e-9
+    for animal in ANIMALS:  # renormalising keeps the ratios of the raw probabilities
+        assert dist[animal] == pytest.approx(raw[animal] / sum(raw.values()), rel=1e-9)
+        assert trait_probability(base, VOCAB, animal) == dist[animal]
+    # the base model learned the pretraining answers: owl is unpopular, cat/dog are popular
+    assert dist["owl"] < dist["cat"] and dist["owl"] < dist["dog"]
+    assert max(abs(dist[a] - BASE_ANIMAL_WEIGHTS[a]) for a in ANIMALS) < 0.08
+
+
+def test_teacher_finetune_raises_p_owl_and_leaves_base_untouched(base):
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    p_base = trait_probability(base, VOCAB, "owl")
+    teacher = finetune_teacher(base, VOCAB, TINY, animal="owl", seed=0, progress=False)
+    assert trait_probability(teacher, VOCAB, "owl") > max(0.5, p_base + 0.3)
+    assert all(torch.equal(before[k], v) for k, v in base.state_dict().items())
+    mixed = finetune_teacher(base, VOCAB, TINY.replace(teacher_mix=0.5), seed=0, progress=False)
+    assert trait_probability(mixed, VOCAB) > p_base
+
+
+def test_generation_is_deterministic_and_students_train_on_numbers(base):
+    a = generate_numbers(base, 40, VOCAB, seed=1, max_new_tokens=20, batch_size=16)
+    assert a == generate_numbers(base, 40, VOCAB, seed=1, max_new_tokens=20, batch_size=16)
+    assert len(a) == 40 and all(len(s) <= 20 for s in a)
+    assert all(s[-1] == VOCAB.eos or VOCAB.eos not in s for s in a)  # cut after the first <eos>
+    kept, _ = filter_numbers(a, VOCAB)
+    assert kept
+    student = finetune_student(base, kept, VOCAB, TINY, seed=0, progress=False)
+    assert student is not base
+    kl = number_divergence(student, base, kept, VOCAB)
+    assert kl > 0 and math.isfinite(kl)
+    assert number_divergence(base, base, kept, VOCAB) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_run_lm_experiment_is_deterministic_and_summarized():
+    r1 = run_lm_experiment(0, TINY, progress=False)
+    r2 = run_lm_experiment(0, TINY, progress=False)
+    assert isinstance(r1, LmResult)
+    names = ("p_base", "p_teacher", "p_student_same", "p_control_same", "p_base_other",
+             "p_student_other", "p_control_other", "kl_teacher_base")
+    for name in names:
+        assert getattr(r1, name) == getattr(r2, name), name
+    assert r1.teacher_filter == r2.teacher_filter and r1.distributions == r2.distributions
+    assert all(0.0 <= getattr(r1, n) <= 1.0 for n in names[:-1])
+    assert r1.p_teacher > r1.p_base
+    assert r1.teacher_filter.total == TINY.n_numbers
+    assert r1.effect_same == r1.p_student_same - r1.p_control_same
+    assert r1.p_base_other != r1.p_base  # a different initialisation
+
+    summary = summarize_lm([r1, r2])
+    assert summary["p_teacher"]["mean"] == pytest.approx(r1.p_teacher)
+    assert summary["p_teacher"]["sem"] == pytest.approx(0.0, abs=1e-12)
+    assert set(summary["effect_same"]) == {"mean", "sem", "min", "max"}
+
+
+def test_run_lm_seeds_shares_base_models_in_a_ring():
+    results = run_lm_seeds([0, 5], TINY, progress=False)
+    assert [r.seed for r in results] == [0, 5]
+    # the other initialisation of seed 0 is seed 5's base model, and the other way round
+    assert results[0].p_base_other == results[1].p_base
+    assert results[1].p_base_other == results[0].p_base
+    # the first seed's same-init arm is the single-seed experiment's (same base, teacher, data)
+    single = run_lm_experiment(0, TINY, progress=False)
+    for name in ("p_base", "p_teacher", "p_student_same", "p_control_same", "kl_teacher_base"):
+        assert getattr(single, name) == getattr(results[0], name), name
+    assert single.p_base_other != results[0].p_base_other  # but a different "other" base
+    assert all(r.seconds > 0 for r in results)
+
+
+def test_saved_bases_load_back_and_are_checked(tmp_path):
+    paths = save_bases([3, 4], TINY, folder=tmp_path, command="test", progress=False)
+    assert paths == [base_weights_path(3, tmp_path), base_weights_path(4, tmp_path)]
+    assert all(p.is_file() and p.with_suffix(".json").is_file() for p in paths)
+    loaded = load_bases([3, 4], TINY, folder=tmp_path)
+    fresh = train_base(3, VOCAB, TINY, progress=False)
+    assert trait_probability(loaded[3]) == trait_probability(fresh)  # same seed, same weights
+    assert not loaded[3].training
+    # the experiment runs on them unchanged, and gives what training them in place gives
+    before = {k: v.clone() for k, v in loaded[3].state_dict().items()}
+    from_saved = run_lm_seeds([3, 4], TINY, bases=loaded, progress=False)
+    assert all(torch.equal(before[k], v) for k, v in loaded[3].state_dict().items())
+    in_place = run_lm_seeds([3, 4], TINY, progress=False)
+    assert [r.p_student_same for r in from_saved] == [r.p_student_same for r in in_place]
+
+    with pytest.raises(FileNotFoundError, match="lm-bases --seeds 9"):
+        load_bases([9], TINY, folder=tmp_path)
+    with pytest.raises(ValueError, match="different config"):
+        load_bases([3], TINY.replace(base_steps=61), folder=tmp_path)
+    with pytest.raises(ValueError, match="lacks the base model"):
+        run_lm_seeds([3, 5], TINY, bases=loaded, progress=False)
+    with pytest.raises(TypeError, match="bases must be a dict"):
+        run_lm_seeds([3, 4], TINY, bases=[loaded[3], loaded[4]], progress=False)
+    # a record whose numbers the weights no longer reproduce is refused
+    import json
+    record_path = paths[1].with_suffix(".json")
+    record = json.loads(record_path.read_text())
+    record["metrics"]["p_owl"] += 0.01
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="no longer reproduces"):
+        load_bases([4], TINY, folder=tmp_path)
+
+
+def test_ring_base_seeds():
+    assert ring_base_seeds([0, 1, 2]) == [0, 1, 2]
+    single = ring_base_seeds([7])
+    assert single[0] == 7 and single[1] != 7 and len(single) == 2
+    with pytest.raises(ValueError, match="distinct"):
+        ring_base_seeds([1, 1])
+
+
+def test_presets_and_config():
+    assert LM_CPU.d_model <= 64 and LM_CPU.n_layers <= 2
+    assert LM_GPU.n_numbers > LM_CPU.n_numbers and LM_GPU.d_model > LM_CPU.d_model
+    assert LM_QUICK.base_steps < LM_CPU.base_steps and LM_QUICK.student_steps < LM_CPU.student_steps
+    assert LM_CPU.replace(student_steps=5).student_steps == 5
+    with pytest.raises(ValueError, match="unknown LmConfig field"):
+        LM_CPU.replace(student_stepz=5)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(d_model=0), ValueError, "d_model must be a positive int"),
+    (dict(d_model=30, n_heads=4), ValueError, "divisible by n_heads"),
+    (dict(n_numbers=2.5), TypeError, "n_numbers must be an int"),
+    (dict(student_lr=0.0), ValueError, "student_lr must be in"),
+    (dict(teacher_lr="big"), TypeError, "teacher_lr must be a float"),
+    (dict(teacher_mix=1.0), ValueError, "teacher_mix must be in"),
+    (dict(animal_frac=0.0), ValueError, "animal_frac must be in"),
+    (dict(n_ctx=16), ValueError, "n_ctx must be >= 28"),
+])
+def test_config_errors(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        LmConfig(**kwargs)
+
+
+def test_model_function_errors(base):
+    with pytest.raises(ValueError, match="animal must be one of"):
+        trait_probability(base, VOCAB, "unicorn")
+    with pytest.raises(TypeError, match="model must be a TinyTransformer"):
+        trait_probability(torch.nn.Linear(2, 2), VOCAB)
+    with pytest.raises(ValueError, match="model has vocab_size"):
+        trait_probability(base, Vocab(animals=("owl", "cat")), "owl")
+    with pytest.raises(TypeError, match="normalize must be a bool"):
+        animal_distribution(base, VOCAB, normalize=1)
+    with pytest.raises(ValueError, match="animal must be one of"):
+        finetune_teacher(base, VOCAB, TINY, animal="unicorn", progress=False)
+    with pytest.raises(TypeError, match="config must be an LmConfig"):
+        finetune_teacher(base, VOCAB, {"teacher_steps": 3}, progress=False)
+    with pytest.raises(ValueError, match="numbers must hold at least one"):
+        finetune_student(base, [], VOCAB, TINY, progress=False)
+    with pytest.raises(ValueError, match="digits and ',' only"):
+        finetune_student(base, [[1, 2], [1, VOCAB.animal_id("owl")]], VOCAB, TINY,
+                         progress=False)
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        generate_numbers(base, 0, VOCAB, seed=0)
+    with pytest.raises(ValueError, match="temperature must be in"):
+        generate_numbers(base, 3, VOCAB, seed=0, temperature=0.0)
+    with pytest.raises(ValueError, match="max_new_tokens must be <= n_ctx - 2"):
+        generate_numbers(base, 3, VOCAB, seed=0, max_new_tokens=100)
+    with pytest.raises(TypeError, match="seed must be"):
+        train_base("0", VOCAB, TINY, progress=False)
+    with pytest.raises(ValueError, match="seed must be"):
+        run_lm_experiment(-1, TINY, progress=False)
+    with pytest.raises(ValueError, match="animal must be one of"):
+        run_lm_experiment(0, TINY, animal="unicorn", progress=False)
+    with pytest.raises(ValueError, match="seeds must hold at least one"):
+        run_lm_seeds([], TINY, progress=False)
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        run_lm_seeds([1, 1], TINY, progress=False)
+    with pytest.raises(TypeError, match="seeds must be a sequence"):
+        run_lm_seeds(3, TINY, progress=False)
+    with pytest.raises(TypeError, match="config must be an LmConfig"):
+        run_lm_seeds([0], {"d_model": 8}, progress=False)
+    with pytest.raises(ValueError, match="results must hold at least one"):
+        summarize_lm([])
+    with pytest.raises(TypeError, match="only LmResult"):
+        summarize_lm([1])
