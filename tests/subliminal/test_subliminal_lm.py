@@ -30,6 +30,7 @@ from readingroom.subliminal.lm import (
     number_documents,
     pretraining_corpus,
     base_weights_path,
+    lm_table,
     load_bases,
     ring_base_seeds,
     run_lm_experiment,
@@ -419,3 +420,52 @@ def test_model_function_errors(base):
         summarize_lm([])
     with pytest.raises(TypeError, match="only LmResult"):
         summarize_lm([1])
+
+
+# ---- the book's committed base models, table and figure --------------------------------------
+
+def test_committed_base_models_match_todays_code():
+    """The chapter loads book/data/subliminal_lm/; retraining seed 0 must give the same model."""
+    seeds = [0, 1, 2, 3, 4, 5]
+    bases = load_bases(seeds, LM_CPU)  # checks hashes, configs and the recorded P(animal)
+    assert sorted(bases) == seeds
+    for seed, model in bases.items():
+        assert base_weights_path(seed).is_file()
+        assert 0.05 < trait_probability(model) < 0.25  # owl stays unpopular, as pretrained
+    retrained = train_base(0, VOCAB, LM_CPU, progress=False)
+    for (name, saved), fresh in zip(bases[0].state_dict().items(), retrained.state_dict().values()):
+        # bitwise on the machine that saved them; float reordering elsewhere stays far below this
+        torch.testing.assert_close(fresh, saved, atol=1e-4, rtol=1e-4, msg=name)
+
+
+@pytest.fixture(scope="module")
+def tiny_results():
+    return run_lm_seeds([0, 1], TINY, progress=False)
+
+
+def test_lm_table_and_plot(tiny_results):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from readingroom.subliminal.plots import plot_lm
+
+    table = lm_table(tiny_results)
+    lines = table.splitlines()
+    assert len(lines) == 2 + len(tiny_results) + 2
+    assert lines[2].split()[0] == "0" and lines[-1].split()[0] == "mean"
+    assert f"{tiny_results[0].effect_same:+.3f}" in lines[2]
+    fig, ax = plt.subplots()
+    assert plot_lm(tiny_results, ax=ax) is ax
+    assert ax.get_ylabel() == "P(owl | favourite animal?)"
+    assert len(ax.lines) >= 2 * (len(tiny_results) + 1)  # a line per seed and arm, plus means
+    plt.close(fig)
+    with pytest.raises(ValueError, match="non-empty list"):
+        plot_lm([], ax=ax)
+    with pytest.raises(TypeError, match="only LmResult"):
+        plot_lm([1, 2])
+    with pytest.raises(TypeError, match="ax must be"):
+        plot_lm(tiny_results, ax="axes")
+    with pytest.raises(ValueError, match="at least one"):
+        lm_table([])

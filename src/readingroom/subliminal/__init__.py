@@ -5,12 +5,14 @@ have nothing to do with the trait — as long as student and teacher share their
 This package reproduces the paper's MNIST experiment (Section 6: a digit classifier's skill
 transmitted through auxiliary logits on noise images, :func:`run_mnist`) and checks its theorem
 (Section 6, Theorem 1: one imitation step never points away from the teacher's update,
-:func:`single_step_cosines`, :func:`first_order_check`).
+:func:`single_step_cosines`, :func:`first_order_check`), and builds the paper's owl experiment
+(Section 3) at toy scale in a tiny language model (:func:`run_lm_seeds`).
 
 Modules: :mod:`~readingroom.subliminal.data` (digits and noise), :mod:`~readingroom.subliminal.mlp`
 (a batch of independent MLPs), :mod:`~readingroom.subliminal.mnist` (the experiment),
+:mod:`~readingroom.subliminal.lm` (the toy language model),
 :mod:`~readingroom.subliminal.theorem`, :mod:`~readingroom.subliminal.plots`; command line:
-``python -m readingroom.subliminal mnist --seed 0``.
+``python -m readingroom.subliminal mnist --seed 0`` and ``... lm --seed 0``.
 """
 
 from readingroom.subliminal.data import MnistSplit, load_mnist, noise_images
@@ -39,7 +41,24 @@ from readingroom.subliminal.mnist import (
     sweep_aux,
     train_teachers,
 )
-from readingroom.subliminal.plots import plot_conditions, plot_cosines, plot_sweep
+from readingroom.subliminal.lm import (
+    LM_CPU,
+    LM_GPU,
+    LM_QUICK,
+    LmConfig,
+    LmResult,
+    Vocab,
+    filter_numbers,
+    generate_numbers,
+    lm_table,
+    load_bases,
+    run_lm_experiment,
+    run_lm_seeds,
+    save_bases,
+    summarize_lm,
+    trait_probability,
+)
+from readingroom.subliminal.plots import plot_conditions, plot_cosines, plot_lm, plot_sweep
 from readingroom.subliminal.theorem import (
     FirstOrderCheck,
     first_order_check,
@@ -48,11 +67,6 @@ from readingroom.subliminal.theorem import (
     student_step,
     teacher_direction,
 )
-
-# --- toy language-model version (readingroom.subliminal.lm) -----------------------------------
-# The lm module's public names are imported and listed here by its author; nothing from lm is
-# imported above this line.
-# ------------------------------------------------------------------------------------------------
 
 __all__ = [
     # data
@@ -93,5 +107,21 @@ __all__ = [
     "plot_conditions",
     "plot_cosines",
     "plot_sweep",
-    # --- lm names go here ---
+    "plot_lm",
+    # toy language model (Section 3)
+    "LM_CPU",
+    "LM_GPU",
+    "LM_QUICK",
+    "LmConfig",
+    "LmResult",
+    "Vocab",
+    "filter_numbers",
+    "generate_numbers",
+    "lm_table",
+    "load_bases",
+    "run_lm_experiment",
+    "run_lm_seeds",
+    "save_bases",
+    "summarize_lm",
+    "trait_probability",
 ]

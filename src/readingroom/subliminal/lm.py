@@ -79,6 +79,7 @@ __all__ = [
     "generate_numbers",
     "make_batch",
     "number_divergence",
+    "lm_table",
     "number_documents",
     "pretraining_corpus",
     "run_lm_experiment",
@@ -463,7 +464,7 @@ class LmConfig:
     n_numbers: int = 1000
     temperature: float = 1.0
     student_steps: int = 200
-    student_batch: int = 64
+    student_batch: int = 32
     student_lr: float = 1e-3
 
     def __post_init__(self) -> None:
@@ -1110,3 +1111,28 @@ def summarize_lm(results: Sequence[LmResult]) -> dict[str, dict[str, float]]:
         out[name] = {"mean": float(values.mean()), "sem": sem, "min": float(values.min()),
                      "max": float(values.max())}
     return out
+
+
+def lm_table(results: Sequence[LmResult]) -> str:
+    """A plain-text table of P(animal) per seed: base, teacher, each student and its control, the
+    effects, and the share of the teacher's completions the filter kept.
+
+    Raises:
+        TypeError, ValueError: ``results`` is empty or holds something other than LmResult.
+    """
+    summary = summarize_lm(results)  # validates results
+    head = (f"{'seed':>6} {'base':>6} {'teacher':>7} | {'same: student':>13} {'control':>7} "
+            f"{'effect':>7} | {'other: student':>14} {'control':>7} {'effect':>7} | {'kept':>5}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(f"{r.seed:>6} {r.p_base:6.3f} {r.p_teacher:7.3f} | {r.p_student_same:13.3f} "
+                     f"{r.p_control_same:7.3f} {r.effect_same:+7.3f} | {r.p_student_other:14.3f} "
+                     f"{r.p_control_other:7.3f} {r.effect_other:+7.3f} | "
+                     f"{r.teacher_filter.kept_fraction:5.0%}")
+    m = {k: v["mean"] for k, v in summary.items()}
+    lines.append("-" * len(head))
+    lines.append(f"{'mean':>6} {m['p_base']:6.3f} {m['p_teacher']:7.3f} | "
+                 f"{m['p_student_same']:13.3f} {m['p_control_same']:7.3f} {m['effect_same']:+7.3f} | "
+                 f"{m['p_student_other']:14.3f} {m['p_control_other']:7.3f} "
+                 f"{m['effect_other']:+7.3f} |")
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Figures for the subliminal-learning chapter (Cloud et al., 2025, Section 6: MNIST, Theorem 1)."""
+"""Figures for the subliminal-learning chapter (Cloud et al., 2025: Section 6's MNIST experiment
+and Theorem 1, and Section 3's owl experiment in a toy language model)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import torch
 from matplotlib.axes import Axes
 
 from readingroom.common import BOOK_COLORS
+from readingroom.subliminal.lm import LmResult
 from readingroom.subliminal.mnist import MnistResult, SweepResult
 
-__all__ = ["plot_conditions", "plot_cosines", "plot_sweep"]
+__all__ = ["plot_conditions", "plot_cosines", "plot_lm", "plot_sweep"]
 
 _CONDITION_LABELS = {
     "same-aux": "same init\naux only",
@@ -120,4 +122,47 @@ def plot_sweep(sweep_result: SweepResult, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("student MNIST test accuracy")
     ax.set_ylim(0, 1)
     ax.legend()
+    return ax
+
+
+def plot_lm(results: Sequence[LmResult], ax: Axes | None = None) -> Axes:
+    """P(animal | "favourite animal?") of each student next to its control, one line per seed.
+
+    Left pair: students that share the teacher's initialisation; right pair: students from a
+    different base model. Both members of a pair saw the same number of filtered number
+    sequences in the same order; only the writer of the numbers differs (teacher or base model).
+    The mean difference (student minus control) is written above each pair, and a dotted line
+    marks the base models' mean.
+    """
+    if isinstance(results, LmResult) or not isinstance(results, Sequence) or not results:
+        raise ValueError("results must be a non-empty list of LmResult")
+    if not all(isinstance(r, LmResult) for r in results):
+        raise TypeError("results must hold only LmResult objects")
+    ax = _axes(ax)
+    arms = (("same", "same init", 0.0, BOOK_COLORS[0]), ("other", "different init", 2.2, BOOK_COLORS[1]))
+    top = 0.0
+    for key, label, x0, color in arms:
+        control = np.array([getattr(r, f"p_control_{key}") for r in results])
+        student = np.array([getattr(r, f"p_student_{key}") for r in results])
+        for c, s in zip(control, student):
+            ax.plot([x0, x0 + 1], [c, s], color=color, alpha=0.45, marker="o", markersize=4)
+        ax.plot([x0, x0 + 1], [control.mean(), student.mean()], color=color, linewidth=3,
+                marker="o", markersize=8, label=f"{label} (mean)")
+        top = max(top, control.max(), student.max())
+        effect = float((student - control).mean())
+        ax.annotate(f"{effect:+.3f}", (x0 + 0.5, max(control.max(), student.max())),
+                    xytext=(0, 8), textcoords="offset points", ha="center", fontsize=10,
+                    color=color)
+    base = float(np.mean([r.p_base for r in results] + [r.p_base_other for r in results]))
+    ax.axhline(base, color="grey", linestyle=":", linewidth=1.2,
+               label=f"base models ({base:.2f})")
+    ax.set_xticks([0, 1, 2.2, 3.2])
+    ax.set_xticklabels(["control", "student", "control", "student"])
+    ax.set_xlim(-0.5, 3.7)
+    ax.set_ylim(min(base, min(min(r.p_control_same, r.p_control_other) for r in results)) * 0.9,
+                top * 1.12)
+    animal = results[0].animal
+    ax.set_ylabel(f"P({animal} | favourite animal?)")
+    ax.set_title(f"Students fine-tuned on numbers only ({len(results)} seeds)")
+    ax.legend(loc="lower center", ncol=3, fontsize=8)
     return ax
