@@ -131,8 +131,8 @@ def _run_lm_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -
             "p_base", "p_teacher", "p_student_same", "p_control_same", "p_base_other",
             "p_student_other", "p_control_other", "effect_same", "effect_other",
             "kl_teacher_base")},
-        "teacher_filter": {**asdict(r.teacher_filter), "kept_fraction": r.teacher_filter.kept_fraction},
-        "control_filter": {**asdict(r.control_filter), "kept_fraction": r.control_filter.kept_fraction},
+        **{f"{name}_filter": {**asdict(stats), "kept_fraction": stats.kept_fraction}
+           for name, stats in (("teacher", r.teacher_filter), ("control", r.control_filter))},
         "seconds": round(r.seconds, 3),
         "torch": torch.__version__,
         "device": str(args.device),

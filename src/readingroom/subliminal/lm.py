@@ -552,7 +552,7 @@ BASES_FOLDER = "subliminal_lm"
 
 
 def base_weights_path(seed: int, folder: str | Path | None = None) -> Path:
-    """``<folder>/lm_base_seed<seed>.safetensors``; ``folder`` defaults to ``book/data/subliminal_lm``.
+    """``<folder>/lm_base_seed<seed>.safetensors``, by default in ``book/data/subliminal_lm``.
 
     Raises:
         TypeError, ValueError: a bad seed.
@@ -1132,7 +1132,8 @@ def lm_table(results: Sequence[LmResult]) -> str:
     m = {k: v["mean"] for k, v in summary.items()}
     lines.append("-" * len(head))
     lines.append(f"{'mean':>6} {m['p_base']:6.3f} {m['p_teacher']:7.3f} | "
-                 f"{m['p_student_same']:13.3f} {m['p_control_same']:7.3f} {m['effect_same']:+7.3f} | "
+                 f"{m['p_student_same']:13.3f} {m['p_control_same']:7.3f} "
+                 f"{m['effect_same']:+7.3f} | "
                  f"{m['p_student_other']:14.3f} {m['p_control_other']:7.3f} "
                  f"{m['effect_other']:+7.3f} |")
     return "\n".join(lines)

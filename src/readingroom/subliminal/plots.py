@@ -139,7 +139,8 @@ def plot_lm(results: Sequence[LmResult], ax: Axes | None = None) -> Axes:
     if not all(isinstance(r, LmResult) for r in results):
         raise TypeError("results must hold only LmResult objects")
     ax = _axes(ax)
-    arms = (("same", "same init", 0.0, BOOK_COLORS[0]), ("other", "different init", 2.2, BOOK_COLORS[1]))
+    arms = (("same", "same init", 0.0, BOOK_COLORS[0]),
+            ("other", "different init", 2.2, BOOK_COLORS[1]))
     top = 0.0
     for key, label, x0, color in arms:
         control = np.array([getattr(r, f"p_control_{key}") for r in results])
