@@ -31,6 +31,7 @@ EXPECTED = {
     "load_weights",
     "read_record",
     "file_sha256",
+    "check_int",
 }
 
 

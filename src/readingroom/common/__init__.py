@@ -18,6 +18,7 @@ Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
 
 from .device import Preset, choose_preset, pick_device
 from .offline import NetworkBlockedError, allow_network, block_network, network_blocked
+from .checks import check_int
 from .paths import book_data_path, load_book_data, repo_root
 from .plotting import BOOK_COLORS, plot_history, use_book_style
 from .seed import make_generator, seed_everything
@@ -27,6 +28,7 @@ from .transformer import TinyTransformer, TransformerConfig
 from .weights import file_sha256, load_weights, read_record, save_weights
 
 __all__ = [
+    "check_int",
     "seed_everything",
     "make_generator",
     "pick_device",

@@ -25,16 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from readingroom.common.checks import check_int as _check_int
+
 __all__ = ["TransformerConfig", "TinyTransformer"]
-
-
-def _check_int(value: object, name: str, *, minimum: int) -> None:
-    """Raise unless ``value`` is an int (not a bool) that is at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{name} must be {what}, got {value}")
 
 
 @dataclass

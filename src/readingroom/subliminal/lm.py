@@ -46,6 +46,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from readingroom.common.checks import check_int as _check_int
 from readingroom.common import (
     TinyTransformer,
     book_data_path,
@@ -106,15 +107,6 @@ _IGNORE = -100  # targets that next_token_loss skips
 
 
 # ---- validation helpers ---------------------------------------------------------------------
-
-def _check_int(value: object, name: str, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{name} must be {what}, got {value}")
-    return value
-
 
 def _check_float(value: object, name: str, *, low: float = 0.0, high: float = math.inf,
                  low_open: bool = True, high_open: bool = False) -> float:

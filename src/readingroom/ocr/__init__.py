@@ -1,0 +1,49 @@
+"""DeepSeek-OCR (Wei et al., 2025, arXiv 2510.18234): contexts optical compression, at toy scale.
+
+Text is rendered as a page image (:mod:`~readingroom.ocr.render`), a mini DeepEncoder turns the
+page into a few vision tokens — window attention at high resolution, a 16x convolutional token
+compressor, global attention, a projector (:mod:`~readingroom.ocr.encoder`) — and a small causal
+decoder with a DeepSeek-style mixture-of-experts feed-forward reads the text back from them
+(:mod:`~readingroom.ocr.moe`, :mod:`~readingroom.ocr.decoder`).
+"""
+
+from readingroom.ocr.decoder import DecoderConfig, DecoderOutput, MoEDecoder, count_parameters
+from readingroom.ocr.encoder import (
+    COMPRESSION,
+    MODES,
+    DeepEncoder,
+    EncoderConfig,
+    Mode,
+    get_mode,
+    prepare_page,
+    valid_tokens,
+    vision_tokens,
+)
+from readingroom.ocr.model import (
+    MiniDeepSeekOCR,
+    OCRConfig,
+    compression_ratio,
+    edit_distance,
+    make_batch,
+    page_target,
+    precision,
+)
+from readingroom.ocr.moe import MoEAux, MoEConfig, MoEFeedForward
+from readingroom.ocr.render import Page, page_capacity, render_page, render_text_page
+from readingroom.ocr.text import ALPHABET, sample_text
+from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN, CharTokenizer
+
+__all__ = [
+    # data
+    "ALPHABET", "sample_text", "Page", "page_capacity", "render_page", "render_text_page",
+    "CHARS_PER_BPE_TOKEN", "CharTokenizer",
+    # encoder
+    "COMPRESSION", "MODES", "Mode", "get_mode", "vision_tokens", "valid_tokens", "prepare_page",
+    "EncoderConfig", "DeepEncoder",
+    # decoder
+    "MoEConfig", "MoEAux", "MoEFeedForward", "DecoderConfig", "DecoderOutput", "MoEDecoder",
+    "count_parameters",
+    # the whole reader and its scores
+    "OCRConfig", "MiniDeepSeekOCR", "make_batch", "page_target", "edit_distance", "precision",
+    "compression_ratio",
+]

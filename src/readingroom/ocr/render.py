@@ -1,0 +1,345 @@
+"""Render text as a page image: the input side of contexts optical compression.
+
+DeepSeek-OCR reads text from a picture of a page. Here a page is a small grayscale image with
+text set in DejaVu Sans Mono, the monospace font that ships with matplotlib (so no download is
+needed). A monospace font makes every character equally wide, so the number of characters that
+fit on a line (:func:`chars_per_line`), the number of lines on a page (:func:`lines_per_page`)
+and hence a page's capacity (:func:`page_capacity`) follow from the page size and font size
+alone.
+
+:func:`render_page` wraps the text greedily at word boundaries (a word longer than a line is
+split), draws it black on white with antialiasing and returns a :class:`Page` whose image is a
+float tensor ``[H, W]`` with 1.0 for white paper and 0.0 for black ink.
+:func:`render_text_page` renders a random passage of real text from
+:func:`~readingroom.ocr.text.sample_text`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from readingroom.common.checks import check_int
+from readingroom.ocr.text import ALPHABET, sample_text
+
+__all__ = [
+    "MIN_FONT_SIZE",
+    "Page",
+    "font_path",
+    "chars_per_line",
+    "lines_per_page",
+    "page_capacity",
+    "wrap_text",
+    "render_page",
+    "render_text_page",
+]
+
+#: Smallest font size accepted, in pixels; below it glyphs are a blur of two or three pixels.
+MIN_FONT_SIZE: int = 4
+
+_ALLOWED = frozenset(ALPHABET) | {"\n"}
+
+
+@dataclass(frozen=True, eq=False)
+class Page:
+    """A rendered page and the text on it (compared by identity: it holds a tensor).
+
+    Attributes:
+        image: float32 tensor ``[H, W]`` in ``[0, 1]``: 1.0 is white paper, 0.0 black ink.
+        text: the ground truth as laid out on the page: the lines joined with ``"\\n"``.
+        lines: the lines of text, top to bottom.
+        font_size: the font size in pixels.
+        size: the page size ``(W, H)`` in pixels.
+    """
+
+    image: torch.Tensor
+    text: str
+    lines: tuple[str, ...]
+    font_size: int
+    size: tuple[int, int]
+
+
+# ---- argument checks ------------------------------------------------------------------------
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    return check_int(value, name, minimum=minimum)
+
+
+def _check_font_size(font_size: object) -> int:
+    return _check_int(font_size, "font_size", MIN_FONT_SIZE)
+
+
+def _check_size(size: object) -> tuple[int, int]:
+    if not isinstance(size, (tuple, list)) or len(size) != 2:
+        raise TypeError(f"size must be a (width, height) pair of ints, got {size!r}")
+    width, height = size
+    for value in (width, height):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"size must be a (width, height) pair of ints, got {size!r}")
+        if value <= 0:
+            raise ValueError(f"size must be a (width, height) pair of positive ints, got {size!r}")
+    return width, height
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    foreign = sorted(set(text) - _ALLOWED)
+    if foreign:
+        raise ValueError(f"text contains characters outside ALPHABET (and '\\n'): {foreign!r}")
+    return text
+
+
+# ---- font and page geometry -----------------------------------------------------------------
+
+def font_path() -> Path:
+    """Path of ``DejaVuSansMono.ttf`` inside matplotlib's data folder.
+
+    Raises:
+        FileNotFoundError: the font is missing from this matplotlib installation.
+    """
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSansMono.ttf"
+    if not path.is_file():
+        raise FileNotFoundError(f"DejaVuSansMono.ttf not found at {path}")
+    return path
+
+
+@functools.lru_cache(maxsize=32)
+def _font(font_size: int) -> ImageFont.FreeTypeFont:
+    """The font at ``font_size`` pixels, loaded once per size."""
+    return ImageFont.truetype(str(font_path()), font_size)
+
+
+def _advance(font_size: int) -> float:
+    """Horizontal advance of one character (every glyph has the same one in a monospace font)."""
+    return _font(font_size).getlength("M")
+
+
+def _line_height(font_size: int) -> int:
+    """Distance between baselines: the font's ascent plus descent, in pixels."""
+    ascent, descent = _font(font_size).getmetrics()
+    return ascent + descent
+
+
+def chars_per_line(width: int, font_size: int, margin: int = 4) -> int:
+    """Number of characters that fit on one line of a page ``width`` pixels wide.
+
+    A line of ``n`` characters takes ``ceil(n * advance)`` pixels, where ``advance`` is the
+    font's character width at ``font_size``; it must fit in ``width - 2 * margin``.
+
+    Args:
+        width: page width in pixels.
+        font_size: font size in pixels, at least :data:`MIN_FONT_SIZE`.
+        margin: blank border on each side, in pixels.
+
+    Returns:
+        The number of characters, possibly 0 for a very narrow page.
+
+    Raises:
+        TypeError: an argument is not an int.
+        ValueError: ``width`` is not positive, ``font_size`` is below :data:`MIN_FONT_SIZE`,
+            or ``margin`` is negative.
+    """
+    _check_int(width, "width", 1)
+    _check_font_size(font_size)
+    _check_int(margin, "margin", 0)
+    available = width - 2 * margin
+    if available <= 0:
+        return 0
+    advance = _advance(font_size)
+    n = int(available / advance)
+    while n > 0 and math.ceil(n * advance) > available:
+        n -= 1
+    return n
+
+
+def lines_per_page(height: int, font_size: int, margin: int = 4) -> int:
+    """Number of lines that fit on a page ``height`` pixels tall.
+
+    Lines are stacked at the font's line height (ascent plus descent); ``n`` lines take
+    ``n * line_height`` pixels, which must fit in ``height - 2 * margin``.
+
+    Args:
+        height: page height in pixels.
+        font_size: font size in pixels, at least :data:`MIN_FONT_SIZE`.
+        margin: blank border at the top and bottom, in pixels.
+
+    Returns:
+        The number of lines, possibly 0 for a very short page.
+
+    Raises:
+        TypeError: an argument is not an int.
+        ValueError: ``height`` is not positive, ``font_size`` is below :data:`MIN_FONT_SIZE`,
+            or ``margin`` is negative.
+    """
+    _check_int(height, "height", 1)
+    _check_font_size(font_size)
+    _check_int(margin, "margin", 0)
+    available = height - 2 * margin
+    return max(available, 0) // _line_height(font_size)
+
+
+def page_capacity(size: tuple[int, int], font_size: int, margin: int = 4) -> int:
+    """Most characters a page can hold: ``chars_per_line * lines_per_page``.
+
+    Word wrapping wastes the end of most lines, so real text fills less than this; see
+    :func:`render_text_page`.
+
+    Args:
+        size: page size ``(W, H)`` in pixels.
+        font_size: font size in pixels, at least :data:`MIN_FONT_SIZE`.
+        margin: blank border on every side, in pixels.
+
+    Raises:
+        TypeError: ``size`` is not a pair of ints, or another argument is not an int.
+        ValueError: a size is not positive, ``font_size`` is below :data:`MIN_FONT_SIZE`,
+            or ``margin`` is negative.
+    """
+    width, height = _check_size(size)
+    return chars_per_line(width, font_size, margin) * lines_per_page(height, font_size, margin)
+
+
+# ---- layout and drawing ---------------------------------------------------------------------
+
+def wrap_text(text: str, width: int) -> tuple[str, ...]:
+    """Wrap ``text`` greedily into lines of at most ``width`` characters.
+
+    Each ``"\\n"``-separated paragraph is wrapped on its own (an empty paragraph gives an empty
+    line). Within a paragraph, words (runs of non-space characters) are joined by single spaces
+    and a line takes as many words as fit; a word longer than ``width`` starts a new line and is
+    split into pieces of ``width`` characters, the last of which may share its line with the
+    next words.
+
+    Args:
+        text: the text; any characters, spaces and newlines.
+        width: the line length in characters, at least 1.
+
+    Returns:
+        The lines, none longer than ``width`` and none starting or ending with a space.
+
+    Raises:
+        TypeError: ``text`` is not a str or ``width`` is not an int.
+        ValueError: ``width`` is below 1.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    _check_int(width, "width", 1)
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split():
+            while len(word) > width:  # hard-split a word that cannot fit on any line
+                if line:
+                    lines.append(line)
+                lines.append(word[:width])
+                line, word = "", word[width:]
+            if not line:
+                line = word
+            elif len(line) + 1 + len(word) <= width:
+                line = f"{line} {word}"
+            else:
+                lines.append(line)
+                line = word
+        lines.append(line)
+    return tuple(lines)
+
+
+def render_page(text: str, *, size: tuple[int, int] = (256, 256), font_size: int = 12,
+                margin: int = 4, max_lines: int | None = None) -> Page:
+    """Render ``text`` black on white as a grayscale page.
+
+    The text is wrapped with :func:`wrap_text` to :func:`chars_per_line` characters, and the
+    lines are drawn from the top-left corner (inside the margin) at the font's line height,
+    antialiased, in an 8-bit grayscale image that is then scaled to ``[0, 1]``.
+
+    Args:
+        text: characters from :data:`~readingroom.ocr.text.ALPHABET` and ``"\\n"`` (a forced
+            line break).
+        size: page size ``(W, H)`` in pixels.
+        font_size: font size in pixels, at least :data:`MIN_FONT_SIZE`.
+        margin: blank border on every side, in pixels.
+        max_lines: if given, the most lines allowed (on top of what fits on the page).
+
+    Returns:
+        The :class:`Page`; ``page.text`` is the wrapped text, which equals ``text`` up to
+        whitespace when no word had to be split.
+
+    Raises:
+        TypeError: ``text`` is not a str, ``size`` is not a pair of ints, or ``font_size``,
+            ``margin`` or ``max_lines`` is not an int.
+        ValueError: ``text`` has characters outside the alphabet (they are named); a size is not
+            positive; ``font_size`` is below :data:`MIN_FONT_SIZE`; ``margin`` is negative;
+            ``max_lines`` is below 1; the page is too small for one character at this font
+            size; or the wrapped text needs more lines than fit (the message gives both counts).
+    """
+    text = _check_text(text)
+    width, height = _check_size(size)
+    font_size = _check_font_size(font_size)
+    margin = _check_int(margin, "margin", 0)
+    if max_lines is not None:
+        max_lines = _check_int(max_lines, "max_lines", 1)
+    n_cols = chars_per_line(width, font_size, margin)
+    n_rows = lines_per_page(height, font_size, margin)
+    if n_cols == 0 or n_rows == 0:
+        raise ValueError(f"size {size!r} is too small to hold one character at "
+                         f"font_size={font_size} with margin={margin}")
+    limit = n_rows if max_lines is None else min(n_rows, max_lines)
+
+    lines = wrap_text(text, n_cols)
+    if len(lines) > limit:
+        raise ValueError(f"text needs {len(lines)} lines of {n_cols} characters but only {limit} "
+                         f"fit (size={size!r}, font_size={font_size}, margin={margin}, "
+                         f"max_lines={max_lines}); use a shorter text or a smaller font_size")
+
+    canvas = Image.new("L", (width, height), color=255)  # white paper
+    draw = ImageDraw.Draw(canvas)
+    draw.fontmode = "L"  # antialiased grayscale glyphs
+    font = _font(font_size)
+    line_height = _line_height(font_size)
+    for row, line in enumerate(lines):
+        draw.text((margin, margin + row * line_height), line, font=font, fill=0)
+    pixels = np.asarray(canvas, dtype=np.float32) / 255.0  # [H, W]
+    image = torch.from_numpy(pixels.copy())  # [H, W]
+    return Page(image=image, text="\n".join(lines), lines=lines, font_size=font_size,
+                size=(width, height))
+
+
+def render_text_page(n_chars: int, *, generator: torch.Generator,
+                     size: tuple[int, int] = (256, 256), font_size: int = 12,
+                     margin: int = 4) -> Page:
+    """Render a random passage of ``n_chars`` characters of real text (see :func:`sample_text`).
+
+    Word wrapping leaves the end of most lines blank, so a passage close to
+    :func:`page_capacity` may not fit even though ``n_chars`` is within it. On pages of 128
+    pixels and more, passages of up to 80% of the capacity always fitted in 200 tries each; on
+    tiny pages (a few lines of a dozen characters) stay nearer 60%, or catch the ValueError.
+
+    Args:
+        n_chars: passage length, at least 1 and at most the page capacity (and
+            :data:`~readingroom.ocr.text.MAX_CHARS`).
+        generator: the :class:`torch.Generator` that picks the passage.
+        size: page size ``(W, H)`` in pixels.
+        font_size: font size in pixels, at least :data:`MIN_FONT_SIZE`.
+        margin: blank border on every side, in pixels.
+
+    Returns:
+        The :class:`Page`; the same generator state gives the same page.
+
+    Raises:
+        TypeError: as :func:`sample_text` and :func:`render_page`.
+        ValueError: ``n_chars`` exceeds :func:`page_capacity`, or the wrapped passage needs
+            more lines than fit; otherwise as :func:`sample_text` and :func:`render_page`.
+    """
+    capacity = page_capacity(size, font_size, margin)
+    if isinstance(n_chars, int) and not isinstance(n_chars, bool) and n_chars > capacity:
+        raise ValueError(f"n_chars={n_chars} exceeds the page capacity of {capacity} characters "
+                         f"(size={size!r}, font_size={font_size}, margin={margin})")
+    text = sample_text(n_chars, generator=generator)
+    return render_page(text, size=size, font_size=font_size, margin=margin)
