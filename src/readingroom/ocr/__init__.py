@@ -32,6 +32,7 @@ from readingroom.ocr.moe import MoEAux, MoEConfig, MoEFeedForward
 from readingroom.ocr.render import Page, page_capacity, render_page, render_text_page
 from readingroom.ocr.text import ALPHABET, sample_text
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN, CharTokenizer
+from readingroom.ocr.train import PageRecipe, evaluate, sample_pages, train_reader
 
 __all__ = [
     # data
@@ -46,4 +47,6 @@ __all__ = [
     # the whole reader and its scores
     "OCRConfig", "MiniDeepSeekOCR", "make_batch", "page_target", "edit_distance", "precision",
     "compression_ratio",
+    # training and scoring
+    "PageRecipe", "sample_pages", "train_reader", "evaluate",
 ]

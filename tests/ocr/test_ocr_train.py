@@ -1,0 +1,79 @@
+"""Training and scoring a reader on pages rendered on the fly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from readingroom.common import make_generator, seed_everything
+from readingroom.ocr.encoder import EncoderConfig
+from readingroom.ocr.model import MiniDeepSeekOCR, OCRConfig, page_target
+from readingroom.ocr.moe import MoEConfig
+from readingroom.ocr.render import page_capacity, render_page
+from readingroom.ocr.train import PageRecipe, evaluate, sample_pages, train_reader
+
+ENC = EncoderConfig(d_window=16, n_window_layers=1, d_global=32, n_global_layers=1, n_heads=2,
+                    d_out=32)
+CFG = OCRConfig(encoder=ENC, n_layers=1, n_heads=2,
+                moe=MoEConfig(d_model=32, d_expert=32, n_routed=4, top_k=2, n_shared=1),
+                max_text=40, modes=("tiny", "small"))
+RECIPE = PageRecipe(size=(128, 128), font_size=8, min_chars=5, max_chars=20)
+
+
+def test_sample_pages_follow_the_recipe_and_the_generator():
+    pages = sample_pages(12, RECIPE, generator=make_generator(0))
+    again = sample_pages(12, RECIPE, generator=make_generator(0))
+    assert [page_target(p) for p in pages] == [page_target(p) for p in again]
+    assert all(5 <= len(page_target(p)) <= 20 for p in pages)  # one line each: text unchanged
+    assert all(p.size == (128, 128) and p.font_size == 8 for p in pages)
+    assert len({page_target(p) for p in pages}) == 12
+
+
+def test_train_reader_is_repeatable_and_records_precision():
+    eval_pages = [render_page("abc", size=(128, 128), font_size=8)]
+    histories = []
+    for _ in range(2):
+        seed_everything(0)
+        model = MiniDeepSeekOCR(CFG)
+        histories.append(train_reader(model, RECIPE, steps=4, modes=("tiny", "small"),
+                                      batch_size=2, warmup=1, seed=3, progress=False,
+                                      eval_pages=eval_pages, eval_every=2))
+    assert histories[0].losses == histories[1].losses
+    steps, scores = zip(*histories[0].evals)
+    assert list(steps) == [2, 4]
+    assert set(scores[-1]) == {"precision_tiny", "precision_small"}
+    assert all(0.0 <= v <= 1.0 for s in scores for v in s.values())
+
+
+def test_evaluate_reads_every_page():
+    seed_everything(0)
+    model = MiniDeepSeekOCR(CFG)
+    pages = sample_pages(5, RECIPE, generator=make_generator(1))
+    readings, scores = evaluate(model, pages, "tiny", batch_size=2)
+    assert len(readings) == len(scores) == 5
+    assert all(isinstance(r, str) for r in readings) and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_recipe_and_training_errors():
+    with pytest.raises(ValueError, match="min_chars .* must be <= max_chars"):
+        PageRecipe(min_chars=30, max_chars=20)
+    room = int(0.8 * page_capacity((128, 128), 8, 4))
+    with pytest.raises(ValueError, match=f"at most 80 % of the page's capacity \\({room}"):
+        PageRecipe(max_chars=room + 1)
+    with pytest.raises(TypeError, match="size must be a"):
+        PageRecipe(size=128)
+    with pytest.raises(ValueError, match="font_size must be a positive int"):
+        PageRecipe(font_size=0)
+    model = MiniDeepSeekOCR(CFG)
+    with pytest.raises(ValueError, match="exceeds the model's max_text"):
+        train_reader(model, PageRecipe(size=(256, 256), max_chars=100), steps=1, progress=False)
+    with pytest.raises(ValueError, match="modes must be a non-empty list"):
+        train_reader(model, RECIPE, steps=1, modes="tiny", progress=False)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        train_reader(model, RECIPE, steps=1, modes=("huge",), progress=False)
+    with pytest.raises(TypeError, match="model must be a MiniDeepSeekOCR"):
+        train_reader(torch.nn.Linear(2, 2), RECIPE, steps=1)
+    with pytest.raises(TypeError, match="recipe must be a PageRecipe"):
+        sample_pages(2, {"size": (1, 1)}, generator=make_generator(0))
+    with pytest.raises(ValueError, match="pages must be a non-empty list"):
+        evaluate(model, [], "tiny")
