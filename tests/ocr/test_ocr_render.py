@@ -247,3 +247,19 @@ def test_render_text_page_argument_errors():
         render_text_page("10", generator=make_generator(0), size=SMALL, font_size=8)
     with pytest.raises(ValueError, match="font_size"):
         render_text_page(10, generator=make_generator(0), font_size=2)
+
+
+def test_glyph_boxes_locate_every_visible_character():
+    from readingroom.ocr.render import glyph_boxes
+
+    page = render_page("ab c\nd", size=(96, 64), font_size=12, margin=6)
+    boxes = glyph_boxes(page)
+    assert [b[0] for b in boxes] == ["a", "b", "c", "d"]  # spaces have no box
+    (_, ax0, ay0, ax1, ay1), (_, bx0, _, _, _) = boxes[:2]
+    assert ax0 == 6 and ay0 == 6 and bx0 == pytest.approx(ax1)  # monospace, from the margin
+    assert boxes[3][2] == pytest.approx(ay1)  # the second line starts one line height lower
+    for char, x0, y0, x1, y1 in boxes:  # each box holds ink
+        assert float(page.image[int(y0):int(y1) + 1, int(x0):int(x1) + 1].min()) < 0.5, char
+    assert page.margin == 6
+    with pytest.raises(TypeError, match="page must be a Page"):
+        glyph_boxes("ab")

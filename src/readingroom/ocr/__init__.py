@@ -29,14 +29,14 @@ from readingroom.ocr.model import (
     precision,
 )
 from readingroom.ocr.moe import MoEAux, MoEConfig, MoEFeedForward
-from readingroom.ocr.render import Page, page_capacity, render_page, render_text_page
+from readingroom.ocr.render import Page, glyph_boxes, page_capacity, render_page, render_text_page
 from readingroom.ocr.text import ALPHABET, sample_text
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN, CharTokenizer
 from readingroom.ocr.train import PageRecipe, evaluate, sample_pages, train_reader
 
 __all__ = [
     # data
-    "ALPHABET", "sample_text", "Page", "page_capacity", "render_page", "render_text_page",
+    "ALPHABET", "sample_text", "Page", "glyph_boxes", "page_capacity", "render_page", "render_text_page",
     "CHARS_PER_BPE_TOKEN", "CharTokenizer",
     # encoder
     "COMPRESSION", "MODES", "Mode", "get_mode", "vision_tokens", "valid_tokens", "prepare_page",

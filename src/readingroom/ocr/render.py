@@ -33,6 +33,7 @@ __all__ = [
     "MIN_FONT_SIZE",
     "Page",
     "font_path",
+    "glyph_boxes",
     "chars_per_line",
     "lines_per_page",
     "page_capacity",
@@ -57,6 +58,7 @@ class Page:
         lines: the lines of text, top to bottom.
         font_size: the font size in pixels.
         size: the page size ``(W, H)`` in pixels.
+        margin: the blank border the text starts after, in pixels.
     """
 
     image: torch.Tensor
@@ -64,6 +66,7 @@ class Page:
     lines: tuple[str, ...]
     font_size: int
     size: tuple[int, int]
+    margin: int = 4
 
 
 # ---- argument checks ------------------------------------------------------------------------
@@ -308,7 +311,31 @@ def render_page(text: str, *, size: tuple[int, int] = (256, 256), font_size: int
     pixels = np.asarray(canvas, dtype=np.float32) / 255.0  # [H, W]
     image = torch.from_numpy(pixels.copy())  # [H, W]
     return Page(image=image, text="\n".join(lines), lines=lines, font_size=font_size,
-                size=(width, height))
+                size=(width, height), margin=margin)
+
+
+def glyph_boxes(page: Page) -> list[tuple[str, float, float, float, float]]:
+    """Where each visible character of ``page`` is: ``(char, x0, y0, x1, y1)`` in pixels.
+
+    The font is monospace, so character ``i`` of line ``r`` occupies
+    ``x in [margin + i * advance, margin + (i + 1) * advance)`` and
+    ``y in [margin + r * line_height, margin + (r + 1) * line_height)``, exactly where
+    :func:`render_page` drew it. Spaces are left out (they have no ink).
+
+    Raises:
+        TypeError: ``page`` is not a :class:`Page`.
+    """
+    if not isinstance(page, Page):
+        raise TypeError(f"page must be a Page, got {type(page).__name__}")
+    advance, height = _advance(page.font_size), _line_height(page.font_size)
+    boxes = []
+    for row, line in enumerate(page.lines):
+        y0 = page.margin + row * height
+        for i, char in enumerate(line):
+            if char != " ":
+                x0 = page.margin + i * advance
+                boxes.append((char, x0, y0, x0 + advance, y0 + height))
+    return boxes
 
 
 def render_text_page(n_chars: int, *, generator: torch.Generator,
