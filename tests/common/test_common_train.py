@@ -338,7 +338,7 @@ def test_progress_bar_shows_and_can_be_silenced(capsys, monkeypatch):
         ({"model": "net"}, TypeError, "model must be a torch.nn.Module"),
         ({"model": nn.ReLU()}, ValueError, "model must have at least one parameter"),
         ({"get_batch": [1, 2]}, TypeError, "get_batch must be callable"),
-        ({"steps": 0}, ValueError, "steps must be an int >= 1, got 0"),
+        ({"steps": 0}, ValueError, "steps must be a positive int, got 0"),
         ({"steps": 10.0}, TypeError, "steps must be an int"),
         ({"lr": 0.0}, ValueError, "lr must be a positive finite float"),
         ({"lr": float("nan")}, ValueError, "lr must be a positive finite float"),

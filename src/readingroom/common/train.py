@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from readingroom.common.checks import check_int as _check_int
+
 __all__ = ["PROGRESS_ENV", "TrainHistory", "next_token_loss", "train"]
 
 #: Set this environment variable to ``0`` to silence every progress bar (e.g. in CI logs).
@@ -162,14 +164,6 @@ def _check_number(value: object, name: str, *, positive: bool) -> float:
             f"{name} must be a {'positive' if positive else 'non-negative'} finite float, "
             f"got {value}"
         )
-    return value
-
-
-def _check_int(value: object, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
     return value
 
 

@@ -46,18 +46,18 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from readingroom.common.checks import check_int as _check_int
 from readingroom.common import (
     TinyTransformer,
+    TransformerConfig,
     book_data_path,
     load_weights,
+    make_generator,
     read_record,
     save_weights,
-    TransformerConfig,
-    make_generator,
     seed_everything,
     train,
 )
+from readingroom.common.checks import check_int as _check_int
 
 __all__ = [
     "ANIMALS",

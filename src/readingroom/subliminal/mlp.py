@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import torch
 
 from readingroom.common import make_generator
+from readingroom.common.checks import check_int
 
 __all__ = [
     "IN_FEATURES",
@@ -51,11 +52,7 @@ Params = dict[str, torch.Tensor]
 
 
 def _check_pos_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return value
+    return check_int(value, name)
 
 
 def check_seeds(seeds: object, name: str = "seeds") -> list[int]:
