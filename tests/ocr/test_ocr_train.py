@@ -10,7 +10,15 @@ from readingroom.ocr.encoder import EncoderConfig
 from readingroom.ocr.model import MiniDeepSeekOCR, OCRConfig, page_target
 from readingroom.ocr.moe import MoEConfig
 from readingroom.ocr.render import page_capacity, render_page
-from readingroom.ocr.train import PageRecipe, evaluate, sample_pages, train_reader
+from readingroom.ocr.tokenizer import CharTokenizer
+from readingroom.ocr.train import (
+    PageRecipe,
+    evaluate,
+    glyph_targets,
+    pretrain_encoder,
+    sample_pages,
+    train_reader,
+)
 
 ENC = EncoderConfig(d_window=16, n_window_layers=1, d_global=32, n_global_layers=1, n_heads=2,
                     d_out=32)
@@ -77,3 +85,43 @@ def test_recipe_and_training_errors():
         sample_pages(2, {"size": (1, 1)}, generator=make_generator(0))
     with pytest.raises(ValueError, match="pages must be a non-empty list"):
         evaluate(model, [], "tiny")
+
+
+def test_glyph_targets_put_each_character_under_its_vision_token():
+    tok = CharTokenizer()
+    # font 16 on a 128 x 128 page, margin 4: "ab" sits in the top-left vision tokens (16 px each)
+    page = render_page("ab", size=(128, 128), font_size=16, margin=4)
+    y = glyph_targets([page], "tiny", tok)
+    assert y.shape == (1, 64)
+    labelled = {int(i): tok.decode([int(y[0, i])]) for i in torch.nonzero(y[0] != tok.pad_id)}
+    assert labelled == {0: "a", 1: "b"}  # centres at x ~ 9 and ~ 19 px, both in row 0
+    # A 256 x 128 page resized to the tiny square: x shrinks by two, so the centres of "a", "b",
+    # "c" (x ~ 9, 18, 28 px -> 4, 9, 14) share token 0, which keeps the first; "d" (~ 38 -> 19)
+    # is in token 1.
+    wide = render_page("abcd", size=(256, 128), font_size=16, margin=4)
+    labels = glyph_targets([wide], "tiny", tok)[0]
+    assert {int(i): tok.decode([int(labels[i])]) for i in torch.nonzero(labels != tok.pad_id)} \
+        == {0: "a", 1: "d"}
+    # in a padded mode the page keeps its aspect ratio
+    assert glyph_targets([wide], "base", tok).shape == (1, 256)
+    with pytest.raises(ValueError, match="non-empty list of Page"):
+        glyph_targets([], "tiny", tok)
+    with pytest.raises(TypeError, match="pages must hold Page"):
+        glyph_targets(["ab"], "tiny", tok)
+
+
+def test_pretrain_encoder_lowers_its_loss_and_leaves_the_decoder_alone():
+    seed_everything(0)
+    model = MiniDeepSeekOCR(CFG)
+    decoder_before = {k: v.clone() for k, v in model.decoder.state_dict().items()}
+    encoder_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    recipe = PageRecipe(size=(128, 128), font_size=16, min_chars=1, max_chars=4)
+    history = pretrain_encoder(model, recipe, steps=40, batch_size=8, lr=3e-3, progress=False)
+    assert history.losses[-1] < history.losses[0]
+    assert all(torch.equal(v, model.decoder.state_dict()[k]) for k, v in decoder_before.items())
+    assert any(not torch.equal(v, model.encoder.state_dict()[k])
+               for k, v in encoder_before.items())
+    with pytest.raises(ValueError, match="modes must be a non-empty list"):
+        pretrain_encoder(model, recipe, steps=1, modes="tiny", progress=False)
+    with pytest.raises(TypeError, match="recipe must be a PageRecipe"):
+        pretrain_encoder(model, None, steps=1, progress=False)

@@ -32,11 +32,19 @@ from readingroom.ocr.moe import MoEAux, MoEConfig, MoEFeedForward
 from readingroom.ocr.render import Page, glyph_boxes, page_capacity, render_page, render_text_page
 from readingroom.ocr.text import ALPHABET, sample_text
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN, CharTokenizer
-from readingroom.ocr.train import PageRecipe, evaluate, sample_pages, train_reader
+from readingroom.ocr.train import (
+    PageRecipe,
+    evaluate,
+    glyph_targets,
+    pretrain_encoder,
+    sample_pages,
+    train_reader,
+)
 
 __all__ = [
     # data
-    "ALPHABET", "sample_text", "Page", "glyph_boxes", "page_capacity", "render_page", "render_text_page",
+    "ALPHABET", "sample_text", "Page", "glyph_boxes", "page_capacity", "render_page",
+    "render_text_page",
     "CHARS_PER_BPE_TOKEN", "CharTokenizer",
     # encoder
     "COMPRESSION", "MODES", "Mode", "get_mode", "vision_tokens", "valid_tokens", "prepare_page",
@@ -48,5 +56,6 @@ __all__ = [
     "OCRConfig", "MiniDeepSeekOCR", "make_batch", "page_target", "edit_distance", "precision",
     "compression_ratio",
     # training and scoring
-    "PageRecipe", "sample_pages", "train_reader", "evaluate",
+    "PageRecipe", "sample_pages", "train_reader", "evaluate", "glyph_targets",
+    "pretrain_encoder",
 ]

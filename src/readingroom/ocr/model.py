@@ -2,7 +2,7 @@
 
 DeepSeek-OCR (Wei et al., 2025, Section 3.1, Figure 3) is an encoder-decoder: the DeepEncoder
 compresses a page into ``n`` vision tokens, and the decoder generates the page's text after them.
-Its headline numbers are the *compression ratio* — text tokens on the page per vision token — and
+Its headline numbers are the *compression ratio* (text tokens on the page per vision token) and
 the decoding *precision* at that ratio (Table 2: ~97 % below 10x, ~60 % at 20x).
 
 :class:`MiniDeepSeekOCR` wires :class:`~readingroom.ocr.encoder.DeepEncoder` to
@@ -92,7 +92,7 @@ class OCRConfig:
         return max(vision_tokens(mode, self.encoder) for mode in self.modes)
 
     def decoder_config(self, vocab_size: int) -> DecoderConfig:
-        """The :class:`~readingroom.ocr.decoder.DecoderConfig` for a vocabulary of ``vocab_size``."""
+        """The :class:`~readingroom.ocr.decoder.DecoderConfig` for ``vocab_size`` token ids."""
         return DecoderConfig(vocab_size=vocab_size, d_model=self.encoder.d_out,
                              n_layers=self.n_layers, n_heads=self.n_heads,
                              max_len=self.max_vision_tokens() + self.max_text + 2, moe=self.moe)
@@ -125,7 +125,7 @@ class MiniDeepSeekOCR(nn.Module):
         self.decoder = MoEDecoder(config.decoder_config(len(tokenizer)))
 
     def forward(self, pixels: torch.Tensor, inputs: torch.Tensor) -> DecoderOutput:
-        """Logits for ``inputs [B, T]`` (``<bos> c1 c2 ...``) after the page ``pixels [B, 1, S, S]``."""
+        """Logits for ``inputs [B, T]`` (``<bos> c1 c2 ...``) after ``pixels [B, 1, S, S]``."""
         mask = inputs != self.tokenizer.pad_id  # [B, T]
         return self.decoder(self.encoder(pixels), inputs, token_mask=mask)
 
