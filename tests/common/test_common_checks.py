@@ -23,3 +23,15 @@ def test_check_int_returns_valid_values():
 def test_check_int_errors_name_the_parameter(value, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         check_int(value, "n", **kwargs)
+
+
+def test_check_dropout():
+    from readingroom.common.checks import check_dropout
+
+    assert check_dropout(0) == 0.0 and check_dropout(0.5) == 0.5
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        check_dropout(1.0)
+    with pytest.raises(ValueError, match=r"p must be in \[0, 1\), got -0.1"):
+        check_dropout(-0.1, "p")
+    with pytest.raises(TypeError, match="dropout must be a float, got bool"):
+        check_dropout(True)

@@ -7,7 +7,7 @@ once.
 
 from __future__ import annotations
 
-__all__ = ["check_int"]
+__all__ = ["check_dropout", "check_int"]
 
 
 def check_int(value: object, name: str, *, minimum: int = 1) -> int:
@@ -24,3 +24,17 @@ def check_int(value: object, name: str, *, minimum: int = 1) -> int:
         what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
         raise ValueError(f"{name} must be {what}, got {value}")
     return value
+
+
+def check_dropout(value: object, name: str = "dropout") -> float:
+    """Return ``value`` as a float if it is a number (not a bool) in ``[0, 1)``.
+
+    Raises:
+        TypeError: ``value`` is not an int or float: ``"{name} must be a float, got ..."``.
+        ValueError: ``value`` is outside ``[0, 1)``: ``"{name} must be in [0, 1), got ..."``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return float(value)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from readingroom.common.checks import check_dropout
 from readingroom.common.checks import check_int as _check_int
 
 __all__ = ["TransformerConfig", "TinyTransformer"]
@@ -74,10 +75,7 @@ class TransformerConfig:
                 f"d_model must be divisible by n_heads, got d_model={self.d_model}, "
                 f"n_heads={self.n_heads}"
             )
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
-            raise TypeError(f"dropout must be a float, got {type(self.dropout).__name__}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout(self.dropout)
         for name in ("layer_norm", "tie_embeddings"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from readingroom.common.checks import check_dropout
 from readingroom.common.checks import check_int as _check_int
 from readingroom.ocr.moe import Expert, MoEConfig, MoEFeedForward
 
@@ -79,10 +80,7 @@ class DecoderConfig:
                     f"moe.d_model must equal d_model, got moe.d_model={self.moe.d_model}, "
                     f"d_model={self.d_model}"
                 )
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
-            raise TypeError(f"dropout must be a float, got {type(self.dropout).__name__}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout(self.dropout)
 
 
 @dataclass

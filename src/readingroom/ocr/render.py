@@ -71,12 +71,8 @@ class Page:
 
 # ---- argument checks ------------------------------------------------------------------------
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    return check_int(value, name, minimum=minimum)
-
-
 def _check_font_size(font_size: object) -> int:
-    return _check_int(font_size, "font_size", MIN_FONT_SIZE)
+    return check_int(font_size, "font_size", minimum=MIN_FONT_SIZE)
 
 
 def _check_size(size: object) -> tuple[int, int]:
@@ -150,9 +146,9 @@ def chars_per_line(width: int, font_size: int, margin: int = 4) -> int:
         ValueError: ``width`` is not positive, ``font_size`` is below :data:`MIN_FONT_SIZE`,
             or ``margin`` is negative.
     """
-    _check_int(width, "width", 1)
+    check_int(width, "width", minimum=1)
     _check_font_size(font_size)
-    _check_int(margin, "margin", 0)
+    check_int(margin, "margin", minimum=0)
     available = width - 2 * margin
     if available <= 0:
         return 0
@@ -182,9 +178,9 @@ def lines_per_page(height: int, font_size: int, margin: int = 4) -> int:
         ValueError: ``height`` is not positive, ``font_size`` is below :data:`MIN_FONT_SIZE`,
             or ``margin`` is negative.
     """
-    _check_int(height, "height", 1)
+    check_int(height, "height", minimum=1)
     _check_font_size(font_size)
-    _check_int(margin, "margin", 0)
+    check_int(margin, "margin", minimum=0)
     available = height - 2 * margin
     return max(available, 0) // _line_height(font_size)
 
@@ -233,7 +229,7 @@ def wrap_text(text: str, width: int) -> tuple[str, ...]:
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    _check_int(width, "width", 1)
+    check_int(width, "width", minimum=1)
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
@@ -285,9 +281,9 @@ def render_page(text: str, *, size: tuple[int, int] = (256, 256), font_size: int
     text = _check_text(text)
     width, height = _check_size(size)
     font_size = _check_font_size(font_size)
-    margin = _check_int(margin, "margin", 0)
+    margin = check_int(margin, "margin", minimum=0)
     if max_lines is not None:
-        max_lines = _check_int(max_lines, "max_lines", 1)
+        max_lines = check_int(max_lines, "max_lines", minimum=1)
     n_cols = chars_per_line(width, font_size, margin)
     n_rows = lines_per_page(height, font_size, margin)
     if n_cols == 0 or n_rows == 0:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from readingroom.subliminal.mlp import IN_FEATURES, N_DIGITS, _check_pos_int
+from readingroom.common.checks import check_int
+from readingroom.subliminal.mlp import IN_FEATURES, N_DIGITS
 
 __all__ = ["MnistSplit", "load_mnist", "noise_images", "PIXEL_RANGE"]
 
@@ -78,7 +79,7 @@ def load_mnist(seed: int, n_test: int = 1000) -> MnistSplit:
         raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__} {seed!r}")
     if seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed}")
-    n_test = _check_pos_int(n_test, "n_test")
+    n_test = check_int(n_test, "n_test")
     x, y = _raw_mnist()
     per_class = np.bincount(y, minlength=N_DIGITS)
     if n_test % N_DIGITS or n_test // N_DIGITS >= per_class.min():
@@ -112,7 +113,7 @@ def noise_images(n: int, generator: torch.Generator) -> torch.Tensor:
         TypeError: ``n`` is not an int or ``generator`` is not a :class:`torch.Generator`.
         ValueError: ``n`` is not positive.
     """
-    n = _check_pos_int(n, "n")
+    n = check_int(n, "n")
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator (see readingroom.common."
                         f"make_generator), got {type(generator).__name__}")

@@ -51,10 +51,6 @@ PARAM_NAMES: tuple[str, ...] = ("w1", "b1", "w2", "b2", "w3", "b3")
 Params = dict[str, torch.Tensor]
 
 
-def _check_pos_int(value: object, name: str) -> int:
-    return check_int(value, name)
-
-
 def check_seeds(seeds: object, name: str = "seeds") -> list[int]:
     """Return ``seeds`` as a list of ints in ``[0, 2**32 - 1]``, or raise naming ``name``."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
@@ -135,9 +131,9 @@ def init_params(
         TypeError / ValueError: a size is not a positive int, ``seeds`` is empty, holds a non-int,
             or its length is not ``n``.
     """
-    n = _check_pos_int(n, "n")
-    width = _check_pos_int(width, "width")
-    n_aux = _check_pos_int(n_aux, "n_aux")
+    n = check_int(n, "n")
+    width = check_int(width, "width")
+    n_aux = check_int(n_aux, "n_aux")
     seeds = check_seeds(seeds)
     if len(seeds) != n:
         raise ValueError(f"seeds must hold one seed per model: n={n} but len(seeds)={len(seeds)}")
@@ -237,7 +233,7 @@ def accuracy(params: Params, x: torch.Tensor, y: torch.Tensor, *,
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x must be [N, {IN_FEATURES}] with N = len(y) = {y.shape[0]}, "
                          f"got {tuple(getattr(x, 'shape', ()))}")
-    chunk = _check_pos_int(chunk, "chunk")
+    chunk = check_int(chunk, "chunk")
     correct = torch.zeros(params["w1"].shape[0], device=params["w1"].device)
     for start in range(0, x.shape[0], chunk):
         pred = digit_logits(forward(params, x[start:start + chunk])).argmax(-1)  # [M, n]

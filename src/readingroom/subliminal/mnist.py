@@ -39,11 +39,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from readingroom.common import make_generator
+from readingroom.common.checks import check_int
 from readingroom.subliminal.data import MnistSplit, load_mnist, noise_images
 from readingroom.subliminal.mlp import (
     N_DIGITS,
     Params,
-    _check_pos_int,
     accuracy,
     check_seeds,
     digit_logits,
@@ -312,8 +312,8 @@ def train_teachers(
 
     Returns the trained parameters (detached; the input is not modified).
     """
-    epochs = _check_pos_int(epochs, "teacher_epochs")
-    batch = _check_pos_int(batch, "teacher_batch")
+    epochs = check_int(epochs, "teacher_epochs")
+    batch = check_int(batch, "teacher_batch")
     lr = _check_pos_float(lr, "teacher_lr")
     params = _requires_grad(params)
     m = params["w1"].shape[0]
@@ -372,8 +372,8 @@ def distill_students(
     Returns:
         ``(trained params, losses [steps, M])``.
     """
-    steps = _check_pos_int(steps, "student_steps")
-    batch = _check_pos_int(batch, "student_batch")
+    steps = check_int(steps, "student_steps")
+    batch = check_int(batch, "student_batch")
     lr = _check_pos_float(lr, "student_lr")
     n_noise = noise.shape[0]
     if batch > n_noise:
@@ -454,12 +454,12 @@ def run_mnist(
     start = time.perf_counter()
     seeds = check_seeds(seeds)
     conditions = _check_conditions(conditions)
-    n_aux = _check_pos_int(n_aux, "n_aux")
-    width = _check_pos_int(width, "width")
-    n_noise = _check_pos_int(n_noise, "n_noise")
+    n_aux = check_int(n_aux, "n_aux")
+    width = check_int(width, "width")
+    n_noise = check_int(n_noise, "n_noise")
     for name, value in (("teacher_epochs", teacher_epochs), ("teacher_batch", teacher_batch),
                         ("student_steps", student_steps), ("student_batch", student_batch)):
-        _check_pos_int(value, name)
+        check_int(value, name)
     _check_pos_float(teacher_lr, "teacher_lr")
     _check_pos_float(student_lr, "student_lr")
     if student_batch > n_noise:

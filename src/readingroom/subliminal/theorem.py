@@ -40,12 +40,12 @@ import torch
 import torch.nn.functional as F
 
 from readingroom.common import make_generator
+from readingroom.common.checks import check_int
 from readingroom.subliminal.data import load_mnist, noise_images
 from readingroom.subliminal.mlp import (
     N_DIGITS,
     PARAM_NAMES,
     Params,
-    _check_pos_int,
     check_params,
     check_seeds,
     digit_logits,
@@ -135,7 +135,7 @@ def teacher_direction(
     """
     check_params(params0)
     _check_choice(kind, "teacher_update", _UPDATES)
-    steps = _check_pos_int(steps, "teacher_steps")
+    steps = check_int(steps, "teacher_steps")
     if kind == "random":
         if not isinstance(generator, torch.Generator):
             raise TypeError("generator must be a torch.Generator for a random teacher update")
@@ -218,15 +218,15 @@ def single_step_cosines(
             ``loss``, empty ``seeds``, ...); the message names it.
     """
     seeds = check_seeds(seeds)
-    n_aux = _check_pos_int(n_aux, "n_aux")
-    width = _check_pos_int(width, "width")
+    n_aux = check_int(n_aux, "n_aux")
+    width = check_int(width, "width")
     eps = _check_eps(eps)
     _check_choice(loss, "loss", LOSSES)
     _check_choice(init, "init", _INITS)
     _check_choice(inputs, "inputs", _INPUTS)
     _check_choice(logits, "logits", _LOGITS)
     _check_choice(teacher_update, "teacher_update", _UPDATES)
-    n_inputs = _check_pos_int(n_inputs, "n_inputs")
+    n_inputs = check_int(n_inputs, "n_inputs")
     (data_seed,) = check_seeds([data_seed], "data_seed")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
@@ -305,8 +305,8 @@ def first_order_check(
     """
     (seed,) = check_seeds([seed], "seed")
     eps = _check_eps(eps)
-    width = _check_pos_int(width, "width")
-    n_inputs = _check_pos_int(n_inputs, "n_inputs")
+    width = check_int(width, "width")
+    n_inputs = check_int(n_inputs, "n_inputs")
     _check_choice(loss, "loss", LOSSES)
     _check_choice(logits, "logits", _LOGITS)
     _check_choice(teacher_update, "teacher_update", _UPDATES)
