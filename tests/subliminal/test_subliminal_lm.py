@@ -22,6 +22,7 @@ from readingroom.subliminal.lm import (
     animal_distribution,
     animal_documents,
     filter_numbers,
+    filter_verdict,
     finetune_student,
     finetune_teacher,
     generate_numbers,
@@ -352,6 +353,28 @@ def test_ring_base_seeds():
     assert single[0] == 7 and single[1] != 7 and len(single) == 2
     with pytest.raises(ValueError, match="distinct"):
         ring_base_seeds([1, 1])
+
+
+def test_filter_verdict_names_each_rule_and_agrees_with_filter_numbers():
+    v = VOCAB
+    cases = {
+        "kept": [4, 2, v.sep, 7, v.eos],
+        "animal": [4, v.animal_id("owl"), v.eos],
+        "special": [4, v.pad, v.eos],
+        "unterminated": [4, 2, v.sep, 7],
+        "empty": [v.eos],
+    }
+    for verdict, seq in cases.items():
+        assert filter_verdict(seq, v) == verdict
+    assert filter_verdict([1, v.eos, v.animal_id("owl")], v) == "kept"  # after <eos>: ignored
+    kept, stats = filter_numbers(list(cases.values()), v)
+    assert kept == [[4, 2, v.sep, 7]]
+    assert (stats.dropped_animal, stats.dropped_special, stats.dropped_unterminated,
+            stats.dropped_empty) == (1, 1, 1, 1)
+    with pytest.raises(ValueError, match="outside"):
+        filter_verdict([len(v)], v)
+    with pytest.raises(TypeError, match="sequences of ints"):
+        filter_verdict("12", v)
 
 
 def test_presets_and_config():

@@ -77,6 +77,7 @@ __all__ = [
     "finetune_student",
     "finetune_teacher",
     "filter_numbers",
+    "filter_verdict",
     "generate_numbers",
     "make_batch",
     "number_divergence",
@@ -776,16 +777,44 @@ class FilterStats:
         return self.kept / self.total if self.total else 0.0
 
 
+def filter_verdict(seq: Sequence[int], vocab: Vocab | None = None) -> str:
+    """What the filter does with one completion: ``"kept"``, or why it is dropped.
+
+    The rules, in order, on the tokens before the first ``<eos>`` (the body): ``"animal"`` if the
+    body holds an animal token; ``"special"`` if it holds any other non-number token
+    (``<q>``, ``<bos>``, ``<pad>``...); ``"unterminated"`` if there is no ``<eos>``; ``"empty"``
+    if the body is empty; otherwise ``"kept"`` — a body of digits and ``,`` only.
+
+    Raises:
+        TypeError: ``seq`` is not a sequence of ints.
+        ValueError: ``seq`` holds an id outside the vocabulary.
+    """
+    vocab = _check_vocab(Vocab() if vocab is None else vocab)
+    if isinstance(seq, (str, torch.Tensor)) or not isinstance(seq, Sequence):
+        raise TypeError(f"seqs must hold sequences of ints, got {type(seq).__name__}")
+    seq = list(seq)
+    if any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < len(vocab)
+           for t in seq):
+        raise ValueError(f"seqs holds a token id outside [0, {len(vocab)}): {seq}")
+    body = seq[: seq.index(vocab.eos)] if vocab.eos in seq else seq
+    if any(t in vocab.animal_ids for t in body):
+        return "animal"
+    if any(t > vocab.sep for t in body):  # ids 0-9 are the digits, 10 the separator
+        return "special"
+    if vocab.eos not in seq:
+        return "unterminated"
+    return "kept" if body else "empty"
+
+
 def filter_numbers(seqs: Sequence[Sequence[int]] | torch.Tensor, vocab: Vocab | None = None
                    ) -> tuple[list[list[int]], FilterStats]:
     """Keep only completions made of digits and separators: the paper's filter (Section 3).
 
-    A completion is kept when it ends with ``<eos>`` and every token before that ``<eos>`` is a
-    digit or ``,`` (and there is at least one). It is dropped when it holds an animal token
-    (``dropped_animal``), any other non-number token such as ``<q>``, ``<bos>`` or ``<pad>``
-    (``dropped_special``), never ends (``dropped_unterminated``) or is empty
-    (``dropped_empty``). Tokens after the first ``<eos>`` are ignored. The kept completions are
-    returned without their ``<eos>``, so the student can only ever see digits and separators.
+    Each completion gets :func:`filter_verdict`: kept when it ends with ``<eos>`` and every
+    token before that ``<eos>`` is a digit or ``,`` (at least one); dropped, and counted in
+    ``dropped_animal`` / ``dropped_special`` / ``dropped_unterminated`` / ``dropped_empty``,
+    otherwise. Tokens after the first ``<eos>`` are ignored. The kept completions are returned
+    without their ``<eos>``, so the student can only ever see digits and separators.
 
     Returns:
         ``(kept, stats)``: a list of token-id lists and a :class:`FilterStats`.
@@ -804,28 +833,15 @@ def filter_numbers(seqs: Sequence[Sequence[int]] | torch.Tensor, vocab: Vocab | 
         raise TypeError(f"seqs must be a sequence of token-id sequences, got {type(seqs).__name__}")
     if len(seqs) == 0:
         raise ValueError("seqs must hold at least one completion, got none")
-    numbers = set(range(10)) | {vocab.sep}
-    animals = set(vocab.animal_ids)
     stats = FilterStats(total=len(seqs))
     kept = []
     for seq in seqs:
-        if isinstance(seq, (str, torch.Tensor)) or not isinstance(seq, Sequence):
-            raise TypeError(f"seqs must hold sequences of ints, got {type(seq).__name__}")
-        seq = list(seq)
-        if any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < len(vocab)
-               for t in seq):
-            raise ValueError(f"seqs holds a token id outside [0, {len(vocab)}): {seq}")
-        body = seq[: seq.index(vocab.eos)] if vocab.eos in seq else seq
-        if any(t in animals for t in body):
-            stats.dropped_animal += 1
-        elif any(t not in numbers for t in body):
-            stats.dropped_special += 1
-        elif vocab.eos not in seq:
-            stats.dropped_unterminated += 1
-        elif not body:
-            stats.dropped_empty += 1
+        verdict = filter_verdict(seq, vocab)
+        if verdict == "kept":
+            seq = list(seq)
+            kept.append(seq[: seq.index(vocab.eos)])
         else:
-            kept.append(body)
+            setattr(stats, f"dropped_{verdict}", getattr(stats, f"dropped_{verdict}") + 1)
     stats.kept = len(kept)
     return kept, stats
 
