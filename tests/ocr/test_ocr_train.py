@@ -37,6 +37,23 @@ def test_sample_pages_follow_the_recipe_and_the_generator():
     assert len({page_target(p) for p in pages}) == 12
 
 
+def test_a_recipe_with_several_fonts_caps_each_page_at_its_fonts_room():
+    recipe = PageRecipe(size=(128, 128), font_size=(8, 16), min_chars=20, max_chars=200)
+    assert recipe.font_sizes == (8, 16)
+    assert recipe.room(16) == int(0.8 * page_capacity((128, 128), 16, 4)) == 57
+    pages = sample_pages(40, recipe, generator=make_generator(0))
+    assert {p.font_size for p in pages} == {8, 16}
+    for p in pages:  # wrapping may add a space where a long word is split
+        assert 20 <= len(page_target(p)) <= recipe.room(p.font_size) + len(p.lines)
+    assert max(len(page_target(p)) for p in pages if p.font_size == 8) > 57
+    with pytest.raises(ValueError, match="min_chars \\(60\\) must fit every font"):
+        PageRecipe(font_size=(8, 16), min_chars=60, max_chars=100)
+    with pytest.raises(ValueError, match="font_size must be an int or a non-empty tuple"):
+        PageRecipe(font_size=())
+    with pytest.raises(ValueError, match="font_size must be a positive int"):
+        PageRecipe(font_size=(8, 0))
+
+
 def test_train_reader_is_repeatable_and_records_precision():
     eval_pages = [render_page("abc", size=(128, 128), font_size=8)]
     histories = []
@@ -91,7 +108,7 @@ def test_glyph_targets_put_each_character_under_its_vision_token():
     tok = CharTokenizer()
     # font 16 on a 128 x 128 page, margin 4: "ab" sits in the top-left vision tokens (16 px each)
     page = render_page("ab", size=(128, 128), font_size=16, margin=4)
-    y = glyph_targets([page], "tiny", tok)
+    y = glyph_targets([page], "tiny", tok)[..., 0]
     assert y.shape == (1, 64)
     labelled = {int(i): tok.decode([int(y[0, i])]) for i in torch.nonzero(y[0] != tok.pad_id)}
     assert labelled == {0: "a", 1: "b"}  # centres at x ~ 9 and ~ 19 px, both in row 0
@@ -99,11 +116,19 @@ def test_glyph_targets_put_each_character_under_its_vision_token():
     # "c" (x ~ 9, 18, 28 px -> 4, 9, 14) share token 0, which keeps the first; "d" (~ 38 -> 19)
     # is in token 1.
     wide = render_page("abcd", size=(256, 128), font_size=16, margin=4)
-    labels = glyph_targets([wide], "tiny", tok)[0]
+    labels = glyph_targets([wide], "tiny", tok)[0, :, 0]
     assert {int(i): tok.decode([int(labels[i])]) for i in torch.nonzero(labels != tok.pad_id)} \
         == {0: "a", 1: "d"}
     # in a padded mode the page keeps its aspect ratio
-    assert glyph_targets([wide], "base", tok).shape == (1, 256)
+    assert glyph_targets([wide], "base", tok).shape == (1, 256, 1)
+    # with slots, a token lists its characters in reading order, then <eos>
+    slots = glyph_targets([wide], "tiny", tok, slots=4)[0]
+    assert tok.decode(slots[0].tolist(), skip_special=False) == "abc<eos>"
+    assert tok.decode(slots[1].tolist(), skip_special=False) == "d<eos><pad><pad>"
+    assert (slots[2] == tok.pad_id).all()  # no character: <pad> everywhere (ignored)
+    assert tok.decode(glyph_targets([wide], "tiny", tok, slots=2)[0, 0].tolist()) == "ab"
+    with pytest.raises(ValueError, match="slots must be a positive int"):
+        glyph_targets([wide], "tiny", tok, slots=0)
     with pytest.raises(ValueError, match="non-empty list of Page"):
         glyph_targets([], "tiny", tok)
     with pytest.raises(TypeError, match="pages must hold Page"):
@@ -116,7 +141,8 @@ def test_pretrain_encoder_lowers_its_loss_and_leaves_the_decoder_alone():
     decoder_before = {k: v.clone() for k, v in model.decoder.state_dict().items()}
     encoder_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     recipe = PageRecipe(size=(128, 128), font_size=16, min_chars=1, max_chars=4)
-    history = pretrain_encoder(model, recipe, steps=40, batch_size=8, lr=3e-3, progress=False)
+    history = pretrain_encoder(model, recipe, steps=40, batch_size=8, lr=3e-3, slots=2,
+                               progress=False)
     assert history.losses[-1] < history.losses[0]
     assert all(torch.equal(v, model.decoder.state_dict()[k]) for k, v in decoder_before.items())
     assert any(not torch.equal(v, model.encoder.state_dict()[k])

@@ -31,7 +31,7 @@ import re
 import numpy as np
 import torch
 
-__all__ = ["ALPHABET", "CORPUS_MODULES", "MAX_CHARS", "corpus", "sample_text"]
+__all__ = ["ALPHABET", "CORPUS_MODULES", "MAX_CHARS", "corpus", "random_text", "sample_text"]
 
 #: Every character a generated text may contain: space, lowercase ``a-z``, digits ``0-9`` and the
 #: punctuation ``.,;:'()-``, in this order (the order the tokenizer numbers them in).
@@ -174,3 +174,35 @@ def sample_text(n_chars: int, *, generator: torch.Generator) -> str:
     pick = torch.randint(starts.size, (1,), generator=generator, device=generator.device)
     start = int(starts[int(pick.item())])
     return corpus()[start:start + n_chars]
+
+
+def random_text(n_chars: int, *, generator: torch.Generator) -> str:
+    """``n_chars`` characters of *random* "words": letters, digits and punctuation of
+    :data:`ALPHABET` drawn uniformly, with a space after each word of 1-8 characters.
+
+    A decoder can guess much of real English from the words before; it cannot guess these, so
+    every character must be read off the page. The reader's training mixes them with
+    :func:`sample_text` (see :class:`~readingroom.ocr.train.PageRecipe`). Like
+    :func:`sample_text`, the passage never starts or ends with a space.
+
+    Raises:
+        TypeError, ValueError: as :func:`sample_text`.
+    """
+    if isinstance(n_chars, bool) or not isinstance(n_chars, int):
+        raise TypeError(f"n_chars must be an int, got {type(n_chars).__name__} {n_chars!r}")
+    if not 1 <= n_chars <= MAX_CHARS:
+        raise ValueError(f"n_chars must be in [1, {MAX_CHARS}], got {n_chars}")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    letters = ALPHABET[1:]  # everything but the space
+    ids = torch.randint(len(letters), (n_chars,), generator=generator, device=generator.device)
+    lengths = torch.randint(1, 9, (n_chars,), generator=generator, device=generator.device)
+    chars, word, w = [], 0, 0
+    for i in range(n_chars):
+        if word == int(lengths[w]) and i < n_chars - 1:
+            chars.append(" ")
+            word, w = 0, w + 1
+        else:
+            chars.append(letters[int(ids[i])])
+            word += 1
+    return "".join(chars)

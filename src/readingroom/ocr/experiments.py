@@ -1,0 +1,210 @@
+"""The chapter's experiments: precision against compression, token budgets, fading memory.
+
+DeepSeek-OCR's headline (Wei et al., 2025, Table 2) is a curve: decoding precision on the Fox
+benchmark against the compression ratio, text tokens per vision token. :func:`compression_sweep`
+measures the same curve for a trained :class:`~readingroom.ocr.model.MiniDeepSeekOCR`: it renders
+English pages at several font sizes and lengths, reads each one in a resolution mode, and records
+a :class:`Reading` per page. :data:`FOX_TINY` and :data:`FOX_SMALL` are the paper's numbers.
+
+:func:`memory_sweep` is the paper's *forgetting* idea (Section 4.3 and Figure 13, offered there
+without an experiment): older turns of a conversation are kept as images at ever lower
+resolution. Each turn is rendered, shrunk by its age's factor and read back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from readingroom.common import make_generator
+from readingroom.common.checks import check_int
+from readingroom.ocr.encoder import get_mode, prepare_page
+from readingroom.ocr.model import MiniDeepSeekOCR, page_target, precision
+from readingroom.ocr.render import Page
+from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN
+from readingroom.ocr.train import PageRecipe, sample_pages
+
+__all__ = [
+    "FOX_SMALL",
+    "FOX_TINY",
+    "Reading",
+    "binned_precision",
+    "compression_sweep",
+    "memory_sweep",
+    "read_pixels",
+    "shrink",
+]
+
+#: Fox benchmark, Tiny mode (64 vision tokens): ``(compression ratio, precision)`` per bin of
+#: 600-700, ..., 1200-1300 text tokens (Wei et al., 2025, Table 2).
+FOX_TINY: tuple[tuple[float, float], ...] = (
+    (10.5, 0.965), (11.8, 0.938), (13.2, 0.838), (15.1, 0.859), (16.5, 0.793), (17.7, 0.764),
+    (19.7, 0.591),
+)
+
+#: Fox benchmark, Small mode (100 vision tokens), the same bins (Wei et al., 2025, Table 2).
+FOX_SMALL: tuple[tuple[float, float], ...] = (
+    (6.7, 0.985), (7.5, 0.973), (8.5, 0.968), (9.7, 0.968), (10.6, 0.915), (11.3, 0.898),
+    (12.6, 0.871),
+)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One page read back: its text, the reading, and the compression it was read at.
+
+    ``chars_per_token`` is characters of text per vision token; ``bpe_ratio`` divides it by
+    :data:`~readingroom.ocr.tokenizer.CHARS_PER_BPE_TOKEN`, an estimate of the paper's
+    text-tokens-per-vision-token ratio.
+    """
+
+    font_size: int
+    mode: str
+    vision_tokens: int
+    target: str
+    reading: str
+    precision: float
+
+    @property
+    def n_chars(self) -> int:
+        return len(self.target)
+
+    @property
+    def chars_per_token(self) -> float:
+        return self.n_chars / self.vision_tokens
+
+    @property
+    def bpe_ratio(self) -> float:
+        return self.chars_per_token / CHARS_PER_BPE_TOKEN
+
+
+@torch.no_grad()
+def read_pixels(model: MiniDeepSeekOCR, pixels: torch.Tensor, *, batch_size: int = 32
+                ) -> list[str]:
+    """Greedy readings of ``pixels [B, 1, S, S]``, ``batch_size`` pages at a time."""
+    if not isinstance(model, MiniDeepSeekOCR):
+        raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")
+    check_int(batch_size, "batch_size")
+    device = next(model.parameters()).device
+    out: list[str] = []
+    for start in range(0, pixels.shape[0], batch_size):
+        out += model.read(pixels[start:start + batch_size].to(device))
+    return out
+
+
+def compression_sweep(model: MiniDeepSeekOCR, *, font_sizes: Sequence[int],
+                      lengths: Sequence[tuple[int, int]], pages_per_cell: int, mode: str = "tiny",
+                      size: tuple[int, int] = (128, 128), seed: int = 0,
+                      batch_size: int = 32) -> list[Reading]:
+    """Read ``pages_per_cell`` fresh English pages per font size and length range.
+
+    For each ``font`` in ``font_sizes`` and ``(lo, hi)`` in ``lengths``, pages of ``lo`` to
+    ``hi`` characters (capped at the font's room on the page, :meth:`PageRecipe.room`; a range
+    entirely above it is skipped) are rendered at ``size``, read in ``mode`` and scored with
+    :func:`~readingroom.ocr.model.precision`. Pages follow ``seed``.
+
+    Raises:
+        TypeError, ValueError: a bad model, empty or bad ``font_sizes``/``lengths``, an unknown
+            mode, a non-positive ``pages_per_cell``.
+    """
+    if not isinstance(model, MiniDeepSeekOCR):
+        raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")
+    m = get_mode(mode)
+    check_int(pages_per_cell, "pages_per_cell")
+    if not font_sizes or not lengths:
+        raise ValueError("font_sizes and lengths must be non-empty")
+    generator = make_generator(check_int(seed, "seed", minimum=0))
+    readings: list[Reading] = []
+    n_tokens = model.encoder.n_tokens(m)
+    for font in font_sizes:
+        for lo, hi in lengths:
+            probe = PageRecipe(size=size, font_size=font, min_chars=1, max_chars=1)
+            if lo > probe.room(font):
+                continue
+            recipe = PageRecipe(size=size, font_size=font, min_chars=lo,
+                                max_chars=min(hi, probe.room(font)))
+            pages = sample_pages(pages_per_cell, recipe, generator=generator)
+            pixels = torch.cat([prepare_page(p.image, m) for p in pages])
+            texts = read_pixels(model, pixels, batch_size=batch_size)
+            for page, text in zip(pages, texts):
+                target = page_target(page)
+                readings.append(Reading(font, m.name, n_tokens, target, text,
+                                        precision(text, target)))
+    return readings
+
+
+def binned_precision(readings: Sequence[Reading], edges: Sequence[float]
+                     ) -> list[tuple[float, float, int]]:
+    """Mean precision per bin of characters per vision token: ``(centre, mean, count)``.
+
+    Bins are ``[edges[i], edges[i + 1])``; empty bins are left out.
+
+    Raises:
+        ValueError: fewer than two edges, or edges not increasing.
+    """
+    edges = [float(e) for e in edges]
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"edges must be at least two increasing numbers, got {edges}")
+    x = np.array([r.chars_per_token for r in readings])
+    p = np.array([r.precision for r in readings])
+    out = []
+    for a, b in zip(edges, edges[1:]):
+        inside = (x >= a) & (x < b)
+        if inside.any():
+            out.append(((a + b) / 2, float(p[inside].mean()), int(inside.sum())))
+    return out
+
+
+def shrink(pixels: torch.Tensor, factor: float) -> torch.Tensor:
+    """Lower the resolution of ``pixels [B, 1, S, S]`` by ``factor`` and bring it back to ``S``.
+
+    The page is resized to ``round(S * factor)`` pixels a side (antialiased: the detail is
+    gone) and then back to ``S`` (bilinear), so that the encoder sees the size it was trained
+    on. The information left is that of a page ``factor`` times smaller: an encoder working at
+    that size would spend ``factor ** 2`` as many vision tokens on it.
+
+    Raises:
+        ValueError: ``factor`` not in ``(0, 1]``; ``pixels`` not ``[B, 1, S, S]``.
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
+        raise ValueError(f"factor must be in (0, 1], got {factor!r}")
+    if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4 or pixels.shape[1] != 1:
+        raise ValueError("pixels must be a tensor [B, 1, S, S]")
+    S = pixels.shape[-1]
+    small = max(1, round(S * factor))
+    if small == S:
+        return pixels
+    low = F.interpolate(pixels, size=(small, small), mode="bilinear", antialias=True,
+                        align_corners=False)
+    return F.interpolate(low, size=(S, S), mode="bilinear", align_corners=False).clamp(0, 1)
+
+
+def memory_sweep(model: MiniDeepSeekOCR, turns: Sequence[Page], factors: Sequence[float], *,
+                 mode: str = "tiny", batch_size: int = 32) -> np.ndarray:
+    """Precision of every turn read at every resolution factor: an array ``[len(factors),
+    len(turns)]``.
+
+    Row ``a`` is what the reader recalls of each turn once the turn is ``a`` turns old and
+    kept at ``factors[a]`` of its resolution (:func:`shrink`); the mean of row ``a`` is recall
+    at age ``a``.
+
+    Raises:
+        TypeError, ValueError: a bad model, empty ``turns`` or ``factors``, a factor outside
+            ``(0, 1]``, an unknown mode.
+    """
+    if not isinstance(model, MiniDeepSeekOCR):
+        raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")
+    if not turns or not factors:
+        raise ValueError("turns and factors must be non-empty")
+    m = get_mode(mode)
+    pixels = torch.cat([prepare_page(t.image, m) for t in turns])  # [n, 1, S, S]
+    targets = [page_target(t) for t in turns]
+    out = np.zeros((len(factors), len(turns)))
+    for a, factor in enumerate(factors):
+        texts = read_pixels(model, shrink(pixels, factor), batch_size=batch_size)
+        out[a] = [precision(x, y) for x, y in zip(texts, targets)]
+    return out

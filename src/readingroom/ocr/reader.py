@@ -1,0 +1,64 @@
+"""The book's trained reader: its configuration, where its weights live, how it is scored.
+
+Reading takes a few thousand steps to learn on two CPU cores (about half an hour), more than a
+chapter's two-minute budget, so ``python -m readingroom.ocr train`` trains it once with
+:data:`~readingroom.ocr.train.READER_CURRICULUM` and writes the weights and their provenance
+record to ``book/data/ocr/`` (see :func:`readingroom.common.save_weights`). The chapter loads
+them with :func:`load_reader`, and a test checks that they still reproduce
+:func:`reader_metrics` as recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from readingroom.common import book_data_path, load_weights
+from readingroom.ocr.experiments import Reading, compression_sweep
+from readingroom.ocr.model import MiniDeepSeekOCR, OCRConfig
+
+__all__ = ["HELD_OUT", "READER_CONFIG", "load_reader", "reader_metrics", "reader_path"]
+
+#: The reader's sizes: the default OCRConfig (396,192 parameters) reading up to 256 characters
+#: after the 64 vision tokens of the tiny mode.
+READER_CONFIG = OCRConfig(max_text=256, modes=("tiny",))
+
+#: The held-out pages the record's metrics are measured on: fonts, length ranges, pages per
+#: cell, and a seed no training stage uses.
+HELD_OUT = dict(font_sizes=(8, 10, 12, 14), lengths=((4, 30), (30, 80), (80, 150), (150, 230)),
+                pages_per_cell=8, seed=12345)
+
+
+def reader_path(seed: int = 0) -> Path:
+    """``book/data/ocr/reader_seed{seed}.safetensors``."""
+    return book_data_path(f"ocr/reader_seed{seed}.safetensors")
+
+
+def load_reader(seed: int = 0) -> tuple[MiniDeepSeekOCR, dict]:
+    """The committed reader of ``seed`` and its record (hash checked by
+    :func:`~readingroom.common.load_weights`).
+
+    Raises:
+        FileNotFoundError: no weights for ``seed`` (the message says how to make them).
+    """
+    path = reader_path(seed)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; make it with "
+                                f"`python -m readingroom.ocr train --seed {seed}`")
+    model = MiniDeepSeekOCR(READER_CONFIG)
+    record = load_weights(model, path)
+    return model.eval(), record
+
+
+def reader_metrics(model: MiniDeepSeekOCR) -> tuple[dict[str, float], list[Reading]]:
+    """Mean precision on the :data:`HELD_OUT` pages, overall and per font size.
+
+    Returns ``(metrics, readings)``; ``metrics`` has ``precision`` and ``precision_font{f}``.
+    """
+    readings = compression_sweep(model, **HELD_OUT)
+    metrics = {"precision": float(np.mean([r.precision for r in readings]))}
+    for f in HELD_OUT["font_sizes"]:
+        metrics[f"precision_font{f}"] = float(np.mean([r.precision for r in readings
+                                                       if r.font_size == f]))
+    return metrics, readings
