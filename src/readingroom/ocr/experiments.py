@@ -14,7 +14,7 @@ resolution. Each turn is rendered, shrunk by its age's factor and read back.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -57,6 +57,8 @@ FOX_SMALL: tuple[tuple[float, float], ...] = (
 class Reading:
     """One page read back: its text, the reading, and the compression it was read at.
 
+    ``page`` is the rendered page itself (for pictures), when kept.
+
     ``chars_per_token`` is characters of text per vision token; ``bpe_ratio`` divides it by
     :data:`~readingroom.ocr.tokenizer.CHARS_PER_BPE_TOKEN`, an estimate of the paper's
     text-tokens-per-vision-token ratio.
@@ -68,6 +70,7 @@ class Reading:
     target: str
     reading: str
     precision: float
+    page: Page | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_chars(self) -> int:
@@ -133,7 +136,7 @@ def compression_sweep(model: MiniDeepSeekOCR, *, font_sizes: Sequence[int],
             for page, text in zip(pages, texts):
                 target = page_target(page)
                 readings.append(Reading(font, m.name, n_tokens, target, text,
-                                        precision(text, target)))
+                                        precision(text, target), page))
     return readings
 
 

@@ -54,10 +54,12 @@ def load_reader(seed: int = 0) -> tuple[MiniDeepSeekOCR, dict]:
 def reader_metrics(model: MiniDeepSeekOCR) -> tuple[dict[str, float], list[Reading]]:
     """Mean precision on the :data:`HELD_OUT` pages, overall and per font size.
 
-    Returns ``(metrics, readings)``; ``metrics`` has ``precision`` and ``precision_font{f}``.
+    Returns ``(metrics, readings)``; ``metrics`` has ``pages`` (how many), ``precision`` and
+    ``precision_font{f}``.
     """
     readings = compression_sweep(model, **HELD_OUT)
-    metrics = {"precision": float(np.mean([r.precision for r in readings]))}
+    metrics = {"pages": len(readings),
+               "precision": float(np.mean([r.precision for r in readings]))}
     for f in HELD_OUT["font_sizes"]:
         metrics[f"precision_font{f}"] = float(np.mean([r.precision for r in readings
                                                        if r.font_size == f]))

@@ -1,0 +1,63 @@
+"""Tests of readingroom.ocr.plots: every figure draws from made-up readings, bad input raises."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from readingroom.ocr import render_page  # noqa: E402
+from readingroom.ocr.experiments import Reading  # noqa: E402
+from readingroom.ocr.plots import (  # noqa: E402
+    plot_compression,
+    plot_memory,
+    plot_token_budget,
+    plot_token_grid,
+    readings_html,
+)
+
+
+def _readings() -> list[Reading]:
+    out = []
+    for i, (font, n, p) in enumerate([(8, 200, 0.4), (12, 40, 0.95), (12, 90, 0.8)]):
+        text = ("word " * 60)[:n].strip()
+        page = render_page(text, size=(128, 128), font_size=font)
+        out.append(Reading(font, "tiny", 64, text, text[:-3] + "xyz" if i else text, p, page))
+    return out
+
+
+def test_plots_draw_and_return_their_axes() -> None:
+    readings = _readings()
+    edges = [0, 1, 2, 4]
+    for fn in (plot_compression, plot_token_budget):
+        ax = fn(readings, edges)
+        assert ax.get_title() and ax.get_lines()
+        plt.close(ax.figure)
+    ax = plot_token_grid(readings[0].page, "tiny")
+    assert "64 vision tokens" in ax.get_title()
+    plt.close(ax.figure)
+    ax = plot_memory(np.array([[1.0, 0.9], [0.5, 0.6]]), [1.0, 0.5])
+    assert len(ax.get_xticklabels()) == 2
+    plt.close(ax.figure)
+
+
+def test_readings_html_inlines_pages_and_marks_errors() -> None:
+    html = readings_html(_readings())
+    assert html.count("<img") == 3 and html.count("data:image/png;base64,") == 3
+    assert "precision 0.95" in html and "background:" in html  # errors are marked
+
+
+def test_plot_errors() -> None:
+    with pytest.raises(ValueError, match="non-empty list of Reading"):
+        plot_compression([], [0, 1])
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        plot_token_budget(_readings(), [0, 1, 4], ax="axes")
+    with pytest.raises(ValueError, match="recall must be"):
+        plot_memory(np.zeros((3, 2)), [1.0, 0.5])
+    with pytest.raises(TypeError, match="page must be a Page"):
+        plot_token_grid("page")
+    bare = [Reading(8, "tiny", 64, "ab", "ab", 1.0)]
+    with pytest.raises(ValueError, match="must keep its page"):
+        readings_html(bare)
