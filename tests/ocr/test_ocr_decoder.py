@@ -149,7 +149,7 @@ def test_generate_respects_max_new_tokens_and_pads_with_eos():
         return DecoderOutput(logits=logits, balance_loss=torch.zeros(()), load=None)
 
     model.forward = fake_forward  # type: ignore[method-assign]
-    out = model.generate(prefix, BOS, EOS, max_new_tokens=6)
+    out = model.generate(prefix, BOS, EOS, max_new_tokens=6, use_cache=False)
     assert out.tolist() == [[EOS, EOS, EOS], [7, 7, EOS]]
     assert calls == [1, 2, 3]  # stopped once every row had produced EOS
 
@@ -283,3 +283,25 @@ def test_generate_errors():
         model.generate(torch.randn(1, 3, 8), BOS, EOS, 4)
     with pytest.raises(TypeError, match="prefix must be a torch.Tensor"):
         model.generate(None, BOS, EOS, 4)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_cached_generation_equals_rerunning_the_whole_sequence(dense):
+    model = _model(None if dense else "default", vocab_size=11, max_len=40)
+    with torch.no_grad():  # a sharper output layer, so greedy paths are long and varied
+        model.unembed.weight.mul_(30)
+    for seed in range(5):
+        prefix = torch.randn(3, 6, 16, generator=torch.Generator().manual_seed(seed))
+        fast = model.generate(prefix, BOS, EOS, max_new_tokens=30)
+        slow = model.generate(prefix, BOS, EOS, max_new_tokens=30, use_cache=False)
+        assert torch.equal(fast, slow)
+        # and the cached step's logits match the full forward at every position
+        seq = torch.cat([torch.full((3, 1), BOS), slow[:, :-1]], dim=1)
+        full = model(prefix, seq).logits  # [3, T, V]
+        caches = [{} for _ in model.blocks]
+        for t in range(seq.shape[1]):
+            step = model._step(prefix if t == 0 else None, seq[:, t:t + 1], caches,
+                               start=0 if t == 0 else 6 + t)
+            torch.testing.assert_close(step, full[:, t], rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="use_cache must be a bool"):
+        model.generate(prefix, BOS, EOS, max_new_tokens=3, use_cache=1)

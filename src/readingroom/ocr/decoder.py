@@ -115,14 +115,29 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)  # W_Q, W_K, W_V side by side
         self.out = nn.Linear(config.d_model, config.d_model)  # W_O
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``x`` ``[B, L, D]`` to ``[B, L, D]``."""
+    def forward(self, x: torch.Tensor, cache: dict[str, torch.Tensor] | None = None
+                ) -> torch.Tensor:
+        """Map ``x`` ``[B, L, D]`` to ``[B, L, D]``.
+
+        With ``cache`` (a dict, filled in place), keys and values are kept for the next call:
+        an empty cache takes a whole causal prefill; a filled one takes one new position
+        (``L = 1``), which attends to every cached position and itself.
+        """
         B, L, D = x.shape
         H = self.n_heads
         q, k, v = self.qkv(x).split(D, dim=-1)  # 3 x [B, L, D]
         q, k, v = (t.view(B, L, H, D // H).transpose(1, 2) for t in (q, k, v))  # [B, H, L, Dh]
+        causal = True
+        if cache is not None:
+            if "k" in cache:
+                if L != 1:
+                    raise ValueError(f"a filled cache takes one new position, got {L}")
+                k = torch.cat([cache["k"], k], dim=2)  # [B, H, Lc + 1, Dh]
+                v = torch.cat([cache["v"], v], dim=2)
+                causal = False  # the one new query may see every position so far
+            cache["k"], cache["v"] = k, v
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
         )  # [B, H, L, Dh]
         return self.out(y.transpose(1, 2).reshape(B, L, D))  # [B, L, D]
 
@@ -143,10 +158,12 @@ class DecoderBlock(nn.Module):
         self.drop = nn.Dropout(config.dropout)
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None
+        self, x: torch.Tensor, mask: torch.Tensor | None,
+        cache: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """Return ``(x [B, L, D], balance loss or None, load [n] or None)``."""
-        x = x + self.drop(self.attn(self.ln1(x)))
+        """Return ``(x [B, L, D], balance loss or None, load [n] or None)``; ``cache`` as
+        :meth:`CausalSelfAttention.forward`."""
+        x = x + self.drop(self.attn(self.ln1(x), cache))
         h = self.ln2(x)
         if isinstance(self.ffn, MoEFeedForward):
             y, aux = self.ffn(h, mask)
@@ -343,12 +360,32 @@ class MoEDecoder(nn.Module):
         return ce + output.balance_loss
 
     @torch.no_grad()
+    @torch.no_grad()
+    def _step(self, prefix: torch.Tensor | None, tokens: torch.Tensor,
+              caches: list[dict[str, torch.Tensor]], start: int) -> torch.Tensor:
+        """Logits ``[B, V]`` of the last position, feeding only the new positions.
+
+        The first call passes ``prefix`` and ``<bos>`` (``start = 0``) and fills ``caches``;
+        later calls pass one token at position ``start``.
+        """
+        x = self.tok_emb(tokens)  # [B, L, D]
+        if prefix is not None:
+            x = torch.cat([prefix.to(x.dtype), x], dim=1)
+        positions = torch.arange(start, start + x.shape[1], device=tokens.device)
+        x = x + self.pos_emb(positions)[None]
+        for block, cache in zip(self.blocks, caches):
+            x, _, _ = block(x, None, cache)
+        return self.unembed(self.ln_f(x[:, -1]))  # [B, V]
+
     def generate(
-        self, prefix: torch.Tensor, bos_id: int, eos_id: int, max_new_tokens: int
+        self, prefix: torch.Tensor, bos_id: int, eos_id: int, max_new_tokens: int,
+        use_cache: bool = True,
     ) -> torch.Tensor:
         """Greedy decoding after ``prefix``, starting from ``<bos>``.
 
-        Each step reruns the whole sequence (no KV cache) and appends the argmax token. Rows
+        Each step appends the argmax token. With ``use_cache`` (the default) the keys and
+        values of earlier positions are kept, so a step computes one new position; without it
+        every step reruns the whole sequence (the slow reference the tests compare with). Rows
         that have produced ``eos_id`` keep emitting ``eos_id``; decoding stops when every row
         has produced it or after ``max_new_tokens`` tokens. The model is put in eval mode for
         the call and its mode restored afterwards.
@@ -377,6 +414,8 @@ class MoEDecoder(nn.Module):
                     f"{name} must be in [0, vocab_size={cfg.vocab_size}), got {value}"
                 )
         _check_int(max_new_tokens, "max_new_tokens", minimum=1)
+        if not isinstance(use_cache, bool):
+            raise TypeError(f"use_cache must be a bool, got {type(use_cache).__name__}")
         self._check_prefix(prefix)
         P = prefix.shape[1]
         if P + max_new_tokens > cfg.max_len:
@@ -391,8 +430,13 @@ class MoEDecoder(nn.Module):
             device = self.tok_emb.weight.device
             seq = torch.full((B, 1), bos_id, dtype=torch.long, device=device)  # [B, 1]
             done = torch.zeros(B, dtype=torch.bool, device=device)  # [B]
-            for _ in range(max_new_tokens):
-                logits = self(prefix, seq).logits[:, -1]  # [B, V]
+            caches: list[dict[str, torch.Tensor]] = [{} for _ in self.blocks]
+            for t in range(max_new_tokens):
+                if use_cache:
+                    logits = self._step(prefix if t == 0 else None, seq[:, -1:], caches,
+                                        start=0 if t == 0 else P + t)  # [B, V]
+                else:
+                    logits = self(prefix, seq).logits[:, -1]  # [B, V]
                 nxt = logits.argmax(dim=-1)  # [B]
                 nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
                 seq = torch.cat([seq, nxt[:, None]], dim=1)  # [B, t + 1]
