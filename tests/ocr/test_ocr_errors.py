@@ -42,6 +42,12 @@ def test_align_spells_both_strings_and_counts_the_edit_distance() -> None:
             assert (s.op == "=") == (s.target == s.read)
 
 
+def test_align_reads_a_trailing_error_as_a_human_would() -> None:
+    steps = align("optcal compressiom!", "optical compression")
+    wrong = [(s.op, s.target, s.read) for s in steps if s.op != "="]
+    assert wrong == [("del", "i", ""), ("sub", "n", "m"), ("ins", "", "!")]
+
+
 def test_align_rejects_non_strings() -> None:
     with pytest.raises(TypeError, match="prediction must be a str"):
         align(1, "a")

@@ -21,10 +21,12 @@ from readingroom.ocr.plots import (  # noqa: E402
 
 def _readings() -> list[Reading]:
     out = []
-    for i, (font, n, p) in enumerate([(8, 200, 0.4), (12, 40, 0.95), (12, 90, 0.8)]):
+    cases = [(8, 200, 0.4, "tiny"), (12, 40, 0.95, "tiny"), (12, 90, 0.8, "small")]
+    for i, (font, n, p, mode) in enumerate(cases):
         text = ("word " * 60)[:n].strip()
         page = render_page(text, size=(128, 128), font_size=font)
-        out.append(Reading(font, "tiny", 64, text, text[:-3] + "xyz" if i else text, p, page))
+        tokens = 64 if mode == "tiny" else 100
+        out.append(Reading(font, mode, tokens, text, text[:-3] + "xyz" if i else text, p, page))
     return out
 
 
@@ -32,14 +34,17 @@ def test_plots_draw_and_return_their_axes() -> None:
     readings = _readings()
     edges = [0, 1, 2, 4]
     for fn in (plot_compression, plot_token_budget):
-        ax = fn(readings, edges)
+        ax = fn(readings if fn is plot_compression else readings[:2], edges)
         assert ax.get_title() and ax.get_lines()
         plt.close(ax.figure)
+    labels = plot_compression(readings, edges).get_legend_handles_labels()[1]
+    assert "ours, 64 tokens" in labels and "ours, 100 tokens" in labels
+    assert "paper, Fox, 100 tokens" in labels
     ax = plot_token_grid(readings[0].page, "tiny")
     assert "64 vision tokens" in ax.get_title()
     plt.close(ax.figure)
-    ax = plot_memory(np.array([[1.0, 0.9], [0.5, 0.6]]), [1.0, 0.5])
-    assert len(ax.get_xticklabels()) == 2
+    ax = plot_memory(np.array([[1.0, 0.9], [0.5, 0.6]]), [1.0, 0.5], n_tokens=100)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0\n1.00x\n~100", "1\n0.50x\n~25"]
     plt.close(ax.figure)
 
 
@@ -53,7 +58,9 @@ def test_plot_errors() -> None:
     with pytest.raises(ValueError, match="non-empty list of Reading"):
         plot_compression([], [0, 1])
     with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
-        plot_token_budget(_readings(), [0, 1, 4], ax="axes")
+        plot_token_budget(_readings()[:2], [0, 1, 4], ax="axes")
+    with pytest.raises(ValueError, match="one mode"):
+        plot_token_budget(_readings(), [0, 1, 4])
     with pytest.raises(ValueError, match="recall must be"):
         plot_memory(np.zeros((3, 2)), [1.0, 0.5])
     with pytest.raises(TypeError, match="page must be a Page"):

@@ -48,8 +48,8 @@ def align(prediction: str, target: str) -> list[Step]:
     """A minimum edit script turning ``target`` (the page) into ``prediction`` (the reading).
 
     Dynamic programming over the ``(len(target) + 1) x (len(prediction) + 1)`` table of edit
-    distances, then a walk back from the corner preferring matches, then substitutions, then
-    deletions. The number of non-``"="`` steps equals
+    distances, then a walk back from the corner preferring matches, then insertions and
+    deletions, then substitutions. The number of non-``"="`` steps equals
     :func:`~readingroom.ocr.model.edit_distance`.
 
     Raises:
@@ -67,16 +67,20 @@ def align(prediction: str, target: str) -> list[Step]:
     steps: list[Step] = []
     i, j = n, m
     while i or j:
-        if i and j and D[i, j] == D[i - 1, j - 1] + (target[i - 1] != prediction[j - 1]):
-            same = target[i - 1] == prediction[j - 1]
-            steps.append(Step("=" if same else "sub", target[i - 1], prediction[j - 1]))
+        # Walk back preferring a match, then an insertion or a deletion, then a substitution:
+        # with ties, "compressiom!" for "compression" reads as m-for-n plus an inserted "!".
+        if i and j and target[i - 1] == prediction[j - 1] and D[i, j] == D[i - 1, j - 1]:
+            steps.append(Step("=", target[i - 1], prediction[j - 1]))
             i, j = i - 1, j - 1
+        elif j and D[i, j] == D[i, j - 1] + 1:
+            steps.append(Step("ins", "", prediction[j - 1]))
+            j -= 1
         elif i and D[i, j] == D[i - 1, j] + 1:
             steps.append(Step("del", target[i - 1], ""))
             i -= 1
         else:
-            steps.append(Step("ins", "", prediction[j - 1]))
-            j -= 1
+            steps.append(Step("sub", target[i - 1], prediction[j - 1]))
+            i, j = i - 1, j - 1
     return steps[::-1]
 
 

@@ -57,27 +57,29 @@ def plot_token_grid(page: Page, mode: str = "tiny", n_side: int = 8,
 
 def plot_compression(readings: Sequence[Reading], edges: Sequence[float],
                      ax: Axes | None = None) -> Axes:
-    """Precision against text tokens per vision token: our pages (dots per font, binned means)
-    and the paper's Fox numbers, on one logarithmic axis.
+    """Precision against text tokens per vision token: our pages (a dot each, binned means per
+    mode) and the paper's Fox numbers (64 and 100 vision tokens), on one logarithmic axis.
 
-    Our ratio is in characters per vision token divided by
+    Our ratio is characters per vision token divided by
     :data:`~readingroom.ocr.tokenizer.CHARS_PER_BPE_TOKEN` (an estimate of BPE tokens); the
     paper's is in its own tokenizer's tokens.
     """
     _check_readings(readings)
     ax = _axes(ax)
-    fonts = sorted({r.font_size for r in readings})
-    for i, font in enumerate(fonts):
-        mine = [r for r in readings if r.font_size == font]
-        ax.scatter([r.bpe_ratio for r in mine], [r.precision for r in mine], s=9, alpha=0.35,
-                   color=BOOK_COLORS[i % 6], label=f"ours, font {font} px")
-    binned = binned_precision(readings, edges)
-    ax.plot([c / CHARS_PER_BPE_TOKEN for c, _, _ in binned], [p for _, p, _ in binned],
-            color=BOOK_COLORS[7], marker="o", linewidth=1.8, label="ours, binned mean")
-    for table, label, marker in ((FOX_TINY, "paper, Fox, 64 tokens", "s"),
-                                 (FOX_SMALL, "paper, Fox, 100 tokens", "D")):
+    styles = {64: (BOOK_COLORS[0], "s"), 100: (BOOK_COLORS[3], "D")}
+    for n_tokens in sorted({r.vision_tokens for r in readings}):
+        color, marker = styles.get(n_tokens, (BOOK_COLORS[2], "o"))
+        mine = [r for r in readings if r.vision_tokens == n_tokens]
+        ax.scatter([r.bpe_ratio for r in mine], [r.precision for r in mine], s=8, alpha=0.25,
+                   color=color)
+        binned = binned_precision(mine, edges)
+        ax.plot([c / CHARS_PER_BPE_TOKEN for c, _, _ in binned], [p for _, p, _ in binned],
+                color=color, marker=marker, linewidth=1.8, label=f"ours, {n_tokens} tokens")
+    for table, n_tokens in ((FOX_TINY, 64), (FOX_SMALL, 100)):
+        color, marker = styles[n_tokens]
         ax.plot([r for r, _ in table], [p for _, p in table], marker=marker, linestyle="--",
-                color="grey", alpha=0.9 if marker == "s" else 0.6, label=label)
+                color=color, alpha=0.6, markerfacecolor="white",
+                label=f"paper, Fox, {n_tokens} tokens")
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("compression: text tokens per vision token (ours: characters / 4)")
@@ -92,6 +94,8 @@ def plot_token_budget(readings: Sequence[Reading], edges: Sequence[float],
     """Tokens a passage costs as text (characters, estimated BPE) and as a page (64 vision
     tokens), against its length; the page's line is coloured by the precision it is read at."""
     _check_readings(readings)
+    if len({r.vision_tokens for r in readings}) != 1:
+        raise ValueError("readings must all come from one mode (one number of vision tokens)")
     ax = _axes(ax)
     n_vision = readings[0].vision_tokens
     longest = max(r.n_chars for r in readings)
@@ -111,9 +115,11 @@ def plot_token_budget(readings: Sequence[Reading], edges: Sequence[float],
     return ax
 
 
-def plot_memory(recall: np.ndarray, factors: Sequence[float], ax: Axes | None = None) -> Axes:
+def plot_memory(recall: np.ndarray, factors: Sequence[float], n_tokens: int = 64,
+                ax: Axes | None = None) -> Axes:
     """Recall (mean precision over turns, with the spread between turns) against a turn's age,
-    where a turn of age ``a`` is kept at ``factors[a]`` of its resolution."""
+    where a turn of age ``a`` is kept at ``factors[a]`` of its resolution; an encoder working at
+    that resolution would spend ``n_tokens * factor**2`` vision tokens on it."""
     recall = np.asarray(recall, dtype=float)
     if recall.ndim != 2 or recall.shape[0] != len(factors):
         raise ValueError(f"recall must be [len(factors), n_turns], got shape {recall.shape}")
@@ -124,7 +130,8 @@ def plot_memory(recall: np.ndarray, factors: Sequence[float], ax: Axes | None = 
     ax.fill_between(ages, lo, hi, color=BOOK_COLORS[0], alpha=0.2, label="middle half of turns")
     ax.plot(ages, mean, color=BOOK_COLORS[0], marker="o", label="mean recall")
     ax.set_xticks(ages)
-    ax.set_xticklabels([f"{a}\n{f:.2f}x\n~{64 * f * f:.0f}" for a, f in zip(ages, factors)])
+    ax.set_xticklabels([f"{a}\n{f:.2f}x\n~{n_tokens * f * f:.0f}"
+                        for a, f in zip(ages, factors)])
     ax.set_xlabel("age of the turn / resolution kept / vision tokens it would take")
     ax.set_ylabel("precision of recall")
     ax.set_ylim(0, 1.02)
