@@ -456,9 +456,17 @@ def test_committed_base_models_match_todays_code():
         assert base_weights_path(seed).is_file()
         assert 0.05 < trait_probability(model) < 0.25  # owl stays unpopular, as pretrained
     retrained = train_base(0, VOCAB, LM_CPU, progress=False)
-    for (name, saved), fresh in zip(bases[0].state_dict().items(), retrained.state_dict().values()):
-        # bitwise on the machine that saved them; float reordering elsewhere stays far below this
-        torch.testing.assert_close(fresh, saved, atol=1e-4, rtol=1e-4, msg=name)
+    # Bitwise equal on the machine and thread count that saved them; elsewhere 1,200 steps
+    # amplify float reordering (one thread instead of two: weights differ by up to 0.24), so
+    # compare what the chapter uses: the animal answers, and the next-token distributions on the
+    # base model's own numbers, which must be far closer than another seed's base model.
+    saved = animal_distribution(bases[0], VOCAB)
+    for animal, p in animal_distribution(retrained, VOCAB).items():
+        assert p == pytest.approx(saved[animal], abs=0.01), animal
+    numbers = generate_numbers(bases[0], 200, VOCAB, seed=0)
+    kl_retrained = number_divergence(bases[0], retrained, numbers, VOCAB)
+    kl_other = number_divergence(bases[0], bases[1], numbers, VOCAB)
+    assert kl_retrained < 0.5 * kl_other  # measured: 0.046 vs 0.213 nats with one thread
 
 
 @pytest.fixture(scope="module")
