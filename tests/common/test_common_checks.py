@@ -35,3 +35,18 @@ def test_check_dropout():
         check_dropout(-0.1, "p")
     with pytest.raises(TypeError, match="dropout must be a float, got bool"):
         check_dropout(True)
+
+
+def test_cli_argument_types() -> None:
+    import argparse
+
+    from readingroom.common.checks import positive_int_arg, seed_arg
+
+    assert seed_arg("0") == 0 and seed_arg(str(2**32 - 1)) == 2**32 - 1
+    assert positive_int_arg("3") == 3
+    for bad in ("-1", "x", str(2**32), "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match="must be"):
+            seed_arg(bad)
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(argparse.ArgumentTypeError, match="must be a positive int"):
+            positive_int_arg(bad)

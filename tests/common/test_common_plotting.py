@@ -84,3 +84,17 @@ def test_plot_history_validates_arguments(kwargs, error, message):
     args = {"history": history(), **kwargs}
     with pytest.raises(error, match=message):
         plot_history(args.pop("history"), **args)
+
+
+def test_get_axes_passes_axes_through_or_makes_one():
+    import matplotlib.pyplot as plt
+
+    from readingroom.common.plotting import get_axes
+
+    fig, ax = plt.subplots()
+    assert get_axes(ax) is ax
+    made = get_axes(None)
+    assert made is not ax and made.figure is not fig
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes or None"):
+        get_axes("axes")
+    plt.close("all")

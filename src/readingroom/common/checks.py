@@ -38,3 +38,30 @@ def check_dropout(value: object, name: str = "dropout") -> float:
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
     return float(value)
+
+
+def seed_arg(text: str) -> int:
+    """``argparse`` type of a ``--seed``: an int in ``[0, 2**32 - 1]`` (what
+    :func:`~readingroom.common.seed_everything` accepts), else a usage error (exit status 2)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative int, got {text!r}") from None
+    if not 0 <= value <= 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be an int in [0, 2**32 - 1], got {value}")
+    return value
+
+
+def positive_int_arg(text: str) -> int:
+    """``argparse`` type of a count: a positive int, else a usage error (exit status 2)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {value}")
+    return value

@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 
 from .train import TrainHistory
 
-__all__ = ["BOOK_COLORS", "use_book_style", "plot_history"]
+__all__ = ["BOOK_COLORS", "get_axes", "use_book_style", "plot_history"]
 
 #: Okabe & Ito's colour-blind-safe palette (Color Universal Design, 2008), in the order plots use
 #: it: blue, orange, bluish green, vermillion, reddish purple, sky blue, yellow, black.
@@ -117,4 +117,19 @@ def plot_history(
         ax.set_yscale("log")
     if label is not None:
         ax.legend()
+    return ax
+
+
+def get_axes(ax: Axes | None) -> Axes:
+    """``ax`` itself, or a new figure's Axes when ``ax`` is None (every plot helper's start).
+
+    Raises:
+        TypeError: ``ax`` is neither a matplotlib Axes nor None.
+    """
+    if ax is not None and not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots()
     return ax

@@ -17,17 +17,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from readingroom.common.checks import seed_arg
+
 __all__ = ["build_parser", "main"]
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative int, got {text!r}") from None
-    if not 0 <= value <= 2**31 - 1:
-        raise argparse.ArgumentTypeError(f"must be an int in [0, 2**31 - 1], got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the book's reader and write its weights",
                        description="Pretrain the encoder, train the reader through the "
                        "curriculum, score it on held-out pages, write weights + record.")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the model and the data")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the model and the data")
     p.add_argument("--out", type=Path, default=None,
                    help="weights file (default book/data/ocr/reader_seed{seed}.safetensors)")
     p.add_argument("--quick", action="store_true", help="a few steps, for smoke tests")

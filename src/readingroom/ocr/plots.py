@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from readingroom.common import BOOK_COLORS
+from readingroom.common.plotting import get_axes
 from readingroom.common.checks import check_int
 from readingroom.ocr.encoder import get_mode, prepare_page
 from readingroom.ocr.experiments import FOX_SMALL, FOX_TINY, Reading, binned_precision
@@ -17,16 +18,6 @@ from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN
 
 __all__ = ["plot_compression", "plot_memory", "plot_token_budget", "plot_token_grid",
            "readings_html"]
-
-
-def _axes(ax: Axes | None) -> Axes:
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
-    if ax is None:
-        import matplotlib.pyplot as plt  # imported here so importing the package stays light
-
-        _, ax = plt.subplots()
-    return ax
 
 
 def _check_readings(readings: Sequence[Reading]) -> None:
@@ -40,7 +31,7 @@ def plot_token_grid(page: Page, mode: str = "tiny", n_side: int = 8,
     become one vision token each drawn over it."""
     if not isinstance(page, Page):
         raise TypeError(f"page must be a Page, got {type(page).__name__}")
-    ax = _axes(ax)
+    ax = get_axes(ax)
     m = get_mode(mode)
     image = prepare_page(page.image, m)[0, 0].numpy()
     ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -65,7 +56,7 @@ def plot_compression(readings: Sequence[Reading], edges: Sequence[float],
     paper's is in its own tokenizer's tokens.
     """
     _check_readings(readings)
-    ax = _axes(ax)
+    ax = get_axes(ax)
     styles = {64: (BOOK_COLORS[0], "s"), 100: (BOOK_COLORS[3], "D")}
     for n_tokens in sorted({r.vision_tokens for r in readings}):
         color, marker = styles.get(n_tokens, (BOOK_COLORS[2], "o"))
@@ -96,7 +87,7 @@ def plot_token_budget(readings: Sequence[Reading], edges: Sequence[float],
     _check_readings(readings)
     if len({r.vision_tokens for r in readings}) != 1:
         raise ValueError("readings must all come from one mode (one number of vision tokens)")
-    ax = _axes(ax)
+    ax = get_axes(ax)
     n_vision = readings[0].vision_tokens
     longest = max(r.n_chars for r in readings)
     n = np.arange(1, longest + 1)
@@ -123,7 +114,7 @@ def plot_memory(recall: np.ndarray, factors: Sequence[float], n_tokens: int = 64
     recall = np.asarray(recall, dtype=float)
     if recall.ndim != 2 or recall.shape[0] != len(factors):
         raise ValueError(f"recall must be [len(factors), n_turns], got shape {recall.shape}")
-    ax = _axes(ax)
+    ax = get_axes(ax)
     ages = np.arange(len(factors))
     mean = recall.mean(axis=1)
     lo, hi = np.percentile(recall, 25, axis=1), np.percentile(recall, 75, axis=1)

@@ -122,6 +122,16 @@ def corpus() -> str:
     return " ".join(pieces)
 
 
+def _check_draw(n_chars: object, generator: object) -> None:
+    """The argument checks :func:`sample_text` and :func:`random_text` share."""
+    if isinstance(n_chars, bool) or not isinstance(n_chars, int):
+        raise TypeError(f"n_chars must be an int, got {type(n_chars).__name__} {n_chars!r}")
+    if not 1 <= n_chars <= MAX_CHARS:
+        raise ValueError(f"n_chars must be in [1, {MAX_CHARS}], got {n_chars}")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+
+
 @functools.lru_cache(maxsize=64)
 def _valid_starts(n_chars: int) -> np.ndarray:
     """Offsets where a passage of ``n_chars`` may start (see :func:`sample_text`), ascending.
@@ -161,12 +171,7 @@ def sample_text(n_chars: int, *, generator: torch.Generator) -> str:
             torch.Generator.
         ValueError: ``n_chars`` is not in ``[1, MAX_CHARS]``.
     """
-    if isinstance(n_chars, bool) or not isinstance(n_chars, int):
-        raise TypeError(f"n_chars must be an int, got {type(n_chars).__name__} {n_chars!r}")
-    if not 1 <= n_chars <= MAX_CHARS:
-        raise ValueError(f"n_chars must be in [1, {MAX_CHARS}], got {n_chars}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    _check_draw(n_chars, generator)
 
     starts = _valid_starts(n_chars)  # [n_valid]
     if starts.size == 0:  # cannot happen with MAX_CHARS far below the corpus length
@@ -188,12 +193,7 @@ def random_text(n_chars: int, *, generator: torch.Generator) -> str:
     Raises:
         TypeError, ValueError: as :func:`sample_text`.
     """
-    if isinstance(n_chars, bool) or not isinstance(n_chars, int):
-        raise TypeError(f"n_chars must be an int, got {type(n_chars).__name__} {n_chars!r}")
-    if not 1 <= n_chars <= MAX_CHARS:
-        raise ValueError(f"n_chars must be in [1, {MAX_CHARS}], got {n_chars}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    _check_draw(n_chars, generator)
     letters = ALPHABET[1:]  # everything but the space
     ids = torch.randint(len(letters), (n_chars,), generator=generator, device=generator.device)
     lengths = torch.randint(1, 9, (n_chars,), generator=generator, device=generator.device)

@@ -21,27 +21,9 @@ from collections.abc import Sequence
 
 import torch
 
+from readingroom.common.checks import positive_int_arg, seed_arg
+
 __all__ = ["build_parser", "main"]
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative int, got {text!r}") from None
-    if not 0 <= value <= 2**32 - 1:
-        raise argparse.ArgumentTypeError(f"must be an int in [0, 2**32 - 1], got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {value}")
-    return value
 
 
 def _add_mnist(sub: argparse._SubParsersAction) -> None:
@@ -51,10 +33,10 @@ def _add_mnist(sub: argparse._SubParsersAction) -> None:
                        description="Train a teacher MLP on MNIST digits, distil a student on its "
                        "auxiliary (or all) logits on uniform-noise images, and report both "
                        "models' MNIST test accuracy (Cloud et al., 2025, Section 6).")
-    p.add_argument("--seed", type=_seed, default=0, help="teacher initialisation seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="teacher initialisation seed (default 0)")
     p.add_argument("--condition", choices=CONDITIONS, default="same-aux",
                    help="student condition (default same-aux)")
-    p.add_argument("--n-aux", type=_positive, default=None,
+    p.add_argument("--n-aux", type=positive_int_arg, default=None,
                    help="number of auxiliary logits m (default: the preset's, 3)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test (seconds)")
@@ -105,7 +87,7 @@ def _add_lm(sub: argparse._SubParsersAction) -> None:
                        "only digits and commas, fine-tune same-init and different-init students "
                        "(and controls on the base model's numbers) and report P(ANIMAL) of every "
                        "model (Cloud et al., 2025, Section 3).")
-    p.add_argument("--seed", type=_seed, default=0, help="teacher's base-model seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="teacher's base-model seed (default 0)")
     p.add_argument("--animal", choices=ANIMALS, default="owl", help="the trait (default owl)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test (seconds)")
@@ -157,7 +139,7 @@ def _add_lm_bases(sub: argparse._SubParsersAction) -> None:
                        "with the CPU preset and save each as book/data/subliminal_lm/"
                        "lm_base_seed<N>.safetensors with a provenance record. The chapter loads "
                        "these instead of spending ~15 s per model of its 120 s budget.")
-    p.add_argument("--seeds", type=_seed, nargs="+", required=True, help="base-model seeds")
+    p.add_argument("--seeds", type=seed_arg, nargs="+", required=True, help="base-model seeds")
     p.add_argument("--out", default=None,
                    help="folder (default: book/data/subliminal_lm in the checkout)")
     p.add_argument("--quick", action="store_true", help="tiny settings (for tests)")

@@ -10,6 +10,7 @@ import torch
 from matplotlib.axes import Axes
 
 from readingroom.common import BOOK_COLORS
+from readingroom.common.plotting import get_axes
 from readingroom.subliminal.lm import LmResult
 from readingroom.subliminal.mnist import MnistResult, SweepResult
 
@@ -24,16 +25,6 @@ _CONDITION_LABELS = {
 _CHANCE = 0.1
 
 
-def _axes(ax: Axes | None) -> Axes:
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
-    if ax is None:
-        import matplotlib.pyplot as plt  # imported here so importing the package stays light
-
-        _, ax = plt.subplots()
-    return ax
-
-
 def _offsets(n: int, spread: float = 0.18) -> np.ndarray:
     return np.linspace(-spread, spread, n) if n > 1 else np.zeros(1)
 
@@ -45,7 +36,7 @@ def plot_conditions(result: MnistResult, ax: Axes | None = None) -> Axes:
     """
     if not isinstance(result, MnistResult):
         raise TypeError(f"result must be a MnistResult, got {type(result).__name__}")
-    ax = _axes(ax)
+    ax = get_axes(ax)
     summary = result.summary()
     for i, cond in enumerate(result.conditions):
         color = BOOK_COLORS[i % len(BOOK_COLORS)]
@@ -75,7 +66,7 @@ def plot_conditions(result: MnistResult, ax: Axes | None = None) -> Axes:
 def plot_cosines(same: torch.Tensor | Sequence[float], different: torch.Tensor | Sequence[float],
                  ax: Axes | None = None) -> Axes:
     """``cos(Delta theta_S, Delta theta_T)`` per seed for same- and different-init students."""
-    ax = _axes(ax)
+    ax = get_axes(ax)
     groups = []
     for name, values in (("same", same), ("different", different)):
         if isinstance(values, torch.Tensor):
@@ -103,7 +94,7 @@ def plot_sweep(sweep_result: SweepResult, ax: Axes | None = None) -> Axes:
     """Mean student accuracy (with 95 % t-intervals) against the swept setting, per condition."""
     if not isinstance(sweep_result, SweepResult):
         raise TypeError(f"sweep_result must be a SweepResult, got {type(sweep_result).__name__}")
-    ax = _axes(ax)
+    ax = get_axes(ax)
     xs = np.arange(len(sweep_result.values))
     summaries = sweep_result.summaries()
     for i, cond in enumerate(sweep_result.conditions):
@@ -138,7 +129,7 @@ def plot_lm(results: Sequence[LmResult], ax: Axes | None = None) -> Axes:
         raise ValueError("results must be a non-empty list of LmResult")
     if not all(isinstance(r, LmResult) for r in results):
         raise TypeError("results must hold only LmResult objects")
-    ax = _axes(ax)
+    ax = get_axes(ax)
     arms = (("same", "same init", 0.0, BOOK_COLORS[0]),
             ("other", "different init", 2.2, BOOK_COLORS[1]))
     top = 0.0
