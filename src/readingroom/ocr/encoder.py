@@ -50,6 +50,7 @@ __all__ = [
     "Mode",
     "get_mode",
     "prepare_page",
+    "shrink",
     "sincos_2d",
     "valid_tokens",
     "vision_tokens",
@@ -211,6 +212,30 @@ def prepare_page(image: torch.Tensor, mode: str | Mode) -> torch.Tensor:
     x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False,
                       antialias=True).clamp(0, 1)
     return F.pad(x, (0, S - w, 0, S - h), value=1.0)  # [B, 1, S, S]
+
+
+def shrink(pixels: torch.Tensor, factor: float) -> torch.Tensor:
+    """Lower the resolution of ``pixels [B, 1, S, S]`` by ``factor`` and bring it back to ``S``.
+
+    The page is resized to ``round(S * factor)`` pixels a side (antialiased: the detail is
+    gone) and then back to ``S`` (bilinear), so that the encoder sees the size it was trained
+    on. The information left is that of a page ``factor`` times smaller: an encoder working at
+    that size would spend ``factor ** 2`` as many vision tokens on it.
+
+    Raises:
+        ValueError: ``factor`` not in ``(0, 1]``; ``pixels`` not ``[B, 1, S, S]``.
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
+        raise ValueError(f"factor must be in (0, 1], got {factor!r}")
+    if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4 or pixels.shape[1] != 1:
+        raise ValueError("pixels must be a tensor [B, 1, S, S]")
+    S = pixels.shape[-1]
+    small = max(1, round(S * factor))
+    if small == S:
+        return pixels
+    low = F.interpolate(pixels, size=(small, small), mode="bilinear", antialias=True,
+                        align_corners=False)
+    return F.interpolate(low, size=(S, S), mode="bilinear", align_corners=False).clamp(0, 1)
 
 
 def sincos_2d(h: int, w: int, dim: int, device: torch.device | None = None) -> torch.Tensor:

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from readingroom.common import make_generator
 from readingroom.common.checks import check_int
-from readingroom.ocr.encoder import get_mode, prepare_page
+from readingroom.ocr.encoder import get_mode, prepare_page, shrink
 from readingroom.ocr.model import MiniDeepSeekOCR, page_target, precision
 from readingroom.ocr.render import Page
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN
@@ -160,30 +159,6 @@ def binned_precision(readings: Sequence[Reading], edges: Sequence[float]
         if inside.any():
             out.append(((a + b) / 2, float(p[inside].mean()), int(inside.sum())))
     return out
-
-
-def shrink(pixels: torch.Tensor, factor: float) -> torch.Tensor:
-    """Lower the resolution of ``pixels [B, 1, S, S]`` by ``factor`` and bring it back to ``S``.
-
-    The page is resized to ``round(S * factor)`` pixels a side (antialiased: the detail is
-    gone) and then back to ``S`` (bilinear), so that the encoder sees the size it was trained
-    on. The information left is that of a page ``factor`` times smaller: an encoder working at
-    that size would spend ``factor ** 2`` as many vision tokens on it.
-
-    Raises:
-        ValueError: ``factor`` not in ``(0, 1]``; ``pixels`` not ``[B, 1, S, S]``.
-    """
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
-        raise ValueError(f"factor must be in (0, 1], got {factor!r}")
-    if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4 or pixels.shape[1] != 1:
-        raise ValueError("pixels must be a tensor [B, 1, S, S]")
-    S = pixels.shape[-1]
-    small = max(1, round(S * factor))
-    if small == S:
-        return pixels
-    low = F.interpolate(pixels, size=(small, small), mode="bilinear", antialias=True,
-                        align_corners=False)
-    return F.interpolate(low, size=(S, S), mode="bilinear", align_corners=False).clamp(0, 1)
 
 
 def memory_sweep(model: MiniDeepSeekOCR, turns: Sequence[Page], factors: Sequence[float], *,

@@ -22,7 +22,7 @@ from readingroom.common import TrainHistory, make_generator, train
 from readingroom.common.checks import check_int
 from torch import nn
 
-from readingroom.ocr.encoder import EncoderConfig, get_mode, vision_tokens
+from readingroom.ocr.encoder import EncoderConfig, get_mode, shrink, vision_tokens
 from readingroom.ocr.model import MiniDeepSeekOCR, make_batch, page_target, precision
 from readingroom.ocr.render import (
     Page,
@@ -34,12 +34,16 @@ from readingroom.ocr.render import (
 from readingroom.ocr.text import random_text
 from readingroom.ocr.tokenizer import CharTokenizer
 
-__all__ = ["FILL", "QUICK_CURRICULUM", "READER_CURRICULUM", "Curriculum", "PageRecipe", "Stage",
+__all__ = ["FILL", "MIN_FACTOR", "QUICK_CURRICULUM", "READER_CURRICULUM", "Curriculum", "PageRecipe", "Stage",
            "train_curriculum", "evaluate", "glyph_targets", "pretrain_encoder", "sample_pages",
            "train_reader"]
 
 
 _TRIES = 50
+
+#: The lowest resolution factor of :attr:`PageRecipe.low_res_share` (0.4: a quarter of the
+#: original detail, about the size below which our reader's glyphs blur into each other).
+MIN_FACTOR = 0.4
 
 #: Share of a page's capacity a passage may fill: word wrapping needs the rest.
 FILL = 0.8
@@ -64,6 +68,10 @@ class PageRecipe:
             on English alone first learns to *guess* the text and, in our runs, never started
             to look at the page in 700 steps (loss stuck at the text's entropy, ~2.2 nats);
             random words cannot be guessed, so they make reading pay from the first step.
+        low_res_share: the share of pages the reader sees at a lower resolution, shrunk by a
+            factor drawn uniformly from ``[MIN_FACTOR, 1)`` (:func:`~readingroom.ocr.encoder.shrink`),
+            so that it learns to read blurred pages as well as it can instead of failing on
+            anything it was not shown. Used by :func:`train_reader`, not by page rendering.
     """
 
     size: tuple[int, int] = (128, 128)
@@ -72,11 +80,14 @@ class PageRecipe:
     max_chars: int = 40
     margin: int = 4
     random_share: float = 0.0
+    low_res_share: float = 0.0
 
     def __post_init__(self) -> None:
-        if (isinstance(self.random_share, bool) or not isinstance(self.random_share, (int, float))
-                or not 0.0 <= self.random_share <= 1.0):
-            raise ValueError(f"random_share must be a number in [0, 1], got {self.random_share!r}")
+        for name in ("random_share", "low_res_share"):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not 0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
         if (not isinstance(self.size, tuple) or len(self.size) != 2):
             raise TypeError(f"size must be a (width, height) tuple, got {self.size!r}")
         for i, name in enumerate(("width", "height")):
@@ -211,6 +222,11 @@ def train_reader(model: MiniDeepSeekOCR, recipe: PageRecipe, *, steps: int,
         pages = sample_pages(batch_size, recipe, generator=generator)
         # No fixed width: wrapping a word longer than a line adds a space to the target.
         pixels, inputs, targets = make_batch(pages, modes[step % len(modes)], model.tokenizer)
+        if recipe.low_res_share > 0:
+            blur = torch.rand(len(pages), generator=generator) < recipe.low_res_share
+            factors = MIN_FACTOR + (1 - MIN_FACTOR) * torch.rand(len(pages), generator=generator)
+            for i in torch.nonzero(blur).flatten().tolist():
+                pixels[i:i + 1] = shrink(pixels[i:i + 1], float(factors[i]))
         return (pixels, inputs), targets
 
     eval_fn = None
@@ -331,14 +347,19 @@ def pretrain_encoder(model: MiniDeepSeekOCR, recipe: PageRecipe, *, steps: int,
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of a :class:`Curriculum`: ``steps`` of :func:`train_reader` on ``recipe``."""
+    """One stage of a :class:`Curriculum`: ``steps`` on ``recipe``, cycling through ``modes``."""
 
     name: str
     steps: int
     recipe: PageRecipe
+    modes: tuple[str, ...] = ("tiny",)
 
     def __post_init__(self) -> None:
         check_int(self.steps, "steps")
+        if not isinstance(self.modes, tuple) or not self.modes:
+            raise ValueError(f"modes must be a non-empty tuple of mode names, got {self.modes!r}")
+        for mode in self.modes:
+            get_mode(mode)
         if not isinstance(self.recipe, PageRecipe):
             raise TypeError(f"recipe must be a PageRecipe, got {type(self.recipe).__name__}")
 
@@ -356,7 +377,7 @@ class Curriculum:
         pretrain: the recipe and steps of :func:`pretrain_encoder` (``slots`` characters per
             vision token).
         stages: the reader's stages, in order.
-        batch_size, lr, warmup, mode: as :func:`train_reader` (constant learning rate, no
+        batch_size, lr, warmup: as :func:`train_reader` (constant learning rate, no
             clipping).
     """
 
@@ -366,7 +387,6 @@ class Curriculum:
     batch_size: int = 16
     lr: float = 1e-3
     warmup: int = 50
-    mode: str = "tiny"
 
     def __post_init__(self) -> None:
         if not isinstance(self.pretrain, Stage):
@@ -376,12 +396,16 @@ class Curriculum:
             raise ValueError("stages must be a non-empty tuple of Stage")
         check_int(self.slots, "slots")
         check_int(self.batch_size, "batch_size")
-        get_mode(self.mode)
 
     @property
     def max_chars(self) -> int:
         """The longest passage any stage draws."""
         return max(s.recipe.max_chars for s in self.stages)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """Every mode a stage trains in, in first-use order."""
+        return tuple(dict.fromkeys(m for s in (self.pretrain, *self.stages) for m in s.modes))
 
     @property
     def steps(self) -> int:
@@ -391,18 +415,21 @@ class Curriculum:
 
 _FONTS = (8, 10, 12, 14)
 
-#: The curriculum of the committed reader (``python -m readingroom.ocr train``).
+#: The curriculum of the committed reader (``python -m readingroom.ocr train``): reading is
+#: discovered on one-line pages in the tiny mode, then practised on longer pages, four fonts,
+#: random words, blurred pages, and the tiny (64 tokens) and small (100 tokens) modes in turn.
+_BOTH = ("tiny", "small")
 READER_CURRICULUM = Curriculum(
-    pretrain=Stage("encoder", 300, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=100,
-                                              random_share=0.2)),
+    pretrain=Stage("encoder", 400, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=100,
+                                              random_share=0.2), _BOTH),
     stages=(
         Stage("one line", 1200, PageRecipe(font_size=12, min_chars=4, max_chars=16)),
         Stage("short", 1500, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=48,
-                                        random_share=0.2)),
-        Stage("medium", 2000, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=120,
-                                         random_share=0.2)),
-        Stage("long", 2000, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=230,
-                                       random_share=0.2)),
+                                        random_share=0.2, low_res_share=0.2), _BOTH),
+        Stage("medium", 2500, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=120,
+                                         random_share=0.2, low_res_share=0.2), _BOTH),
+        Stage("long", 3000, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=230,
+                                       random_share=0.2, low_res_share=0.2), _BOTH),
     ),
 )
 
@@ -411,7 +438,8 @@ QUICK_CURRICULUM = Curriculum(
     pretrain=Stage("encoder", 3, PageRecipe(font_size=(12, 16), min_chars=2, max_chars=8)),
     stages=(Stage("one line", 3, PageRecipe(font_size=12, min_chars=2, max_chars=8)),
             Stage("short", 2, PageRecipe(font_size=(12, 16), min_chars=2, max_chars=12,
-                                         random_share=0.5))),
+                                         random_share=0.5, low_res_share=0.5),
+                  ("tiny", "small"))),
     batch_size=4,
 )
 
@@ -430,12 +458,13 @@ def train_curriculum(model: MiniDeepSeekOCR, curriculum: Curriculum, *, seed: in
         raise TypeError(f"curriculum must be a Curriculum, got {type(curriculum).__name__}")
     seed = check_int(seed, "seed", minimum=0)
     c = curriculum
-    common = dict(modes=(c.mode,), batch_size=c.batch_size, lr=c.lr, schedule="constant",
-                  grad_clip=None, progress=progress)
+    common = dict(batch_size=c.batch_size, lr=c.lr, schedule="constant", grad_clip=None,
+                  progress=progress)
     out = {c.pretrain.name: pretrain_encoder(model, c.pretrain.recipe, steps=c.pretrain.steps,
-                                             slots=c.slots, seed=seed * 100 + 99, **common)}
+                                             modes=c.pretrain.modes, slots=c.slots,
+                                             seed=seed * 100 + 99, **common)}
     for i, stage in enumerate(c.stages):
-        out[stage.name] = train_reader(model, stage.recipe, steps=stage.steps,
+        out[stage.name] = train_reader(model, stage.recipe, steps=stage.steps, modes=stage.modes,
                                        warmup=min(c.warmup, stage.steps - 1), seed=seed * 100 + i,
                                        desc=f"reader: {stage.name}", **common)
     return out
