@@ -448,7 +448,7 @@ def train_curriculum(model: MiniDeepSeekOCR, curriculum: Curriculum, *, seed: in
                      progress: bool = True) -> dict[str, TrainHistory]:
     """Pretrain ``model.encoder`` and train the reader through ``curriculum``'s stages.
 
-    Stage ``i`` draws its pages with seed ``seed * 100 + i`` (pretraining: ``seed * 100 + 99``),
+    Stage ``i`` draws its pages with seed ``(seed * 100 + i) mod 2**32`` (pretraining: ``+ 99``),
     so one seed fixes every page the reader ever sees. Returns the history of each stage by name.
 
     Raises:
@@ -462,9 +462,10 @@ def train_curriculum(model: MiniDeepSeekOCR, curriculum: Curriculum, *, seed: in
                   progress=progress)
     out = {c.pretrain.name: pretrain_encoder(model, c.pretrain.recipe, steps=c.pretrain.steps,
                                              modes=c.pretrain.modes, slots=c.slots,
-                                             seed=seed * 100 + 99, **common)}
+                                             seed=(seed * 100 + 99) % 2**32, **common)}
     for i, stage in enumerate(c.stages):
         out[stage.name] = train_reader(model, stage.recipe, steps=stage.steps, modes=stage.modes,
-                                       warmup=min(c.warmup, stage.steps - 1), seed=seed * 100 + i,
+                                       warmup=min(c.warmup, stage.steps - 1),
+                                       seed=(seed * 100 + i) % 2**32,
                                        desc=f"reader: {stage.name}", **common)
     return out
