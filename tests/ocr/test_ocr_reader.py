@@ -16,7 +16,9 @@ def test_committed_reader_reproduces_its_record() -> None:
     assert record["extra"]["config"] == repr(READER_CONFIG)
     assert record["code_version"] and not record["code_version"]["dirty"]
     metrics, readings = reader_metrics(model)
-    assert metrics["pages"] == record["metrics"]["pages"] == len(readings)
+    assert metrics["pages"] == record["metrics"]["pages"]  # pages per mode
+    assert len(readings) == metrics["pages"] * len(READER_CONFIG.modes)
+    assert {r.mode for r in readings} == set(READER_CONFIG.modes)
     for key, value in metrics.items():
         # greedy decoding: a rounding difference on another CPU may flip a rare argmax
         assert value == pytest.approx(record["metrics"][key], abs=0.01), key
