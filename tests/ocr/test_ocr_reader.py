@@ -24,6 +24,16 @@ def test_committed_reader_reproduces_its_record() -> None:
         assert value == pytest.approx(record["metrics"][key], abs=0.01), key
 
 
+def test_train_command_refuses_a_missing_gpu(tmp_path, capsys) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(SystemExit) as err:
+        main(["train", "--quick", "--out", str(tmp_path / "w.safetensors"), "--device", "cuda"])
+    assert err.value.code == 2 and "no CUDA device" in capsys.readouterr().err
+
+
 def test_load_reader_says_how_to_make_missing_weights() -> None:
     assert not reader_path(7).exists()
     with pytest.raises(FileNotFoundError, match="python -m readingroom.ocr train --seed 7"):
@@ -46,6 +56,7 @@ def test_train_command_quick_writes_weights_and_record(tmp_path, capsys) -> None
     ["train", "--seed", "-1"],
     ["train", "--seed", "x"],
     ["train", "--out", "weights.pt", "--quick"],
+    ["train", "--quick", "--out", "w.safetensors", "--device", "tpu!"],
     [],
 ])
 def test_train_command_rejects_bad_arguments(argv, capsys) -> None:

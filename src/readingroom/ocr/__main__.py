@@ -4,7 +4,7 @@
 :data:`~readingroom.ocr.train.READER_CURRICULUM` (progress bars on stderr; about 30 minutes on two
 CPU cores), scores it on the held-out pages (:func:`~readingroom.ocr.reader.reader_metrics`) and
 writes ``book/data/ocr/reader_seed{seed}.safetensors`` with its provenance record (command, seed,
-data recipe, code version, hash, metrics). ``--quick`` runs a few steps of the same shape and
+data recipe, code version, hash, metrics). ``--device cuda`` trains on a GPU. ``--quick`` runs a few steps of the same shape and
 writes to ``--out`` (required then), for smoke tests. Errors in the arguments exit with status 2.
 """
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the model and the data")
     p.add_argument("--out", type=Path, default=None,
                    help="weights file (default book/data/ocr/reader_seed{seed}.safetensors)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument("--quick", action="store_true", help="a few steps, for smoke tests")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     return parser
@@ -50,10 +51,16 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = reader_path(args.seed) if args.out is None else args.out
     if out.suffix != ".safetensors":
         parser.error(f"--out must end in .safetensors, got {out}")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available here")
     curriculum = QUICK_CURRICULUM if args.quick else READER_CURRICULUM
     torch.set_num_threads(max(1, torch.get_num_threads()))
     seed_everything(args.seed)
-    model = MiniDeepSeekOCR(READER_CONFIG)
+    model = MiniDeepSeekOCR(READER_CONFIG).to(device)
     start = time.perf_counter()
     histories = train_curriculum(model, curriculum, seed=args.seed,
                                  progress=not args.no_progress)
