@@ -1,11 +1,13 @@
 """Command line: ``python -m readingroom.ocr train --seed 0`` trains the book's reader.
 
 ``train`` builds :data:`~readingroom.ocr.reader.READER_CONFIG`, trains it through
-:data:`~readingroom.ocr.train.READER_CURRICULUM` (progress bars on stderr; about 30 minutes on two
-CPU cores), scores it on the held-out pages (:func:`~readingroom.ocr.reader.reader_metrics`) and
-writes ``book/data/ocr/reader_seed{seed}.safetensors`` with its provenance record (command, seed,
-data recipe, code version, hash, metrics). ``--device cuda`` trains on a GPU. ``--quick`` runs a few steps of the same shape and
-writes to ``--out`` (required then), for smoke tests. Errors in the arguments exit with status 2.
+:data:`~readingroom.ocr.train.READER_CURRICULUM` (progress bars on stderr; 38 minutes on one CPU
+thread for the committed reader), scores it on the held-out pages
+(:func:`~readingroom.ocr.reader.reader_metrics`) and writes
+``book/data/ocr/reader_seed{seed}.safetensors`` with its provenance record (command, seed, data
+recipe, code version, hash, metrics). ``--device cuda`` trains on a GPU. ``--quick`` runs a few
+steps of the same shape and writes to ``--out`` (required then), for smoke tests. Errors in the
+arguments exit with status 2.
 """
 
 from __future__ import annotations

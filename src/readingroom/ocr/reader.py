@@ -1,10 +1,10 @@
 """The book's trained reader: its configuration, where its weights live, how it is scored.
 
-Reading takes a few thousand steps to learn on two CPU cores (about half an hour), more than a
-chapter's two-minute budget, so ``python -m readingroom.ocr train`` trains it once with
-:data:`~readingroom.ocr.train.READER_CURRICULUM` and writes the weights and their provenance
-record to ``book/data/ocr/`` (see :func:`readingroom.common.save_weights`). The chapter loads
-them with :func:`load_reader`, and a test checks that they still reproduce
+Reading takes thousands of steps to learn (38 minutes on one CPU thread for the committed
+reader), more than a chapter's two-minute budget, so ``python -m readingroom.ocr train`` trains
+it once with :data:`~readingroom.ocr.train.READER_CURRICULUM` and writes the weights and their
+provenance record to ``book/data/ocr/`` (see :func:`readingroom.common.save_weights`). The
+chapter loads them with :func:`load_reader`, and a test checks that they still reproduce
 :func:`reader_metrics` as recorded.
 """
 

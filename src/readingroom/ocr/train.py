@@ -34,9 +34,11 @@ from readingroom.ocr.render import (
 from readingroom.ocr.text import random_text
 from readingroom.ocr.tokenizer import CharTokenizer
 
-__all__ = ["FILL", "MIN_FACTOR", "QUICK_CURRICULUM", "READER_CURRICULUM", "Curriculum", "PageRecipe", "Stage",
-           "train_curriculum", "evaluate", "glyph_targets", "pretrain_encoder", "sample_pages",
-           "train_reader"]
+__all__ = [
+    "FILL", "MIN_FACTOR", "QUICK_CURRICULUM", "READER_CURRICULUM", "Curriculum", "PageRecipe",
+    "Stage", "evaluate", "glyph_targets", "pretrain_encoder", "sample_pages", "train_curriculum",
+    "train_reader",
+]
 
 
 _TRIES = 50
@@ -69,7 +71,8 @@ class PageRecipe:
             to look at the page in 700 steps (loss stuck at the text's entropy, ~2.2 nats);
             random words cannot be guessed, so they make reading pay from the first step.
         low_res_share: the share of pages the reader sees at a lower resolution, shrunk by a
-            factor drawn uniformly from ``[MIN_FACTOR, 1)`` (:func:`~readingroom.ocr.encoder.shrink`),
+            factor drawn uniformly from ``[MIN_FACTOR, 1)``
+            (:func:`~readingroom.ocr.encoder.shrink`),
             so that it learns to read blurred pages as well as it can instead of failing on
             anything it was not shown. Used by :func:`train_reader`, not by page rendering.
     """
@@ -239,7 +242,8 @@ def train_reader(model: MiniDeepSeekOCR, recipe: PageRecipe, *, steps: int,
             return out
 
     return train(model, get_batch, steps=steps, lr=lr, warmup=warmup, schedule=schedule,
-                 grad_clip=grad_clip, loss_fn=lambda m, x, y: m.loss(*x, y), eval_every=eval_every, eval_fn=eval_fn,
+                 grad_clip=grad_clip, loss_fn=lambda m, x, y: m.loss(*x, y),
+                 eval_every=eval_every, eval_fn=eval_fn,
                  progress=progress, desc=desc)
 
 
