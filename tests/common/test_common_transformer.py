@@ -230,3 +230,17 @@ def test_generate_validates_idx():
         model.generate(torch.zeros(3, dtype=torch.long), 1)
     with pytest.raises(ValueError, match="vocab_size"):
         model.generate(torch.full((1, 2), V), 1)
+
+
+def test_gpt2_init_sets_weights_and_biases():
+    from torch import nn
+
+    from readingroom.common.transformer import gpt2_init
+
+    torch.manual_seed(0)
+    lin, emb, ln = nn.Linear(200, 300), nn.Embedding(500, 40), nn.LayerNorm(8)
+    for m in (lin, emb, ln):
+        gpt2_init(m)
+    assert torch.all(lin.bias == 0) and abs(lin.weight.std().item() - 0.02) < 1e-3
+    assert abs(emb.weight.std().item() - 0.02) < 1e-3
+    assert torch.all(ln.weight == 1) and torch.all(ln.bias == 0)  # LayerNorm untouched

@@ -28,7 +28,7 @@ from torch import nn
 from readingroom.common.checks import check_dropout
 from readingroom.common.checks import check_int as _check_int
 
-__all__ = ["TransformerConfig", "TinyTransformer"]
+__all__ = ["TransformerConfig", "TinyTransformer", "gpt2_init"]
 
 
 @dataclass
@@ -168,6 +168,15 @@ class Block(nn.Module):
         return x, attn
 
 
+def gpt2_init(module: nn.Module) -> None:
+    """GPT-2's initialisation, for ``model.apply``: Linear and Embedding weights ``N(0, 0.02)``,
+    Linear biases 0 (LayerNorms keep their defaults)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
 class TinyTransformer(nn.Module):
     """Decoder-only transformer: token ids ``[B, T]`` to next-token logits ``[B, T, V]``.
 
@@ -197,18 +206,11 @@ class TinyTransformer(nn.Module):
         self.unembed = nn.Linear(config.d_model, config.vocab_size, bias=False)  # W_U
         if config.tie_embeddings:
             self.unembed.weight = self.tok_emb.weight
-        self.apply(self._init_weights)
+        self.apply(gpt2_init)
         # GPT-2: scale the residual-branch output projections by 1/sqrt(2 * n_layers).
         for name, param in self.named_parameters():
             if name.endswith(("attn.out.weight", "mlp.fc_out.weight")):
                 nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layers))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
 
     def _check_idx(self, idx: object, name: str, *, max_len: int | None) -> torch.Tensor:
         """Validate a batch of token ids (type, dtype, rank, length, range, device)."""

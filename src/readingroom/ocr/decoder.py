@@ -29,6 +29,7 @@ from torch import nn
 
 from readingroom.common.checks import check_dropout
 from readingroom.common.checks import check_int as _check_int
+from readingroom.common.transformer import gpt2_init
 from readingroom.ocr.moe import Expert, MoEConfig, MoEFeedForward
 
 __all__ = ["DecoderConfig", "DecoderOutput", "MoEDecoder", "count_parameters"]
@@ -192,15 +193,7 @@ class MoEDecoder(nn.Module):
         self.blocks = nn.ModuleList(DecoderBlock(config) for _ in range(config.n_layers))
         self.ln_f = nn.LayerNorm(config.d_model)
         self.unembed = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        """GPT-2 style: weights ``N(0, 0.02)``, biases 0 (LayerNorms keep their defaults)."""
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+        self.apply(gpt2_init)  # GPT-2 style
 
     def _check_prefix(self, prefix: object) -> None:
         """Validate a ``prefix`` ``[B, P, d_model]`` floating-point tensor."""
