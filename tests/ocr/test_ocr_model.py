@@ -204,3 +204,21 @@ def test_package_exports_resolve():
     assert len(ocr.__all__) == len(set(ocr.__all__))
     for name in ocr.__all__:
         assert getattr(ocr, name) is not None, name
+
+
+def test_read_in_batches_equals_reading_at_once_and_page_pixels_checks_pages():
+    from readingroom.ocr.model import page_pixels
+
+    seed_everything(0)
+    model = MiniDeepSeekOCR(TINY, TOK)
+    pages = [render_page(t, size=(128, 128), font_size=12) for t in ("ab", "cd e", "f")]
+    pixels = page_pixels(pages, "tiny")
+    assert pixels.shape == (3, 1, 128, 128)
+    assert model.read(pixels, max_new_tokens=6, batch_size=2) == model.read(pixels,
+                                                                             max_new_tokens=6)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        model.read(pixels, batch_size=0)
+    with pytest.raises(ValueError, match="non-empty list of Page"):
+        page_pixels([], "tiny")
+    with pytest.raises(TypeError, match="must hold Page"):
+        page_pixels(["page"], "tiny")

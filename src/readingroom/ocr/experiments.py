@@ -17,15 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from readingroom.common import make_generator
 from readingroom.common.checks import check_int
-from readingroom.ocr.encoder import get_mode, prepare_page, shrink
-from readingroom.ocr.model import MiniDeepSeekOCR, page_target, precision
+from readingroom.ocr.encoder import get_mode, shrink
+from readingroom.ocr.model import MiniDeepSeekOCR, page_pixels, page_target, precision
 from readingroom.ocr.render import Page
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN
-from readingroom.ocr.train import PageRecipe, sample_pages
+from readingroom.ocr.train import PageRecipe, evaluate, sample_pages
 
 __all__ = [
     "FOX_SMALL",
@@ -34,7 +33,6 @@ __all__ = [
     "binned_precision",
     "compression_sweep",
     "memory_sweep",
-    "read_pixels",
     "shrink",
 ]
 
@@ -84,20 +82,6 @@ class Reading:
         return self.chars_per_token / CHARS_PER_BPE_TOKEN
 
 
-@torch.no_grad()
-def read_pixels(model: MiniDeepSeekOCR, pixels: torch.Tensor, *, batch_size: int = 32
-                ) -> list[str]:
-    """Greedy readings of ``pixels [B, 1, S, S]``, ``batch_size`` pages at a time."""
-    if not isinstance(model, MiniDeepSeekOCR):
-        raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")
-    check_int(batch_size, "batch_size")
-    device = next(model.parameters()).device
-    out: list[str] = []
-    for start in range(0, pixels.shape[0], batch_size):
-        out += model.read(pixels[start:start + batch_size].to(device))
-    return out
-
-
 def compression_sweep(model: MiniDeepSeekOCR, *, font_sizes: Sequence[int],
                       lengths: Sequence[tuple[int, int]], pages_per_cell: int, mode: str = "tiny",
                       size: tuple[int, int] = (128, 128), seed: int = 0,
@@ -130,12 +114,10 @@ def compression_sweep(model: MiniDeepSeekOCR, *, font_sizes: Sequence[int],
             recipe = PageRecipe(size=size, font_size=font, min_chars=lo,
                                 max_chars=min(hi, probe.room(font)))
             pages = sample_pages(pages_per_cell, recipe, generator=generator)
-            pixels = torch.cat([prepare_page(p.image, m) for p in pages])
-            texts = read_pixels(model, pixels, batch_size=batch_size)
-            for page, text in zip(pages, texts):
-                target = page_target(page)
-                readings.append(Reading(font, m.name, n_tokens, target, text,
-                                        precision(text, target), page))
+            texts, scores = evaluate(model, pages, m.name, batch_size=batch_size)
+            for page, text, score in zip(pages, texts, scores):
+                readings.append(Reading(font, m.name, n_tokens, page_target(page), text, score,
+                                        page))
     return readings
 
 
@@ -179,10 +161,10 @@ def memory_sweep(model: MiniDeepSeekOCR, turns: Sequence[Page], factors: Sequenc
     if not turns or not factors:
         raise ValueError("turns and factors must be non-empty")
     m = get_mode(mode)
-    pixels = torch.cat([prepare_page(t.image, m) for t in turns])  # [n, 1, S, S]
+    pixels = page_pixels(turns, m)  # [n, 1, S, S]
     targets = [page_target(t) for t in turns]
     out = np.zeros((len(factors), len(turns)))
     for a, factor in enumerate(factors):
-        texts = read_pixels(model, shrink(pixels, factor), batch_size=batch_size)
+        texts = model.read(shrink(pixels, factor), batch_size=batch_size)
         out[a] = [precision(x, y) for x, y in zip(texts, targets)]
     return out

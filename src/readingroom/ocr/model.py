@@ -41,6 +41,7 @@ __all__ = [
     "compression_ratio",
     "edit_distance",
     "make_batch",
+    "page_pixels",
     "page_target",
     "precision",
 ]
@@ -135,21 +136,30 @@ class MiniDeepSeekOCR(nn.Module):
         return self.decoder.loss(self(pixels, inputs), targets, ignore_index=self.tokenizer.pad_id)
 
     @torch.no_grad()
-    def read(self, pixels: torch.Tensor, max_new_tokens: int | None = None) -> list[str]:
+    def read(self, pixels: torch.Tensor, max_new_tokens: int | None = None, *,
+             batch_size: int | None = None) -> list[str]:
         """Greedy decoding of each page in ``pixels [B, 1, S, S]``: one str per page.
 
         ``max_new_tokens`` defaults to ``max_text + 1`` (the text and its ``<eos>``).
+        ``batch_size`` reads that many pages at a time (default: all at once); pages are moved
+        to the model's device.
         """
         limit = self.config.max_text + 1 if max_new_tokens is None else check_int(
             max_new_tokens, "max_new_tokens")
+        step = pixels.shape[0] if batch_size is None else check_int(batch_size, "batch_size")
+        device = next(self.parameters()).device
         was_training = self.training
         self.eval()
+        texts: list[str] = []
         try:
-            ids = self.decoder.generate(self.encoder(pixels), self.tokenizer.bos_id,
-                                        self.tokenizer.eos_id, limit)  # [B, <= limit]
+            for start in range(0, pixels.shape[0], max(step, 1)):
+                chunk = pixels[start:start + step].to(device)
+                ids = self.decoder.generate(self.encoder(chunk), self.tokenizer.bos_id,
+                                            self.tokenizer.eos_id, limit)  # [b, <= limit]
+                texts += [self.tokenizer.decode(row) for row in ids]
         finally:
             self.train(was_training)
-        return [self.tokenizer.decode(row) for row in ids]
+        return texts
 
     @property
     def n_parameters(self) -> int:
@@ -165,6 +175,22 @@ def page_target(page: Page) -> str:
     if not isinstance(page, Page):
         raise TypeError(f"page must be a Page, got {type(page).__name__}")
     return " ".join(page.lines)
+
+
+def page_pixels(pages: Sequence[Page], mode: str | Mode) -> torch.Tensor:
+    """The pages as the encoder takes them in ``mode``: ``[B, 1, S, S]`` (:func:`prepare_page`).
+
+    Raises:
+        TypeError, ValueError: ``pages`` empty or not Pages; an unknown mode.
+    """
+    if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
+        raise ValueError("pages must be a non-empty list of Page")
+    if not all(isinstance(p, Page) for p in pages):
+        raise TypeError("pages must hold Page objects")
+    images = [p.image for p in pages]
+    if len({tuple(img.shape) for img in images}) == 1:
+        return prepare_page(torch.stack(images), mode)
+    return torch.cat([prepare_page(img, mode) for img in images])
 
 
 def make_batch(pages: Sequence[Page], mode: str | Mode, tokenizer: CharTokenizer,
@@ -189,13 +215,7 @@ def make_batch(pages: Sequence[Page], mode: str | Mode, tokenizer: CharTokenizer
     inputs = ids[:, :-1].clone()
     inputs[inputs == tokenizer.eos_id] = tokenizer.pad_id  # <eos> is only ever a target
     targets = ids[:, 1:].clone()
-    sizes = {tuple(p.image.shape) for p in pages}
-    images = [p.image for p in pages]
-    if len(sizes) == 1:
-        pixels = prepare_page(torch.stack(images), mode)
-    else:
-        pixels = torch.cat([prepare_page(img, mode) for img in images])
-    return pixels, inputs, targets
+    return page_pixels(pages, mode), inputs, targets
 
 
 def edit_distance(a: str, b: str) -> int:

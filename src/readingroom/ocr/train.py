@@ -23,7 +23,13 @@ from readingroom.common.checks import check_int
 from torch import nn
 
 from readingroom.ocr.encoder import EncoderConfig, get_mode, shrink, vision_tokens
-from readingroom.ocr.model import MiniDeepSeekOCR, make_batch, page_target, precision
+from readingroom.ocr.model import (
+    MiniDeepSeekOCR,
+    make_batch,
+    page_pixels,
+    page_target,
+    precision,
+)
 from readingroom.ocr.render import (
     Page,
     glyph_boxes,
@@ -176,12 +182,7 @@ def evaluate(model: MiniDeepSeekOCR, pages: Sequence[Page], mode: str, *,
     check_int(batch_size, "batch_size")
     if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
         raise ValueError("pages must be a non-empty list of Page")
-    readings: list[str] = []
-    device = next(model.parameters()).device
-    for start in range(0, len(pages), batch_size):
-        chunk = list(pages[start:start + batch_size])
-        pixels, _, _ = make_batch(chunk, mode, model.tokenizer)
-        readings += model.read(pixels.to(device))
+    readings = model.read(page_pixels(pages, mode), batch_size=batch_size)
     scores = [precision(r, page_target(p)) for r, p in zip(readings, pages)]
     return readings, scores
 
