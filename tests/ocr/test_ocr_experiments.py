@@ -6,6 +6,7 @@ import torch
 
 from readingroom.common import seed_everything
 from readingroom.ocr import EncoderConfig, MiniDeepSeekOCR, MoEConfig, OCRConfig, render_page
+from readingroom.ocr.encoder import shrink
 from readingroom.ocr.experiments import (
     FOX_SMALL,
     FOX_TINY,
@@ -13,7 +14,8 @@ from readingroom.ocr.experiments import (
     binned_precision,
     compression_sweep,
     memory_sweep,
-    shrink,
+    pick_samples,
+    token_budget,
 )
 from readingroom.ocr.model import precision
 
@@ -97,3 +99,31 @@ def test_memory_sweep_scores_every_turn_at_every_age(model: MiniDeepSeekOCR) -> 
         memory_sweep(model, [], [1.0])
     with pytest.raises(ValueError, match="factor must be in"):
         memory_sweep(model, turns, [2.0])
+
+
+def _reading(n: int, p: float, tokens: int = 64) -> Reading:
+    return Reading(12, "tiny" if tokens == 64 else "small", tokens, "x" * n, "", p)
+
+
+def test_token_budget_splits_at_the_vision_token_count() -> None:
+    rs = [_reading(30, 0.9), _reading(64, 0.7), _reading(65, 0.4), _reading(200, 0.2)]
+    b = token_budget(rs)
+    assert (b.n_vision, b.n_cheaper) == (64, 2)
+    assert b.dearer == pytest.approx(0.8) and b.cheaper == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="one mode"):
+        token_budget(rs + [_reading(30, 0.5, tokens=100)])
+    with pytest.raises(ValueError, match="both above and at most 64"):
+        token_budget(rs[:2])
+    with pytest.raises(ValueError, match="non-empty list of Reading"):
+        token_budget([])
+
+
+def test_pick_samples_takes_one_reading_per_third_of_compression() -> None:
+    rs = [_reading(n, p) for n, p in [(10, 0.9), (12, 1.0), (20, 1.0), (80, 0.5), (90, 0.7),
+                                      (100, 0.6), (200, 0.3), (210, 0.1), (220, 0.2)]]
+    best, middle, worst = pick_samples(rs)
+    assert (best.n_chars, best.precision) == (20, 1.0)  # best read, longest on a tie
+    assert middle.precision == 0.6  # the median of 0.5, 0.7, 0.6
+    assert worst.precision == 0.1
+    with pytest.raises(ValueError, match="at least three"):
+        pick_samples(rs[:2])

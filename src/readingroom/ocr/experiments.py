@@ -30,9 +30,12 @@ __all__ = [
     "FOX_SMALL",
     "FOX_TINY",
     "Reading",
+    "TokenBudget",
     "binned_precision",
     "compression_sweep",
     "memory_sweep",
+    "pick_samples",
+    "token_budget",
     "shrink",
 ]
 
@@ -141,6 +144,57 @@ def binned_precision(readings: Sequence[Reading], edges: Sequence[float]
         if inside.any():
             out.append(((a + b) / 2, float(p[inside].mean()), int(inside.sum())))
     return out
+
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """Where a page is a cheaper context than its characters, and how well it is read there.
+
+    A page costs ``n_vision`` tokens whatever it holds; its text costs one token per character.
+    ``dearer`` is the mean precision of the pages of at most ``n_vision`` characters (cheaper as
+    text), ``cheaper`` that of the longer ones (cheaper as a page), over ``n_cheaper`` pages.
+    """
+
+    n_vision: int
+    dearer: float
+    cheaper: float
+    n_cheaper: int
+
+
+def token_budget(readings: Sequence[Reading]) -> TokenBudget:
+    """Split one mode's readings at ``n_chars == vision_tokens``: see :class:`TokenBudget`.
+
+    Raises:
+        ValueError: no readings, readings of several modes, or no page on one side of the split.
+    """
+    if not readings or not all(isinstance(r, Reading) for r in readings):
+        raise ValueError("readings must be a non-empty list of Reading")
+    if len({r.vision_tokens for r in readings}) != 1:
+        raise ValueError("readings must all come from one mode (one number of vision tokens)")
+    n = readings[0].vision_tokens
+    cheaper = [r.precision for r in readings if r.n_chars > n]
+    dearer = [r.precision for r in readings if r.n_chars <= n]
+    if not cheaper or not dearer:
+        raise ValueError(f"need pages both above and at most {n} characters long")
+    return TokenBudget(n, float(np.mean(dearer)), float(np.mean(cheaper)), len(cheaper))
+
+
+def pick_samples(readings: Sequence[Reading]) -> list[Reading]:
+    """Three readings to show, from the thirds of ``readings`` ordered by compression: the
+    best-read (longest on ties) of the least compressed third, the median-precision one of the
+    middle third, and the worst-read of the most compressed third.
+
+    Raises:
+        ValueError: fewer than three readings.
+    """
+    if len(readings) < 3:
+        raise ValueError(f"need at least three readings, got {len(readings)}")
+    ordered = sorted(readings, key=lambda r: r.chars_per_token)
+    third = len(ordered) // 3
+    low, middle, high = ordered[:third], ordered[third:2 * third], ordered[2 * third:]
+    return [max(low, key=lambda r: (r.precision, r.n_chars)),
+            sorted(middle, key=lambda r: r.precision)[len(middle) // 2],
+            min(high, key=lambda r: r.precision)]
 
 
 def memory_sweep(model: MiniDeepSeekOCR, turns: Sequence[Page], factors: Sequence[float], *,
