@@ -151,3 +151,19 @@ def test_pretrain_encoder_lowers_its_loss_and_leaves_the_decoder_alone():
         pretrain_encoder(model, recipe, steps=1, modes="tiny", progress=False)
     with pytest.raises(TypeError, match="recipe must be a PageRecipe"):
         pretrain_encoder(model, None, steps=1, progress=False)
+
+
+def test_train_curriculum_runs_every_stage_and_checks_the_modes():
+    from readingroom.ocr.train import QUICK_CURRICULUM, train_curriculum
+
+    seed_everything(0)
+    histories = train_curriculum(MiniDeepSeekOCR(CFG), QUICK_CURRICULUM, seed=1, progress=False)
+    assert list(histories) == ["encoder", "one line", "short"]
+    assert [len(h.losses) for h in histories.values()] == [3, 3, 2]
+    assert QUICK_CURRICULUM.modes == ("tiny", "small")
+    tiny_only = MiniDeepSeekOCR(OCRConfig(encoder=ENC, n_layers=1, n_heads=2, moe=None,
+                                          max_text=40, modes=("tiny",)))
+    with pytest.raises(ValueError, match=r"modes \['small'\] that the model's config"):
+        train_curriculum(tiny_only, QUICK_CURRICULUM, progress=False)
+    with pytest.raises(TypeError, match="curriculum must be a Curriculum"):
+        train_curriculum(tiny_only, "quick", progress=False)

@@ -403,19 +403,9 @@ class Curriculum:
         check_int(self.batch_size, "batch_size")
 
     @property
-    def max_chars(self) -> int:
-        """The longest passage any stage draws."""
-        return max(s.recipe.max_chars for s in self.stages)
-
-    @property
     def modes(self) -> tuple[str, ...]:
         """Every mode a stage trains in, in first-use order."""
         return tuple(dict.fromkeys(m for s in (self.pretrain, *self.stages) for m in s.modes))
-
-    @property
-    def steps(self) -> int:
-        """Reader steps over all stages (pretraining not counted)."""
-        return sum(s.steps for s in self.stages)
 
 
 _FONTS = (8, 10, 12, 14)
@@ -463,6 +453,10 @@ def train_curriculum(model: MiniDeepSeekOCR, curriculum: Curriculum, *, seed: in
         raise TypeError(f"curriculum must be a Curriculum, got {type(curriculum).__name__}")
     seed = check_int(seed, "seed", minimum=0)
     c = curriculum
+    missing = [m for m in c.modes if m not in getattr(getattr(model, "config", None), "modes", ())]
+    if missing:
+        raise ValueError(f"the curriculum trains in modes {missing} that the model's config "
+                         f"does not list (OCRConfig.modes)")
     common = dict(batch_size=c.batch_size, lr=c.lr, schedule="constant", grad_clip=None,
                   progress=progress)
     out = {c.pretrain.name: pretrain_encoder(model, c.pretrain.recipe, steps=c.pretrain.steps,
