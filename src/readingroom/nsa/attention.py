@@ -1,0 +1,228 @@
+r"""NSA's attention, Eq. (5): three branches mixed by gates, in dense masked PyTorch or Triton.
+
+For a query :math:`q_t` the output is
+
+.. math::
+
+    o^*_t = \sum_{c \in \{cmp,\, slc,\, win\}} g^c_t \cdot
+            \mathrm{Attn}\big(q_t, \tilde K^c_t, \tilde V^c_t\big)            \qquad (5)
+
+with :math:`\tilde K^{cmp}_t` the compressed tokens whose blocks have ended (Eq. 7),
+:math:`\tilde K^{slc}_t` the tokens of the ``n`` selected blocks (Eq. 12) and
+:math:`\tilde K^{win}_t` the last ``w`` tokens. :func:`nsa_attention` is the entry point; with
+``backend="torch"`` each branch is an ordinary attention under a boolean mask
+(:mod:`readingroom.nsa.blocks` builds the masks), with ``backend="triton"`` the branches run in
+the kernels of :mod:`readingroom.kernels.nsa`.
+
+Shapes: ``B`` batch, ``T`` queries, ``S`` keys (``S = q_start + T``), ``H`` query heads,
+``H_kv`` key/value heads (``G = H / H_kv`` queries per group), ``D`` head width, ``N_c``
+compressed tokens, ``N_s`` selection blocks, ``n`` = ``top_n``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from readingroom.nsa.blocks import (
+    compressed_mask,
+    num_compressed,
+    num_selection_blocks,
+    select_blocks,
+    selection_mask,
+    selection_scores,
+    window_mask,
+)
+from readingroom.nsa.config import BRANCHES, NSAConfig
+
+__all__ = ["BACKENDS", "NSAParts", "masked_attention", "nsa_attention"]
+
+#: How :func:`nsa_attention` computes the branches.
+BACKENDS = ("torch", "triton")
+
+
+@dataclass
+class NSAParts:
+    """What :func:`nsa_attention` computed on the way, for plots and tests.
+
+    Attributes:
+        out: ``[B, T, H, D]``, Eq. (5).
+        branch: each branch's output before gating, ``{"cmp"|"slc"|"win": [B, T, H, D]}``.
+        p_cmp: ``[B, T, H, N_c]``, the compression branch's attention probabilities (Eq. 8).
+        scores: ``[B, T, H_kv, N_s]``, the selection scores ``p'_slc`` (Eq. 9-10).
+        indices: ``[B, T, H_kv, n]``, the selected blocks (Eq. 11), ``-1`` for padding.
+    """
+
+    out: torch.Tensor
+    branch: dict[str, torch.Tensor]
+    p_cmp: torch.Tensor | None
+    scores: torch.Tensor | None
+    indices: torch.Tensor | None
+
+
+def masked_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax attention of grouped queries under a boolean mask.
+
+    Args:
+        q: ``[B, T, H, D]``; k, v: ``[B, S, H_kv, D]``.
+        mask: broadcastable to ``[B, H_kv, T, S]``; ``True`` where the key is visible.
+        scale: multiplies ``q . k`` before the softmax.
+
+    Returns:
+        ``(o [B, T, H, D], p [B, T, H, S])``. A query that sees no key gets ``o = 0`` and a row of
+        zeros in ``p`` — finite, with finite gradients (the paper leaves this case open: it arises
+        in the compression branch for the first ``l - 1`` queries).
+    """
+    B, T, H, D = q.shape
+    S, H_kv = k.shape[1], k.shape[2]
+    G = H // H_kv
+    qg = q.reshape(B, T, H_kv, G, D).permute(0, 2, 3, 1, 4)  # [B, H_kv, G, T, D]
+    kg = k.permute(0, 2, 1, 3)[:, :, None]  # [B, H_kv, 1, S, D]
+    vg = v.permute(0, 2, 1, 3)[:, :, None]  # [B, H_kv, 1, S, D]
+    m = mask.expand(B, H_kv, T, S)[:, :, None]  # [B, H_kv, 1, T, S]
+    seen = m.any(dim=-1, keepdim=True)  # [B, H_kv, 1, T, 1]
+    scores = (qg @ kg.transpose(-1, -2)) * scale  # [B, H_kv, G, T, S]
+    # Masked keys get -inf; a row with no visible key is zeroed first so its softmax is finite,
+    # then multiplied by 0.
+    scores = scores.masked_fill(~m, float("-inf")).masked_fill(~seen, 0.0)
+    p = torch.softmax(scores, dim=-1) * seen  # [B, H_kv, G, T, S]
+    o = p @ vg  # [B, H_kv, G, T, D]
+    o = o.permute(0, 3, 1, 2, 4).reshape(B, T, H, D)
+    return o, p.permute(0, 3, 1, 2, 4).reshape(B, T, H, S)
+
+
+def _check(name: str, x: object, rank: int) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != rank:
+        raise ValueError(f"{name} must be {rank}-D, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
+    return x
+
+
+def _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, backend) -> None:
+    if not isinstance(cfg, NSAConfig):
+        raise TypeError(f"cfg must be an NSAConfig, got {type(cfg).__name__}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    B, T, H, D = _check("q", q, 4).shape
+    if isinstance(q_start, bool) or not isinstance(q_start, int) or q_start < 0:
+        raise ValueError(f"q_start must be an int >= 0, got {q_start!r}")
+    S = q_start + T
+    for name, x in (("k", k), ("v", v)) + (
+        (("k_win", k_win), ("v_win", v_win)) if k_win is not None or v_win is not None else ()
+    ):
+        _check(name, x, 4)
+        if x.shape[0] != B or x.shape[1] != S or x.shape[3] != D:
+            raise ValueError(
+                f"{name} must be [B={B}, S=q_start+T={S}, H_kv, D={D}], got {tuple(x.shape)}"
+            )
+    H_kv = k.shape[2]
+    if H % H_kv != 0:
+        raise ValueError(
+            f"the query heads H={H} must be a multiple of the key/value heads H_kv={H_kv} (GQA)"
+        )
+    for name, x in (("v", v), ("k_win", k_win), ("v_win", v_win)):
+        if x is not None and x.shape[2] != H_kv:
+            raise ValueError(f"{name} has {x.shape[2]} heads, k has {H_kv}")
+    n_cmp = num_compressed(S, cfg.block_len, cfg.stride)
+    for name, x in (("k_cmp", k_cmp), ("v_cmp", v_cmp)):
+        _check(name, x, 4)
+        if tuple(x.shape) != (B, n_cmp, H_kv, D):
+            raise ValueError(
+                f"{name} must be [B={B}, N_c={n_cmp}, H_kv={H_kv}, D={D}] (N_c compressed tokens "
+                f"for S={S} keys, l={cfg.block_len}, d={cfg.stride}), got {tuple(x.shape)}"
+            )
+    _check("gates", gates, 4)
+    if tuple(gates.shape) != (B, T, H, 3):
+        raise ValueError(
+            f"gates must be [B={B}, T={T}, H={H}, 3] (cmp, slc, win), got {tuple(gates.shape)}"
+        )
+    if (k_win is None) != (v_win is None):
+        raise ValueError("k_win and v_win must be given together (separate window keys/values)")
+
+
+def nsa_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    k_cmp: torch.Tensor,
+    v_cmp: torch.Tensor,
+    gates: torch.Tensor,
+    cfg: NSAConfig,
+    *,
+    k_win: torch.Tensor | None = None,
+    v_win: torch.Tensor | None = None,
+    scale: float | None = None,
+    q_start: int = 0,
+    backend: str = "torch",
+    return_parts: bool = False,
+) -> torch.Tensor | NSAParts:
+    """Native Sparse Attention for a block of queries, Eq. (5).
+
+    Args:
+        q: ``[B, T, H, D]`` queries at positions ``q_start .. q_start + T - 1``.
+        k, v: ``[B, S, H_kv, D]`` raw keys and values at positions ``0 .. S - 1``,
+            ``S = q_start + T``, read by the selection branch (and by the window branch unless
+            ``k_win``/``v_win`` are given).
+        k_cmp, v_cmp: ``[B, N_c, H_kv, D]`` compressed keys and values, φ applied to each
+            compression block of the (compression branch's) raw keys and values (Eq. 7).
+        gates: ``[B, T, H, 3]`` gate values ``g^cmp, g^slc, g^win`` in ``[0, 1]`` (Eq. 5).
+        cfg: the sizes; branches not in ``cfg.branches`` contribute nothing.
+        k_win, v_win: separate keys and values for the window branch (``cfg.separate_kv``).
+        scale: multiplies ``q . k``; default ``1 / sqrt(D)``.
+        q_start: position of the first query (non-zero when decoding with a cache).
+        backend: ``"torch"`` (dense masked attention, any device) or ``"triton"``
+            (:mod:`readingroom.kernels.nsa`; needs ``q_start == 0``).
+        return_parts: return an :class:`NSAParts` instead of the output alone.
+
+    Returns:
+        ``[B, T, H, D]``, or :class:`NSAParts`.
+
+    Raises:
+        TypeError / ValueError: a wrong type, rank or shape, naming the argument.
+    """
+    _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, backend)
+    if backend == "triton":
+        if q_start != 0:
+            raise ValueError(
+                "backend='triton' computes whole sequences (q_start=0); decode with "
+                "backend='torch'"
+            )
+        from readingroom.nsa.triton_backend import nsa_attention_triton
+
+        return nsa_attention_triton(
+            q, k, v, k_cmp, v_cmp, gates, cfg, k_win=k_win, v_win=v_win,
+            scale=scale, return_parts=return_parts,
+        )
+    B, T, H, D = q.shape
+    S = q_start + T
+    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    q_pos = torch.arange(q_start, S, device=q.device)  # [T]
+    branch: dict[str, torch.Tensor] = {}
+    p_cmp = scores = indices = None
+
+    if "cmp" in cfg.branches:
+        mask = compressed_mask(q_pos, k_cmp.shape[1], cfg)[None, None]  # [1, 1, T, N_c]
+        branch["cmp"], p_cmp = masked_attention(q, k_cmp, v_cmp, mask, scale)  # Eq. (8)
+    if "slc" in cfg.branches:
+        n_slc = num_selection_blocks(S, cfg.select_block)
+        # Selection is discrete: no gradient flows through the choice of blocks.
+        scores = selection_scores(p_cmp.detach(), n_slc, k.shape[2], cfg)  # Eq. (9)-(10)
+        indices = select_blocks(scores, q_pos, cfg)  # Eq. (11)
+        mask = selection_mask(indices, q_pos, S, cfg.select_block)  # [B, H_kv, T, S]
+        branch["slc"], _ = masked_attention(q, k, v, mask, scale)  # Eq. (12)
+    if "win" in cfg.branches:
+        kw, vw = (k, v) if k_win is None else (k_win, v_win)
+        mask = window_mask(q_pos, S, cfg.window)[None, None]  # [1, 1, T, S]
+        branch["win"], _ = masked_attention(q, kw, vw, mask, scale)
+
+    out = sum(gates[..., BRANCHES.index(c), None] * o for c, o in branch.items())  # Eq. (5)
+    if return_parts:
+        return NSAParts(out, branch, p_cmp, scores, indices)
+    return out
