@@ -1,0 +1,150 @@
+"""NSA as a Hugging Face ``transformers`` attention implementation.
+
+``transformers`` lets a model pick its attention function by name (``config._attn_implementation``,
+or ``model.set_attn_implementation(name)``); this module registers ``"nsa"``. Attention functions
+there are stateless — they get ``query``, ``key``, ``value`` and a mask — while NSA has
+parameters of its own (φ for keys and values, the gate MLP) and its gates read the layer's
+input ``x_t`` (Eq. 5). So the switch takes two steps:
+
+    model = LlamaForCausalLM(config)             # any model whose attention layers call
+    enable_nsa(model, NSAConfig(...))            # ALL_ATTENTION_FUNCTIONS, e.g. Llama, Qwen2, ...
+
+:func:`enable_nsa` gives every attention layer an :class:`NSAParams` child (so the optimizer
+sees its parameters), a forward pre-hook that keeps the layer's input for the gates, and sets the
+model's attention implementation to ``"nsa"``. The model's own projections, RoPE and KV cache are
+used unchanged: NSA replaces only the softmax-attention step. The attention mask of a batch is
+ignored apart from causality (NSA is causal by construction): left-padded batches are refused.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from readingroom.nsa.attention import BACKENDS, nsa_attention
+from readingroom.nsa.config import NSAConfig
+from readingroom.nsa.module import BlockCompressor
+
+__all__ = ["IMPLEMENTATION", "NSAParams", "enable_nsa", "nsa_attention_forward", "register"]
+
+#: The name under which NSA is registered with ``transformers``.
+IMPLEMENTATION = "nsa"
+
+
+class NSAParams(nn.Module):
+    """NSA's own parameters for one attention layer: φ for keys and values and the gate MLP."""
+
+    def __init__(self, hidden_size: int, n_heads: int, head_dim: int, cfg: NSAConfig, backend: str):
+        super().__init__()
+        if cfg.separate_kv:
+            raise ValueError(
+                "cfg.separate_kv=True is not available through transformers: the model's k_proj / "
+                "v_proj give one set of keys and values; use NativeSparseAttention for it"
+            )
+        self.cfg, self.backend, self.n_heads = cfg, backend, n_heads
+        self.phi_k = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
+        self.phi_v = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
+        self.w_g = nn.Linear(hidden_size, 3 * n_heads)
+        self.hidden: torch.Tensor | None = None  # the layer's input, set by the pre-hook
+
+
+def _keep_input(module: nn.Module, args: tuple, kwargs: dict) -> None:
+    """Forward pre-hook: remember the attention layer's input ``hidden_states`` for the gates."""
+    hidden = kwargs.get("hidden_states", args[0] if args else None)
+    module.nsa.hidden = hidden
+
+
+def _attention_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if all(hasattr(m, a) for a in ("q_proj", "k_proj", "v_proj", "o_proj"))]
+
+
+def enable_nsa(model: nn.Module, cfg: NSAConfig | None = None, *, backend: str = "torch") -> nn.Module:
+    """Switch a ``transformers`` causal LM to NSA in place (see the module docstring); returns it.
+
+    Raises:
+        TypeError: ``cfg`` is not an :class:`NSAConfig`.
+        ValueError: no attention layer with ``q_proj``/``k_proj``/``v_proj``/``o_proj`` was found,
+            an unknown ``backend``, or ``cfg.separate_kv``.
+    """
+    register()
+    cfg = NSAConfig() if cfg is None else cfg
+    if not isinstance(cfg, NSAConfig):
+        raise TypeError(f"cfg must be an NSAConfig, got {type(cfg).__name__}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    layers = _attention_layers(model)
+    if not layers:
+        raise ValueError(
+            "model has no attention layer with q_proj, k_proj, v_proj and o_proj; enable_nsa "
+            "supports transformers' Llama-style models"
+        )
+    hidden = model.config.hidden_size
+    for layer in layers:
+        n_heads = layer.q_proj.out_features // layer.head_dim
+        params = NSAParams(hidden, n_heads, layer.head_dim, cfg, backend)
+        layer.nsa = params.to(device=layer.q_proj.weight.device, dtype=layer.q_proj.weight.dtype)
+        if not getattr(layer, "_nsa_hooked", False):
+            layer.register_forward_pre_hook(_keep_input, with_kwargs=True)
+            layer._nsa_hooked = True
+    model.set_attn_implementation(IMPLEMENTATION)
+    return model
+
+
+def nsa_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
+    """The function ``transformers`` calls for ``attn_implementation="nsa"``.
+
+    ``query`` ``[B, H, T, D]``, ``key``/``value`` ``[B, H_kv, S, D]`` (``S > T`` when decoding
+    with a KV cache: the queries are the last ``T`` positions). Returns ``([B, T, H, D], None)``.
+    """
+    params = getattr(module, "nsa", None)
+    if params is None:
+        raise RuntimeError(
+            "this attention layer has no NSA parameters: call readingroom.nsa.hf.enable_nsa(model) "
+            "instead of only setting attn_implementation='nsa'"
+        )
+    if attention_mask is not None and attention_mask.dim() == 4 and attention_mask.dtype == torch.bool:
+        S = key.shape[2]
+        # Every query must see key 0 under a purely causal mask; a False there means padding.
+        if not bool(attention_mask[..., 0].all()):
+            raise ValueError("NSA through transformers supports causal masks only, not padded batches")
+    B, H, T, D = query.shape
+    S = key.shape[2]
+    q = query.transpose(1, 2)  # [B, T, H, D]
+    k = key.transpose(1, 2)  # [B, S, H_kv, D]
+    v = value.transpose(1, 2)
+    x = params.hidden
+    if x is None or x.shape[:2] != (B, T):
+        raise RuntimeError("NSA's gate input was not captured: was enable_nsa(model) called?")
+    from readingroom.nsa.blocks import compression_blocks
+
+    cfg = params.cfg
+    k_cmp = params.phi_k(compression_blocks(k, cfg.block_len, cfg.stride))  # Eq. (7)
+    v_cmp = params.phi_v(compression_blocks(v, cfg.block_len, cfg.stride))
+    gates = torch.sigmoid(params.w_g(x)).view(B, T, H, 3)  # Eq. (5)
+    scale = 1.0 / math.sqrt(D) if scaling is None else scaling
+    out = nsa_attention(
+        q, k, v, k_cmp, v_cmp, gates.to(q.dtype), cfg, scale=scale, q_start=S - T,
+        backend=params.backend if S == T else "torch",
+    )
+    params.hidden = None
+    return out, None
+
+
+def register() -> None:
+    """Register :func:`nsa_attention_forward` (and a causal mask) under ``"nsa"``; idempotent."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+    AttentionInterface.register(IMPLEMENTATION, nsa_attention_forward)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(IMPLEMENTATION, sdpa_mask)
