@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from readingroom.nsa.blocks import (
     compressed_mask,
@@ -63,8 +64,14 @@ class NSAParts:
 
 
 def masked_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, scale: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor,
+    scale: float,
+    *,
+    need_probs: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Softmax attention of grouped queries under a boolean mask.
 
     Args:
@@ -72,14 +79,26 @@ def masked_attention(
         mask: broadcastable to ``[B, H_kv, T, S]``; ``True`` where the key is visible.
         scale: multiplies ``q . k`` before the softmax.
 
+        need_probs: also return the probabilities. Without them the branch runs in PyTorch's
+            fused ``scaled_dot_product_attention`` (much faster on a CPU); the caller then
+            guarantees that every query sees at least one key (true of the selection and window
+            branches, which always include the query's own token).
+
     Returns:
-        ``(o [B, T, H, D], p [B, T, H, S])``. A query that sees no key gets ``o = 0`` and a row of
-        zeros in ``p`` — finite, with finite gradients (the paper leaves this case open: it arises
-        in the compression branch for the first ``l - 1`` queries).
+        ``(o [B, T, H, D], p [B, T, H, S] or None)``. A query that sees no key gets ``o = 0`` and
+        a row of zeros in ``p`` — finite, with finite gradients (the paper leaves this case open:
+        it arises in the compression branch for the first ``l - 1`` queries).
     """
     B, T, H, D = q.shape
     S, H_kv = k.shape[1], k.shape[2]
     G = H // H_kv
+    if not need_probs:
+        m = mask.expand(B, H_kv, T, S)[:, :, None].expand(B, H_kv, G, T, S).reshape(B, H, T, S)
+        o = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=m, scale=scale,
+            enable_gqa=G > 1,
+        )  # [B, H, T, D]
+        return o.transpose(1, 2), None
     qg = q.reshape(B, T, H_kv, G, D).permute(0, 2, 3, 1, 4)  # [B, H_kv, G, T, D]
     kg = k.permute(0, 2, 1, 3)[:, :, None]  # [B, H_kv, 1, S, D]
     vg = v.permute(0, 2, 1, 3)[:, :, None]  # [B, H_kv, 1, S, D]
@@ -114,6 +133,8 @@ def _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, backend)
     if isinstance(q_start, bool) or not isinstance(q_start, int) or q_start < 0:
         raise ValueError(f"q_start must be an int >= 0, got {q_start!r}")
     S = q_start + T
+    if (k_win is None) != (v_win is None):
+        raise ValueError("k_win and v_win must be given together (separate window keys/values)")
     for name, x in (("k", k), ("v", v)) + (
         (("k_win", k_win), ("v_win", v_win)) if k_win is not None or v_win is not None else ()
     ):
@@ -123,6 +144,8 @@ def _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, backend)
                 f"{name} must be [B={B}, S=q_start+T={S}, H_kv, D={D}], got {tuple(x.shape)}"
             )
     H_kv = k.shape[2]
+    if H_kv < 1:
+        raise ValueError(f"k must have H_kv >= 1 key/value heads, got shape {tuple(k.shape)}")
     if H % H_kv != 0:
         raise ValueError(
             f"the query heads H={H} must be a multiple of the key/value heads H_kv={H_kv} (GQA)"
@@ -139,12 +162,17 @@ def _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, backend)
                 f"for S={S} keys, l={cfg.block_len}, d={cfg.stride}), got {tuple(x.shape)}"
             )
     _check("gates", gates, 4)
+    for name, x in (("k", k), ("v", v), ("k_cmp", k_cmp), ("v_cmp", v_cmp), ("gates", gates),
+                    ("k_win", k_win), ("v_win", v_win)):
+        if x is not None and (x.dtype != q.dtype or x.device != q.device):
+            raise TypeError(
+                f"{name} is {x.dtype} on {x.device}, but q is {q.dtype} on {q.device}: every "
+                "input must share q's dtype and device"
+            )
     if tuple(gates.shape) != (B, T, H, 3):
         raise ValueError(
             f"gates must be [B={B}, T={T}, H={H}, 3] (cmp, slc, win), got {tuple(gates.shape)}"
         )
-    if (k_win is None) != (v_win is None):
-        raise ValueError("k_win and v_win must be given together (separate window keys/values)")
 
 
 def nsa_attention(
@@ -216,11 +244,11 @@ def nsa_attention(
         scores = selection_scores(p_cmp.detach(), n_slc, k.shape[2], cfg)  # Eq. (9)-(10)
         indices = select_blocks(scores, q_pos, cfg)  # Eq. (11)
         mask = selection_mask(indices, q_pos, S, cfg.select_block)  # [B, H_kv, T, S]
-        branch["slc"], _ = masked_attention(q, k, v, mask, scale)  # Eq. (12)
+        branch["slc"], _ = masked_attention(q, k, v, mask, scale, need_probs=False)  # Eq. (12)
     if "win" in cfg.branches:
         kw, vw = (k, v) if k_win is None else (k_win, v_win)
         mask = window_mask(q_pos, S, cfg.window)[None, None]  # [1, 1, T, S]
-        branch["win"], _ = masked_attention(q, kw, vw, mask, scale)
+        branch["win"], _ = masked_attention(q, kw, vw, mask, scale, need_probs=False)
 
     out = sum(gates[..., BRANCHES.index(c), None] * o for c, o in branch.items())  # Eq. (5)
     if return_parts:

@@ -102,18 +102,26 @@ class NSAConfig:
 
     def tokens_per_query(self, t: int) -> int:
         """How many keys the query at (0-indexed) position ``t`` attends to, summed over the
-        branches that are on: compressed tokens whose block has ended, the tokens of at most
-        ``n`` selection blocks up to ``t``, and at most ``w`` window tokens. (Tokens seen by
-        two branches are counted twice: each branch loads them.)"""
+        branches that are on: compressed tokens whose block has ended, the tokens of ``n``
+        selection blocks up to ``t``, and at most ``w`` window tokens. (Tokens seen by two
+        branches are counted twice: each branch loads them.)
+
+        Exact when ``n_local >= 1`` (the query's own, partial block is always selected); with
+        ``n_local = 0`` the count depends on the scores and this is its maximum (``n`` whole
+        blocks from the past)."""
         check_int(t, "t", minimum=0)
         total = 0
         if "cmp" in self.branches:
             total += 0 if t + 1 < self.block_len else (t + 1 - self.block_len) // self.stride + 1
         if "slc" in self.branches:
-            n_blocks = min(self.top_n, t // self.select_block + 1)
-            # The query's own block is cut at t; the others are whole.
-            own = t % self.select_block + 1
-            total += (n_blocks - 1) * self.select_block + own
+            candidates = t // self.select_block + 1  # blocks 0 .. own
+            own_part = t % self.select_block + 1  # the query's own block is cut at t
+            if candidates <= self.top_n:
+                total += (candidates - 1) * self.select_block + own_part
+            elif self.n_local >= 1:
+                total += (self.top_n - 1) * self.select_block + own_part
+            else:
+                total += self.top_n * self.select_block
         if "win" in self.branches:
             total += min(self.window, t + 1)
         return total
