@@ -8,6 +8,7 @@ against the reference, and a benchmark in ``benchmarks/``.
 Modules:
 
 * :mod:`readingroom.kernels.softmax` -- row-wise fused softmax (forward and backward).
+* :mod:`readingroom.kernels.nsa` -- NSA's sliding-window, compressed and selected attention.
 
 Execution mode
 --------------

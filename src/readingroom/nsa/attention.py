@@ -38,7 +38,7 @@ from readingroom.nsa.blocks import (
 )
 from readingroom.nsa.config import BRANCHES, NSAConfig
 
-__all__ = ["BACKENDS", "NSAParts", "masked_attention", "nsa_attention"]
+__all__ = ["BACKENDS", "NSAParts", "masked_attention", "nsa_attention", "nsa_decode"]
 
 #: How :func:`nsa_attention` computes the branches.
 BACKENDS = ("torch", "triton")
@@ -254,3 +254,96 @@ def nsa_attention(
     if return_parts:
         return NSAParts(out, branch, p_cmp, scores, indices)
     return out
+
+
+def _overlap_pairs(n_cmp: int, cfg: NSAConfig, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The non-zero entries of :func:`~readingroom.nsa.blocks.overlap_matrix` as
+    ``(i, j, weight)`` lists: ``O(N_c)`` work instead of an ``N_c x N_s`` matrix."""
+    i = torch.arange(n_cmp, device=device)
+    span = -(-cfg.block_len // cfg.select_block) + 1  # selection blocks one compression block can touch
+    j = (i * cfg.stride // cfg.select_block)[:, None] + torch.arange(span, device=device)  # [N_c, span]
+    start = torch.maximum(i[:, None] * cfg.stride, j * cfg.select_block)
+    end = torch.minimum(i[:, None] * cfg.stride + cfg.block_len, (j + 1) * cfg.select_block)
+    w = (end - start).clamp(min=0) / cfg.stride
+    keep = w > 0
+    return i[:, None].expand_as(j)[keep], j[keep], w[keep]
+
+
+def nsa_decode(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    k_cmp: torch.Tensor,
+    v_cmp: torch.Tensor,
+    gates: torch.Tensor,
+    cfg: NSAConfig,
+    *,
+    k_win: torch.Tensor | None = None,
+    v_win: torch.Tensor | None = None,
+    scale: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One decoding step of Eq. (5) that reads only the tokens NSA needs.
+
+    The query is the last position ``t = S - 1`` of the cache. Where :func:`nsa_attention`
+    masks dense ``[T, S]`` score matrices, this gathers the ``n`` selected blocks and the last
+    ``w`` tokens, so its work grows like ``S / d + n l' + w`` (the paper's Table 4) instead of
+    ``S``. Same numbers as ``nsa_attention(..., q_start=S - 1)``; used by the decoding benchmark.
+
+    Args:
+        q: ``[B, H, D]``; k, v: ``[B, S, H_kv, D]``; k_cmp, v_cmp: ``[B, N_c, H_kv, D]``;
+        gates: ``[B, H, 3]``; k_win, v_win: as in :func:`nsa_attention`.
+
+    Returns:
+        ``(o [B, H, D], indices [B, H_kv, n])``.
+    """
+    if not isinstance(q, torch.Tensor) or q.dim() != 3:
+        raise ValueError(f"q must be [B, H, D] (one query per sequence), got {getattr(q, 'shape', q)!r}")
+    if not isinstance(gates, torch.Tensor) or gates.dim() != 3:
+        raise ValueError(f"gates must be [B, H, 3], got {getattr(gates, 'shape', gates)!r}")
+    S = k.shape[1]
+    _validate(q[:, None], k, v, k_cmp, v_cmp, gates[:, None], cfg, S - 1, k_win, v_win, "torch")
+    B, H, D = q.shape
+    H_kv = k.shape[2]
+    G = H // H_kv
+    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    t = S - 1
+    qg = q.view(B, H_kv, G, D)
+    out = torch.zeros_like(q)
+
+    def attend(keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None):
+        # keys/values [B, H_kv, m, D]; mask [B, H_kv, m] -> ([B, H_kv, G, D], p [B, H_kv, G, m])
+        s = torch.einsum("bhgd,bhmd->bhgm", qg, keys) * scale
+        if mask is not None:
+            s = s.masked_fill(~mask[:, :, None], float("-inf"))
+        p = torch.softmax(s, dim=-1)
+        return torch.einsum("bhgm,bhmd->bhgd", p, values), p
+
+    n_cmp = k_cmp.shape[1]
+    p_cmp = None
+    if "cmp" in cfg.branches and n_cmp > 0:  # every compressed token in the cache has ended
+        o, p_cmp = attend(k_cmp.transpose(1, 2), v_cmp.transpose(1, 2))  # p: [B, H_kv, G, N_c]
+        out += gates[..., 0, None] * o.reshape(B, H, D)
+    indices = torch.full((B, H_kv, cfg.top_n), -1, dtype=torch.long, device=q.device)
+    if "slc" in cfg.branches:
+        n_slc = num_selection_blocks(S, cfg.select_block)
+        scores = q.new_zeros(B, H_kv, n_slc)
+        if p_cmp is not None:  # Eq. (9)-(10) without the N_c x N_s matrix
+            i, j, w = _overlap_pairs(n_cmp, cfg, q.device)
+            scores.index_add_(-1, j, p_cmp.sum(2)[..., i] * w.to(q.dtype))
+        pos = torch.tensor([t], device=q.device)
+        indices = select_blocks(scores[:, None], pos, cfg)[:, 0]  # [B, H_kv, n]
+        tok = indices[..., None] * cfg.select_block + torch.arange(cfg.select_block, device=q.device)
+        tok = tok.flatten(-2)  # [B, H_kv, n l']
+        valid = (indices[..., None] >= 0).expand(-1, -1, -1, cfg.select_block).flatten(-2) & (tok <= t)
+        tok = tok.clamp(0, t)
+        gather = tok[..., None].expand(-1, -1, -1, D)  # [B, H_kv, n l', D]
+        ks = k.transpose(1, 2).gather(2, gather)
+        vs = v.transpose(1, 2).gather(2, gather)
+        o, _ = attend(ks, vs, valid)
+        out += gates[..., 1, None] * o.reshape(B, H, D)
+    if "win" in cfg.branches:
+        kw, vw = (k, v) if k_win is None else (k_win, v_win)
+        lo = max(0, S - cfg.window)
+        o, _ = attend(kw[:, lo:].transpose(1, 2), vw[:, lo:].transpose(1, 2))
+        out += gates[..., 2, None] * o.reshape(B, H, D)
+    return out, indices
