@@ -145,9 +145,10 @@ def selection_mask(
     ``s``'s block is among ``indices[b, t, h]`` and ``s <= t``."""
     B, T, H_kv, n = indices.shape
     n_slc = num_selection_blocks(n_keys, select_block)
-    chosen = torch.zeros(B, T, H_kv, n_slc + 1, dtype=torch.bool, device=indices.device)
-    chosen.scatter_(-1, indices.masked_fill(indices < 0, n_slc), True)  # -1 -> spare column
-    block_of = torch.arange(n_keys, device=indices.device) // select_block  # [S]
-    tokens = chosen[..., block_of]  # [B, T, H_kv, S]
+    chosen = torch.zeros(B, H_kv, T, n_slc + 1, dtype=torch.bool, device=indices.device)
+    # -1 (padding) goes to a spare column that is dropped.
+    chosen.scatter_(-1, indices.permute(0, 2, 1, 3).masked_fill(indices.permute(0, 2, 1, 3) < 0, n_slc), True)
+    tokens = chosen[..., :n_slc, None].expand(B, H_kv, T, n_slc, select_block)
+    tokens = tokens.reshape(B, H_kv, T, n_slc * select_block)[..., :n_keys]  # [B, H_kv, T, S]
     causal = torch.arange(n_keys, device=indices.device)[None, :] <= q_pos[:, None]  # [T, S]
-    return tokens.permute(0, 2, 1, 3) & causal  # [B, H_kv, T, S]
+    return tokens & causal  # [B, H_kv, T, S]
