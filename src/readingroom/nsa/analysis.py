@@ -1,0 +1,81 @@
+"""Looking inside NSA: per-branch attention maps, branch ablations, accuracy by needle distance."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from readingroom.nsa.attention import masked_attention
+from readingroom.nsa.blocks import (
+    compressed_mask,
+    num_selection_blocks,
+    select_blocks,
+    selection_mask,
+    selection_scores,
+    window_mask,
+)
+from readingroom.nsa.config import NSAConfig
+
+__all__ = ["attention_maps", "branches_only", "needle_distance"]
+
+
+@torch.no_grad()
+def attention_maps(
+    q: torch.Tensor, k: torch.Tensor, k_cmp: torch.Tensor, cfg: NSAConfig, *, scale: float | None = None
+) -> dict[str, torch.Tensor]:
+    """Every branch's attention probabilities, for pictures.
+
+    Args: q ``[B, T, H, D]``, k ``[B, T, H_kv, D]``, k_cmp ``[B, N_c, H_kv, D]`` (one sequence
+    from position 0; shared keys).
+
+    Returns:
+        ``{"cmp": [B, T, H, N_c], "slc": [B, T, H, T], "win": [B, T, H, T],
+        "indices": [B, T, H_kv, n]}`` — rows sum to 1 (or are 0 where a query sees nothing).
+    """
+    B, T, H, D = q.shape
+    scale = 1.0 / math.sqrt(D) if scale is None else scale
+    q_pos = torch.arange(T, device=q.device)
+    zeros = torch.zeros_like(k_cmp)
+    _, p_cmp = masked_attention(q, k_cmp, zeros, compressed_mask(q_pos, k_cmp.shape[1], cfg)[None, None], scale)
+    scores = selection_scores(p_cmp, num_selection_blocks(T, cfg.select_block), k.shape[2], cfg)
+    indices = select_blocks(scores, q_pos, cfg)
+    vk = torch.zeros_like(k)
+    _, p_slc = masked_attention(q, k, vk, selection_mask(indices, q_pos, T, cfg.select_block), scale)
+    _, p_win = masked_attention(q, k, vk, window_mask(q_pos, T, cfg.window)[None, None], scale)
+    return {"cmp": p_cmp, "slc": p_slc, "win": p_win, "indices": indices}
+
+
+@contextlib.contextmanager
+def branches_only(model: nn.Module, branches: tuple[str, ...]) -> Iterator[nn.Module]:
+    """Within the ``with`` block, every NSA layer of ``model`` (a :class:`NativeSparseAttention`
+    or a ``transformers`` model after :func:`~readingroom.nsa.hf.enable_nsa`) uses only
+    ``branches`` — an ablation of the trained model, its weights untouched."""
+    holders = [m for m in model.modules() if isinstance(getattr(m, "cfg", None), NSAConfig)]
+    if not holders:
+        raise ValueError("model has no NSA layer (nothing with an NSAConfig `cfg`)")
+    saved = [m.cfg for m in holders]
+    try:
+        for m in holders:
+            m.cfg = m.cfg.replace(branches=tuple(branches))
+        yield model
+    finally:
+        for m, cfg in zip(holders, saved):
+            m.cfg = cfg
+
+
+def needle_distance(tokens: torch.Tensor, targets: torch.Tensor, n_keys: int) -> torch.Tensor:
+    """For each query of a recall batch (:class:`~readingroom.nsa.recall.RecallTask`), how many
+    tokens back its key was first shown: ``[n_queries_total]`` in the order of
+    ``targets != -100``."""
+    distances = []
+    for b, t in (targets != -100).nonzero().tolist():
+        key = tokens[b, t]
+        earlier = (tokens[b, :t] == key).nonzero()
+        if len(earlier) == 0:
+            raise ValueError(f"query at ({b}, {t}) has no earlier occurrence of its key")
+        distances.append(t - int(earlier[0]))
+    return torch.tensor(distances)

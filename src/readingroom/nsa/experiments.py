@@ -1,0 +1,154 @@
+"""The chapter's retrieval experiment: one small Llama, three attentions, the same budget.
+
+``full`` is the model's own softmax attention (PyTorch SDPA), ``nsa`` the same model after
+:func:`~readingroom.nsa.hf.enable_nsa` with :data:`~readingroom.nsa.config.CPU_CONFIG`, and
+``window`` the same again with only NSA's sliding-window branch switched on — an attention that
+cannot see a needle more than ``w`` tokens back, the control.
+
+Training for long enough to compare them takes longer than a chapter may run on a CPU, so
+``python -m readingroom.nsa recall --seed S`` trains all three (:func:`run_recall`) and writes
+their curves and held-out accuracies to ``book/data/nsa/recall_seed{S}.json``; for seed 0 it also
+writes the weights (``recall_{kind}_seed0.safetensors``), which the chapter loads to look inside.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from readingroom.common.checks import check_int
+from readingroom.common.paths import book_data_path
+from readingroom.common.seed import make_generator
+from readingroom.nsa.analysis import needle_distance
+from readingroom.nsa.config import CPU_CONFIG, NSAConfig
+from readingroom.nsa.recall import RecallRun, RecallTask, recall_accuracy, train_recall
+
+__all__ = [
+    "KINDS", "QUICK_RECIPE", "RECALL_RECIPE", "RecallRecipe", "accuracy_by_distance",
+    "heldout_set", "make_recall_model", "recall_path", "run_recall", "summarise", "write_summary",
+]
+
+#: The attentions compared.
+KINDS = ("full", "nsa", "window")
+
+
+@dataclass(frozen=True)
+class RecallRecipe:
+    """Everything that fixes a run of the retrieval experiment (recorded with its results)."""
+
+    task: RecallTask = field(default_factory=lambda: RecallTask(seq_len=256, n_pairs=1, n_queries=1))
+    nsa: NSAConfig = CPU_CONFIG
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 4
+    kv_heads: int = 2
+    steps: int = 1000
+    batch: int = 16
+    lr: float = 3e-3
+    eval_every: int = 100
+    n_eval: int = 512
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "layers", "heads", "kv_heads", "steps", "batch", "eval_every", "n_eval"):
+            check_int(getattr(self, name), name)
+
+
+#: The committed runs: 1,000 steps of 16 sequences of 256 tokens, one needle each.
+RECALL_RECIPE = RecallRecipe()
+#: A smoke test of the same shape.
+QUICK_RECIPE = RecallRecipe(steps=20, eval_every=10, n_eval=32)
+
+
+def make_recall_model(kind: str, recipe: RecallRecipe = RECALL_RECIPE) -> nn.Module:
+    """A ``LlamaForCausalLM`` built from a config (no download) with the attention ``kind``."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from readingroom.nsa.hf import enable_nsa
+
+    config = LlamaConfig(
+        vocab_size=recipe.task.vocab_size, hidden_size=recipe.hidden,
+        intermediate_size=2 * recipe.hidden, num_hidden_layers=recipe.layers,
+        num_attention_heads=recipe.heads, num_key_value_heads=recipe.kv_heads,
+        max_position_embeddings=recipe.task.seq_len, attn_implementation="sdpa",
+    )
+    model = LlamaForCausalLM(config)
+    if kind == "nsa":
+        enable_nsa(model, recipe.nsa)
+    elif kind == "window":
+        enable_nsa(model, recipe.nsa.replace(branches=("win",)))
+    return model
+
+
+def heldout_set(recipe: RecallRecipe = RECALL_RECIPE, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The held-out sequences :func:`~readingroom.nsa.recall.train_recall` scores on."""
+    return recipe.task.sample(recipe.n_eval, make_generator(seed + 10_000))
+
+
+@torch.no_grad()
+def accuracy_by_distance(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor,
+                         edges: tuple[int, ...]) -> list[tuple[int, int, float, int]]:
+    """Recall accuracy binned by how far back the needle is: ``(lo, hi, accuracy, count)`` per
+    bin ``[lo, hi)`` of ``edges``."""
+    model.eval()
+    out = model(tokens)
+    logits = out.logits if hasattr(out, "logits") else out
+    asked = targets != -100
+    right = (logits.argmax(-1)[asked] == targets[asked]).float()
+    dist = needle_distance(tokens, targets, 0)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (dist >= lo) & (dist < hi)
+        n = int(sel.sum())
+        rows.append((lo, hi, float(right[sel].mean()) if n else float("nan"), n))
+    return rows
+
+
+def recall_path(seed: int, kind: str | None = None) -> Path:
+    """``book/data/nsa/recall_seed{seed}.json``, or the weights of one ``kind``."""
+    name = f"nsa/recall_seed{seed}.json" if kind is None else f"nsa/recall_{kind}_seed{seed}.safetensors"
+    return book_data_path(name)
+
+
+def run_recall(recipe: RecallRecipe, seed: int, *, progress: bool = True,
+               kinds: tuple[str, ...] = KINDS) -> dict[str, tuple[RecallRun, nn.Module]]:
+    """Train each attention ``kind`` with the same seed, batches and budget."""
+    runs = {}
+    for kind in kinds:
+        holder: dict[str, nn.Module] = {}
+
+        def build(kind: str = kind) -> nn.Module:
+            holder["model"] = make_recall_model(kind, recipe)
+            return holder["model"]
+
+        run = train_recall(kind, build, recipe.task, steps=recipe.steps, batch=recipe.batch,
+                           lr=recipe.lr, seed=seed, eval_every=recipe.eval_every,
+                           n_eval=recipe.n_eval, progress=progress)
+        runs[kind] = (run, holder["model"])
+    return runs
+
+
+def summarise(recipe: RecallRecipe, seed: int, runs: dict[str, tuple[RecallRun, nn.Module]]) -> dict:
+    """The JSON record of one seed: recipe, curves (loss every 10 steps), accuracies."""
+    out = {"seed": seed, "recipe": repr(recipe), "runs": {}}
+    for kind, (run, _) in runs.items():
+        losses = run.history.losses
+        out["runs"][kind] = {
+            "accuracy": run.accuracy,
+            "curve": run.curve,
+            "loss_every_10": [round(sum(losses[i:i + 10]) / len(losses[i:i + 10]), 4)
+                              for i in range(0, len(losses), 10)],
+            "seconds": round(run.history.seconds, 1),
+        }
+    return out
+
+
+def write_summary(summary: dict, path: Path) -> None:
+    """Write :func:`summarise`'s record as JSON (folders created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=1) + "\n")
