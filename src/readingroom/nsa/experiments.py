@@ -46,10 +46,10 @@ class RecallRecipe:
     layers: int = 2
     heads: int = 4
     kv_heads: int = 2
-    steps: int = 1000
+    steps: int = 2000
     batch: int = 16
     lr: float = 3e-3
-    eval_every: int = 100
+    eval_every: int = 200
     n_eval: int = 512
 
     def __post_init__(self) -> None:
@@ -57,7 +57,8 @@ class RecallRecipe:
             check_int(getattr(self, name), name)
 
 
-#: The committed runs: 1,000 steps of 16 sequences of 256 tokens, one needle each.
+#: The committed runs: 2,000 steps of 16 sequences of 256 tokens, one needle each (a pilot with
+#: 1,000 steps left NSA at 0.72 and still rising, full attention at 0.91 since step 200).
 RECALL_RECIPE = RecallRecipe()
 #: A smoke test of the same shape.
 QUICK_RECIPE = RecallRecipe(steps=20, eval_every=10, n_eval=32)

@@ -48,6 +48,9 @@ class NSAParams(nn.Module):
         self.phi_v = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
         self.w_g = nn.Linear(hidden_size, 3 * n_heads)
         self.hidden: torch.Tensor | None = None  # the layer's input, set by the pre-hook
+        #: Set to a dict to have the next forward store its ``q``, ``k``, ``k_cmp`` there
+        #: (detached; ``[B, T, H, D]``, ``[B, S, H_kv, D]``, ``[B, N_c, H_kv, D]``), for pictures.
+        self.keep: dict | None = None
 
 
 def _keep_input(module: nn.Module, args: tuple, kwargs: dict) -> None:
@@ -131,7 +134,11 @@ def nsa_attention_forward(
     cfg = params.cfg
     k_cmp = params.phi_k(compression_blocks(k, cfg.block_len, cfg.stride))  # Eq. (7)
     v_cmp = params.phi_v(compression_blocks(v, cfg.block_len, cfg.stride))
+    if params.keep is not None:
+        params.keep.update(q=q.detach(), k=k.detach(), k_cmp=k_cmp.detach(), gates=None)
     gates = torch.sigmoid(params.w_g(x)).view(B, T, H, 3)  # Eq. (5)
+    if params.keep is not None:
+        params.keep["gates"] = gates.detach()
     scale = 1.0 / math.sqrt(D) if scaling is None else scaling
     out = nsa_attention(
         q, k, v, k_cmp, v_cmp, gates.to(q.dtype), cfg, scale=scale, q_start=S - T,
