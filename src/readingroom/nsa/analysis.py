@@ -36,7 +36,14 @@ def attention_maps(
         ``{"cmp": [B, T, H, N_c], "slc": [B, T, H, T], "win": [B, T, H, T],
         "indices": [B, T, H_kv, n]}`` — rows sum to 1 (or are 0 where a query sees nothing).
     """
+    for name, x in (("q", q), ("k", k), ("k_cmp", k_cmp)):
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise ValueError(f"{name} must be a 4-D tensor, got {getattr(x, 'shape', x)!r}")
     B, T, H, D = q.shape
+    if k.shape[0] != B or k.shape[1] != T or k.shape[3] != D or H % k.shape[2]:
+        raise ValueError(f"k must be [B={B}, T={T}, H_kv, D={D}] with H_kv dividing H={H}, got {tuple(k.shape)}")
+    if k_cmp.shape[0] != B or k_cmp.shape[2:] != k.shape[2:]:
+        raise ValueError(f"k_cmp must be [B={B}, N_c, {k.shape[2]}, {D}], got {tuple(k_cmp.shape)}")
     scale = 1.0 / math.sqrt(D) if scale is None else scale
     q_pos = torch.arange(T, device=q.device)
     zeros = torch.zeros_like(k_cmp)
@@ -67,7 +74,7 @@ def branches_only(model: nn.Module, branches: tuple[str, ...]) -> Iterator[nn.Mo
             m.cfg = cfg
 
 
-def needle_distance(tokens: torch.Tensor, targets: torch.Tensor, n_keys: int) -> torch.Tensor:
+def needle_distance(tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """For each query of a recall batch (:class:`~readingroom.nsa.recall.RecallTask`), how many
     tokens back its key was first shown: ``[n_queries_total]`` in the order of
     ``targets != -100``."""
@@ -78,4 +85,4 @@ def needle_distance(tokens: torch.Tensor, targets: torch.Tensor, n_keys: int) ->
         if len(earlier) == 0:
             raise ValueError(f"query at ({b}, {t}) has no earlier occurrence of its key")
         distances.append(t - int(earlier[0]))
-    return torch.tensor(distances)
+    return torch.tensor(distances, dtype=torch.long)

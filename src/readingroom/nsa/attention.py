@@ -127,8 +127,17 @@ def window_attention(
     to ``2 w`` keys under one small mask instead of all ``T``: ``O(T w)`` work, not ``O(T^2)``.
     Same result as a ``[T, T]`` window mask (tested).
 
-    Args: q ``[B, T, H, D]``; k, v ``[B, T, H_kv, D]``. Returns ``[B, T, H, D]``.
+    Args: q ``[B, T, H, D]``; k, v ``[B, T, H_kv, D]``; ``window`` >= 1. Returns ``[B, T, H, D]``.
     """
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be an int >= 1, got {window!r}")
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        _check(name, x, 4)
+    if k.shape != v.shape or k.shape[:2] != q.shape[:2] or k.shape[3] != q.shape[3] or q.shape[2] % k.shape[2]:
+        raise ValueError(
+            f"window_attention needs q [B, T, H, D] and k, v [B, T, H_kv, D] with H_kv dividing H; "
+            f"got q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
     B, T, H, D = q.shape
     H_kv = k.shape[2]
     G, w = H // H_kv, window
@@ -345,6 +354,7 @@ def nsa_decode(
         raise ValueError(f"q must be [B, H, D] (one query per sequence), got {getattr(q, 'shape', q)!r}")
     if not isinstance(gates, torch.Tensor) or gates.dim() != 3:
         raise ValueError(f"gates must be [B, H, 3], got {getattr(gates, 'shape', gates)!r}")
+    _check("k", k, 4)
     S = k.shape[1]
     _validate(q[:, None], k, v, k_cmp, v_cmp, gates[:, None], cfg, S - 1, k_win, v_win, "torch")
     B, H, D = q.shape

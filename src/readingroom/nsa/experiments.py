@@ -97,11 +97,13 @@ def accuracy_by_distance(model: nn.Module, tokens: torch.Tensor, targets: torch.
     """Recall accuracy binned by how far back the needle is: ``(lo, hi, accuracy, count)`` per
     bin ``[lo, hi)`` of ``edges``."""
     model.eval()
+    device = next(model.parameters()).device
+    tokens, targets = tokens.to(device), targets.to(device)
     out = model(tokens)
     logits = out.logits if hasattr(out, "logits") else out
     asked = targets != -100
     right = (logits.argmax(-1)[asked] == targets[asked]).float()
-    dist = needle_distance(tokens, targets, 0)
+    dist = needle_distance(tokens.cpu(), targets.cpu()).to(device)
     rows = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (dist >= lo) & (dist < hi)
@@ -117,8 +119,13 @@ def recall_path(seed: int, kind: str | None = None) -> Path:
 
 
 def run_recall(recipe: RecallRecipe, seed: int, *, progress: bool = True,
-               kinds: tuple[str, ...] = KINDS) -> dict[str, tuple[RecallRun, nn.Module]]:
-    """Train each attention ``kind`` with the same seed, batches and budget."""
+               kinds: tuple[str, ...] = KINDS,
+               device: torch.device | str | None = None) -> dict[str, tuple[RecallRun, nn.Module]]:
+    """Train each attention ``kind`` with the same seed, batches and budget (on ``device``,
+    default the CPU)."""
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValueError(f"kinds must be a subset of {KINDS}, got {kinds!r}")
     runs = {}
     for kind in kinds:
         holder: dict[str, nn.Module] = {}
@@ -129,7 +136,7 @@ def run_recall(recipe: RecallRecipe, seed: int, *, progress: bool = True,
 
         run = train_recall(kind, build, recipe.task, steps=recipe.steps, batch=recipe.batch,
                            lr=recipe.lr, seed=seed, eval_every=recipe.eval_every,
-                           n_eval=recipe.n_eval, progress=progress)
+                           n_eval=recipe.n_eval, progress=progress, device=device)
         runs[kind] = (run, holder["model"])
     return runs
 

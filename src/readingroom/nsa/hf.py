@@ -116,13 +116,17 @@ def nsa_attention_forward(
             "this attention layer has no NSA parameters: call readingroom.nsa.hf.enable_nsa(model) "
             "instead of only setting attn_implementation='nsa'"
         )
-    if attention_mask is not None and attention_mask.dim() == 4 and attention_mask.dtype == torch.bool:
-        S = key.shape[2]
-        # Every query must see key 0 under a purely causal mask; a False there means padding.
-        if not bool(attention_mask[..., 0].all()):
-            raise ValueError("NSA through transformers supports causal masks only, not padded batches")
     B, H, T, D = query.shape
     S = key.shape[2]
+    if attention_mask is not None:  # NSA is causal by construction: refuse anything else
+        visible = attention_mask if attention_mask.dtype == torch.bool else attention_mask == 0
+        rows = torch.arange(S - T, S, device=visible.device)[:, None]
+        causal = torch.arange(S, device=visible.device)[None, :] <= rows  # [T, S]
+        if visible.shape[-2:] != (T, S) or not bool((visible == causal).all()):
+            raise ValueError(
+                "NSA through transformers supports plain causal masks only (no padded batches, no "
+                "packed sequences): pass batches without an attention_mask"
+            )
     q = query.transpose(1, 2)  # [B, T, H, D]
     k = key.transpose(1, 2)  # [B, S, H_kv, D]
     v = value.transpose(1, 2)

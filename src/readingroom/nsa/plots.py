@@ -1,5 +1,5 @@
-"""Figures of the NSA chapter. Each function draws on new axes (or the ones given) and returns
-the figure; nothing calls ``plt.show()``."""
+"""Figures of the NSA chapter. Each function draws a new figure and returns it; nothing calls
+``plt.show()``."""
 
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ def plot_query(maps: Mapping[str, torch.Tensor], cfg: NSAConfig, t: int, *, head
 def plot_recall(runs: Sequence[RecallRun]) -> Figure:
     """Training loss and held-out recall accuracy of each run, side by side."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax_loss.set_prop_cycle(color=list(BOOK_COLORS))  # loss i and accuracy i share a colour
     for i, run in enumerate(runs):
         color = BOOK_COLORS[i % len(BOOK_COLORS)]
         plot_history(run.history, ax=ax_loss, label=run.name)  # next colour in the cycle = color

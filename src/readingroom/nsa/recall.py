@@ -118,18 +118,20 @@ def train_recall(
     eval_every: int = 50,
     n_eval: int = 256,
     progress: bool = True,
+    device: torch.device | str | None = None,
 ) -> RecallRun:
     """Train ``make_model()`` on ``task`` and score it on ``n_eval`` held-out sequences.
 
-    The model is built after seeding with ``seed`` and every model trained with the same seed
-    sees the same batches, so two attention mechanisms are compared on equal terms. Held-out
-    sequences come from seed ``seed + 10_000``.
+    The model is built after seeding with ``seed`` (then moved to ``device``, default the CPU)
+    and every model trained with the same seed sees the same batches, so two attention
+    mechanisms are compared on equal terms. Held-out sequences come from seed ``seed + 10_000``.
     """
     seed_everything(seed)
-    model = make_model()
+    model = make_model().to("cpu" if device is None else device)
     train_gen = make_generator(seed)
     batches = [task.sample(batch, train_gen) for _ in range(steps)]
-    eval_set = task.sample(n_eval, make_generator(seed + 10_000))
+    device = next(model.parameters()).device
+    eval_set = tuple(x.to(device) for x in task.sample(n_eval, make_generator(seed + 10_000)))
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
         return {"accuracy": recall_accuracy(m, *eval_set)}
