@@ -48,7 +48,8 @@ def _device_name(device: torch.device) -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip() + f" ({torch.get_num_threads()} threads)"
+                n = torch.get_num_threads()
+                return line.split(":", 1)[1].strip() + f" ({n} thread{'s' if n > 1 else ''})"
     except OSError:
         pass
     return platform.processor() or "CPU"
