@@ -21,16 +21,14 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import platform
 import shlex
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from benchlib import cpu_name, median_ms_wall
 from readingroom.nsa import NSAConfig, nsa_attention
 from readingroom.nsa.attention import nsa_decode
 from readingroom.nsa.cost import PAPER_TABLE4, decode_cost
@@ -45,29 +43,8 @@ CONTEXTS_QUICK = (2048, 4096)
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                n = torch.get_num_threads()
-                return line.split(":", 1)[1].strip() + f" ({n} thread{'s' if n > 1 else ''})"
-    except OSError:
-        pass
-    return platform.processor() or "CPU"
-
-
-def _median_ms(fn, device: torch.device, reps: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(reps):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    n = torch.get_num_threads()
+    return f"{cpu_name()} ({n} thread{'s' if n > 1 else ''})"
 
 
 def run(quick: bool, device: torch.device) -> dict:
@@ -104,7 +81,9 @@ def run(quick: bool, device: torch.device) -> dict:
             return nsa_decode(q, k, v, k_cmp, v_cmp, gates, cfg)
 
         reps = 10 if quick else 50
-        t_full, t_nsa = _median_ms(full, device, reps), _median_ms(nsa, device, reps)
+        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        t_full = median_ms_wall(full, warmup=3, reps=reps, sync=sync)
+        t_nsa = median_ms_wall(nsa, warmup=3, reps=reps, sync=sync)
         cost = decode_cost(s, cfg)
         paper = PAPER_TABLE4.get(s)
         results.append({

@@ -22,12 +22,11 @@ import datetime as _dt
 import json
 import platform
 import shlex
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import readingroom.kernels as rk  # noqa: I001  (first: decides TRITON_INTERPRET before triton)
+from benchlib import cpu_name, median_ms_wall
 import torch
 import triton
 import triton.testing
@@ -51,38 +50,13 @@ CPU_NOTE = (
 )
 
 
-def _cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one, else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "CPU"
-
-
-def _median_ms_wall(fn, warmup: int, reps: int, sync) -> float:
-    """Median wall time of ``fn()`` in ms over ``reps`` calls, after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
-
-
 def _time_ms(fn, device: torch.device, on_gpu: bool, quick: bool) -> float:
     if on_gpu:
         # do_bench: warmup/rep are in ms; median over the timed runs (CUDA events, L2 flushed).
         return float(triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median"))
     # Interpreter (tensors on CPU, or on a GPU when TRITON_INTERPRET=1 was set by hand).
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    return _median_ms_wall(fn, warmup=1, reps=3 if quick else 7, sync=sync)
+    return median_ms_wall(fn, warmup=1, reps=3 if quick else 7, sync=sync)
 
 
 def run(quick: bool) -> dict:
@@ -127,7 +101,7 @@ def run(quick: bool) -> dict:
 
     return {
         "benchmark": "softmax forward, last dimension",
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else _cpu_name(),
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else cpu_name(),
         "device_type": device.type,
         "torch_threads": torch.get_num_threads(),
         "backend": rk.describe_backend(),

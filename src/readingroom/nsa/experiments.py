@@ -25,7 +25,7 @@ from readingroom.common.paths import book_data_path
 from readingroom.common.seed import make_generator
 from readingroom.nsa.analysis import needle_distance
 from readingroom.nsa.config import CPU_CONFIG, NSAConfig
-from readingroom.nsa.recall import RecallRun, RecallTask, recall_accuracy, train_recall
+from readingroom.nsa.recall import RecallRun, RecallTask, train_recall
 
 __all__ = [
     "KINDS", "QUICK_RECIPE", "RECALL_RECIPE", "RecallRecipe", "accuracy_by_distance",

@@ -119,9 +119,12 @@ def plot_decode_cost(costs: Sequence[DecodeCost], bench: Mapping | None = None) 
         ax_speed.plot(ctx, paper, ls="none", marker="x", color="k", label="paper, Table 4")
     if bench:
         rows = bench["results"]
+        device = bench["device"].replace("(R)", "").replace(" Processor", "")
         ax_speed.plot([r["context"] for r in rows], [r["measured_speedup"] for r in rows], marker="s",
-                      label=f"measured ({bench['device'].split('(')[0].strip()[:28]})")
+                      label=f"measured: {device}")
     ax_speed.set_xscale("log", base=2)
+    ax_speed.set_xticks(ctx, [f"{c // 1024}k" for c in ctx])
+    ax_speed.minorticks_off()
     ax_speed.set_xlabel("context length")
     ax_speed.set_ylabel("full / NSA")
     ax_speed.set_title("decoding speed-up")
