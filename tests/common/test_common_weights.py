@@ -402,6 +402,24 @@ def test_code_version_in_a_repository(tmp_path, monkeypatch):
     (repo / "new_module.py").write_text("y = 1\n")
     save_weights(tiny(), path, **PROVENANCE)
     assert read_record(path)["code_version"] == {"commit": head, "dirty": True}
+    # ... unless the same run wrote it: run_outputs are left out like the two files
+    (repo / "new_module.py").unlink()
+    other = repo / "book" / "data" / "other.safetensors"
+    save_weights(tiny(), other, **PROVENANCE)
+    summary = repo / "book" / "data" / "summary.json"
+    summary.write_text("{}\n")
+    save_weights(tiny(), path, **PROVENANCE)
+    assert read_record(path)["code_version"] == {"commit": head, "dirty": True}
+    save_weights(tiny(), path, **PROVENANCE,
+                 run_outputs=[other, other.with_suffix(".json"), str(summary)])
+    assert read_record(path)["code_version"] == {"commit": head, "dirty": False}
+
+
+def test_run_outputs_must_be_a_sequence_of_paths(tmp_path):
+    with pytest.raises(TypeError, match="run_outputs"):
+        save_weights(tiny(), tmp_path / "w.safetensors", **PROVENANCE, run_outputs="x.json")
+    with pytest.raises(TypeError, match="run_outputs"):
+        save_weights(tiny(), tmp_path / "w.safetensors", **PROVENANCE, run_outputs=[3])
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

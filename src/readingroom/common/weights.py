@@ -42,7 +42,7 @@ import math
 import numbers
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -302,6 +302,7 @@ def save_weights(
     data: str,
     metrics: Mapping[str, float] | None = None,
     extra: Mapping[str, Any] | None = None,
+    run_outputs: Sequence[str | os.PathLike] = (),
 ) -> Path:
     """Write ``model.state_dict()`` to ``path`` and its provenance record beside it.
 
@@ -319,8 +320,8 @@ def save_weights(
     * ``code_version``: ``{"commit": <git HEAD>, "dirty": <uncommitted changes?>}`` for the git
       repository holding ``path``, or ``null`` when there is no repository, no commit or no git
       (saving never fails because of git). ``dirty`` counts modified, staged and untracked
-      (non-ignored) files, but not the two files being written; it is ``null`` if
-      ``git status`` fails;
+      (non-ignored) files, but not the two files being written nor ``run_outputs``; it is
+      ``null`` if ``git status`` fails;
     * ``torch``: ``torch.__version__``; ``created``: the UTC time, ISO 8601;
     * ``model``: the model's class (``module.QualName``); ``parameters``: the number of scalars in
       ``model.parameters()`` (a tied tensor counted once; buffers not counted);
@@ -337,6 +338,8 @@ def save_weights(
         data: the data recipe, e.g. ``"20,000 sequences of the induction task, T=64, V=32"``.
         metrics: name -> number, e.g. ``{"final_loss": 0.0412}``.
         extra: any other JSON-serialisable facts worth keeping.
+        run_outputs: other files the same run writes (e.g. the weights of its other models and
+            their records), which ``dirty`` leaves out like the two files being written.
 
     Returns:
         The path of the record (``.json``).
@@ -356,6 +359,9 @@ def save_weights(
     data = _check_text(data, "data")
     metrics_checked = _check_metrics(metrics)
     extra_checked = _check_extra(extra)
+    if isinstance(run_outputs, (str, os.PathLike)):
+        raise TypeError("run_outputs must be a sequence of paths, not a single path")
+    others = tuple(_as_path(p, "run_outputs") for p in run_outputs)
 
     state = model.state_dict()
     if not state:
@@ -385,7 +391,7 @@ def save_weights(
         "data": data,
         "metrics": metrics_checked,
         "extra": extra_checked,
-        "code_version": _code_version(weights.parent, (weights, record_file)),
+        "code_version": _code_version(weights.parent, (weights, record_file, *others)),
         "torch": str(torch.__version__),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": f"{type(model).__module__}.{type(model).__qualname__}",

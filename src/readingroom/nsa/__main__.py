@@ -55,12 +55,16 @@ def _recall(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     command = f"python -m readingroom.nsa recall --seed {args.seed}" + (" --weights" if args.weights else "") + (
         " --quick" if args.quick else "")
     summary["command"] = command
-    write_summary(summary, out_dir / recall_path(args.seed).name)
+    summary_path = out_dir / recall_path(args.seed).name
+    write_summary(summary, summary_path)
     if args.weights:
+        weights = {kind: out_dir / recall_path(args.seed, kind).name for kind in runs}
+        # Every file this run writes, so that none of them makes the others' records "dirty".
+        outputs = [summary_path] + [p for w in weights.values() for p in (w, w.with_suffix(".json"))]
         for kind, (run, model) in runs.items():
-            save_weights(model, out_dir / recall_path(args.seed, kind).name, command=command,
-                         seed=args.seed, data=repr(recipe.task),
-                         metrics={"accuracy": run.accuracy}, extra={"kind": kind, "recipe": repr(recipe)})
+            save_weights(model, weights[kind], command=command, seed=args.seed,
+                         data=repr(recipe.task), metrics={"accuracy": run.accuracy},
+                         extra={"kind": kind, "recipe": repr(recipe)}, run_outputs=outputs)
     for kind, (run, _) in runs.items():
         print(f"{kind:>7}: held-out accuracy {run.accuracy:.3f} after {recipe.steps} steps "
               f"({run.history.seconds:.0f} s)")
