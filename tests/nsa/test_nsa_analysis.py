@@ -353,7 +353,7 @@ def test_plot_decode_cost():
     fig = plot_decode_cost(costs, bench)
     measured = fig.axes[1].get_lines()[-1]
     assert len(fig.axes[1].get_lines()) == 3
-    assert measured.get_label().startswith("measured (NVIDIA H200")
+    assert measured.get_label().startswith("measured: NVIDIA H200")
     assert list(measured.get_ydata()) == [3.1, 9.0]
     # a context outside Table 4: no paper line
     fig = plot_decode_cost(decode_costs((4096, 8192)))
@@ -425,3 +425,29 @@ def test_decode_cost_errors(args, exc, match):
         decode_cost(*args)
     with pytest.raises(exc, match=match):
         decode_costs((args[0],), *args[1:])
+
+
+def test_plot_recall_records_draws_every_kind_and_seed():
+    from readingroom.nsa.plots import plot_recall_records
+
+    def record(seed):
+        run = {"loss_every_10": [3.0, 2.0, 1.0], "curve": [[10, 0.1], [20, 0.6], [30, 0.9]]}
+        return {"seed": seed, "runs": {"full": run, "nsa": run}}
+
+    fig = plot_recall_records([record(0), record(1)], chance=0.0625)
+    ax_loss, ax_acc = fig.axes
+    assert len(ax_loss.get_lines()) == 4
+    labels = [line.get_label() for line in ax_acc.get_lines()]
+    assert labels[:4] == ["full, seed 0", "full, seed 1", "nsa, seed 0", "nsa, seed 1"]
+    assert len(labels) == 5  # + the chance line
+    plt.close(fig)
+
+
+def test_learned_at():
+    from readingroom.nsa.experiments import learned_at
+
+    curve = [[100, 0.1], [200, 0.49], [300, 0.5], [400, 0.9]]
+    assert learned_at(curve) == 300
+    assert learned_at(curve, threshold=0.8) == 400
+    assert learned_at(curve, threshold=0.95) is None
+    assert learned_at([]) is None

@@ -20,7 +20,7 @@ from readingroom.nsa.blocks import (
 )
 from readingroom.nsa.config import NSAConfig
 
-__all__ = ["attention_maps", "branches_only", "needle_distance"]
+__all__ = ["attention_maps", "branches_only", "capture", "needle_distance", "selected_blocks"]
 
 
 @torch.no_grad()
@@ -54,6 +54,38 @@ def attention_maps(
     _, p_slc = masked_attention(q, k, vk, selection_mask(indices, q_pos, T, cfg.select_block), scale)
     _, p_win = masked_attention(q, k, vk, window_mask(q_pos, T, cfg.window)[None, None], scale)
     return {"cmp": p_cmp, "slc": p_slc, "win": p_win, "indices": indices}
+
+
+@torch.no_grad()
+def selected_blocks(q: torch.Tensor, k_cmp: torch.Tensor, cfg: NSAConfig, *, scale: float | None = None) -> torch.Tensor:
+    """Only the selection (Eq. 8-11): ``[B, T, H_kv, n]`` block indices for queries ``q``
+    ``[B, T, H, D]`` at positions ``0..T-1`` and compressed keys ``k_cmp`` ``[B, N_c, H_kv, D]``
+    — what :func:`attention_maps` returns as ``"indices"``, without the ``[T, T]`` maps."""
+    B, T, H, D = q.shape
+    scale = 1.0 / math.sqrt(D) if scale is None else scale
+    q_pos = torch.arange(T, device=q.device)
+    mask = compressed_mask(q_pos, k_cmp.shape[1], cfg)[None, None]
+    _, p_cmp = masked_attention(q, k_cmp, torch.zeros_like(k_cmp), mask, scale)
+    scores = selection_scores(p_cmp, num_selection_blocks(T, cfg.select_block), k_cmp.shape[2], cfg)
+    return select_blocks(scores, q_pos, cfg)
+
+
+@torch.no_grad()
+def capture(model: nn.Module, tokens: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+    """Run a ``transformers`` model switched to NSA (:func:`~readingroom.nsa.hf.enable_nsa`) on
+    ``tokens`` and return, for each NSA layer in order, what it saw: ``q`` ``[B, T, H, D]``,
+    ``k`` ``[B, T, H_kv, D]``, ``k_cmp`` ``[B, N_c, H_kv, D]`` and ``gates`` ``[B, T, H, 3]``."""
+    holders = [m.nsa for m in model.modules() if hasattr(m, "nsa") and hasattr(m.nsa, "keep")]
+    if not holders:
+        raise ValueError("model has no NSA layer: call readingroom.nsa.hf.enable_nsa(model) first")
+    for h in holders:
+        h.keep = {}
+    try:
+        model(tokens)
+        return [h.keep for h in holders]
+    finally:
+        for h in holders:
+            h.keep = None
 
 
 @contextlib.contextmanager

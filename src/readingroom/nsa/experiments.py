@@ -29,7 +29,8 @@ from readingroom.nsa.recall import RecallRun, RecallTask, train_recall
 
 __all__ = [
     "KINDS", "QUICK_RECIPE", "RECALL_RECIPE", "RecallRecipe", "accuracy_by_distance",
-    "heldout_set", "make_recall_model", "recall_path", "run_recall", "summarise", "write_summary",
+    "heldout_set", "learned_at", "make_recall_model", "recall_path", "run_recall", "summarise",
+    "write_summary",
 ]
 
 #: The attentions compared.
@@ -160,3 +161,13 @@ def write_summary(summary: dict, path: Path) -> None:
     """Write :func:`summarise`'s record as JSON (folders created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=1) + "\n")
+
+
+def learned_at(curve, threshold: float = 0.5) -> int | None:
+    """The first evaluated step at which held-out accuracy reached ``threshold``, or ``None``.
+
+    ``curve`` is a run's ``[(step, accuracy), ...]`` (as in :func:`summarise`'s record)."""
+    for step, accuracy in curve:
+        if accuracy >= threshold:
+            return int(step)
+    return None

@@ -16,7 +16,7 @@ from readingroom.nsa.config import NSAConfig
 from readingroom.nsa.cost import PAPER_TABLE4, DecodeCost
 from readingroom.nsa.recall import RecallRun
 
-__all__ = ["plot_branch_maps", "plot_decode_cost", "plot_query", "plot_recall"]
+__all__ = ["plot_branch_maps", "plot_decode_cost", "plot_query", "plot_recall", "plot_recall_records"]
 
 
 def _cmp_to_tokens(p_cmp: np.ndarray, T: int, cfg: NSAConfig) -> np.ndarray:
@@ -97,6 +97,30 @@ def plot_recall(runs: Sequence[RecallRun]) -> Figure:
     ax_acc.set_xlabel("step")
     ax_acc.set_ylim(0, 1.02)
     ax_acc.legend()
+    return fig
+
+
+def plot_recall_records(records: Sequence[Mapping], *, chance: float | None = None) -> Figure:
+    """The committed retrieval runs (the JSON records of ``python -m readingroom.nsa recall``):
+    loss and held-out accuracy of every attention kind, one colour per kind, one line style per
+    seed; ``chance`` draws the guessing level."""
+    styles = ("-", "--", ":", "-.")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    kinds = list(records[0]["runs"])
+    for i, kind in enumerate(kinds):
+        for r_i, record in enumerate(records):
+            run = record["runs"][kind]
+            style = dict(color=BOOK_COLORS[i], ls=styles[r_i % len(styles)], lw=1.3)
+            label = kind if r_i == 0 else None
+            ax_loss.plot(np.arange(len(run["loss_every_10"])) * 10, run["loss_every_10"], label=label, **style)
+            steps, accuracy = zip(*run["curve"])
+            ax_acc.plot(steps, accuracy, marker="o", ms=3, label=f"{kind}, seed {record['seed']}", **style)
+    if chance is not None:
+        ax_acc.axhline(chance, color="k", lw=0.8, ls=":")
+    ax_loss.set(title="training loss (mean of 10 steps)", xlabel="step")
+    ax_acc.set(title="held-out accuracy", xlabel="step", ylim=(0, 1.02))
+    ax_loss.legend()
+    ax_acc.legend(ncol=len(kinds), fontsize=7, loc="center right")
     return fig
 
 
