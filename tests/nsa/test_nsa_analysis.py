@@ -451,3 +451,32 @@ def test_learned_at():
     assert learned_at(curve, threshold=0.8) == 400
     assert learned_at(curve, threshold=0.95) is None
     assert learned_at([]) is None
+
+
+def test_selected_blocks_equals_the_maps_indices():
+    from readingroom.nsa.analysis import selected_blocks
+
+    q, k, _, k_cmp, _ = _qk()
+    maps = attention_maps(q, k, k_cmp, CFG)
+    assert torch.equal(selected_blocks(q, k_cmp, CFG), maps["indices"])
+
+
+def test_capture_returns_what_each_nsa_layer_saw():
+    from readingroom.nsa.analysis import capture
+    from readingroom.nsa.experiments import RecallRecipe, make_recall_model
+    from readingroom.nsa.recall import RecallTask
+
+    recipe = RecallRecipe(task=RecallTask(seq_len=40, n_pairs=1, n_queries=1), layers=2)
+    model = make_recall_model("nsa", recipe).eval()
+    tokens = torch.randint(0, recipe.task.vocab_size, (3, 40))
+    seen = capture(model, tokens)
+    assert len(seen) == 2
+    for layer in seen:
+        assert layer["q"].shape == (3, 40, 4, 16) and layer["k"].shape == (3, 40, 2, 16)
+        assert layer["k_cmp"].shape == (3, (40 - 16) // 8 + 1, 2, 16)
+        assert layer["gates"].shape == (3, 40, 4, 3)
+        assert ((layer["gates"] >= 0) & (layer["gates"] <= 1)).all()
+    # nothing is kept afterwards, and a model without NSA is refused
+    assert all(m.nsa.keep is None for m in model.modules() if hasattr(m, "nsa"))
+    with pytest.raises(ValueError, match="enable_nsa"):
+        capture(make_recall_model("full", recipe), tokens)
