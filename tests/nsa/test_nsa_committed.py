@@ -15,7 +15,7 @@ from readingroom.nsa.experiments import (
 )
 from readingroom.nsa.recall import recall_accuracy
 
-SEEDS = (0, 1, 2)
+SEEDS = (0, 1, 2, 3, 4)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -114,13 +114,14 @@ def plot_recall_records(records: Sequence[Mapping], *, chance: float | None = No
             label = kind if r_i == 0 else None
             ax_loss.plot(np.arange(len(run["loss_every_10"])) * 10, run["loss_every_10"], label=label, **style)
             steps, accuracy = zip(*run["curve"])
-            ax_acc.plot(steps, accuracy, marker="o", ms=3, label=f"{kind}, seed {record['seed']}", **style)
+            ax_acc.plot(steps, accuracy, marker="o", ms=3, label=label, **style)
     if chance is not None:
-        ax_acc.axhline(chance, color="k", lw=0.8, ls=":")
-    ax_loss.set(title="training loss (mean of 10 steps)", xlabel="step")
+        ax_acc.axhline(chance, color="k", lw=0.8, ls=":", label="chance")
+    seeds = ", ".join(str(r["seed"]) for r in records)
+    ax_loss.set(title=f"training loss (seeds {seeds}: one line style each)", xlabel="step")
     ax_acc.set(title="held-out accuracy", xlabel="step", ylim=(0, 1.02))
     ax_loss.legend()
-    ax_acc.legend(ncol=len(kinds), fontsize=7, loc="center right")
+    ax_acc.legend()
     return fig
 
 
