@@ -79,7 +79,7 @@ def plot_query(maps: Mapping[str, torch.Tensor], cfg: NSAConfig, t: int, *, head
     ax.set_xlabel("key position (shaded: the selected blocks)")
     ax.set_ylabel("attention weight")
     ax.set_title(f"Query t = {t}, head {head}")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the curves start at the left
     return fig
 
 
