@@ -29,16 +29,11 @@ fields as bench_softmax.py. Interpreter times say nothing about GPU speed.
 
 from __future__ import annotations
 
-import argparse
-import datetime as _dt
-import json
-import platform
-import shlex
 import sys
 from pathlib import Path
 
 import readingroom.kernels as rk  # noqa: I001  (first: decides TRITON_INTERPRET before triton)
-from benchlib import cpu_name, median_ms_wall
+from benchlib import kernel_main, kernel_provenance, median_ms_wall
 import torch
 import torch.nn.functional as F
 import triton
@@ -169,21 +164,7 @@ def run(quick: bool) -> dict:
     return {
         "benchmark": "NSA selected attention forward (select_attention) vs reference vs dense "
                      "causal SDPA",
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else cpu_name(),
-        "device_type": device.type,
-        "torch_threads": torch.get_num_threads(),
-        "backend": rk.describe_backend(),
-        "interpreted": rk.INTERPRETED,
-        "torch_version": torch.__version__,
-        "triton_version": triton.__version__,
-        "python_version": platform.python_version(),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
-        "timing": (
-            "triton.testing.do_bench, median, ms" if on_gpu
-            else "time.perf_counter, median of repeated calls, ms"
-        ),
-        "quick": quick,
+        **kernel_provenance(device, on_gpu=on_gpu, quick=quick),
         "config": {**config, "dtype": str(dtype).removeprefix("torch."),
                    "reference_max_T": ref_max, "check_indices": False},
         "note": CPU_NOTE if rk.INTERPRETED else "Compiled Triton kernel on the GPU.",
@@ -192,22 +173,8 @@ def run(quick: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter sequence lengths")
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT,
-        help=f"where to write the JSON (default: {DEFAULT_OUT.relative_to(REPO)})",
-    )
-    args = parser.parse_args(argv)
-
-    print(f"bench_nsa: {rk.describe_backend()}", flush=True)
-    record = run(quick=args.quick)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out}")
-    if record["interpreted"]:
-        print("note: " + CPU_NOTE)
-    return 0
+    return kernel_main(argv, name="bench_nsa", doc=__doc__, run=run, default_out=DEFAULT_OUT,
+                       repo=REPO, quick_help="fewer, shorter sequence lengths", cpu_note=CPU_NOTE)
 
 
 if __name__ == "__main__":
