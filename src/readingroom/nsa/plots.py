@@ -68,7 +68,8 @@ def plot_query(maps: Mapping[str, torch.Tensor], cfg: NSAConfig, t: int, *, head
         if j >= 0:
             ax.add_patch(Rectangle((j * cfg.select_block - 0.5, 0), cfg.select_block, 1, color=BOOK_COLORS[1],
                                    alpha=0.12, lw=0, transform=ax.get_xaxis_transform()))
-    ax.plot(x, cmp_tok * cfg.block_len, color=BOOK_COLORS[0], label="compressed (per block, ×l)")
+    # Each token gets the summed weight of the compressed blocks that cover it.
+    ax.plot(x, cmp_tok * cfg.block_len, color=BOOK_COLORS[0], label="compressed (its blocks' weight)")
     ax.plot(x, maps["slc"][batch, t, head].cpu().numpy(), color=BOOK_COLORS[1], label="selected")
     ax.plot(x, maps["win"][batch, t, head].cpu().numpy(), color=BOOK_COLORS[2], label="window")
     ax.axvline(t, color="k", lw=0.8, ls=":")
