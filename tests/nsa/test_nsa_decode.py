@@ -1,6 +1,6 @@
 """Tests for the fast paths of readingroom.nsa.attention: nsa_decode (one decoding step that
 gathers only the tokens NSA reads) against nsa_attention(q_start=S-1), window_attention (chunked
-sliding window) against a dense window mask, and _overlap_pairs against overlap_matrix."""
+sliding window) against a dense window mask, and overlap_pairs against overlap_matrix."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from readingroom.nsa import NSAConfig, masked_attention, nsa_attention, num_compressed, window_mask
-from readingroom.nsa.attention import _overlap_pairs, nsa_decode, window_attention
-from readingroom.nsa.blocks import num_selection_blocks, overlap_matrix
+from readingroom.nsa.attention import nsa_decode, window_attention
+from readingroom.nsa.blocks import num_selection_blocks, overlap_matrix, overlap_pairs
 
 F64 = torch.float64
 
@@ -257,7 +257,7 @@ def test_window_attention_rejects_a_bad_window():
             window_attention(q, k, k, bad, 0.5)
 
 
-# --- _overlap_pairs -------------------------------------------------------------------------
+# --- overlap_pairs -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -276,7 +276,7 @@ def test_overlap_pairs_reconstruct_the_overlap_matrix(cfg, lengths):
     for S in lengths:
         n_cmp = num_compressed(S, cfg.block_len, cfg.stride)
         n_slc = num_selection_blocks(S, cfg.select_block)
-        i, j, w = _overlap_pairs(n_cmp, cfg, "cpu")
+        i, j, w = overlap_pairs(n_cmp, cfg, "cpu")
         assert i.dtype == j.dtype == torch.long and i.shape == j.shape == w.shape
         assert bool((w > 0).all())
         if n_cmp:
@@ -285,18 +285,23 @@ def test_overlap_pairs_reconstruct_the_overlap_matrix(cfg, lengths):
         assert len(set(pairs)) == len(pairs)  # each entry once
         dense = torch.zeros(n_cmp, n_slc)
         dense[i, j] = w
-        assert torch.equal(dense, overlap_matrix(n_cmp, n_slc, cfg)), f"S={S}"
+        # overlap_matrix is built from these pairs, so check both against a count of tokens.
+        brute = torch.tensor([[len(set(range(a * cfg.stride, a * cfg.stride + cfg.block_len))
+                                   & set(range(b * cfg.select_block, (b + 1) * cfg.select_block)))
+                               / cfg.stride for b in range(n_slc)] for a in range(n_cmp)])
+        assert torch.equal(dense, brute.reshape(n_cmp, n_slc)), f"S={S}"
+        assert torch.equal(overlap_matrix(n_cmp, n_slc, cfg), dense), f"S={S}"
 
 
 def test_overlap_pairs_of_no_compressed_token_are_empty():
-    i, j, w = _overlap_pairs(0, NSAConfig(), "cpu")
+    i, j, w = overlap_pairs(0, NSAConfig(), "cpu")
     assert i.numel() == j.numel() == w.numel() == 0
 
 
 def test_overlap_pairs_paper_weights():
     # Eq. (9) for l=32, d=16, l'=64: selection block j collects compression blocks
     # 4j-1 .. 4j+3 with weights 1, 2, 2, 2, 1.
-    i, j, w = _overlap_pairs(20, NSAConfig(), "cpu")
+    i, j, w = overlap_pairs(20, NSAConfig(), "cpu")
     got = {(a, b): c for a, b, c in zip(i.tolist(), j.tolist(), w.tolist())}
     assert {a: got[(a, 2)] for a in range(7, 12)} == {7: 1.0, 8: 2.0, 9: 2.0, 10: 2.0, 11: 1.0}
     assert sum(c for (a, b), c in got.items() if b == 2) == 8.0  # l' / d * l / d

@@ -9,11 +9,14 @@
 
 from readingroom.nsa.attention import BACKENDS, NSAParts, masked_attention, nsa_attention
 from readingroom.nsa.blocks import (
+    choose_blocks,
     compressed_mask,
     compression_blocks,
+    forced_blocks,
     num_compressed,
     num_selection_blocks,
     overlap_matrix,
+    overlap_pairs,
     select_blocks,
     selection_mask,
     selection_scores,
@@ -25,7 +28,7 @@ from readingroom.nsa.reference import nsa_loop_reference
 
 __all__ = [
     "BACKENDS", "BRANCHES", "CPU_CONFIG", "BlockCompressor", "NSACache", "NSAConfig", "NSAParts",
-    "NativeSparseAttention", "compressed_mask", "compression_blocks", "masked_attention",
+    "NativeSparseAttention", "choose_blocks", "compressed_mask", "forced_blocks", "overlap_pairs", "compression_blocks", "masked_attention",
     "nsa_attention", "nsa_loop_reference", "num_compressed", "num_selection_blocks",
     "overlap_matrix", "select_blocks", "selection_mask", "selection_scores", "window_mask",
 ]

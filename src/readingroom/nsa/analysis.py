@@ -10,14 +10,7 @@ import torch
 from torch import nn
 
 from readingroom.nsa.attention import masked_attention
-from readingroom.nsa.blocks import (
-    compressed_mask,
-    num_selection_blocks,
-    select_blocks,
-    selection_mask,
-    selection_scores,
-    window_mask,
-)
+from readingroom.nsa.blocks import choose_blocks, compressed_mask, selection_mask, window_mask
 from readingroom.nsa.config import NSAConfig
 
 __all__ = ["attention_maps", "branches_only", "capture", "needle_distance", "selected_blocks"]
@@ -46,10 +39,7 @@ def attention_maps(
         raise ValueError(f"k_cmp must be [B={B}, N_c, {k.shape[2]}, {D}], got {tuple(k_cmp.shape)}")
     scale = 1.0 / math.sqrt(D) if scale is None else scale
     q_pos = torch.arange(T, device=q.device)
-    zeros = torch.zeros_like(k_cmp)
-    _, p_cmp = masked_attention(q, k_cmp, zeros, compressed_mask(q_pos, k_cmp.shape[1], cfg)[None, None], scale)
-    scores = selection_scores(p_cmp, num_selection_blocks(T, cfg.select_block), k.shape[2], cfg)
-    indices = select_blocks(scores, q_pos, cfg)
+    p_cmp, indices = _compress_and_select(q, k_cmp, cfg, scale)
     vk = torch.zeros_like(k)
     _, p_slc = masked_attention(q, k, vk, selection_mask(indices, q_pos, T, cfg.select_block), scale)
     _, p_win = masked_attention(q, k, vk, window_mask(q_pos, T, cfg.window)[None, None], scale)
@@ -61,13 +51,17 @@ def selected_blocks(q: torch.Tensor, k_cmp: torch.Tensor, cfg: NSAConfig, *, sca
     """Only the selection (Eq. 8-11): ``[B, T, H_kv, n]`` block indices for queries ``q``
     ``[B, T, H, D]`` at positions ``0..T-1`` and compressed keys ``k_cmp`` ``[B, N_c, H_kv, D]``
     — what :func:`attention_maps` returns as ``"indices"``, without the ``[T, T]`` maps."""
-    B, T, H, D = q.shape
-    scale = 1.0 / math.sqrt(D) if scale is None else scale
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    return _compress_and_select(q, k_cmp, cfg, scale)[1]
+
+
+def _compress_and_select(q, k_cmp, cfg, scale) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(p_cmp [B, T, H, N_c], indices [B, T, H_kv, n])`` for queries at ``0..T-1`` (Eq. 8-11)."""
+    T = q.shape[1]
     q_pos = torch.arange(T, device=q.device)
     mask = compressed_mask(q_pos, k_cmp.shape[1], cfg)[None, None]
     _, p_cmp = masked_attention(q, k_cmp, torch.zeros_like(k_cmp), mask, scale)
-    scores = selection_scores(p_cmp, num_selection_blocks(T, cfg.select_block), k_cmp.shape[2], cfg)
-    return select_blocks(scores, q_pos, cfg)
+    return p_cmp, choose_blocks(p_cmp, q_pos, T, k_cmp.shape[2], cfg)[1]
 
 
 @torch.no_grad()

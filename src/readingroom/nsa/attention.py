@@ -28,12 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from readingroom.nsa.blocks import (
+    choose_blocks,
     compressed_mask,
     num_compressed,
-    num_selection_blocks,
-    select_blocks,
     selection_mask,
-    selection_scores,
     window_mask,
 )
 from readingroom.nsa.config import BRANCHES, NSAConfig
@@ -267,33 +265,41 @@ def nsa_attention(
         TypeError / ValueError: a wrong type, rank or shape, naming the argument.
     """
     _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, backend)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     if backend == "triton":
         if q_start != 0:
             raise ValueError(
                 "backend='triton' computes whole sequences (q_start=0); decode with "
                 "backend='torch'"
             )
-        from readingroom.nsa.triton_backend import nsa_attention_triton
+        from readingroom.nsa.triton_backend import triton_branches
 
-        return nsa_attention_triton(
-            q, k, v, k_cmp, v_cmp, gates, cfg, k_win=k_win, v_win=v_win,
-            scale=scale, return_parts=return_parts,
+        branch, p_cmp, scores, indices = triton_branches(
+            q, k, v, k_cmp, v_cmp, cfg, k_win=k_win, v_win=v_win, scale=scale
         )
-    B, T, H, D = q.shape
+    else:
+        branch, p_cmp, scores, indices = _torch_branches(
+            q, k, v, k_cmp, v_cmp, cfg, k_win=k_win, v_win=v_win, scale=scale, q_start=q_start
+        )
+    out = sum(gates[..., BRANCHES.index(c), None] * o for c, o in branch.items())  # Eq. (5)
+    if return_parts:
+        return NSAParts(out, branch, p_cmp, scores, indices)
+    return out
+
+
+def _torch_branches(q, k, v, k_cmp, v_cmp, cfg, *, k_win, v_win, scale, q_start):
+    """The three branches as masked attention: ``(branch outputs, p_cmp, scores, indices)``."""
+    T = q.shape[1]
     S = q_start + T
-    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
     q_pos = torch.arange(q_start, S, device=q.device)  # [T]
     branch: dict[str, torch.Tensor] = {}
     p_cmp = scores = indices = None
-
     if "cmp" in cfg.branches:
         mask = compressed_mask(q_pos, k_cmp.shape[1], cfg)[None, None]  # [1, 1, T, N_c]
         branch["cmp"], p_cmp = masked_attention(q, k_cmp, v_cmp, mask, scale)  # Eq. (8)
     if "slc" in cfg.branches:
-        n_slc = num_selection_blocks(S, cfg.select_block)
         # Selection is discrete: no gradient flows through the choice of blocks.
-        scores = selection_scores(p_cmp.detach(), n_slc, k.shape[2], cfg)  # Eq. (9)-(10)
-        indices = select_blocks(scores, q_pos, cfg)  # Eq. (11)
+        scores, indices = choose_blocks(p_cmp.detach(), q_pos, S, k.shape[2], cfg)  # Eq. (9)-(11)
         mask = selection_mask(indices, q_pos, S, cfg.select_block)  # [B, H_kv, T, S]
         branch["slc"], _ = masked_attention(q, k, v, mask, scale, need_probs=False)  # Eq. (12)
     if "win" in cfg.branches:
@@ -303,24 +309,7 @@ def nsa_attention(
         else:
             mask = window_mask(q_pos, S, cfg.window)[None, None]  # [1, 1, T, S]
             branch["win"], _ = masked_attention(q, kw, vw, mask, scale, need_probs=False)
-
-    out = sum(gates[..., BRANCHES.index(c), None] * o for c, o in branch.items())  # Eq. (5)
-    if return_parts:
-        return NSAParts(out, branch, p_cmp, scores, indices)
-    return out
-
-
-def _overlap_pairs(n_cmp: int, cfg: NSAConfig, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The non-zero entries of :func:`~readingroom.nsa.blocks.overlap_matrix` as
-    ``(i, j, weight)`` lists: ``O(N_c)`` work instead of an ``N_c x N_s`` matrix."""
-    i = torch.arange(n_cmp, device=device)
-    span = -(-cfg.block_len // cfg.select_block) + 1  # selection blocks one compression block can touch
-    j = (i * cfg.stride // cfg.select_block)[:, None] + torch.arange(span, device=device)  # [N_c, span]
-    start = torch.maximum(i[:, None] * cfg.stride, j * cfg.select_block)
-    end = torch.minimum(i[:, None] * cfg.stride + cfg.block_len, (j + 1) * cfg.select_block)
-    w = (end - start).clamp(min=0) / cfg.stride
-    keep = w > 0
-    return i[:, None].expand_as(j)[keep], j[keep], w[keep]
+    return branch, p_cmp, scores, indices
 
 
 def nsa_decode(
@@ -380,13 +369,10 @@ def nsa_decode(
         out += gates[..., 0, None] * o.reshape(B, H, D)
     indices = torch.full((B, H_kv, cfg.top_n), -1, dtype=torch.long, device=q.device)
     if "slc" in cfg.branches:
-        n_slc = num_selection_blocks(S, cfg.select_block)
-        scores = q.new_zeros(B, H_kv, n_slc)
-        if p_cmp is not None:  # Eq. (9)-(10) without the N_c x N_s matrix
-            i, j, w = _overlap_pairs(n_cmp, cfg, q.device)
-            scores.index_add_(-1, j, p_cmp.sum(2)[..., i] * w.to(q.dtype))
-        pos = torch.tensor([t], device=q.device)
-        indices = select_blocks(scores[:, None], pos, cfg)[:, 0]  # [B, H_kv, n]
+        # Eq. (9)-(11); selection_scores maps blocks by overlap pairs, so no N_c x N_s matrix.
+        p = q.new_zeros(B, 1, H, n_cmp) if p_cmp is None else p_cmp.reshape(B, 1, H, n_cmp)
+        _, indices = choose_blocks(p, torch.tensor([t], device=q.device), S, H_kv, cfg)
+        indices = indices[:, 0]  # [B, H_kv, n]
         tok = indices[..., None] * cfg.select_block + torch.arange(cfg.select_block, device=q.device)
         tok = tok.flatten(-2)  # [B, H_kv, n l']
         valid = (indices[..., None] >= 0).expand(-1, -1, -1, cfg.select_block).flatten(-2) & (tok <= t)

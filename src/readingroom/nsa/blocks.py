@@ -23,11 +23,14 @@ import torch
 from readingroom.nsa.config import NSAConfig
 
 __all__ = [
+    "choose_blocks",
     "compressed_mask",
     "compression_blocks",
+    "forced_blocks",
     "num_compressed",
     "num_selection_blocks",
     "overlap_matrix",
+    "overlap_pairs",
     "select_blocks",
     "selection_mask",
     "selection_scores",
@@ -69,11 +72,30 @@ def window_mask(q_pos: torch.Tensor, n_keys: int, window: int) -> torch.Tensor:
     return (s <= t) & (s > t - window)
 
 
+def overlap_pairs(
+    n_cmp: int, cfg: NSAConfig, device=None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The mapping of Eq. (9) as a list of its non-zero entries ``(i, j, weight)``: compression
+    block ``i`` shares ``weight * d`` tokens with selection block ``j``.
+
+    A compression block touches at most ``ceil(l / l') + 1`` selection blocks, so the list has
+    ``O(N_c)`` entries — what lets a decoding step score blocks without an ``N_c x N_s`` matrix.
+    """
+    i = torch.arange(n_cmp, device=device)
+    span = -(-cfg.block_len // cfg.select_block) + 1  # selection blocks one block can touch
+    j = (i * cfg.stride // cfg.select_block)[:, None] + torch.arange(span, device=device)  # [N_c, span]
+    start = torch.maximum(i[:, None] * cfg.stride, j * cfg.select_block)
+    end = torch.minimum(i[:, None] * cfg.stride + cfg.block_len, (j + 1) * cfg.select_block)
+    w = (end - start).clamp(min=0) / cfg.stride
+    keep = w > 0
+    return i[:, None].expand_as(j)[keep], j[keep], w[keep]
+
+
 def overlap_matrix(
     n_cmp: int, n_slc: int, cfg: NSAConfig, *, dtype=torch.float32, device=None
 ) -> torch.Tensor:
     r"""``[N_c, N_s]``: tokens shared by compression block ``i`` and selection block ``j``,
-    divided by ``d`` (Eq. 9).
+    divided by ``d`` (Eq. 9) — :func:`overlap_pairs` written out as a matrix.
 
     With ``d | l`` and ``d | l'`` this is the paper's Eq. (9): selection block ``j`` collects
     :math:`\sum_{m=0}^{l'/d-1}\sum_{n=0}^{l/d-1} p^{cmp}[\tfrac{l'}{d} j + m - n]`, i.e. for
@@ -83,24 +105,47 @@ def overlap_matrix(
     derived "based on their spatial relationship", so we use the overlap.) Written as an overlap
     of token ranges, the mapping is defined for any sizes.
     """
-    i = torch.arange(n_cmp, device=device)[:, None]  # [N_c, 1]
-    j = torch.arange(n_slc, device=device)[None, :]  # [1, N_s]
-    start = torch.maximum(i * cfg.stride, j * cfg.select_block)
-    end = torch.minimum(i * cfg.stride + cfg.block_len, (j + 1) * cfg.select_block)
-    return (end - start).clamp(min=0).to(dtype) / cfg.stride  # [N_c, N_s]
+    i, j, w = overlap_pairs(n_cmp, cfg, device)
+    W = torch.zeros(n_cmp, n_slc, dtype=dtype, device=device)
+    inside = j < n_slc  # the last compression blocks may reach past the last selection block
+    W[i[inside], j[inside]] = w[inside].to(dtype)
+    return W
 
 
 def selection_scores(p_cmp: torch.Tensor, n_slc: int, n_kv_heads: int, cfg: NSAConfig) -> torch.Tensor:
     """Eq. (9)-(10): ``p_cmp`` ``[B, T, H, N_c]`` -> ``p'_slc`` ``[B, T, H_kv, N_s]``.
 
-    Each head's compression probabilities are mapped onto selection blocks by overlap (Eq. 9),
-    then summed over the ``G = H / H_kv`` query heads that share a key/value head (Eq. 10), so the
-    whole group selects the same blocks (what lets the kernel load each block once per group).
+    Each head's compression probabilities are mapped onto selection blocks by overlap (Eq. 9,
+    :func:`overlap_pairs`), then summed over the ``G = H / H_kv`` query heads that share a
+    key/value head (Eq. 10), so the whole group selects the same blocks (what lets the kernel load
+    each block once per group).
     """
     B, T, H, n_cmp = p_cmp.shape
-    W = overlap_matrix(n_cmp, n_slc, cfg, dtype=p_cmp.dtype, device=p_cmp.device)
-    p_slc = p_cmp @ W  # [B, T, H, N_s]   (Eq. 9)
-    return p_slc.view(B, T, n_kv_heads, H // n_kv_heads, n_slc).sum(3)  # (Eq. 10)
+    p_group = p_cmp.view(B, T, n_kv_heads, H // n_kv_heads, n_cmp).sum(3)  # (Eq. 10)
+    i, j, w = overlap_pairs(n_cmp, cfg, p_cmp.device)
+    inside = j < n_slc
+    scores = p_cmp.new_zeros(B, T, n_kv_heads, n_slc)
+    return scores.index_add_(-1, j[inside], p_group[..., i[inside]] * w[inside].to(p_cmp.dtype))  # (Eq. 9)
+
+
+def forced_blocks(q_pos: torch.Tensor, n_slc: int, cfg: NSAConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(past, forced)``, both ``[T, N_s]`` bool: block ``j`` is in the past of query ``q_pos[t]``
+    (``j <= t // l'``, its own block included), and it is one that query always selects (one of
+    the ``n_initial`` first blocks or of the ``n_local`` blocks ending with its own)."""
+    j = torch.arange(n_slc, device=q_pos.device)[None, :]  # [1, N_s]
+    own = torch.div(q_pos, cfg.select_block, rounding_mode="floor")[:, None]  # [T, 1]
+    past = j <= own
+    return past, past & ((j < cfg.n_initial) | (j > own - cfg.n_local))
+
+
+def choose_blocks(
+    p_cmp: torch.Tensor, q_pos: torch.Tensor, n_keys: int, n_kv_heads: int, cfg: NSAConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (9)-(11) in one call: the compression probabilities ``p_cmp`` ``[B, T, H, N_c]`` of
+    queries at ``q_pos`` over ``n_keys`` keys -> ``(scores [B, T, H_kv, N_s], indices
+    [B, T, H_kv, n])`` (:func:`selection_scores`, then :func:`select_blocks`)."""
+    scores = selection_scores(p_cmp, num_selection_blocks(n_keys, cfg.select_block), n_kv_heads, cfg)
+    return scores, select_blocks(scores, q_pos, cfg)
 
 
 def select_blocks(
@@ -120,10 +165,7 @@ def select_blocks(
         (so a query that sees no compressed token yet, with all scores 0, takes the earliest).
     """
     n_slc = scores.shape[-1]
-    j = torch.arange(n_slc, device=scores.device)[None, :]  # [1, N_s]
-    own = torch.div(q_pos, cfg.select_block, rounding_mode="floor")[:, None]  # [T, 1]
-    past = j <= own  # [T, N_s]
-    forced = past & ((j < cfg.n_initial) | (j > own - cfg.n_local))  # [T, N_s]
+    past, forced = forced_blocks(q_pos, n_slc, cfg)  # [T, N_s] each
     s = scores.masked_fill(~past[None, :, None, :], float("-inf"))
     s = s.masked_fill(forced[None, :, None, :], float("inf"))
     # A stable descending sort keeps equal scores in index order: ties go to the lower index.

@@ -12,37 +12,33 @@ Selection itself (Eq. 9-11) stays in PyTorch (:mod:`readingroom.nsa.blocks`).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from readingroom.nsa.attention import NSAParts
-from readingroom.nsa.blocks import compressed_mask, num_selection_blocks, select_blocks, selection_scores
-from readingroom.nsa.config import BRANCHES, NSAConfig
+from readingroom.nsa.blocks import choose_blocks, compressed_mask
+from readingroom.nsa.config import NSAConfig
 
-__all__ = ["nsa_attention_triton"]
+__all__ = ["triton_branches"]
 
 
-def nsa_attention_triton(
+def triton_branches(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
     k_cmp: torch.Tensor,
     v_cmp: torch.Tensor,
-    gates: torch.Tensor,
     cfg: NSAConfig,
     *,
-    k_win: torch.Tensor | None = None,
-    v_win: torch.Tensor | None = None,
-    scale: float | None = None,
-    return_parts: bool = False,
-) -> torch.Tensor | NSAParts:
-    """Eq. (5) with Triton kernels; arguments as in :func:`~readingroom.nsa.attention.nsa_attention`
-    (which validates them and calls this for ``backend="triton"``)."""
+    k_win: torch.Tensor | None,
+    v_win: torch.Tensor | None,
+    scale: float,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The branches of Eq. (5) with Triton kernels: ``(branch outputs, p_cmp, scores, indices)``.
+
+    Called by :func:`~readingroom.nsa.attention.nsa_attention` for ``backend="triton"``, which
+    validates the arguments and applies the gates."""
     import readingroom.kernels.nsa as kn  # noqa: PLC0415  (imports Triton only when asked)
 
-    B, T, H, D = q.shape
-    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    T, H = q.shape[1], q.shape[2]
     q_pos = torch.arange(T, device=q.device)
     branch: dict[str, torch.Tensor] = {}
     p_cmp = scores = indices = None
@@ -57,14 +53,9 @@ def nsa_attention_triton(
             seen = compressed_mask(q_pos, k_cmp.shape[1], cfg)[None, :, None, :]  # [1, T, 1, N_c]
             p_cmp = torch.where(seen, torch.exp(logits - lse[..., None].float()), 0.0)
     if "slc" in cfg.branches:
-        n_slc = num_selection_blocks(T, cfg.select_block)
-        scores = selection_scores(p_cmp, n_slc, k.shape[2], cfg)  # Eq. (9)-(10)
-        indices = select_blocks(scores, q_pos, cfg)  # Eq. (11)
+        scores, indices = choose_blocks(p_cmp, q_pos, T, k.shape[2], cfg)  # Eq. (9)-(11)
         branch["slc"] = kn.select_attention(q, k, v, indices, cfg.select_block, scale=scale)
     if "win" in cfg.branches:
         kw, vw = (k, v) if k_win is None else (k_win, v_win)
         branch["win"], _ = kn.sliding_window_attention(q, kw, vw, cfg.window, scale=scale)
-    out = sum(gates[..., BRANCHES.index(c), None] * o for c, o in branch.items())  # Eq. (5)
-    if return_parts:
-        return NSAParts(out, branch, p_cmp, scores, indices)
-    return out
+    return branch, p_cmp, scores, indices
