@@ -349,3 +349,21 @@ def test_input_gradient_is_finite_for_a_short_sequence():
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     grads = [p.grad for p in layer.parameters() if p.grad is not None]
     assert all(torch.isfinite(g).all() for g in grads)
+
+
+def test_nsa_parameters_gate_and_compress_as_the_layer_does():
+    from readingroom.nsa import NSAConfig, NSAParameters, compression_blocks
+
+    cfg = NSAConfig(block_len=4, stride=2, select_block=4, top_n=3, window=3)
+    torch.manual_seed(0)
+    params = NSAParameters(8, 2, 4, cfg)
+    x = torch.randn(3, 11, 8)
+    g = params.gates(x)
+    assert g.shape == (3, 11, 2, 3) and bool(((g > 0) & (g < 1)).all())
+    torch.testing.assert_close(g, torch.sigmoid(params.w_g(x)).view(3, 11, 2, 3))
+    k, v = torch.randn(3, 11, 1, 4), torch.randn(3, 11, 1, 4)
+    k_cmp, v_cmp = params.compress(k, v)
+    torch.testing.assert_close(k_cmp, params.phi_k(compression_blocks(k, 4, 2)))
+    torch.testing.assert_close(v_cmp, params.phi_v(compression_blocks(v, 4, 2)))
+    later_k, _ = params.compress(k, v, first=2)  # blocks 2, 3 only
+    torch.testing.assert_close(later_k, k_cmp[:, 2:])

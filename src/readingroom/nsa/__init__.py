@@ -23,11 +23,11 @@ from readingroom.nsa.blocks import (
     window_mask,
 )
 from readingroom.nsa.config import BRANCHES, CPU_CONFIG, NSAConfig
-from readingroom.nsa.module import BlockCompressor, NativeSparseAttention, NSACache
+from readingroom.nsa.module import BlockCompressor, NativeSparseAttention, NSACache, NSAParameters
 from readingroom.nsa.reference import nsa_loop_reference
 
 __all__ = [
-    "BACKENDS", "BRANCHES", "CPU_CONFIG", "BlockCompressor", "NSACache", "NSAConfig", "NSAParts",
+    "BACKENDS", "BRANCHES", "CPU_CONFIG", "BlockCompressor", "NSACache", "NSAConfig", "NSAParameters", "NSAParts",
     "NativeSparseAttention", "choose_blocks", "compressed_mask", "forced_blocks", "overlap_pairs", "compression_blocks", "masked_attention",
     "nsa_attention", "nsa_loop_reference", "num_compressed", "num_selection_blocks",
     "overlap_matrix", "select_blocks", "selection_mask", "selection_scores", "window_mask",

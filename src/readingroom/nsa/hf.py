@@ -25,7 +25,7 @@ from torch import nn
 
 from readingroom.nsa.attention import BACKENDS, nsa_attention
 from readingroom.nsa.config import NSAConfig
-from readingroom.nsa.module import BlockCompressor
+from readingroom.nsa.module import NSAParameters
 
 __all__ = ["IMPLEMENTATION", "NSAParams", "enable_nsa", "nsa_attention_forward", "register"]
 
@@ -33,20 +33,19 @@ __all__ = ["IMPLEMENTATION", "NSAParams", "enable_nsa", "nsa_attention_forward",
 IMPLEMENTATION = "nsa"
 
 
-class NSAParams(nn.Module):
-    """NSA's own parameters for one attention layer: φ for keys and values and the gate MLP."""
+class NSAParams(NSAParameters):
+    """NSA's own parameters for one ``transformers`` attention layer (φ for keys and values and
+    the gate MLP, :class:`~readingroom.nsa.module.NSAParameters`), plus the layer's input for
+    the gates."""
 
     def __init__(self, hidden_size: int, n_heads: int, head_dim: int, cfg: NSAConfig, backend: str):
-        super().__init__()
         if cfg.separate_kv:
             raise ValueError(
                 "cfg.separate_kv=True is not available through transformers: the model's k_proj / "
                 "v_proj give one set of keys and values; use NativeSparseAttention for it"
             )
-        self.cfg, self.backend, self.n_heads = cfg, backend, n_heads
-        self.phi_k = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
-        self.phi_v = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
-        self.w_g = nn.Linear(hidden_size, 3 * n_heads)
+        super().__init__(hidden_size, n_heads, head_dim, cfg)
+        self.backend = backend
         self.hidden: torch.Tensor | None = None  # the layer's input, set by the pre-hook
         #: Set to a dict to have the next forward store its ``q``, ``k``, ``k_cmp`` there
         #: (detached; ``[B, T, H, D]``, ``[B, S, H_kv, D]``, ``[B, N_c, H_kv, D]``), for pictures.
@@ -133,14 +132,11 @@ def nsa_attention_forward(
     x = params.hidden
     if x is None or x.shape[:2] != (B, T):
         raise RuntimeError("NSA's gate input was not captured: was enable_nsa(model) called?")
-    from readingroom.nsa.blocks import compression_blocks
-
     cfg = params.cfg
-    k_cmp = params.phi_k(compression_blocks(k, cfg.block_len, cfg.stride))  # Eq. (7)
-    v_cmp = params.phi_v(compression_blocks(v, cfg.block_len, cfg.stride))
+    k_cmp, v_cmp = params.compress(k, v)  # Eq. (7)
     if params.keep is not None:
         params.keep.update(q=q.detach(), k=k.detach(), k_cmp=k_cmp.detach(), gates=None)
-    gates = torch.sigmoid(params.w_g(x)).view(B, T, H, 3)  # Eq. (5)
+    gates = params.gates(x)  # Eq. (5)
     if params.keep is not None:
         params.keep["gates"] = gates.detach()
     scale = 1.0 / math.sqrt(D) if scaling is None else scaling

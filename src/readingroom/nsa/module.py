@@ -31,7 +31,7 @@ from readingroom.nsa.attention import BACKENDS, NSAParts, nsa_attention
 from readingroom.nsa.blocks import compression_blocks, num_compressed
 from readingroom.nsa.config import NSAConfig
 
-__all__ = ["BlockCompressor", "NSACache", "NativeSparseAttention"]
+__all__ = ["BlockCompressor", "NSACache", "NSAParameters", "NativeSparseAttention"]
 
 
 class BlockCompressor(nn.Module):
@@ -96,7 +96,35 @@ class NSACache:
         return 0 if not self.k else next(iter(self.k.values())).shape[1]
 
 
-class NativeSparseAttention(nn.Module):
+class NSAParameters(nn.Module):
+    """NSA's own parameters, on top of an attention layer's projections: φ for keys and values
+    (:class:`BlockCompressor`, Eq. 7) and the gate MLP (one layer and a sigmoid, Eq. 5).
+
+    Shared by :class:`NativeSparseAttention` and the ``transformers`` route
+    (:class:`readingroom.nsa.hf.NSAParams`), so both compress and gate the same way.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, head_dim: int, cfg: NSAConfig) -> None:
+        super().__init__()
+        self.cfg, self.n_heads = cfg, n_heads
+        self.phi_k = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
+        self.phi_v = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
+        self.w_g = nn.Linear(d_model, 3 * n_heads)
+
+    def gates(self, x: torch.Tensor) -> torch.Tensor:
+        """``g_t^c = sigmoid(W_g x_t)`` per head and branch (Eq. 5): ``[B, T, C] -> [B, T, H, 3]``."""
+        return torch.sigmoid(self.w_g(x)).view(*x.shape[:2], self.n_heads, 3)
+
+    def compress(self, k: torch.Tensor, v: torch.Tensor, first: int = 0):
+        """φ over the compression blocks ``first, first + 1, ...`` of raw ``k``, ``v``
+        ``[B, S, H_kv, D]``: returns ``(k_cmp, v_cmp)`` ``[B, N_c - first, H_kv, D]``."""
+        start = first * self.cfg.stride
+        kb = compression_blocks(k[:, start:], self.cfg.block_len, self.cfg.stride)
+        vb = compression_blocks(v[:, start:], self.cfg.block_len, self.cfg.stride)
+        return self.phi_k(kb), self.phi_v(vb)  # [B, N_c, H_kv, D] each
+
+
+class NativeSparseAttention(NSAParameters):
     """Causal self-attention with NSA's three branches (Eq. 5), ``[B, T, C] -> [B, T, C]``.
 
     Args:
@@ -117,7 +145,6 @@ class NativeSparseAttention(nn.Module):
         cfg: NSAConfig | None = None,
         backend: str = "torch",
     ) -> None:
-        super().__init__()
         check_int(d_model, "d_model")
         check_int(n_heads, "n_heads")
         n_kv_heads = n_heads if n_kv_heads is None else check_int(n_kv_heads, "n_kv_heads")
@@ -135,16 +162,14 @@ class NativeSparseAttention(nn.Module):
             raise TypeError(f"cfg must be an NSAConfig, got {type(cfg).__name__}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        self.cfg, self.backend = cfg, backend
-        self.n_heads, self.n_kv_heads, self.head_dim = n_heads, n_kv_heads, head_dim
+        super().__init__(d_model, n_heads, head_dim, cfg)  # φ and the gates
+        self.backend = backend
+        self.n_kv_heads, self.head_dim = n_kv_heads, head_dim
         self.kv_sets = ("cmp", "slc", "win") if cfg.separate_kv else ("all",)
         n_kv = len(self.kv_sets) * n_kv_heads * head_dim
         self.w_q = nn.Linear(d_model, n_heads * head_dim, bias=False)
         self.w_k = nn.Linear(d_model, n_kv, bias=False)
         self.w_v = nn.Linear(d_model, n_kv, bias=False)
-        self.phi_k = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
-        self.phi_v = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
-        self.w_g = nn.Linear(d_model, 3 * n_heads)  # gate MLP of Eq. (5): one layer + sigmoid
         self.w_o = nn.Linear(n_heads * head_dim, d_model, bias=False)
 
     def _kv(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -153,14 +178,6 @@ class NativeSparseAttention(nn.Module):
         k = self.w_k(x).view(shape).unbind(2)
         v = self.w_v(x).view(shape).unbind(2)
         return dict(zip(self.kv_sets, k)), dict(zip(self.kv_sets, v))
-
-    def compress(self, k: torch.Tensor, v: torch.Tensor, first: int = 0):
-        """φ over the compression blocks ``first, first + 1, ...`` of raw ``k``, ``v``
-        ``[B, S, H_kv, D]``: returns ``(k_cmp, v_cmp)`` ``[B, N_c - first, H_kv, D]``."""
-        start = first * self.cfg.stride
-        kb = compression_blocks(k[:, start:], self.cfg.block_len, self.cfg.stride)
-        vb = compression_blocks(v[:, start:], self.cfg.block_len, self.cfg.stride)
-        return self.phi_k(kb), self.phi_v(vb)  # [B, N_c, H_kv, D] each
 
     def forward(
         self, x: torch.Tensor, cache: NSACache | None = None, *, return_parts: bool = False
@@ -178,7 +195,7 @@ class NativeSparseAttention(nn.Module):
         B, T, _ = x.shape
         q = self.w_q(x).view(B, T, self.n_heads, self.head_dim)
         k, v = self._kv(x)
-        gates = torch.sigmoid(self.w_g(x)).view(B, T, self.n_heads, 3)  # Eq. (5)
+        gates = self.gates(x)  # Eq. (5)
         q_start = 0
         if cache is not None:
             q_start = cache.length
