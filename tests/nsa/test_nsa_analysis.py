@@ -244,6 +244,20 @@ def test_needle_distance_by_hand():
     assert d.dtype == torch.long
 
 
+def test_needle_positions_by_hand():
+    from readingroom.nsa.analysis import needle_positions
+
+    tokens = torch.tensor([[3, 20, 30, 1, 21, 31, 3, 20, 1, 21],
+                           [2, 22, 2, 22, 30, 30, 30, 30, 2, 22]])
+    targets = torch.full_like(tokens, -100)
+    targets[0, 6], targets[0, 8], targets[1, 8] = 20, 21, 22
+    rows, queries, keys = needle_positions(tokens, targets)
+    assert rows.tolist() == [0, 0, 1] and queries.tolist() == [6, 8, 8] and keys.tolist() == [0, 3, 0]
+    assert all(x.dtype == torch.long for x in (rows, queries, keys))
+    # the value asked for is the token right after the key's first occurrence
+    assert tokens[rows, keys + 1].tolist() == targets[rows, queries].tolist()
+
+
 def test_needle_distance_rejects_a_key_never_shown():
     tokens = torch.tensor([[3, 20, 30, 1, 21, 31, 5, 20]])
     targets = torch.full_like(tokens, -100)
@@ -481,3 +495,57 @@ def test_capture_returns_what_each_nsa_layer_saw():
     assert all(m.nsa.keep is None for m in model.modules() if hasattr(m, "nsa"))
     with pytest.raises(ValueError, match="enable_nsa"):
         capture(make_recall_model("full", recipe), tokens)
+
+
+def test_needle_selections_and_trace_relay_on_a_small_nsa_llama():
+    from readingroom.nsa.analysis import Relay, capture, needle_positions, needle_selections, trace_relay
+    from readingroom.nsa.experiments import RecallRecipe, make_recall_model
+    from readingroom.nsa.recall import RecallTask
+
+    cfg = NSAConfig(block_len=4, stride=2, select_block=4, top_n=3, window=4)
+    recipe = RecallRecipe(task=RecallTask(seq_len=40, n_pairs=1, n_queries=1), nsa=cfg)
+    torch.manual_seed(0)
+    model = make_recall_model("nsa", recipe).eval()
+    tokens, targets = recipe.task.sample(6, torch.Generator().manual_seed(1))
+    selected, free = needle_selections(model, tokens, targets, cfg, batch=4)  # two batches
+    assert selected.shape == (6, 2) and free.shape == (6,)
+    rows, queries, keys = needle_positions(tokens, targets)
+    for i in range(6):  # against the selection of each sequence taken on its own
+        seen = capture(model, tokens[rows[i]][None])
+        block = (int(keys[i]) + 1) // cfg.select_block
+        for layer in range(2):
+            chosen = attention_maps(seen[layer]["q"], seen[layer]["k"],
+                                                   seen[layer]["k_cmp"], cfg)["indices"]
+            assert bool(selected[i, layer]) == bool((chosen[0, queries[i]] == block).any())
+        own = int(queries[i]) // cfg.select_block
+        assert bool(free[i]) == (block != 0 and block <= own - cfg.n_local)
+    seen = capture(model, tokens[:1])
+    maps = [attention_maps(x["q"], x["k"], x["k_cmp"], cfg) for x in seen]
+    hop = trace_relay(seen, maps, value=int(keys[0]) + 1, query=int(queries[0]))
+    assert isinstance(hop, Relay) and 0 <= hop.relay <= hop.query
+    gated1 = maps[1]["slc"][0, hop.query] * seen[1]["gates"][0, hop.query, :, 1:2]
+    assert hop.relay == int(gated1.sum(0).argmax()) and hop.head1 == int(gated1[:, hop.relay].argmax())
+    with pytest.raises(ValueError, match="two layers"):
+        trace_relay(seen[:1], maps[:1], value=1, query=2)
+
+
+def test_recall_hits_are_per_query():
+    from readingroom.nsa.recall import recall_accuracy, recall_hits
+
+    targets = torch.full((2, 5), -100)
+    targets[0, 3], targets[1, 1], targets[1, 4] = 7, 2, 4
+
+    class Oracle(nn.Module):  # right on every query except (1, 4)
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, tokens):
+            logits = torch.zeros(*tokens.shape, 8)
+            t = targets.clamp(min=0)
+            t[1, 4] = 5
+            return logits.scatter(-1, t[..., None], 1.0)
+
+    hits = recall_hits(Oracle(), torch.zeros(2, 5, dtype=torch.long), targets)
+    assert hits.tolist() == [True, True, False] and hits.dtype == torch.bool
+    assert recall_accuracy(Oracle(), torch.zeros(2, 5, dtype=torch.long), targets) == pytest.approx(2 / 3)

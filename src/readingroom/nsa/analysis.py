@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 from collections.abc import Iterator
 
 import torch
 from torch import nn
 
 from readingroom.nsa.attention import masked_attention
-from readingroom.nsa.blocks import choose_blocks, compressed_mask, selection_mask, window_mask
+from readingroom.nsa.blocks import choose_blocks, compressed_mask, forced_blocks, selection_mask, window_mask
 from readingroom.nsa.config import NSAConfig
 
-__all__ = ["attention_maps", "branches_only", "capture", "needle_distance", "selected_blocks"]
+__all__ = [
+    "Relay", "attention_maps", "branches_only", "capture", "needle_distance", "needle_positions",
+    "needle_selections", "selected_blocks", "trace_relay",
+]
 
 
 @torch.no_grad()
@@ -100,15 +104,79 @@ def branches_only(model: nn.Module, branches: tuple[str, ...]) -> Iterator[nn.Mo
             m.cfg = cfg
 
 
-def needle_distance(tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """For each query of a recall batch (:class:`~readingroom.nsa.recall.RecallTask`), how many
-    tokens back its key was first shown: ``[n_queries_total]`` in the order of
-    ``targets != -100``."""
-    distances = []
+def needle_positions(tokens: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each query of a recall batch (:class:`~readingroom.nsa.recall.RecallTask`), in the
+    order of ``targets != -100``: ``(row, query position, position of the key's first
+    occurrence)``, three ``[n_queries]`` int64 tensors. The value the query asks for sits right
+    after that first occurrence."""
+    rows, queries, keys = [], [], []
     for b, t in (targets != -100).nonzero().tolist():
-        key = tokens[b, t]
-        earlier = (tokens[b, :t] == key).nonzero()
+        earlier = (tokens[b, :t] == tokens[b, t]).nonzero()
         if len(earlier) == 0:
             raise ValueError(f"query at ({b}, {t}) has no earlier occurrence of its key")
-        distances.append(t - int(earlier[0]))
-    return torch.tensor(distances, dtype=torch.long)
+        rows.append(b)
+        queries.append(t)
+        keys.append(int(earlier[0]))
+    return tuple(torch.tensor(x, dtype=torch.long) for x in (rows, queries, keys))
+
+
+def needle_distance(tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """For each query of a recall batch, how many tokens back its key was first shown:
+    ``[n_queries]`` in the order of ``targets != -100``."""
+    _, queries, keys = needle_positions(tokens, targets)
+    return queries - keys
+
+
+@torch.no_grad()
+def needle_selections(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor, cfg: NSAConfig,
+                      *, batch: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """Does each query's own selection (Eq. 11) hold the block of the value it asks for?
+
+    Runs an NSA ``transformers`` model (:func:`~readingroom.nsa.hf.enable_nsa`) on ``tokens`` in
+    batches and returns ``(selected, free)``: ``selected`` ``[n_queries, layers]`` is True where
+    some KV head of that layer selects the value's block at the query position; ``free``
+    ``[n_queries]`` is True where that block is not one the query always selects (initial or
+    local), i.e. where selecting it is a choice.
+    """
+    rows, queries, keys = needle_positions(tokens, targets)
+    value_block = (keys + 1) // cfg.select_block
+    selected = []
+    for start in range(0, len(tokens), batch):
+        seen = capture(model, tokens[start : start + batch])
+        chosen = [selected_blocks(layer["q"], layer["k_cmp"], cfg) for layer in seen]  # [b, T, H_kv, n]
+        mine = (rows >= start) & (rows < start + batch)
+        r, q, vb = rows[mine] - start, queries[mine], value_block[mine]
+        selected.append(torch.stack([(c[r, q] == vb[:, None, None]).flatten(1).any(1) for c in chosen], 1))
+    n_slc = -(-tokens.shape[1] // cfg.select_block)
+    _, forced = forced_blocks(queries, n_slc, cfg)  # [n_queries, N_s]
+    free = ~forced.gather(1, value_block[:, None])[:, 0]
+    return torch.cat(selected), free
+
+
+@dataclass
+class Relay:
+    """A retrieval by relay in a two-layer NSA model: layer 0 at position ``relay`` reads the
+    ``value`` through its selected branch (head ``head0``); layer 1 at ``query`` reads ``relay``
+    through its selected branch (head ``head1``)."""
+
+    value: int
+    query: int
+    relay: int
+    head0: int
+    head1: int
+
+
+def trace_relay(seen: list[dict[str, torch.Tensor]], maps: list[dict[str, torch.Tensor]],
+                value: int, query: int) -> Relay:
+    """Follow the selected branch back from ``query`` (one sequence; :func:`capture` and
+    :func:`attention_maps` of layers 0 and 1): the position layer 1 reads most through its gated
+    selected branch, and the heads that carry each hop."""
+    if len(seen) < 2 or len(maps) < 2:
+        raise ValueError("trace_relay needs the captures and maps of two layers")
+    def gated(layer: int, t: int) -> torch.Tensor:  # [H, T]: selected-branch weights x its gate
+        return maps[layer]["slc"][0, t] * seen[layer]["gates"][0, t, :, 1:2]
+
+    relay = int(gated(1, query).sum(0).argmax())
+    head0 = int(gated(0, relay)[:, value].argmax())
+    head1 = int(gated(1, query)[:, relay].argmax())
+    return Relay(value, query, relay, head0, head1)

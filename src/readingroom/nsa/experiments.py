@@ -25,7 +25,7 @@ from readingroom.common.paths import book_data_path
 from readingroom.common.seed import make_generator
 from readingroom.nsa.analysis import needle_distance
 from readingroom.nsa.config import CPU_CONFIG, NSAConfig
-from readingroom.nsa.recall import RecallRun, RecallTask, train_recall
+from readingroom.nsa.recall import RecallRun, RecallTask, recall_hits, train_recall
 
 __all__ = [
     "KINDS", "QUICK_RECIPE", "RECALL_RECIPE", "RecallRecipe", "accuracy_by_distance",
@@ -98,13 +98,8 @@ def accuracy_by_distance(model: nn.Module, tokens: torch.Tensor, targets: torch.
     """Recall accuracy binned by how far back the needle is: ``(lo, hi, accuracy, count)`` per
     bin ``[lo, hi)`` of ``edges``."""
     model.eval()
-    device = next(model.parameters()).device
-    tokens, targets = tokens.to(device), targets.to(device)
-    out = model(tokens)
-    logits = out.logits if hasattr(out, "logits") else out
-    asked = targets != -100
-    right = (logits.argmax(-1)[asked] == targets[asked]).float()
-    dist = needle_distance(tokens.cpu(), targets.cpu()).to(device)
+    right = recall_hits(model, tokens, targets).float()
+    dist = needle_distance(tokens.cpu(), targets.cpu())
     rows = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (dist >= lo) & (dist < hi)

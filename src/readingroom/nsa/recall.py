@@ -22,7 +22,7 @@ from readingroom.common.checks import check_int
 from readingroom.common.seed import make_generator, seed_everything
 from readingroom.common.train import TrainHistory, train
 
-__all__ = ["RecallRun", "RecallTask", "recall_accuracy", "recall_loss", "train_recall"]
+__all__ = ["RecallRun", "RecallTask", "recall_accuracy", "recall_hits", "recall_loss", "train_recall"]
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,19 @@ def recall_loss(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -
 
 
 @torch.no_grad()
+def recall_hits(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """For each query (in the order of ``targets != -100``), whether its value is the model's
+    top prediction: ``[n_queries]`` bool on the CPU. Inputs are moved to the model's device."""
+    device = next(model.parameters()).device
+    logits = _logits(model, tokens.to(device))
+    asked = targets.to(device) != -100
+    return (logits.argmax(-1)[asked] == targets.to(device)[asked]).cpu()
+
+
+@torch.no_grad()
 def recall_accuracy(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -> float:
-    """Fraction of queries whose value is the model's top prediction."""
-    logits = _logits(model, tokens)
-    asked = targets != -100
-    return float((logits.argmax(-1)[asked] == targets[asked]).float().mean())
+    """Fraction of queries whose value is the model's top prediction (:func:`recall_hits`)."""
+    return float(recall_hits(model, tokens, targets).float().mean())
 
 
 @dataclass
