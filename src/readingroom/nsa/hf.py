@@ -132,16 +132,13 @@ def nsa_attention_forward(
     x = params.hidden
     if x is None or x.shape[:2] != (B, T):
         raise RuntimeError("NSA's gate input was not captured: was enable_nsa(model) called?")
-    cfg = params.cfg
     k_cmp, v_cmp = params.compress(k, v)  # Eq. (7)
-    if params.keep is not None:
-        params.keep.update(q=q.detach(), k=k.detach(), k_cmp=k_cmp.detach(), gates=None)
     gates = params.gates(x)  # Eq. (5)
     if params.keep is not None:
-        params.keep["gates"] = gates.detach()
+        params.keep.update(q=q.detach(), k=k.detach(), k_cmp=k_cmp.detach(), gates=gates.detach())
     scale = 1.0 / math.sqrt(D) if scaling is None else scaling
     out = nsa_attention(
-        q, k, v, k_cmp, v_cmp, gates.to(q.dtype), cfg, scale=scale, q_start=S - T,
+        q, k, v, k_cmp, v_cmp, gates.to(q.dtype), params.cfg, scale=scale, q_start=S - T,
         backend=params.backend if S == T else "torch",
     )
     params.hidden = None
