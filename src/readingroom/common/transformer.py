@@ -109,6 +109,9 @@ class CausalSelfAttention(nn.Module):
         self.out = nn.Linear(config.d_model, config.d_model)  # W_O
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
+        # The softmax is a module (no parameters) so that a forward hook can read or replace the
+        # attention pattern, e.g. to freeze it for circuit tracing (readingroom.clt).
+        self.pattern = nn.Softmax(dim=-1)
         mask = torch.tril(
             torch.ones(config.n_ctx, config.n_ctx, dtype=torch.bool)
         )  # [n_ctx, n_ctx]
@@ -126,7 +129,7 @@ class CausalSelfAttention(nn.Module):
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # [B, H, T, T]
         mask = self.causal_mask[:T, :T]  # [T, T], True where key position <= query position
         scores = scores.masked_fill(~mask, float("-inf"))
-        attn = F.softmax(scores, dim=-1)  # [B, H, T, T], each row sums to 1
+        attn = self.pattern(scores)  # [B, H, T, T], each row sums to 1
 
         y = self.attn_dropout(attn) @ v  # [B, H, T, Dh]
         y = y.transpose(1, 2).reshape(B, T, D)  # concatenate heads: [B, T, D]

@@ -1,0 +1,28 @@
+"""Circuit tracing (Ameisen et al., 2025): cross-layer transcoders and attribution graphs.
+
+* :mod:`~readingroom.clt.task` — a world with a known two-hop algorithm (city -> state -> capital)
+  and one-digit addition;
+* :mod:`~readingroom.clt.adapter` — the hook sites of a model (:class:`ModelAdapter`), freezing;
+* :mod:`~readingroom.clt.transcoder` — the :class:`CrossLayerTranscoder` and its training;
+* :mod:`~readingroom.clt.graph` — attribution graphs, pruning and scores;
+* :mod:`~readingroom.clt.replacement` — replacement model and interventions.
+"""
+
+from readingroom.clt.adapter import Frozen, ModelAdapter, collect, traced
+from readingroom.clt.graph import (
+    AttributionGraph, LinearReplacement, Node, PrunedGraph, attribute, graph_scores, influence,
+    normalized, predict_ablation, prune,
+)
+from readingroom.clt.replacement import intervene, local_replacement_logits, replacement_logits
+from readingroom.clt.task import STATES, Prompt, World, accuracy, make_world, predict, prompt_loss
+from readingroom.clt.transcoder import (
+    CLTConfig, CLTMetrics, CrossLayerTranscoder, JumpReLU, evaluate_clt, jump_relu, train_clt,
+)
+
+__all__ = [
+    "AttributionGraph", "CLTConfig", "CLTMetrics", "CrossLayerTranscoder", "Frozen", "JumpReLU",
+    "LinearReplacement", "ModelAdapter", "Node", "Prompt", "PrunedGraph", "STATES", "World",
+    "accuracy", "attribute", "collect", "evaluate_clt", "graph_scores", "influence", "intervene",
+    "jump_relu", "local_replacement_logits", "make_world", "normalized", "predict",
+    "predict_ablation", "prompt_loss", "prune", "replacement_logits", "traced", "train_clt",
+]
