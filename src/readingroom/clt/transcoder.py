@@ -70,7 +70,7 @@ class CLTConfig:
     n_layers: int
     d_model: int
     n_features: int = 64
-    sparsity: float = 3e-3
+    sparsity: float = 0.3
     c: float = 4.0
     preact: float = 3e-4
     bandwidth: float = 0.1

@@ -1,0 +1,319 @@
+"""The chapter's experiments: the toy model, its CLT, feature labels, steering and the sweep.
+
+Everything here is seeded and general over the world's prompts: the "Texas" features are found
+by what they respond to, not by index, and the swap experiment runs over every (city, other
+state) pair rather than one hand-picked prompt.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from readingroom.clt.adapter import ModelAdapter, collect
+from readingroom.clt.replacement import intervene, replacement_logits
+from readingroom.clt.task import Prompt, World, _groups, accuracy, batch, prompt_loss
+from readingroom.clt.transcoder import CLTConfig, CrossLayerTranscoder, evaluate_clt, train_clt
+from readingroom.common import TinyTransformer, TransformerConfig, seed_everything, train
+from readingroom.common.checks import check_int
+
+__all__ = [
+    "WorldRecipe",
+    "train_world_model",
+    "world_accuracies",
+    "activation_dataset",
+    "feature_activations",
+    "selective_features",
+    "state_features",
+    "feature_label",
+    "top_examples",
+    "SwapResult",
+    "state_swap",
+    "swap_all",
+    "agreement",
+    "sweep",
+]
+
+
+@dataclass(frozen=True)
+class WorldRecipe:
+    """How the toy model is built and trained (CPU preset by default)."""
+
+    d_model: int = 64
+    n_layers: int = 3
+    n_heads: int = 4
+    steps: int = 800
+    lr: float = 3e-3
+    weight_decay: float = 0.1
+    warmup: int = 50
+    seed: int = 0
+    freeze_embeddings: bool = True
+
+
+def train_world_model(world: World, recipe: WorldRecipe = WorldRecipe(), *,
+                      progress: bool = True) -> tuple[TinyTransformer, object]:
+    """Train a :class:`~readingroom.common.TinyTransformer` on the world's training prompts
+    (full batch: every trained prompt at every step; held-out capital questions never seen).
+
+    Returns ``(model in eval mode, TrainHistory)``.
+    """
+    if not isinstance(world, World):
+        raise TypeError(f"world must be a World, got {type(world).__name__}")
+    seed_everything(recipe.seed)
+    n_ctx = max(len(p.tokens) for p in world.prompts)
+    model = TinyTransformer(TransformerConfig(
+        vocab_size=world.vocab_size, n_ctx=n_ctx, d_model=recipe.d_model,
+        n_layers=recipe.n_layers, n_heads=recipe.n_heads))
+    if recipe.freeze_embeddings:
+        model.tok_emb.weight.requires_grad_(False)
+    prompts = world.select(held_out=False)
+    history = train(model, lambda step: (0, 0), steps=recipe.steps, lr=recipe.lr,
+                    weight_decay=recipe.weight_decay, warmup=recipe.warmup,
+                    loss_fn=lambda m, x, y: prompt_loss(m, prompts), progress=progress,
+                    desc="two-hop model")
+    return model.eval(), history
+
+
+def world_accuracies(model: nn.Module, world: World) -> dict[str, float]:
+    """Greedy accuracy on each kind of prompt, with the held-out capitals on their own."""
+    return {
+        "state": accuracy(model, world.select("state")),
+        "capital (trained)": accuracy(model, world.select("capital", held_out=False)),
+        "capital (held out)": accuracy(model, world.select("capital", held_out=True)),
+        "add": accuracy(model, world.select("add")),
+    }
+
+
+@torch.no_grad()
+def activation_dataset(adapter: ModelAdapter, prompts: Sequence[Prompt]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every position of every prompt: ``(x, y)`` ``[L, N, D]`` for :func:`train_clt`."""
+    if not prompts:
+        raise ValueError("prompts must not be empty")
+    xs, ys = [], []
+    for group in _groups(prompts):
+        tokens, _ = batch(group)
+        x, y = collect(adapter, tokens)
+        xs.append(x.flatten(1, 2))
+        ys.append(y.flatten(1, 2))
+    return torch.cat(xs, 1), torch.cat(ys, 1)
+
+
+@torch.no_grad()
+def feature_activations(adapter: ModelAdapter, clt: CrossLayerTranscoder,
+                        prompts: Sequence[Prompt]) -> list[torch.Tensor]:
+    """The CLT's activations on each prompt, ``[L, T, F]`` each, in the prompts' order."""
+    out: dict[int, torch.Tensor] = {}
+    for group in _groups(prompts):
+        tokens, _ = batch(group)
+        x, _ = collect(adapter, tokens)
+        a = clt.encode(x)  # [L, B, T, F]
+        for b, p in enumerate(group):
+            out[id(p)] = a[:, b]
+    return [out[id(p)] for p in prompts]
+
+
+def selective_features(prompts: Sequence[Prompt], acts: Sequence[torch.Tensor], key: str,
+                       value: object, *, min_frac: float = 1.0) -> list[tuple[int, int, int]]:
+    """Features ``(layer, pos, index)`` that respond to ``info[key] == value`` and nothing else.
+
+    A feature qualifies when it is active on at least ``min_frac`` of the prompts with that value
+    and on none of the prompts (having ``key``) with another value.
+    """
+    if len(prompts) != len(acts):
+        raise ValueError(f"prompts and acts differ in length: {len(prompts)} vs {len(acts)}")
+    if not 0 < min_frac <= 1:
+        raise ValueError(f"min_frac must be in (0, 1], got {min_frac}")
+    with_key = [(p, a) for p, a in zip(prompts, acts) if key in p.info]
+    ours = [a > 0 for p, a in with_key if p.info[key] == value]
+    others = [a > 0 for p, a in with_key if p.info[key] != value]
+    if not ours:
+        raise ValueError(f"no prompt has {key}={value!r}")
+    shapes = {tuple(a.shape) for a in ours + others}
+    count = torch.zeros(max(shapes))
+    for on in ours:
+        count[tuple(slice(0, s) for s in on.shape)] += on.float()
+    banned = torch.zeros(max(shapes), dtype=torch.bool)
+    for on in others:
+        banned[tuple(slice(0, s) for s in on.shape)] |= on
+    good = (count >= min_frac * len(ours)) & ~banned & (count > 0)
+    return [tuple(k) for k in good.nonzero().tolist()]
+
+
+def top_examples(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.Tensor],
+                 layer: int, index: int, k: int = 5) -> list[tuple[Prompt, int, float]]:
+    """The ``k`` strongest activations of feature ``(layer, index)``: ``(prompt, pos, value)``."""
+    check_int(k, "k", minimum=1)
+    found = []
+    for p, a in zip(prompts, acts):
+        col = a[layer, :, index]
+        t = int(col.argmax())
+        if float(col[t]) > 0:
+            found.append((p, t, float(col[t])))
+    found.sort(key=lambda e: -e[2])
+    return found[:k]
+
+
+def feature_label(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.Tensor],
+                  layer: int, pos: int, index: int) -> str:
+    """A short name for feature ``(layer, index)`` at ``pos``, from the prompts it fires on there.
+
+    ``"say Austin"`` if every such prompt ends at ``pos`` with the same answer; ``"Texas"`` if
+    they share one state (``"Texas/California"`` for two); ``"sum=7"`` / ``"a=3"`` for addition;
+    else the token most often under it.
+    """
+    on = [p for p, a in zip(prompts, acts) if pos < a.shape[1] and float(a[layer, pos, index]) > 0]
+    if not on:
+        return "inactive"
+    last = all(pos == len(p.tokens) - 1 for p in on)
+    answers = {p.answer for p in on}
+    if last and len(answers) == 1:
+        return "say " + world.vocab[answers.pop()]
+    states = Counter(p.info["state"] for p in on if "state" in p.info)
+    if states and sum(states.values()) == len(on) and len(states) <= 2:
+        return "/".join(sorted(states))
+    if all("a" in p.info for p in on):
+        for name, fn in (("sum", lambda p: p.info["a"] + p.info["b"]),
+                         ("a", lambda p: p.info["a"]), ("b", lambda p: p.info["b"])):
+            if len({fn(p) for p in on}) == 1:
+                return f"{name}={fn(on[0])}"
+    token = Counter(world.vocab[p.tokens[pos]] for p in on).most_common(1)[0][0]
+    return f"'{token}'+"
+
+
+@dataclass
+class SwapResult:
+    """One steering experiment on one prompt (probabilities of the next token)."""
+
+    prompt: str
+    source: str  # the prompt's state
+    target: str  # the state swapped in
+    n_suppressed: int
+    n_injected: int
+    base_top: str
+    suppressed_top: str
+    swapped_top: str
+    p_source_answer: tuple[float, float, float]  # baseline, suppressed, swapped
+    p_target_answer: tuple[float, float, float]
+    target_answer: str
+
+    @property
+    def swap_worked(self) -> bool:
+        """The swapped prompt's top next token is the target state's answer."""
+        return self.swapped_top == self.target_answer
+
+
+def state_features(prompts: Sequence[Prompt], acts: Sequence[torch.Tensor], state: str,
+                   layers: Sequence[int] | None = None, *,
+                   max_other: float = 0.5) -> dict[tuple[int, int, int], float]:
+    """The features that fire on *every* prompt about ``state``, whatever the question, and on at
+    most ``max_other`` of the prompts about other states, with their mean activation:
+    ``{(layer, pos, index): mean}``.
+
+    ``prompts`` should hold both questions about each city (``state:`` and ``capital:``, same
+    length). A feature that fires for all of a state's cities under both questions is a feature
+    of the state, the intermediate both answers need: not of one city (it would miss the
+    others), and not an output like "say Austin" (it would miss the ``state:`` question). The
+    ``max_other`` bound drops features that fire on nearly everything (e.g. at ``<bos>``), while
+    keeping features that a few states share.
+    """
+    if not 0 <= max_other < 1:
+        raise ValueError(f"max_other must be in [0, 1), got {max_other}")
+    mine = [a for p, a in zip(prompts, acts) if p.info.get("state") == state]
+    others = [a for p, a in zip(prompts, acts)
+              if "state" in p.info and p.info["state"] != state]
+    if not mine:
+        raise ValueError(f"no prompt about state {state!r}")
+    if len({tuple(a.shape) for a in mine + others}) != 1:
+        raise ValueError("the city prompts must all have one length")
+    stack = torch.stack(mine)  # [n, L, T, F]
+    on = (stack > 0).all(0)  # [L, T, F]
+    if others:
+        on &= (torch.stack(others) > 0).float().mean(0) <= max_other
+    if layers is not None:
+        keep = torch.zeros_like(on)
+        keep[list(layers)] = True
+        on &= keep
+    mean = stack.mean(0)
+    return {(l, t, i): float(mean[l, t, i]) for l, t, i in on.nonzero().tolist()}
+
+
+def state_swap(world: World, adapter: ModelAdapter, clt: CrossLayerTranscoder,
+               prompts: Sequence[Prompt], acts: Sequence[torch.Tensor], prompt: Prompt,
+               target_state: str, *, layers: Sequence[int] | None = None,
+               suppress: float = 0.0, inject: float = 1.0) -> SwapResult:
+    """Steer ``prompt`` from its state to ``target_state`` through the state features.
+
+    *Suppress*: every :func:`state_features` of the prompt's state is clamped to 0. *Swap*: additionally, every state feature of ``target_state`` is clamped to its
+    mean activation over that state's prompts (so features the two states share take the target's
+    value). ``layers`` restricts the clamps to some layers (``None``: all). As in the paper's
+    interventions, the clamps may overshoot: source features go to ``suppress`` times their mean
+    activation (0: off; -1: reversed) and target features to ``inject`` times theirs.
+    """
+    source = prompt.info.get("state")
+    city = prompt.info.get("city")
+    if source is None or city is None:
+        raise ValueError("prompt has no city and state (only city prompts can be steered)")
+    if target_state == source or target_state not in {p.info.get("state") for p in prompts}:
+        raise ValueError(f"target_state must be another state of the prompts, got {target_state!r}")
+    mine = state_features(prompts, acts, source, layers)
+    theirs = state_features(prompts, acts, target_state, layers)
+    off = {f: suppress * v for f, v in mine.items()}
+    swap = {**off, **{f: inject * v for f, v in theirs.items()}}
+    tokens = torch.tensor([prompt.tokens])
+    runs = [intervene(adapter, clt, tokens, c)[0, -1].softmax(-1) for c in ({}, off, swap)]
+    tgt = next(p for p in prompts if p.info.get("state") == target_state and p.task == prompt.task)
+    top = [world.vocab[int(r.argmax())] for r in runs]
+    return SwapResult(world.text(prompt.tokens), source, target_state, len(mine), len(theirs),
+                      top[0], top[1], top[2], tuple(float(r[prompt.answer]) for r in runs),
+                      tuple(float(r[tgt.answer]) for r in runs), world.vocab[tgt.answer])
+
+
+def swap_all(world: World, adapter: ModelAdapter, clt: CrossLayerTranscoder,
+             task: str = "capital", *, layers: Sequence[int] | None = None,
+             suppress: float = 0.0, inject: float = 1.0) -> list[SwapResult]:
+    """:func:`state_swap` for every city prompt of ``task`` and every other state."""
+    prompts = world.select("state") + world.select("capital")
+    acts = feature_activations(adapter, clt, prompts)
+    states = sorted({p.info["state"] for p in prompts})
+    return [state_swap(world, adapter, clt, prompts, acts, p, s, layers=layers, suppress=suppress,
+                       inject=inject)
+            for p in world.select(task) for s in states if s != p.info["state"]]
+
+
+@torch.no_grad()
+def agreement(adapter: ModelAdapter, clt: CrossLayerTranscoder, prompts: Sequence[Prompt]) -> float:
+    """Fraction of prompts on which the replacement model's top next token is the model's."""
+    same = 0
+    for group in _groups(prompts):
+        tokens, _ = batch(group)
+        real = adapter.logits(tokens)[:, -1].argmax(-1)
+        rep = replacement_logits(adapter, clt, tokens)[:, -1].argmax(-1)
+        same += int((real == rep).sum())
+    return same / len(prompts)
+
+
+def sweep(adapter: ModelAdapter, prompts: Sequence[Prompt], sizes: Sequence[int],
+          sparsities: Sequence[float], *, steps: int = 1000, seed: int = 0,
+          base: CLTConfig | None = None, progress: bool = True) -> list[dict]:
+    """Train one CLT per (dictionary size, lambda) and measure fidelity and sparsity.
+
+    Returns one dict per run: ``n_features, sparsity, nmse`` (mean over layers), ``l0`` (summed
+    over layers), ``dead`` and ``agreement`` (replacement model vs model, top token).
+    """
+    x, y = activation_dataset(adapter, prompts)
+    base = base or CLTConfig(adapter.n_layers, adapter.d_model)
+    results = []
+    for F in sizes:
+        for lam in sparsities:
+            cfg = CLTConfig(**{**asdict(base), "n_features": F, "sparsity": lam})
+            clt, _ = train_clt(x, y, cfg, steps=steps, seed=seed, progress=progress,
+                               desc=f"CLT F={F} lambda={lam:g}")
+            m = evaluate_clt(clt, x, y)
+            results.append({"n_features": F, "sparsity": lam, "nmse": m.mean_nmse,
+                            "l0": m.total_l0, "dead": m.dead,
+                            "agreement": agreement(adapter, clt, prompts)})
+    return results
