@@ -86,6 +86,7 @@ def clts(world, models):
     out = {}
     for kind, model in models.items():
         x, y = collect_world(ModelAdapter(model), world.prompts)
-        config = CLTConfig(n_layers=N_LAYERS, d_model=D_MODEL, n_features=N_FEATURES, sparsity=3e-3)
+        config = CLTConfig(n_layers=N_LAYERS, d_model=D_MODEL, n_features=N_FEATURES,
+                           sparsity=3e-3)
         out[kind], _ = train_clt(x, y, config, steps=200, batch_size=128, progress=False)
     return out

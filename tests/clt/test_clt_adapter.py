@@ -270,6 +270,51 @@ def test_frozen_to_casts_every_tensor(models, tokens):
     assert applied.mode == "apply" and applied.scales is frozen.scales
 
 
+def test_a_model_without_layer_norm(world, tokens):
+    torch.manual_seed(0)
+    model = TinyTransformer(TransformerConfig(vocab_size=world.vocab_size, n_ctx=8, d_model=16,
+                                              n_heads=2, layer_norm=False)).eval().double()
+    adapter = ModelAdapter(model)
+    assert adapter.norms == []
+    frozen = Frozen()
+    with torch.no_grad():
+        with traced(adapter, freeze=frozen):
+            recorded = adapter.logits(tokens)
+        assert not frozen.scales and sorted(frozen.patterns) == [0, 1]
+        with traced(adapter, freeze=frozen.applied()):
+            assert torch.allclose(adapter.logits(tokens), recorded, rtol=0, atol=1e-12)
+
+
+# Regression: an epsilon of 0.0 must not be mistaken for a missing one.
+@pytest.mark.parametrize("kind", ["tiny", "gpt2"])
+def test_apply_reproduces_a_model_whose_layer_norm_eps_is_zero(kind, make_model, world, tokens):
+    model = make_model(kind, world.vocab_size)
+    for module in model.modules():
+        if isinstance(module, nn.LayerNorm):
+            module.eps = 0.0
+    adapter = _double(model)
+    frozen = Frozen()
+    with torch.no_grad():
+        with traced(adapter, freeze=frozen):
+            recorded = adapter.logits(tokens)
+        with traced(adapter, freeze=frozen.applied()):
+            applied = adapter.logits(tokens)
+    assert torch.allclose(applied, recorded, rtol=0, atol=1e-10)
+
+
+# Regression: on_embed / on_mid observe; whatever they return must not replace activations.
+@pytest.mark.parametrize("callback", ["on_embed", "on_mid"])
+def test_observer_callbacks_do_not_change_the_model(callback, models, tokens):
+    adapter = ModelAdapter(models["tiny"])
+    observer = {"on_embed": lambda e: torch.zeros_like(e),
+                "on_mid": lambda l, x: torch.zeros_like(x)}[callback]
+    with torch.no_grad():
+        plain = adapter.logits(tokens)
+        with traced(adapter, **{callback: observer}):
+            observed = adapter.logits(tokens)
+    assert torch.equal(observed, plain)
+
+
 # --- hooks are removed ----------------------------------------------------------------------
 
 

@@ -97,7 +97,8 @@ def test_encode_decode_round_trip(world):
         words = world.decode(p.tokens)
         assert world.encode(words) == list(p.tokens)
         assert world.decode(torch.tensor(p.tokens)) == words
-    assert world.encode(["El Paso", "capital:"]) == [world.index["El Paso"], world.index["capital:"]]
+    assert world.encode(["El Paso", "capital:"]) == [world.index["El Paso"],
+                                                     world.index["capital:"]]
 
 
 def test_text_drops_bos(world):
@@ -235,17 +236,18 @@ def test_predict_keeps_the_order_of_mixed_length_prompts(world, trained_tiny):
     pred = predict(trained_tiny, prompts)
     assert pred == [predict(trained_tiny, [p])[0] for p in prompts]
     with torch.no_grad():
-        assert pred == [int(trained_tiny(torch.tensor([p.tokens]))[0, -1].argmax()) for p in prompts]
+        one_by_one = [int(trained_tiny(torch.tensor([p.tokens]))[0, -1].argmax()) for p in prompts]
+    assert pred == one_by_one
 
 
-# BUG: predict() maps prompts back to their place with {id(p): i}, so a Prompt object that
-# appears twice in the list keeps only its last index and the first is never filled:
-# predict(model, [p, p]) raises KeyError (and so does accuracy()).
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="predict() loses repeated Prompt objects (keys prompts by id())")
 def test_predict_accepts_repeated_prompts(world, trained_tiny):
-    p = world.prompt("state", city="Dallas")
-    assert predict(trained_tiny, [p, p]) == predict(trained_tiny, [p]) * 2
+    """A Prompt object listed twice gets a prediction at both places (regression: predict once
+    keyed prompts by id() and raised KeyError)."""
+    p, q = world.prompt("state", city="Dallas"), world.prompt("add", a=1, b=2)
+    assert predict(trained_tiny, [p, q, p]) == [predict(trained_tiny, [p])[0],
+                                                predict(trained_tiny, [q])[0],
+                                                predict(trained_tiny, [p])[0]]
+    assert accuracy(trained_tiny, [p, p]) == accuracy(trained_tiny, [p])
 
 
 def test_accuracy_matches_predict_and_lies_in_unit_interval(world, trained_tiny):

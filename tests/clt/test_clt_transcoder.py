@@ -49,9 +49,16 @@ def test_config_sizes_must_be_positive_ints(name, bad, exc):
 
 
 @pytest.mark.parametrize("name", ["sparsity", "c", "preact", "bandwidth", "threshold_init"])
-@pytest.mark.parametrize("bad", ["0.1", None, True, float("nan"), float("inf")])
-def test_config_coefficients_must_be_finite_numbers(name, bad):
-    with pytest.raises(TypeError, match=f"{name} must be a finite float"):
+@pytest.mark.parametrize("bad", ["0.1", None, True])
+def test_config_coefficients_must_be_numbers(name, bad):
+    with pytest.raises(TypeError, match=f"{name} must be a float"):
+        CLTConfig(n_layers=2, d_model=4, **{name: bad})
+
+
+@pytest.mark.parametrize("name", ["sparsity", "c", "preact", "bandwidth", "threshold_init"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_config_coefficients_must_be_finite(name, bad):
+    with pytest.raises(ValueError, match=name):
         CLTConfig(n_layers=2, d_model=4, **{name: bad})
 
 
@@ -281,14 +288,15 @@ def test_loss_terms_recomputed():
     with torch.no_grad():
         clt.b_enc.fill_(0.2)
     terms = clt.loss(x, y)
-    h = clt.preactivations(x)
-    a = clt.activate(h)
-    y_hat = clt.decode(a)
-    n = x.shape[1]
-    mse = ((y_hat - y) * clt.out_scale[:, None, None]).pow(2).sum() / n
-    norms = clt.decoder_norms()[:, None, :]
-    sparse = torch.tanh(clt.config.c * norms * a).sum() / n
-    pre = (torch.relu(clt.theta[:, None, :] - h) * norms).sum() / n
+    with torch.no_grad():
+        h = clt.preactivations(x)
+        a = clt.activate(h)
+        y_hat = clt.decode(a)
+        n = x.shape[1]
+        mse = ((y_hat - y) * clt.out_scale[:, None, None]).pow(2).sum() / n
+        norms = clt.decoder_norms()[:, None, :]
+        sparse = torch.tanh(clt.config.c * norms * a).sum() / n
+        pre = (torch.relu(clt.theta[:, None, :] - h) * norms).sum() / n
     for value in (terms.mse, terms.sparsity, terms.preact, terms.l0, float(terms.total.detach())):
         assert math.isfinite(value)
     assert terms.mse == pytest.approx(float(mse), rel=1e-5)
@@ -449,7 +457,8 @@ def test_train_keeps_the_data_dtype_and_sets_scales():
      ({"batch_size": 0}, ValueError, "batch_size"), ({"seed": -1}, ValueError, "seed"),
      ({"lr": 0}, ValueError, "lr must be > 0"), ({"lr": -1e-3}, ValueError, "lr must be > 0"),
      ({"lr": "0.1"}, ValueError, "lr must be > 0"),
-     ({"ramp": -0.1}, ValueError, "ramp must be in"), ({"ramp": 1.5}, ValueError, "ramp must be in")],
+     ({"ramp": -0.1}, ValueError, "ramp must be in"),
+     ({"ramp": 1.5}, ValueError, "ramp must be in")],
 )
 def test_train_rejects_bad_arguments(kwargs, exc, match):
     x, y = _data(n=8)

@@ -161,7 +161,7 @@ class ModelAdapter:
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor | None:
             x = inputs[0]
             is_ln = isinstance(module, nn.LayerNorm)
-            eps = getattr(module, "eps", None) or getattr(module, "variance_epsilon", 1e-6)
+            eps = module.eps if hasattr(module, "eps") else getattr(module, "variance_epsilon", 1e-6)
             centred = x - x.mean(-1, keepdim=True) if is_ln else x
             if frozen.mode == "record":
                 frozen.scales[id(module)] = (centred.pow(2).mean(-1, keepdim=True) + eps).sqrt().detach()
@@ -279,11 +279,17 @@ def traced(
         if embed is not None:
             handles.append(adapter.embedding.register_forward_hook(lambda m, i, o: embed))
         if on_embed is not None:
-            handles.append(adapter.embedding.register_forward_hook(lambda m, i, o: on_embed(o)))
+            def embed_hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+                on_embed(output)  # an observer: its return value is ignored
+
+            handles.append(adapter.embedding.register_forward_hook(embed_hook))
         if on_mid is not None:
+            def mid_hook(module: nn.Module, inputs: tuple, layer: int) -> None:
+                on_mid(layer, inputs[0])  # an observer: its return value is ignored
+
             for layer, module in enumerate(adapter.mlp_inputs):
                 handles.append(module.register_forward_pre_hook(
-                    lambda m, inputs, layer=layer: on_mid(layer, inputs[0])))
+                    lambda m, inputs, layer=layer: mid_hook(m, inputs, layer)))
         if mlp_out is not None:
             for layer, module in enumerate(adapter.mlps):
                 handles.append(module.register_forward_hook(

@@ -16,7 +16,9 @@ from torch import nn
 
 from readingroom.clt.adapter import ModelAdapter, collect
 from readingroom.clt.replacement import intervene, replacement_logits
-from readingroom.clt.task import Prompt, World, _groups, accuracy, batch, prompt_loss
+from readingroom.clt.task import (
+    Prompt, World, _group_indices, _groups, accuracy, batch, prompt_loss,
+)
 from readingroom.clt.transcoder import CLTConfig, CrossLayerTranscoder, evaluate_clt, train_clt
 from readingroom.common import TinyTransformer, TransformerConfig, seed_everything, train
 from readingroom.common.checks import check_int
@@ -106,14 +108,14 @@ def activation_dataset(adapter: ModelAdapter, prompts: Sequence[Prompt]) -> tupl
 def feature_activations(adapter: ModelAdapter, clt: CrossLayerTranscoder,
                         prompts: Sequence[Prompt]) -> list[torch.Tensor]:
     """The CLT's activations on each prompt, ``[L, T, F]`` each, in the prompts' order."""
-    out: dict[int, torch.Tensor] = {}
-    for group in _groups(prompts):
-        tokens, _ = batch(group)
+    out: list[torch.Tensor | None] = [None] * len(prompts)
+    for idx in _group_indices(prompts):
+        tokens, _ = batch([prompts[i] for i in idx])
         x, _ = collect(adapter, tokens)
         a = clt.encode(x)  # [L, B, T, F]
-        for b, p in enumerate(group):
-            out[id(p)] = a[:, b]
-    return [out[id(p)] for p in prompts]
+        for b, i in enumerate(idx):
+            out[i] = a[:, b]
+    return out
 
 
 def selective_features(prompts: Sequence[Prompt], acts: Sequence[torch.Tensor], key: str,

@@ -29,6 +29,7 @@ import torch
 
 from readingroom.clt.adapter import Frozen, ModelAdapter, traced
 from readingroom.clt.transcoder import CrossLayerTranscoder
+from readingroom.common.checks import check_int
 
 __all__ = [
     "Node",
@@ -147,6 +148,15 @@ class AttributionGraph:
         return w
 
 
+def _check_fraction(value: object, name: str) -> float:
+    """A number in ``(0, 1]`` (bools refused), or a ``TypeError``/``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number in (0, 1], got {type(value).__name__} {value!r}")
+    if not 0 < value <= 1:
+        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+    return float(value)
+
+
 def _top_logits(probs: torch.Tensor, max_logits: int, mass: float) -> list[int]:
     order = probs.argsort(descending=True).tolist()
     chosen, total = [], 0.0
@@ -191,12 +201,9 @@ def attribute(
         tokens = tokens[0]
     if tokens.dim() != 1 or tokens.numel() == 0:
         raise ValueError(f"tokens must be one prompt, [T] or [1, T], got shape {tuple(tokens.shape)}")
-    if not (isinstance(max_logits, int) and max_logits >= 1):
-        raise ValueError(f"max_logits must be a positive int, got {max_logits!r}")
-    if not (0 < logit_mass <= 1):
-        raise ValueError(f"logit_mass must be in (0, 1], got {logit_mass!r}")
-    if not (isinstance(batch_size, int) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_int(max_logits, "max_logits", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    _check_fraction(logit_mass, "logit_mass")
 
     model = copy.deepcopy(adapter.model).to(dtype).eval()
     adapter = ModelAdapter(model)
@@ -335,9 +342,8 @@ def prune(graph: AttributionGraph, node_threshold: float = 0.8,
     x (influence of their target + its logit weight) and the fewest that carry ``edge_threshold``
     of the total are kept. Feature and error nodes left without an outgoing edge are dropped.
     """
-    for name, value in (("node_threshold", node_threshold), ("edge_threshold", edge_threshold)):
-        if not (isinstance(value, (int, float)) and 0 < value <= 1):
-            raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+    _check_fraction(node_threshold, "node_threshold")
+    _check_fraction(edge_threshold, "edge_threshold")
     w = graph.logit_weights()
     A = graph.adjacency
     node_inf = influence(normalized(A), w)

@@ -46,7 +46,8 @@ def _check_clamps(clamps: object, clt: CrossLayerTranscoder, T: int) -> dict:
     L, F = clt.config.n_layers, clt.config.n_features
     out = {}
     for key, value in clamps.items():
-        if not (isinstance(key, tuple) and len(key) == 3 and all(isinstance(k, int) for k in key)):
+        if not (isinstance(key, tuple) and len(key) == 3
+                and all(isinstance(k, int) and not isinstance(k, bool) for k in key)):
             raise ValueError(f"clamp keys must be (layer, pos, feature) int triples, got {key!r}")
         l, t, i = key
         if not (0 <= l < L and -T <= t < T and 0 <= i < F):

@@ -184,9 +184,14 @@ def batch(prompts: Sequence[Prompt]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _groups(prompts: Sequence[Prompt]) -> list[list[Prompt]]:
-    by_length: dict[int, list[Prompt]] = {}
-    for p in prompts:
-        by_length.setdefault(len(p.tokens), []).append(p)
+    return [[prompts[i] for i in idx] for idx in _group_indices(prompts)]
+
+
+def _group_indices(prompts: Sequence[Prompt]) -> list[list[int]]:
+    """Indices of ``prompts`` grouped by prompt length (shortest first), order kept within."""
+    by_length: dict[int, list[int]] = {}
+    for i, p in enumerate(prompts):
+        by_length.setdefault(len(p.tokens), []).append(i)
     return [by_length[k] for k in sorted(by_length)]
 
 
@@ -216,14 +221,13 @@ def prompt_loss(model: nn.Module, prompts: Sequence[Prompt]) -> torch.Tensor:
 def predict(model: nn.Module, prompts: Sequence[Prompt]) -> list[int]:
     """The model's greedy next token for each prompt, in order."""
     device = next(model.parameters()).device
-    out: dict[int, int] = {}
-    order = {id(p): i for i, p in enumerate(prompts)}
-    for group in _groups(prompts):
-        tokens, _ = batch(group)
+    out: list[int] = [0] * len(prompts)
+    for idx in _group_indices(prompts):
+        tokens, _ = batch([prompts[i] for i in idx])
         pred = _logits(model, tokens.to(device))[:, -1].argmax(-1).tolist()
-        for p, y in zip(group, pred):
-            out[order[id(p)]] = y
-    return [out[i] for i in range(len(prompts))]
+        for i, y in zip(idx, pred):
+            out[i] = y
+    return out
 
 
 def accuracy(model: nn.Module, prompts: Sequence[Prompt]) -> float:

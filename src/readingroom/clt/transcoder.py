@@ -83,9 +83,9 @@ class CLTConfig:
         for name, positive in (("sparsity", False), ("c", True), ("preact", False),
                                ("bandwidth", True), ("threshold_init", True)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise TypeError(f"{name} must be a finite float, got {value!r}")
-            if value < 0 or (positive and value == 0):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
+            if not math.isfinite(value) or value < 0 or (positive and value == 0):
                 raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value}")
 
 
