@@ -165,7 +165,7 @@ def feature_label(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.
 
     ``"say Austin"`` if every such prompt ends at ``pos`` with the same answer; ``"Texas"`` if
     they share one state (``"Texas/California"`` for two); ``"sum=7"`` / ``"a=3"`` for addition;
-    else the token most often under it.
+    else the subjects (state, or ``a+b``) of its two strongest examples, ``"/…"`` marking more.
     """
     on = [p for p, a in zip(prompts, acts) if pos < a.shape[1] and float(a[layer, pos, index]) > 0]
     if not on:
@@ -182,8 +182,18 @@ def feature_label(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.
                          ("a", lambda p: p.info["a"]), ("b", lambda p: p.info["b"])):
             if len({fn(p) for p in on}) == 1:
                 return f"{name}={fn(on[0])}"
-    token = Counter(world.vocab[p.tokens[pos]] for p in on).most_common(1)[0][0]
-    return f"'{token}'+"
+    # Otherwise: what its strongest examples are about (their state, or their sum).
+    strongest = sorted(((float(a[layer, pos, index]), k) for k, (p, a) in enumerate(
+        zip(prompts, acts)) if pos < a.shape[1] and float(a[layer, pos, index]) > 0),
+        reverse=True)
+    subjects: list[str] = []
+    for _, k in strongest:
+        info = prompts[k].info
+        subject = str(info["state"]) if "state" in info else (
+            f"{info['a']}+{info['b']}" if "a" in info else world.vocab[prompts[k].tokens[pos]])
+        if subject not in subjects:
+            subjects.append(subject)
+    return "/".join(subjects[:2]) + ("/…" if len(subjects) > 2 else "")
 
 
 @dataclass
@@ -289,6 +299,8 @@ def swap_all(world: World, adapter: ModelAdapter, clt: CrossLayerTranscoder,
 @torch.no_grad()
 def agreement(adapter: ModelAdapter, clt: CrossLayerTranscoder, prompts: Sequence[Prompt]) -> float:
     """Fraction of prompts on which the replacement model's top next token is the model's."""
+    if not prompts:
+        raise ValueError("prompts must not be empty")
     same = 0
     for group in _groups(prompts):
         tokens, _ = batch(group)

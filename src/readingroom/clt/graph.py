@@ -148,6 +148,17 @@ class AttributionGraph:
         return w
 
 
+def check_pair(adapter: object, clt: object) -> None:
+    """Raise unless ``adapter`` is a :class:`ModelAdapter` and ``clt`` a transcoder of its size."""
+    if not isinstance(adapter, ModelAdapter):
+        raise TypeError(f"adapter must be a ModelAdapter, got {type(adapter).__name__}")
+    if not isinstance(clt, CrossLayerTranscoder):
+        raise TypeError(f"clt must be a CrossLayerTranscoder, got {type(clt).__name__}")
+    if clt.config.n_layers != adapter.n_layers or clt.config.d_model != adapter.d_model:
+        raise ValueError(f"the CLT is for L={clt.config.n_layers}, D={clt.config.d_model} but the "
+                         f"model has L={adapter.n_layers}, D={adapter.d_model}")
+
+
 def _check_fraction(value: object, name: str) -> float:
     """A number in ``(0, 1]`` (bools refused), or a ``TypeError``/``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -189,13 +200,7 @@ def attribute(
         batch_size: targets attributed per backward pass.
         dtype: precision of the attribution (float64 makes the exactness checks tight).
     """
-    if not isinstance(adapter, ModelAdapter):
-        raise TypeError(f"adapter must be a ModelAdapter, got {type(adapter).__name__}")
-    if not isinstance(clt, CrossLayerTranscoder):
-        raise TypeError(f"clt must be a CrossLayerTranscoder, got {type(clt).__name__}")
-    if clt.config.n_layers != adapter.n_layers or clt.config.d_model != adapter.d_model:
-        raise ValueError(f"the CLT is for L={clt.config.n_layers}, D={clt.config.d_model} but the "
-                         f"model has L={adapter.n_layers}, D={adapter.d_model}")
+    check_pair(adapter, clt)
     tokens = torch.as_tensor(tokens)
     if tokens.dim() == 2 and tokens.shape[0] == 1:
         tokens = tokens[0]

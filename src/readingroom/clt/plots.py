@@ -50,6 +50,17 @@ def graph_layout(pruned: PrunedGraph) -> dict[int, tuple[float, float]]:
     return xy
 
 
+def _cell_rank(pruned: PrunedGraph, xy: Mapping[int, tuple[float, float]]) -> dict[int, int]:
+    """Each node's rank from the left within its (layer, position) cell."""
+    nodes = pruned.graph.nodes
+    rank, cells = {}, {}
+    for i in sorted(xy, key=lambda i: xy[i][0]):
+        key = (nodes[i].layer, nodes[i].pos)
+        rank[i] = cells.get(key, 0)
+        cells[key] = rank[i] + 1
+    return rank
+
+
 def _node_text(world: World, pruned: PrunedGraph, i: int, labels: Mapping[int, str]) -> str:
     n = pruned.graph.nodes[i]
     if n.kind == "embedding":
@@ -72,6 +83,7 @@ def draw_graph(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | No
     labels = labels or {}
     ax = get_axes(ax)
     xy = graph_layout(pruned)
+    rank = _cell_rank(pruned, xy)
     edges = _edges(pruned)
     biggest = max((abs(w) for _, _, w in edges), default=1.0) or 1.0
     for t, s, w in edges:
@@ -83,8 +95,9 @@ def draw_graph(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | No
         marker = {"feature": "o", "error": "s", "embedding": "D", "logit": "h"}[n.kind]
         ax.scatter([x], [y], s=140, marker=marker, color=_KIND_COLOR[n.kind], edgecolor="#2d3748",
                    zorder=2)
+        below = -14 - 9 * (rank[i] % 2)  # stagger the labels of neighbours in one cell
         ax.annotate(_node_text(world, pruned, i, labels), (x, y), textcoords="offset points",
-                    xytext=(0, -14 if n.kind != "logit" else 10), ha="center", fontsize=7,
+                    xytext=(0, below if n.kind != "logit" else 10), ha="center", fontsize=7,
                     zorder=3)
     T = len(pruned.graph.tokens)
     L = max(n.layer for n in pruned.graph.nodes if n.kind == "logit")
@@ -131,6 +144,7 @@ def graph_figure(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | 
         return mx + 30 + x * W, height - my - y * H
 
     fid = f"cg{next(_ids)}"
+    rank = _cell_rank(pruned, xy)
     edges = _edges(pruned)
     biggest = max((abs(w) for _, _, w in edges), default=1.0) or 1.0
     css = [f"#{fid} .edge{{stroke-opacity:.5}}",
@@ -140,8 +154,8 @@ def graph_figure(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | 
     for i in xy:
         css.append(f"#{fid}:has(#{fid}n{i}:hover) .s{i}, #{fid}:has(#{fid}n{i}:hover) .t{i}"
                    "{stroke-opacity:.95}")
-    parts = [f'<svg id="{fid}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}" role="img">',
+    parts = [f'<svg id="{fid}" xmlns="http://www.w3.org/2000/svg" width="100%" '
+             f'viewBox="0 0 {width} {height}" style="max-width:{width}px;height:auto" role="img">',
              f"<style>{' '.join(css)}</style>"]
     if title:
         parts.append(f'<text x="{width / 2}" y="18" text-anchor="middle" '
@@ -172,7 +186,7 @@ def graph_figure(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | 
                  f'stroke="#2d3748"/>' if n.kind in ("feature", "error") else
                  f'<rect x="{cx - 9:.1f}" y="{cy - 9:.1f}" width="18" height="18" rx="3" '
                  f'fill="{_KIND_COLOR[n.kind]}" stroke="#2d3748"/>')
-        dy = -14 if n.kind == "logit" else 22
+        dy = -14 if n.kind == "logit" else 22 + 12 * (rank.get(i, 0) % 2)  # stagger neighbours
         parts.append(f'<g class="node" id="{fid}n{i}">{shape}'
                      f'<title>{html.escape(chr(10).join(tip))}</title></g>'
                      f'<text x="{cx:.1f}" y="{cy + dy:.1f}" text-anchor="middle">'
@@ -198,7 +212,7 @@ def dashboard_html(world: World, title: str, examples: Sequence[tuple[Prompt, in
         words = world.decode(prompt.tokens)
         cells = []
         for t, word in enumerate(words):
-            if word == "<bos>":
+            if word == "<bos>" and t != pos:
                 continue
             style = (f"background:rgba(246,173,85,{0.25 + 0.75 * value / top:.2f});"
                      "font-weight:bold" if t == pos else "")
@@ -217,7 +231,8 @@ def plot_sweep(results: Sequence[Mapping[str, float]], ax: Axes | None = None) -
         raise ValueError("results must not be empty")
     ax = get_axes(ax)
     sizes = sorted({int(r["n_features"]) for r in results})
-    for colour, F in zip(BOOK_COLORS, sizes):
+    for k, F in enumerate(sizes):
+        colour = BOOK_COLORS[k % len(BOOK_COLORS)]
         rs = sorted((r for r in results if int(r["n_features"]) == F), key=lambda r: r["l0"])
         ax.plot([r["l0"] for r in rs], [r["nmse"] for r in rs], "o-", color=colour,
                 label=f"F = {F} per layer")
@@ -238,12 +253,13 @@ def plot_steering(results: Sequence, ax: Axes | None = None) -> Axes:
     if not results:
         raise ValueError("results must not be empty")
     ax = get_axes(ax)
-    src = torch.tensor([r.p_source_answer for r in results])
-    tgt = torch.tensor([r.p_target_answer for r in results])
-    xs = torch.arange(3, dtype=torch.float)
-    for shift, values, name, colour in ((-0.2, src, "original answer (Austin)", BOOK_COLORS[0]),
-                                        (0.2, tgt, "target answer (Sacramento)", BOOK_COLORS[1])):
-        ax.bar(xs + shift, values.mean(0), 0.38, yerr=values.std(0) if len(results) > 1 else None,
+    src = torch.tensor([r.p_source_answer for r in results], dtype=torch.float64)
+    tgt = torch.tensor([r.p_target_answer for r in results], dtype=torch.float64)
+    xs = torch.arange(3, dtype=torch.float64)
+    for shift, values, name, colour in ((-0.2, src, "original answer", BOOK_COLORS[0]),
+                                        (0.2, tgt, "target state's answer", BOOK_COLORS[1])):
+        spread = values.std(0).tolist() if len(results) > 1 else None
+        ax.bar((xs + shift).tolist(), values.mean(0).tolist(), 0.38, yerr=spread,
                color=colour, label=name, capsize=3)
     ax.set_xticks(range(3), ["baseline", "suppress source\nstate features", "swap in target\nstate features"])
     ax.set_ylabel("probability of the next token")

@@ -21,23 +21,13 @@ from collections.abc import Mapping
 import torch
 
 from readingroom.clt.adapter import ModelAdapter, traced
-from readingroom.clt.graph import AttributionGraph
+from readingroom.clt.graph import AttributionGraph, check_pair
 from readingroom.clt.transcoder import CrossLayerTranscoder
 
 __all__ = ["replacement_logits", "intervene", "local_replacement_logits", "Clamps"]
 
 #: ``{(layer, pos, feature): new activation}``
 Clamps = Mapping[tuple[int, int, int], float]
-
-
-def _check(adapter: ModelAdapter, clt: CrossLayerTranscoder) -> None:
-    if not isinstance(adapter, ModelAdapter):
-        raise TypeError(f"adapter must be a ModelAdapter, got {type(adapter).__name__}")
-    if not isinstance(clt, CrossLayerTranscoder):
-        raise TypeError(f"clt must be a CrossLayerTranscoder, got {type(clt).__name__}")
-    if clt.config.n_layers != adapter.n_layers or clt.config.d_model != adapter.d_model:
-        raise ValueError(f"the CLT is for L={clt.config.n_layers}, D={clt.config.d_model} but the "
-                         f"model has L={adapter.n_layers}, D={adapter.d_model}")
 
 
 def _check_clamps(clamps: object, clt: CrossLayerTranscoder, T: int) -> dict:
@@ -71,7 +61,7 @@ def replacement_logits(adapter: ModelAdapter, clt: CrossLayerTranscoder,
                        tokens: torch.Tensor) -> torch.Tensor:
     """Logits ``[B, T, V]`` of the replacement model (every MLP output is the CLT's
     reconstruction from features computed on the replacement's own residual stream)."""
-    _check(adapter, clt)
+    check_pair(adapter, clt)
     tokens = _tokens(tokens)
     acts: dict[int, torch.Tensor] = {}
 
@@ -119,7 +109,7 @@ def intervene(adapter: ModelAdapter, clt: CrossLayerTranscoder, tokens: torch.Te
         clamps: ``{(layer, pos, feature): value}``; ``value=0`` suppresses a feature, a value
             taken from another prompt injects it. With no clamps the logits are the model's own.
     """
-    _check(adapter, clt)
+    check_pair(adapter, clt)
     return _clamped_run(adapter, clt, _tokens(tokens), clamps)
 
 
