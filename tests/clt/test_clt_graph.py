@@ -12,7 +12,8 @@ import torch
 
 from readingroom.clt import (
     AttributionGraph, CLTConfig, CrossLayerTranscoder, LinearReplacement, ModelAdapter, Node,
-    PrunedGraph, attribute, graph_scores, influence, normalized, predict_ablation, prune,
+    PrunedGraph, attribute, graph_scores, influence, nodes_on_paths, normalized, predict_ablation,
+    prune,
 )
 
 KINDS = ("tiny", "gpt2", "llama")
@@ -568,3 +569,51 @@ def test_attribute_in_float32(models, clts, dallas):
     g64 = attribute(ModelAdapter(models["tiny"]), clts["tiny"], dallas)
     if [n.key for n in g.nodes] == [n.key for n in g64.nodes]:
         assert torch.allclose(g.adjacency.double(), g64.adjacency, atol=1e-3)
+
+
+# --- nodes_on_paths ---------------------------------------------------------------------------
+
+
+def _hand_pruned(edges: list[tuple[int, int]], n: int = 5) -> PrunedGraph:
+    """A PrunedGraph over n feature nodes whose kept edges are (target, source) pairs."""
+    nodes = [Node("feature", k, 0, k, 1.0) for k in range(n)]
+    A = torch.zeros(n, n, dtype=torch.float64)
+    mask = torch.zeros(n, n, dtype=torch.bool)
+    for t, s in edges:
+        A[t, s] = 1.0
+        mask[t, s] = True
+    graph = AttributionGraph(torch.zeros(1, dtype=torch.long), nodes, A, torch.zeros(0))
+    return PrunedGraph(graph, torch.ones(n, dtype=torch.bool), mask)
+
+
+def test_nodes_on_paths_finds_every_node_between_source_and_target():
+    # 0 -> 1 -> 3, 0 -> 2 -> 3, and 4 -> 3 (4 is not reachable from 0)
+    pruned = _hand_pruned([(1, 0), (3, 1), (2, 0), (3, 2), (3, 4)])
+    assert nodes_on_paths(pruned, 0, 3) == [0, 1, 2, 3]
+    assert nodes_on_paths(pruned, 4, 3) == [3, 4]
+    assert nodes_on_paths(pruned, 1, 2) == []  # no path
+    assert nodes_on_paths(pruned, 2, 2) == [2]  # a node reaches itself
+
+
+def test_nodes_on_paths_ignores_pruned_edges(graphs):
+    pruned = prune(graphs["tiny"])
+    logit = graphs["tiny"].indices("logit")[0]
+    for emb in graphs["tiny"].indices("embedding"):
+        on = nodes_on_paths(pruned, emb, logit)
+        for i in on:
+            assert pruned.node_mask[i]
+        if on:
+            assert logit in on and emb in on
+            # every node on a path has a kept edge into the path or out of it
+            for i in on:
+                if i not in (emb, logit):
+                    assert pruned.edge_mask[on][:, i].any() and pruned.edge_mask[i, on].any()
+
+
+@pytest.mark.parametrize("bad", [-1, 99, 1.5, "0"])
+def test_nodes_on_paths_rejects_bad_nodes(bad):
+    pruned = _hand_pruned([(1, 0)])
+    with pytest.raises(ValueError, match="source must be a node position"):
+        nodes_on_paths(pruned, bad, 1)
+    with pytest.raises(ValueError, match="target must be a node position"):
+        nodes_on_paths(pruned, 0, bad)

@@ -41,6 +41,7 @@ __all__ = [
     "influence",
     "prune",
     "graph_scores",
+    "nodes_on_paths",
     "predict_ablation",
 ]
 
@@ -368,6 +369,30 @@ def prune(graph: AttributionGraph, node_threshold: float = 0.8,
         node_mask = node_mask & ~dead
         edge_mask = edge_mask & node_mask[:, None] & node_mask[None, :]
     return PrunedGraph(graph, node_mask, edge_mask)
+
+
+def nodes_on_paths(pruned: PrunedGraph, source: int, target: int) -> list[int]:
+    """The nodes that lie on at least one path ``source -> ... -> target`` of kept edges
+    (both ends included; empty when there is no such path)."""
+    n = len(pruned.graph.nodes)
+    for name, i in (("source", source), ("target", target)):
+        if not (isinstance(i, int) and 0 <= i < n):
+            raise ValueError(f"{name} must be a node position in [0, {n}), got {i!r}")
+    edges = pruned.edge_mask  # [target, source]
+
+    def reach(start: int, forward: bool) -> set[int]:
+        seen, frontier = {start}, [start]
+        while frontier:
+            i = frontier.pop()
+            nxt = edges[:, i] if forward else edges[i, :]
+            for j in nxt.nonzero().flatten().tolist():
+                if j not in seen:
+                    seen.add(j)
+                    frontier.append(j)
+        return seen
+
+    both = reach(source, True) & reach(target, False)
+    return sorted(both) if source in both and target in both else []
 
 
 def graph_scores(graph: AttributionGraph | PrunedGraph) -> dict[str, float]:

@@ -31,8 +31,8 @@ _ids = itertools.count()
 
 
 def graph_layout(pruned: PrunedGraph) -> dict[int, tuple[float, float]]:
-    """``node -> (x, y)``: x is the token position (nodes of one cell spread across it), y the
-    row (embeddings 0, layer ``l`` at ``l + 1``, logits at ``L + 1``)."""
+    """``node -> (x, y)``: x is the token position (nodes of one cell spread over +-0.42 of
+    it), y the row (embeddings 0, layer ``l`` at ``l + 1``, logits at ``L + 1``)."""
     if not isinstance(pruned, PrunedGraph):
         raise TypeError(f"pruned must be a PrunedGraph, got {type(pruned).__name__}")
     nodes = pruned.graph.nodes
@@ -45,7 +45,7 @@ def graph_layout(pruned: PrunedGraph) -> dict[int, tuple[float, float]]:
         members.sort(key=lambda i: (nodes[i].kind != "feature", nodes[i].index))
         k = len(members)
         for j, i in enumerate(members):
-            offset = 0.0 if k == 1 else -0.36 + 0.72 * j / (k - 1)
+            offset = 0.0 if k == 1 else -0.42 + 0.84 * j / (k - 1)
             xy[i] = (pos + offset, layer + 1.0)
     return xy
 
@@ -95,7 +95,7 @@ def draw_graph(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | No
         marker = {"feature": "o", "error": "s", "embedding": "D", "logit": "h"}[n.kind]
         ax.scatter([x], [y], s=140, marker=marker, color=_KIND_COLOR[n.kind], edgecolor="#2d3748",
                    zorder=2)
-        below = -14 - 9 * (rank[i] % 2)  # stagger the labels of neighbours in one cell
+        below = -14 - 9 * (rank[i] % 3)  # stagger the labels of neighbours in one cell
         ax.annotate(_node_text(world, pruned, i, labels), (x, y), textcoords="offset points",
                     xytext=(0, below if n.kind != "logit" else 10), ha="center", fontsize=7,
                     zorder=3)
@@ -150,7 +150,7 @@ def graph_figure(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | 
     css = [f"#{fid} .edge{{stroke-opacity:.5}}",
            f"#{fid}:has(.node:hover) .edge{{stroke-opacity:.06}}",
            f"#{fid} .node:hover circle, #{fid} .node:hover rect{{stroke-width:3}}",
-           f"#{fid} text{{font:11px sans-serif;pointer-events:none}}"]
+           f"#{fid} text{{font:10px sans-serif;pointer-events:none}}"]
     for i in xy:
         css.append(f"#{fid}:has(#{fid}n{i}:hover) .s{i}, #{fid}:has(#{fid}n{i}:hover) .t{i}"
                    "{stroke-opacity:.95}")
@@ -179,14 +179,16 @@ def graph_figure(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | 
                f"{'activation' if n.kind == 'feature' else 'probability' if n.kind == 'logit' else 'norm'}"
                f" {n.value:.3f}"]
         if n.kind == "feature":
-            tip.insert(0, text)
+            tip.insert(0, text)  # before truncation below
         if i in details:
             tip.append(details[i])
         shape = (f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="9" fill="{_KIND_COLOR[n.kind]}" '
                  f'stroke="#2d3748"/>' if n.kind in ("feature", "error") else
                  f'<rect x="{cx - 9:.1f}" y="{cy - 9:.1f}" width="18" height="18" rx="3" '
                  f'fill="{_KIND_COLOR[n.kind]}" stroke="#2d3748"/>')
-        dy = -14 if n.kind == "logit" else 22 + 12 * (rank.get(i, 0) % 2)  # stagger neighbours
+        dy = -14 if n.kind == "logit" else 22 + 11 * (rank.get(i, 0) % 3)  # stagger neighbours
+        if len(text) > 14:  # the full label is in the tooltip
+            text = text[:13] + "…"
         parts.append(f'<g class="node" id="{fid}n{i}">{shape}'
                      f'<title>{html.escape(chr(10).join(tip))}</title></g>'
                      f'<text x="{cx:.1f}" y="{cy + dy:.1f}" text-anchor="middle">'
