@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
 from readingroom.clt.adapter import ModelAdapter, collect
+from readingroom.clt.graph import attribute, nodes_on_paths, prune
 from readingroom.clt.replacement import intervene, replacement_logits
 from readingroom.clt.task import (
-    Prompt, World, _group_indices, _groups, accuracy, batch, prompt_loss,
+    Prompt, World, _group_indices, _groups, accuracy, batch, make_world, prompt_loss,
 )
 from readingroom.clt.transcoder import CLTConfig, CrossLayerTranscoder, evaluate_clt, train_clt
 from readingroom.common import TinyTransformer, TransformerConfig, seed_everything, train
@@ -38,6 +39,7 @@ __all__ = [
     "swap_all",
     "agreement",
     "sweep",
+    "robustness",
 ]
 
 
@@ -331,3 +333,46 @@ def sweep(adapter: ModelAdapter, prompts: Sequence[Prompt], sizes: Sequence[int]
                             "l0": m.total_l0, "dead": m.dead,
                             "agreement": agreement(adapter, clt, prompts)})
     return results
+
+
+def robustness(seed: int, *, recipe: WorldRecipe | None = None, config: CLTConfig | None = None,
+               clt_steps: int = 2000, suppress: float = -1.0, inject: float = 2.0,
+               progress: bool = False) -> dict:
+    """The chapter's pipeline for one seed (model, CLT, steering, the Dallas graph), summarised.
+
+    Trains the world model and its CLT with ``seed``, then records: the accuracies, the CLT's
+    worst-layer normalised MSE and total L0, the replacement model's agreement, the swap
+    experiment over every (capital prompt, other state) pair with the given clamps, and the
+    labels of the features on the pruned Dallas graph's paths from ``Dallas`` to its answer.
+    """
+    check_int(seed, "seed", minimum=0)
+    world = make_world()
+    recipe = WorldRecipe(seed=seed) if recipe is None else replace(recipe, seed=seed)
+    model, _ = train_world_model(world, recipe, progress=progress)
+    adapter = ModelAdapter(model)
+    x, y = activation_dataset(adapter, world.prompts)
+    config = config or CLTConfig(adapter.n_layers, adapter.d_model)
+    clt, _ = train_clt(x, y, config, steps=clt_steps, seed=seed, progress=progress)
+    metrics = evaluate_clt(clt, x, y)
+    results = swap_all(world, adapter, clt, "capital", suppress=suppress, inject=inject)
+    dallas = world.prompt("capital", city="Dallas")
+    graph = attribute(adapter, clt, dallas.tokens)
+    pruned = prune(graph)
+    acts = feature_activations(adapter, clt, world.prompts)
+    source = graph.node_index("embedding", -1, list(dallas.tokens).index(world.index["Dallas"]))
+    on_path = [i for i in nodes_on_paths(pruned, source, graph.indices("logit")[0])
+               if graph.nodes[i].kind == "feature"]
+    n = len(results)
+    return {
+        "seed": seed,
+        "accuracy": world_accuracies(model, world),
+        "nmse_max": max(metrics.nmse),
+        "l0": metrics.total_l0,
+        "agreement": agreement(adapter, clt, world.prompts),
+        "swap_rate": sum(r.swap_worked for r in results) / n,
+        "suppress_changes": sum(r.suppressed_top != r.base_top for r in results) / n,
+        "p_answer": [sum(r.p_source_answer[k] for r in results) / n for k in range(3)],
+        "dallas_path": sorted({feature_label(world, world.prompts, acts, graph.nodes[i].layer,
+                                             graph.nodes[i].pos, graph.nodes[i].index)
+                               for i in on_path}),
+    }
