@@ -482,3 +482,32 @@ def test_train_rejects_bad_data():
         train_clt(x[..., :4], y[..., :4], CFG, progress=False)
     with pytest.raises(ValueError, match="x and y must have the same shape"):
         train_clt(x, y[:, :4], CFG, progress=False)
+
+
+# --- per-layer transcoders (cross_layer=False) -------------------------------------------------
+
+
+def test_per_layer_transcoder_has_one_decoder_per_feature():
+    clt = CrossLayerTranscoder(CLTConfig(n_layers=3, d_model=4, n_features=5, cross_layer=False))
+    assert [tuple(w.shape) for w in clt.W_dec] == [(5, 1, 4)] * 3
+
+
+def test_per_layer_transcoder_decodes_each_layer_from_its_own_features():
+    torch.manual_seed(0)
+    clt = CrossLayerTranscoder(CLTConfig(n_layers=3, d_model=4, n_features=5, cross_layer=False))
+    a = torch.rand(3, 2, 5)
+    y = clt.decode(a)
+    for layer in range(3):
+        expected = (a[layer] @ clt.W_dec[layer][:, 0] + clt.b_dec[layer]) / clt.out_scale[layer]
+        torch.testing.assert_close(y[layer], expected)
+    changed = a.clone()
+    changed[0] += 1.0
+    y2 = clt.decode(changed)
+    torch.testing.assert_close(y2[1:], y[1:])  # layer 0's features no longer reach layers 1, 2
+    assert not torch.allclose(y2[0], y[0])
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_cross_layer_must_be_a_bool(bad):
+    with pytest.raises(TypeError, match="cross_layer must be a bool"):
+        CLTConfig(n_layers=2, d_model=4, cross_layer=bad)

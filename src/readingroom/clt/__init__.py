@@ -23,6 +23,7 @@ __all__ = [
     "AttributionGraph", "CLTConfig", "CLTMetrics", "CrossLayerTranscoder", "Frozen", "JumpReLU",
     "LinearReplacement", "ModelAdapter", "Node", "Prompt", "PrunedGraph", "STATES", "World",
     "accuracy", "attribute", "collect", "evaluate_clt", "graph_scores", "influence", "intervene",
-    "jump_relu", "local_replacement_logits", "make_world", "nodes_on_paths", "normalized", "predict",
+    "jump_relu", "local_replacement_logits", "make_world", "nodes_on_paths", "normalized",
+    "predict",
     "predict_ablation", "prompt_loss", "prune", "replacement_logits", "traced", "train_clt",
 ]

@@ -137,7 +137,8 @@ class ModelAdapter:
         for norm in self.norms:
             if isinstance(norm, nn.LayerNorm) or type(norm).__name__.endswith("RMSNorm"):
                 continue
-            raise TypeError(f"cannot freeze normalisation {type(norm).__name__}")  # pragma: no cover
+            raise TypeError(  # pragma: no cover
+                f"cannot freeze normalisation {type(norm).__name__}")
 
     @property
     def device(self) -> torch.device:
@@ -161,10 +162,12 @@ class ModelAdapter:
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor | None:
             x = inputs[0]
             is_ln = isinstance(module, nn.LayerNorm)
-            eps = module.eps if hasattr(module, "eps") else getattr(module, "variance_epsilon", 1e-6)
+            eps = (module.eps if hasattr(module, "eps")
+                   else getattr(module, "variance_epsilon", 1e-6))
             centred = x - x.mean(-1, keepdim=True) if is_ln else x
             if frozen.mode == "record":
-                frozen.scales[id(module)] = (centred.pow(2).mean(-1, keepdim=True) + eps).sqrt().detach()
+                scale = (centred.pow(2).mean(-1, keepdim=True) + eps).sqrt()
+                frozen.scales[id(module)] = scale.detach()
                 return None
             scale = _expand(frozen.scales[id(module)], x.shape[0], "norm scale")
             y = centred / scale

@@ -93,7 +93,8 @@ def world_accuracies(model: nn.Module, world: World) -> dict[str, float]:
 
 
 @torch.no_grad()
-def activation_dataset(adapter: ModelAdapter, prompts: Sequence[Prompt]) -> tuple[torch.Tensor, torch.Tensor]:
+def activation_dataset(adapter: ModelAdapter,
+                       prompts: Sequence[Prompt]) -> tuple[torch.Tensor, torch.Tensor]:
     """Every position of every prompt: ``(x, y)`` ``[L, N, D]`` for :func:`train_clt`."""
     if not prompts:
         raise ValueError("prompts must not be empty")
@@ -261,7 +262,8 @@ def state_swap(world: World, adapter: ModelAdapter, clt: CrossLayerTranscoder,
                suppress: float = 0.0, inject: float = 1.0) -> SwapResult:
     """Steer ``prompt`` from its state to ``target_state`` through the state features.
 
-    *Suppress*: every :func:`state_features` of the prompt's state is clamped to 0. *Swap*: additionally, every state feature of ``target_state`` is clamped to its
+    *Suppress*: every :func:`state_features` of the prompt's state is clamped to 0. *Swap*:
+    additionally, every state feature of ``target_state`` is clamped to its
     mean activation over that state's prompts (so features the two states share take the target's
     value). ``layers`` restricts the clamps to some layers (``None``: all). As in the paper's
     interventions, the clamps may overshoot: source features go to ``suppress`` times their mean

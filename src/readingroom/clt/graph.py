@@ -68,7 +68,8 @@ class Node:
 
     @property
     def key(self) -> tuple[int, int, int]:
-        """``(layer, pos, index)``, e.g. to clamp a feature with :func:`~readingroom.clt.intervene`."""
+        """``(layer, pos, index)``, e.g. to clamp the feature with
+        :func:`~readingroom.clt.intervene`."""
         return (self.layer, self.pos, self.index)
 
 
@@ -138,7 +139,8 @@ class AttributionGraph:
     def node_index(self, kind: str, layer: int, pos: int, index: int = -1) -> int:
         """Position in ``nodes`` of the node with these coordinates (``ValueError`` if absent)."""
         for i, n in enumerate(self.nodes):
-            if n.kind == kind and n.layer == layer and n.pos == pos and (index < 0 or n.index == index):
+            if (n.kind == kind and n.layer == layer and n.pos == pos
+                    and (index < 0 or n.index == index)):
                 return i
         raise ValueError(f"no {kind} node at layer {layer}, position {pos}, index {index}")
 
@@ -206,7 +208,8 @@ def attribute(
     if tokens.dim() == 2 and tokens.shape[0] == 1:
         tokens = tokens[0]
     if tokens.dim() != 1 or tokens.numel() == 0:
-        raise ValueError(f"tokens must be one prompt, [T] or [1, T], got shape {tuple(tokens.shape)}")
+        raise ValueError(
+            f"tokens must be one prompt, [T] or [1, T], got shape {tuple(tokens.shape)}")
     check_int(max_logits, "max_logits", minimum=1)
     check_int(batch_size, "batch_size", minimum=1)
     _check_fraction(logit_mass, "logit_mass")
@@ -423,7 +426,8 @@ def graph_scores(graph: AttributionGraph | PrunedGraph) -> dict[str, float]:
         A, w = graph.adjacency, graph.logit_weights()
         err_idx, emb_idx = graph.indices("error"), graph.indices("embedding")
     else:
-        raise TypeError(f"graph must be an AttributionGraph or PrunedGraph, got {type(graph).__name__}")
+        raise TypeError(
+            f"graph must be an AttributionGraph or PrunedGraph, got {type(graph).__name__}")
     A_norm = normalized(A)
     node_inf = influence(A_norm, w)
     emb_inf = float(node_inf[emb_idx].sum())

@@ -65,6 +65,9 @@ class CLTConfig:
         preact: ``lambda_p``, the coefficient of the pre-activation penalty (0 disables it).
         bandwidth: ``epsilon``, the width of the straight-through estimator's kernel.
         threshold_init: the initial JumpReLU threshold ``theta``.
+        cross_layer: ``True`` for the paper's CLT (a feature writes to its layer and every later
+            one); ``False`` for a per-layer transcoder (PLT), whose features write to their own
+            layer only.
     """
 
     n_layers: int
@@ -75,11 +78,14 @@ class CLTConfig:
     preact: float = 3e-4
     bandwidth: float = 0.1
     threshold_init: float = 0.1
+    cross_layer: bool = True
 
     def __post_init__(self) -> None:
         check_int(self.n_layers, "n_layers", minimum=1)
         check_int(self.d_model, "d_model", minimum=1)
         check_int(self.n_features, "n_features", minimum=1)
+        if not isinstance(self.cross_layer, bool):
+            raise TypeError(f"cross_layer must be a bool, got {self.cross_layer!r}")
         for name, positive in (("sparsity", False), ("c", True), ("preact", False),
                                ("bandwidth", True), ("threshold_init", True)):
             value = getattr(self, name)
@@ -139,7 +145,7 @@ class CrossLayerTranscoder(nn.Module):
     Parameters (in normalised units):
         ``W_enc[l]`` ``[F, D]``, ``b_enc[l]`` ``[F]``, ``log_theta[l]`` ``[F]``;
         ``W_dec[l]`` ``[F, L - l, D]``: feature ``(l, i)``'s decoder to layer ``l + k`` is
-        ``W_dec[l][i, k]``; ``b_dec`` ``[L, D]``.
+        ``W_dec[l][i, k]`` (``[F, 1, D]`` for a per-layer transcoder); ``b_dec`` ``[L, D]``.
     """
 
     def __init__(self, config: CLTConfig) -> None:
@@ -155,7 +161,9 @@ class CrossLayerTranscoder(nn.Module):
         self.log_theta = nn.Parameter(torch.full((L, F), math.log(config.threshold_init)))
         bound = 1 / math.sqrt(L * D)
         self.W_dec = nn.ParameterList(
-            nn.Parameter(torch.empty(F, L - l, D).uniform_(-bound, bound)) for l in range(L)
+            nn.Parameter(torch.empty(F, L - l if config.cross_layer else 1, D)
+                         .uniform_(-bound, bound))
+            for l in range(L)
         )
         self.b_dec = nn.Parameter(torch.zeros(L, D))
         self.register_buffer("in_scale", torch.ones(L))
@@ -226,7 +234,7 @@ class CrossLayerTranscoder(nn.Module):
         ``a[l']`` ``[..., F]`` of layers ``l' <= layer``: ``(sum_l' W_dec^{l'->l} a_l' + b_dec_l)
         / out_scale_l``."""
         y = self.b_dec[layer]
-        for src in range(layer + 1):
+        for src in range(layer + 1) if self.config.cross_layer else (layer,):
             y = y + a[src] @ self.W_dec[src][:, layer - src]
         return y / self.out_scale[layer]
 
