@@ -440,6 +440,9 @@ def label_prompts(world):
     ({10: 1.0, 11: 2.0}, 1, "Chicago/Dallas"),   # no state and no a/b: the token
     ({10: 1.0, 11: 2.0}, 2, "capital:"),
     (set(), 1, "inactive"),
+    # firing on more than half of the prompts that reach pos: the token, not a subject
+    (set(range(7)), 2, "'capital:' (most prompts)"),
+    ({0, 1, 3, 4, 5, 6, 7}, 1, "'3' (most prompts)"),   # the most common token under it
 ])
 def test_feature_label(world, label_prompts, on, pos, expected):
     acts = _fire(label_prompts, on, pos)

@@ -168,6 +168,7 @@ def feature_label(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.
 
     ``"say Austin"`` if every such prompt ends at ``pos`` with the same answer; ``"Texas"`` if
     they share one state (``"Texas/California"`` for two); ``"sum=7"`` / ``"a=3"`` for addition;
+    ``"'<bos>' (most prompts)"`` when it fires on more than half of the prompts reaching ``pos``;
     else the subjects (state, or ``a+b``) of its two strongest examples, ``"/…"`` marking more.
     """
     on = [p for p, a in zip(prompts, acts) if pos < a.shape[1] and float(a[layer, pos, index]) > 0]
@@ -185,6 +186,10 @@ def feature_label(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.
                          ("a", lambda p: p.info["a"]), ("b", lambda p: p.info["b"])):
             if len({fn(p) for p in on}) == 1:
                 return f"{name}={fn(on[0])}"
+    reach = [p for p, a in zip(prompts, acts) if pos < a.shape[1]]
+    if len(on) > len(reach) / 2:  # fires on most prompts: name the token, not a subject
+        token = Counter(world.vocab[p.tokens[pos]] for p in on).most_common(1)[0][0]
+        return f"'{token}' (most prompts)"
     # Otherwise: what its strongest examples are about (their state, or their sum).
     strongest = sorted(((float(a[layer, pos, index]), k) for k, (p, a) in enumerate(
         zip(prompts, acts)) if pos < a.shape[1] and float(a[layer, pos, index]) > 0),

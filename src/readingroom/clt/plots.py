@@ -96,7 +96,9 @@ def draw_graph(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | No
         ax.scatter([x], [y], s=140, marker=marker, color=_KIND_COLOR[n.kind], edgecolor="#2d3748",
                    zorder=2)
         below = -14 - 9 * (rank[i] % 3)  # stagger the labels of neighbours in one cell
-        ax.annotate(_node_text(world, pruned, i, labels), (x, y), textcoords="offset points",
+        text = _node_text(world, pruned, i, labels)
+        text = text if len(text) <= 14 else text[:13] + "…"
+        ax.annotate(text, (x, y), textcoords="offset points",
                     xytext=(0, below if n.kind != "logit" else 10), ha="center", fontsize=7,
                     zorder=3)
     T = len(pruned.graph.tokens)

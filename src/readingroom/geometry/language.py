@@ -38,6 +38,7 @@ __all__ = [
     "format_problem",
     "parse_angle",
     "parse_file",
+    "parse_goal",
     "parse_number",
     "parse_problem",
     "parse_ratio",

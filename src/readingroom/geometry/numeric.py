@@ -711,16 +711,23 @@ def _drawables(problem: Problem, points: dict[str, Array]):
     return lines, circles
 
 
-def build_diagram(problem: Problem | str, seed: int | None = 0, max_tries: int = 200) -> Diagram:
+def build_diagram(problem: Problem | str, seed: int | None = 0, max_tries: int = 200,
+                  require_goal: bool = False, tol: float = 1e-6) -> Diagram:
     """A random numeric instance of ``problem`` (a :class:`Problem` or its text).
 
     Deterministic for a given ``seed``. Raises :class:`GeometryBuildError` naming the clause
     that kept failing if no non-degenerate instance is found in ``max_tries`` attempts.
+
+    The language does not say *which* intersection of a line and a circle is meant, and some
+    statements hold for one choice only (IMO 2005 P5, IMO 2018 P1 in IMO-AG-30). With
+    ``require_goal=True`` instances where the goal fails numerically are rejected too, as
+    AlphaGeometry does when it builds a problem; the error then says so.
     """
     if isinstance(problem, str):
         problem = parse_problem(problem)
     rng = np.random.default_rng(seed)
     fails: dict[int, tuple[int, str]] = {}
+    goal_fails = 0
     for attempt in range(1, max_tries + 1):
         points: dict[str, Array] = {}
         placer = _Placer(rng, points)
@@ -739,13 +746,20 @@ def build_diagram(problem: Problem | str, seed: int | None = 0, max_tries: int =
             points.update(new)
         else:
             lines, circles = _drawables(problem, points)
-            return Diagram(points, lines, circles, problem, seed, attempt)
+            diagram = Diagram(points, lines, circles, problem, seed, attempt)
+            if not require_goal or problem.goal is None or check_goal(diagram, tol=tol):
+                return diagram
+            goal_fails += 1
+    name = f"problem {problem.name!r}: " if problem.name else ""
+    if not fails:
+        raise GeometryBuildError(f"{name}the goal {str(problem.goal)!r} failed numerically in all "
+                                 f"{max_tries} random instances")
     k = max(fails, key=lambda i: fails[i][0])
     count, why = fails[k]
-    name = f"problem {problem.name!r}: " if problem.name else ""
+    goal = f"; the goal failed in {goal_fails} complete instances" if goal_fails else ""
     raise GeometryBuildError(
         f"{name}clause {k + 1} {str(problem.clauses[k])!r}: could not place its points in "
-        f"{max_tries} random attempts (failed {count} times here; last reason: {why})")
+        f"{max_tries} random attempts (failed {count} times here; last reason: {why}){goal}")
 
 
 # --- checks --------------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""AlphaGeometry-style symbolic geometry (AlphaGeometry2, Chervonyi et al., 2025, arXiv 2502.03544).
+
+This first slice is the problem language and numeric diagrams; no deduction engine yet.
+
+* :mod:`~readingroom.geometry.definitions` — the construction vocabulary (:data:`CONSTRUCTIONS`)
+  and goal predicates (:data:`GOALS`);
+* :mod:`~readingroom.geometry.language` — :func:`parse_problem`, :func:`parse_file`,
+  :func:`format_problem` and the :class:`Problem` dataclasses;
+* :mod:`~readingroom.geometry.numeric` — :func:`build_diagram` (random instances) and
+  :func:`check_goal` / ``check_*`` (numeric predicates);
+* :mod:`~readingroom.geometry.draw` — :func:`draw_diagram`.
+"""
+
+from readingroom.geometry.definitions import CONSTRUCTIONS, GOALS, ConstructionDef, GoalDef
+from readingroom.geometry.draw import draw_diagram
+from readingroom.geometry.language import (
+    Clause,
+    Construction,
+    GeometryInputError,
+    Goal,
+    Problem,
+    format_problem,
+    parse_file,
+    parse_goal,
+    parse_problem,
+)
+from readingroom.geometry.numeric import (
+    CHECKERS,
+    Circle,
+    CircleRecord,
+    Diagram,
+    GeometryBuildError,
+    Line,
+    build_diagram,
+    check_aconst,
+    check_coll,
+    check_cong,
+    check_contri,
+    check_cyclic,
+    check_eqangle,
+    check_eqratio,
+    check_goal,
+    check_midp,
+    check_para,
+    check_perp,
+    check_rconst,
+    check_simtri,
+    goal_residual,
+)
+
+__all__ = [
+    "CHECKERS", "CONSTRUCTIONS", "GOALS", "Circle", "CircleRecord", "Clause", "Construction",
+    "ConstructionDef", "Diagram", "GeometryBuildError", "GeometryInputError", "Goal", "GoalDef",
+    "Line", "Problem", "build_diagram", "check_aconst", "check_coll", "check_cong",
+    "check_contri", "check_cyclic", "check_eqangle", "check_eqratio", "check_goal",
+    "check_midp", "check_para", "check_perp", "check_rconst", "check_simtri", "draw_diagram",
+    "format_problem", "goal_residual", "parse_file", "parse_goal", "parse_problem",
+]
