@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from readingroom.geometry import build_diagram, check_goal, format_problem, parse_file, parse_problem
+from readingroom.geometry import (
+    build_diagram,
+    check_goal,
+    format_problem,
+    parse_file,
+    parse_problem,
+)
 
 T = "a b c = triangle a b c; "
 
@@ -20,7 +26,8 @@ THEOREMS = {
     "inscribed_angle": T + "o = circle o a b c; d = on_circle d o a ? eqangle c a c b d a d b",
     "nine_point_circle": T + "d = midpoint d b c; e = midpoint e c a; f = midpoint f a b; "
                          "g = foot g a b c ? cyclic d e f g",
-    "angle_bisector_ratio": T + "d = angle_bisector d b a c, on_line d b c ? eqratio d b d c a b a c",
+    "angle_bisector_ratio": T + "d = angle_bisector d b a c, on_line d b c"
+                            " ? eqratio d b d c a b a c",
     "parallelogram_diagonals": T + "d = parallelogram a b c d; m = midpoint m a c ? midp m b d",
     "medians_concur": T + "d = midpoint d b c; e = midpoint e c a; f = midpoint f a b; "
                       "g = on_line g a d, on_line g b e ? coll c g f",

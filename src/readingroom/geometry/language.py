@@ -159,6 +159,8 @@ def _where(problem: str, clause_no: int | None = None, clause: str | None = None
 
 def _suggest(name: str, options) -> str:
     close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.6)
+    close += [o for o in options if len(o) >= 3 and o not in close
+              and (name.startswith(o) or o.startswith(name))][: 3 - len(close)]
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
@@ -186,7 +188,8 @@ def _parse_construction(
         raise GeometryInputError(
             f"{where_c}: unknown construction {name!r}{_suggest(name, CONSTRUCTIONS)}")
     if len(args) != cdef.arity:
-        if len(args) + len(points) == cdef.arity and len(cdef.new) == len(points):
+        if (len(args) + len(points) == cdef.arity and len(cdef.new) == len(points)
+                and not set(args) & set(points)):
             fill = iter(points)
             given = iter(args)
             args = [next(fill) if a in cdef.new else next(given) for a in cdef.args]
@@ -253,8 +256,8 @@ def _parse_clause(text: str, defined: set[str], where: str) -> Clause:
         raise GeometryInputError(f"{where}: no construction right of '='")
     pts = tuple(points)
     constructions = tuple(_parse_construction(c, pts, defined, where) for c in right.split(","))
-    covered = {a for c in constructions
-               for s, a in zip(CONSTRUCTIONS[c.name].args, c.args) if s in CONSTRUCTIONS[c.name].new}
+    covered = {a for c in constructions for s, a in zip(CONSTRUCTIONS[c.name].args, c.args)
+               if s in CONSTRUCTIONS[c.name].new}
     missing = [p for p in pts if p not in covered]
     if missing:
         raise GeometryInputError(f"{where}: new point(s) {' '.join(missing)} not introduced by "
@@ -309,7 +312,8 @@ def parse_problem(text: str, name: str = "") -> Problem:
     for i, part in enumerate(parts, start=1):
         where = _where(name, i, part.strip())
         if not part.strip():
-            raise GeometryInputError(f"{where}: empty clause (two ';' in a row, or a trailing ';'?)")
+            raise GeometryInputError(
+                f"{where}: empty clause (two ';' in a row, or a trailing ';'?)")
         clause = _parse_clause(part, defined, where)
         defined.update(clause.points)
         clauses.append(clause)
@@ -322,7 +326,9 @@ def parse_problem(text: str, name: str = "") -> Problem:
 def parse_file(path_or_text: str | Path) -> list[Problem]:
     """Parse a benchmark file: a name line then a problem line, per problem (blank lines and
     ``#`` comments ignored). Accepts a path or the text itself (anything with a newline)."""
-    if isinstance(path_or_text, Path) or ("\n" not in path_or_text and Path(path_or_text).is_file()):
+    is_path = isinstance(path_or_text, Path) or (
+        "\n" not in path_or_text and Path(path_or_text).is_file())
+    if is_path:
         text = Path(path_or_text).read_text()
     else:
         text = path_or_text

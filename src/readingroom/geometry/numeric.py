@@ -436,6 +436,11 @@ def _angle_circle(a: Array, b: Array, theta: float) -> Circle:
     raise _Degenerate("angle circle")  # pragma: no cover - one of the signs always matches
 
 
+def _circum(a: Array, b: Array, c: Array) -> Circle:
+    centre = _circumcenter(a, b, c)
+    return Circle(centre, _norm(a - centre))
+
+
 def _aline_dir(p, x0, b, d, c, e) -> float:
     """Direction of line (x0, x) with angle(x0 x, x0 b) = angle(d c, d e)."""
     return _dir(p[b] - p[x0]) + _dir(p[c] - p[d]) - _dir(p[e] - p[d])
@@ -527,8 +532,7 @@ _IMPL: dict[str, _Impl] = {
     "on_circle": lambda rng, p: Circle(p["o"], _norm(p["a"] - p["o"])),
     "eqdistance": lambda rng, p: Circle(p["a"], _norm(p["b"] - p["c"])),
     "on_dia": lambda rng, p: Circle((p["a"] + p["b"]) / 2, _norm(p["a"] - p["b"]) / 2),
-    "on_circum": lambda rng, p: Circle(
-        _circumcenter(p["a"], p["b"], p["c"]), _norm(p["a"] - _circumcenter(p["a"], p["b"], p["c"]))),
+    "on_circum": lambda rng, p: _circum(p["a"], p["b"], p["c"]),
     "on_aline2": lambda rng, p: _angle_circle(
         p["a"], p["b"], _dir(p["e"] - p["d"]) - _dir(p["c"] - p["d"])),
     "eqangle3": lambda rng, p: _angle_circle(
