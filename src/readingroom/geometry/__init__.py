@@ -1,6 +1,6 @@
 """AlphaGeometry-style symbolic geometry (AlphaGeometry2, Chervonyi et al., 2025, arXiv 2502.03544).
 
-This first slice is the problem language and numeric diagrams; no deduction engine yet.
+The problem language, numeric diagrams, and a deduction engine core (DD + AR).
 
 * :mod:`~readingroom.geometry.definitions` — the construction vocabulary (:data:`CONSTRUCTIONS`)
   and goal predicates (:data:`GOALS`);
@@ -8,9 +8,21 @@ This first slice is the problem language and numeric diagrams; no deduction engi
   :func:`format_problem` and the :class:`Problem` dataclasses;
 * :mod:`~readingroom.geometry.numeric` — :func:`build_diagram` (random instances) and
   :func:`check_goal` / ``check_*`` (numeric predicates);
-* :mod:`~readingroom.geometry.draw` — :func:`draw_diagram`.
+* :mod:`~readingroom.geometry.draw` — :func:`draw_diagram`;
+* :mod:`~readingroom.geometry.ddar` — :func:`solve` (deductive rules + algebraic reasoning),
+  :func:`format_proof`, canonical :class:`Fact` s and the exact :class:`LinearSystem`.
 """
 
+from readingroom.geometry.ddar import (
+    RULES,
+    Fact,
+    LinearSystem,
+    Result,
+    fact,
+    format_proof,
+    premises,
+    solve,
+)
 from readingroom.geometry.definitions import CONSTRUCTIONS, GOALS, ConstructionDef, GoalDef
 from readingroom.geometry.draw import draw_diagram
 from readingroom.geometry.language import (
@@ -55,4 +67,5 @@ __all__ = [
     "check_contri", "check_cyclic", "check_eqangle", "check_eqratio", "check_goal",
     "check_midp", "check_para", "check_perp", "check_rconst", "check_simtri", "draw_diagram",
     "format_problem", "goal_residual", "parse_file", "parse_goal", "parse_problem",
+    "RULES", "Fact", "LinearSystem", "Result", "fact", "format_proof", "premises", "solve",
 ]

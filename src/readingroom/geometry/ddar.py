@@ -1,0 +1,865 @@
+"""A deduction engine core for the problem language: deductive rules (DD) + algebra (AR).
+
+This is the symbolic half of an AlphaGeometry-style prover (Trinh et al., 2024; AlphaGeometry2,
+arXiv 2502.03544), written from the rule semantics, not from either code base:
+
+* :class:`Fact` — a canonical, hashable predicate (``coll``, ``para``, ``perp``, ``cong``,
+  ``cyclic``, ``eqangle``, ``eqratio``, ``midp``): every spelling of the same statement is one
+  key (``para a b c d == para d c b a``; ``coll`` and ``cyclic`` are point sets).
+* :func:`premises` — the construction properties of a problem (from
+  :data:`~readingroom.geometry.definitions.CONSTRUCTIONS`), checked on a numeric diagram.
+* :class:`LinearSystem` — exact (``Fraction``) Gaussian elimination that remembers which input
+  equations every row combines. Angle chasing runs it over line directions in R/piZ (units of
+  pi, a constant column taken mod 1, integer row operations only so that "mod 1" stays sound);
+  ratio chasing over log-lengths of segments.
+* the DD rules (:data:`RULES`), matched through indexes (points by line, equal-distance groups
+  by centre, angles by their normal form) rather than by enumerating all tuples of points.
+* :func:`solve` — the saturation loop; :func:`format_proof` — the traced-back, numbered proof.
+
+Every derived fact is checked numerically on the diagram before it is kept; a fact that fails
+is discarded and counted (``Result.discarded``), which would signal a rule-matching bug.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from readingroom.geometry.definitions import CONSTRUCTIONS
+from readingroom.geometry.language import GeometryInputError, Goal, Problem, parse_problem
+from readingroom.geometry.numeric import Diagram, build_diagram, goal_residual
+
+__all__ = [
+    "FACT_NAMES",
+    "Fact",
+    "LinearSystem",
+    "RULES",
+    "Result",
+    "fact",
+    "format_proof",
+    "premises",
+    "solve",
+]
+
+FACT_NAMES = ("coll", "para", "perp", "cong", "cyclic", "eqangle", "eqratio", "midp")
+GOAL_NAMES = FACT_NAMES + ("simtri",)
+HALF = Fraction(1, 2)
+
+# --- facts ---------------------------------------------------------------------------------
+
+# the symmetries of  x1 - x2 - x3 + x4 = 0  (eqangle, eqratio): swap the sides, negate both,
+# exchange the middle terms
+_QUAD_PERMS = ((0, 1, 2, 3), (2, 3, 0, 1), (1, 0, 3, 2), (3, 2, 1, 0),
+               (0, 2, 1, 3), (2, 0, 3, 1), (1, 3, 0, 2), (3, 1, 2, 0))
+
+
+def _seg(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+@dataclass(frozen=True, order=True)
+class Fact:
+    """A canonical predicate; build it with :func:`fact`, which normalises the arguments."""
+
+    name: str
+    args: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return " ".join((self.name, *self.args))
+
+    @property
+    def trivial(self) -> bool:
+        """True for statements that hold by their spelling alone (``para a b a b``)."""
+        a = self.args
+        if self.name in ("coll",):
+            return len(a) < 3
+        if self.name == "cyclic":
+            return len(a) < 4
+        if self.name in ("para", "cong"):
+            return a[:2] == a[2:]
+        if self.name in ("eqangle", "eqratio"):
+            s = [a[i:i + 2] for i in (0, 2, 4, 6)]
+            return (s[0] == s[1] and s[2] == s[3]) or (s[0] == s[2] and s[1] == s[3])
+        return False
+
+    def holds(self, diagram: Diagram, tol: float = 1e-7) -> bool:
+        """Whether the fact holds numerically on ``diagram``."""
+        return bool(goal_residual(self.name, diagram.coords(self.args)) <= tol)
+
+
+def fact(name: str, *args: str) -> Fact:
+    """The canonical :class:`Fact` for ``name args``; raises :class:`GeometryInputError` on a
+    wrong predicate name, argument count, or a zero-length segment."""
+    if len(args) == 1 and not isinstance(args[0], str):
+        args = tuple(args[0])
+    if name not in FACT_NAMES:
+        raise GeometryInputError(f"fact: unknown predicate {name!r} (known: "
+                                 f"{', '.join(FACT_NAMES)})")
+    if not all(isinstance(a, str) and a for a in args):
+        raise GeometryInputError(f"fact {name}: arguments must be point names, got {args!r}")
+    want = {"para": 4, "perp": 4, "cong": 4, "eqangle": 8, "eqratio": 8, "midp": 3}.get(name)
+    if want is not None and len(args) != want:
+        raise GeometryInputError(f"fact {name}: takes {want} points, got {len(args)}")
+    if name in ("coll", "cyclic"):
+        if len(args) < (3 if name == "coll" else 4):
+            raise GeometryInputError(f"fact {name}: too few points {args!r}")
+        return Fact(name, tuple(sorted(set(args))))
+    if name == "midp":
+        m, a, b = args
+        if a == b:
+            raise GeometryInputError(f"fact midp {' '.join(args)}: equal endpoints")
+        return Fact(name, (m, *_seg(a, b)))
+    segs = [_seg(args[i], args[i + 1]) for i in range(0, len(args), 2)]
+    if any(s[0] == s[1] for s in segs):
+        raise GeometryInputError(f"fact {name} {' '.join(args)}: a segment of zero length")
+    if len(segs) == 2:
+        best = min((segs[0], segs[1]), (segs[1], segs[0]))
+    else:
+        best = min(tuple(segs[i] for i in p) for p in _QUAD_PERMS)
+    return Fact(name, tuple(p for s in best for p in s))
+
+
+# --- exact linear algebra with provenance ---------------------------------------------------
+
+
+class LinearSystem:
+    """Equations ``sum(c_v * v) = k`` over exact fractions, kept in reduced row echelon form.
+
+    ``modulus=1`` makes constants live in R/Z (angles in units of pi); then only integer
+    coefficients are accepted and only integer row operations are used (pivots are variables
+    with coefficient +-1), which keeps "mod 1" sound; rows without such a pivot wait in
+    ``stuck`` and are retried when a pivot is added. Every row carries ``prov``: the set of
+    input tags it was combined from.
+    """
+
+    def __init__(self, modulus: Fraction | int | None = None):
+        self.modulus = None if modulus is None else Fraction(modulus)
+        self.rows: dict = {}  # pivot var -> (coeffs, const, prov)
+        self.stuck: list = []
+        self.n_added = 0
+
+    def _mod(self, k: Fraction) -> Fraction:
+        return k % self.modulus if self.modulus is not None else k
+
+    def reduce(self, coeffs: dict, const=0):
+        """``(coeffs', const', prov)``: the expression with every pivot eliminated;
+        ``sum(coeffs*v) = sum(coeffs'*v) + (const' - const)`` holds given the rows in prov."""
+        e = {v: Fraction(c) for v, c in coeffs.items() if c}
+        k = Fraction(const)
+        prov: set = set()
+        for v in [v for v in e if v in self.rows]:
+            c = e.get(v, 0)
+            if not c:
+                continue
+            rc, rk, rp = self.rows[v]
+            for w, cw in rc.items():
+                x = e.get(w, 0) - c * cw
+                if x:
+                    e[w] = x
+                else:
+                    e.pop(w, None)
+            k -= c * rk
+            prov |= rp
+        return e, self._mod(k), frozenset(prov)
+
+    def add(self, coeffs: dict, const=0, tag=None, prov: frozenset | None = None) -> bool:
+        """Add ``sum(coeffs*v) = const``; returns whether it was new (not implied)."""
+        if self.modulus is not None and any(Fraction(c).denominator != 1
+                                            for c in coeffs.values()):
+            raise ValueError("modular systems take integer coefficients only")
+        base = frozenset(prov or ()) | ({tag} if tag is not None else frozenset())
+        e, k, p = self.reduce(coeffs, const)
+        if not e:
+            return False
+        p = p | base
+        self.n_added += 1
+        units = [v for v, c in e.items() if abs(c) == 1] if self.modulus is not None else list(e)
+        if not units:
+            self.stuck.append((e, k, p))
+            return True
+        piv = max(units, key=repr)
+        c = e[piv]
+        e = {v: x / c for v, x in e.items()}
+        k = self._mod(k / c)
+        for v, (rc, rk, rp) in list(self.rows.items()):
+            f = rc.get(piv, 0)
+            if f:
+                nc = dict(rc)
+                for w, cw in e.items():
+                    x = nc.get(w, 0) - f * cw
+                    if x:
+                        nc[w] = x
+                    else:
+                        nc.pop(w, None)
+                self.rows[v] = (nc, self._mod(rk - f * k), rp | p)
+        self.rows[piv] = (e, k, p)
+        stuck, self.stuck = self.stuck, []
+        for se, sk, sp in stuck:
+            self.add(se, sk, prov=sp)
+        return True
+
+    def implies(self, coeffs: dict, const=0) -> frozenset | None:
+        """The provenance of ``sum(coeffs*v) = const`` if the system implies it, else None."""
+        e, k, p = self.reduce(coeffs, const)
+        if not e:
+            return p if k == 0 else None
+        for se, sk, sp in self.stuck:  # an integer multiple of one row without a unit pivot
+            if set(se) != set(e):
+                continue
+            v = next(iter(e))
+            m = e[v] / se[v]
+            if m.denominator == 1 and all(e[w] == m * se[w] for w in e) and \
+                    self._mod(k - m * sk) == 0:
+                return p | sp
+        return None
+
+    def normal_form(self, coeffs: dict):
+        """A hashable normal form ``(free part, constant)`` of the expression's value:
+        two expressions with equal free parts differ by the difference of their constants."""
+        e, k, p = self.reduce(coeffs, 0)
+        return tuple(sorted(e.items(), key=lambda t: repr(t[0]))), self._mod(-k), p
+
+
+# --- premises from a problem ------------------------------------------------------------------
+
+
+def premises(problem: Problem, diagram: Diagram, tol: float = 1e-7):
+    """The construction properties of ``problem`` as facts.
+
+    Returns ``(facts, warnings)``: ``facts`` is a list of ``(Fact, clause text)``, each checked
+    numerically on ``diagram``; ``warnings`` lists properties dropped because they failed
+    numerically or use a predicate the engine does not reason with (``aconst``, ``rconst``).
+    """
+    out: list[tuple[Fact, str]] = []
+    warnings: list[str] = []
+    seen: set[Fact] = set()
+    for clause in problem.clauses:
+        for c in clause.constructions:
+            cdef = CONSTRUCTIONS[c.name]
+            bind = dict(zip(cdef.args, c.args))
+            for pname, pargs in cdef.properties:
+                args = tuple(bind.get(a, a) for a in pargs)
+                if pname not in FACT_NAMES:
+                    warnings.append(f"{c}: property {pname} {' '.join(args)} is not used "
+                                    "(predicate not supported by the engine)")
+                    continue
+                try:
+                    f = fact(pname, *args)
+                except GeometryInputError as e:
+                    warnings.append(f"{c}: property {pname} {' '.join(args)} dropped ({e})")
+                    continue
+                if f.trivial or f in seen:
+                    continue
+                if not f.holds(diagram, tol):
+                    warnings.append(f"{c}: property {f} fails numerically; dropped")
+                    continue
+                seen.add(f)
+                out.append((f, str(c)))
+    return out, warnings
+
+
+# --- the engine -------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """The outcome of :func:`solve`. ``proof`` is the numbered proof text (None if unsolved);
+    ``steps`` the facts of the proof in order; ``discarded`` the derived facts that failed
+    numerically (should be 0); ``warnings`` the construction properties dropped."""
+
+    solved: bool
+    facts: int
+    rounds: int
+    seconds: float
+    proof: list[str] | None
+    goal: Fact | None = None
+    steps: list[Fact] = field(default_factory=list)
+    discarded: int = 0
+    warnings: list[str] = field(default_factory=list)
+    stop: str = ""
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Engine:
+    def __init__(self, problem: Problem, diagram: Diagram, deadline: float, tol: float):
+        self.problem = problem
+        self.diagram = diagram
+        self.deadline = deadline
+        self.tol = tol
+        self.why: dict[Fact, tuple[str, tuple[Fact, ...]]] = {}
+        self.order: dict[Fact, int] = {}
+        self.discarded: list[tuple[Fact, str]] = []
+        self.points = list(problem.points)
+        self.new_count = 0
+        self._ncl: dict = {}
+
+    # bookkeeping
+    def tick(self):
+        if time.monotonic() > self.deadline:
+            raise _Timeout
+
+    def add(self, f: Fact | None, reason: str, prem=()) -> bool:
+        if f is None or f.trivial or f in self.why or any(p is None for p in prem):
+            return False
+        if not f.holds(self.diagram, self.tol):
+            self.discarded.append((f, reason))
+            return False
+        prem = tuple(sorted({p for p in prem if p != f}, key=lambda p: self.order[p]))
+        self.why[f] = (reason, prem)
+        self.order[f] = len(self.order)
+        self.new_count += 1
+        return True
+
+    def try_fact(self, name, *args) -> Fact | None:
+        try:
+            f = fact(name, *args)
+        except GeometryInputError:
+            return None
+        return None if f.trivial else f
+
+    # structures rebuilt every round
+    def build(self):
+        self.tick()
+        # lines: coll facts merged when they share two points
+        groups: list[tuple[set, set]] = []
+        for f in self.why:
+            if f.name != "coll":
+                continue
+            pts, sup = set(f.args), {f}
+            merged = True
+            while merged:
+                merged = False
+                for g in groups:
+                    if len(g[0] & pts) >= 2:
+                        pts |= g[0]
+                        sup |= g[1]
+                        groups.remove(g)
+                        merged = True
+                        break
+            groups.append((pts, sup))
+        self.line_pts: list[frozenset] = [frozenset(g[0]) for g in groups]
+        self.line_sup: list[frozenset] = [frozenset(g[1]) for g in groups]
+        self.line_of: dict[tuple[str, str], int] = {}
+        for i, pts in enumerate(self.line_pts):
+            for a, b in itertools.combinations(sorted(pts), 2):
+                self.line_of[(a, b)] = i
+        for a, b in itertools.combinations(sorted(self.points), 2):
+            if (a, b) not in self.line_of:
+                self.line_of[(a, b)] = len(self.line_pts)
+                self.line_pts.append(frozenset((a, b)))
+                self.line_sup.append(frozenset())
+        self.lines_through: dict[str, list[int]] = defaultdict(list)
+        for i, pts in enumerate(self.line_pts):
+            for p in pts:
+                self.lines_through[p].append(i)
+        # circles: cyclic facts merged when they share three points
+        cgroups: list[tuple[set, set]] = []
+        for f in self.why:
+            if f.name != "cyclic":
+                continue
+            pts, sup = set(f.args), {f}
+            merged = True
+            while merged:
+                merged = False
+                for g in cgroups:
+                    if len(g[0] & pts) >= 3:
+                        pts |= g[0]
+                        sup |= g[1]
+                        cgroups.remove(g)
+                        merged = True
+                        break
+            cgroups.append((pts, sup))
+        self.circles = [(frozenset(p), frozenset(s)) for p, s in cgroups]
+        # the two linear systems
+        self.angles = LinearSystem(modulus=1)
+        self.ratios = LinearSystem()
+        for f in self.why:
+            if f.name in ("para", "perp", "eqangle"):
+                e, k, sup = self.angle_eq(f)
+                self.angles.add(e, k, tag=f, prov=sup)
+            elif f.name in ("cong", "eqratio", "midp"):
+                self.ratios.add(self.ratio_eq(f), 0, tag=f)
+        self.tick()
+        self._anf: dict = {}
+        self._rnf: dict = {}
+
+    def L(self, a, b) -> int:
+        return self.line_of[_seg(a, b)]
+
+    def angle_eq(self, f: Fact):
+        a = f.args
+        ls = [self.L(a[i], a[i + 1]) for i in range(0, len(a), 2)]
+        e: dict = defaultdict(int)
+        if f.name in ("para", "perp"):
+            e[ls[0]] += 1
+            e[ls[1]] -= 1
+            k = HALF if f.name == "perp" else Fraction(0)
+        else:
+            for li, s in zip(ls, (1, -1, -1, 1)):
+                e[li] += s
+            k = Fraction(0)
+        sup = frozenset().union(*(self.line_sup[i] for i in ls))
+        return dict(e), k, sup
+
+    def ratio_eq(self, f: Fact) -> dict:
+        a = f.args
+        e: dict = defaultdict(int)
+        if f.name == "midp":
+            e[_seg(a[0], a[1])] += 1
+            e[_seg(a[0], a[2])] -= 1
+        else:
+            segs = [_seg(a[i], a[i + 1]) for i in range(0, len(a), 2)]
+            for s, c in zip(segs, (1, -1) if len(segs) == 2 else (1, -1, -1, 1)):
+                e[s] += c
+        return dict(e)
+
+    # derivations through AR: the target fact with the premises the algebra combined
+    def ar_angle(self, f: Fact | None) -> tuple[Fact, tuple] | None:
+        if f is None or f.trivial:
+            return None
+        if f in self.why:
+            return f, ()
+        e, k, sup = self.angle_eq(f)
+        p = self.angles.implies(e, k)
+        if p is None:
+            return None
+        return f, tuple(p | sup)
+
+    def ar_ratio(self, f: Fact | None) -> tuple[Fact, tuple] | None:
+        if f is None or f.trivial:
+            return None
+        if f in self.why:
+            return f, ()
+        p = self.ratios.implies(self.ratio_eq(f), 0)
+        return None if p is None else (f, tuple(p))
+
+    def derive(self, got, reason) -> Fact | None:
+        """Record an AR-derived fact (if new) and return it."""
+        if got is None:
+            return None
+        f, prem = got
+        if f not in self.why and not self.add(f, reason, prem):
+            return None
+        return f
+
+    def angle_nf(self, l1: int, l2: int):
+        """Normal form of d(l1) - d(l2)."""
+        key = (l1, l2)
+        if key not in self._anf:
+            nf = self.angles.normal_form({l1: 1, l2: -1} if l1 != l2 else {})
+            self._anf[key] = (nf[0], nf[1])
+        return self._anf[key]
+
+    def seg_nf(self, s: tuple[str, str]):
+        if s not in self._rnf:
+            nf = self.ratios.normal_form({s: 1})
+            self._rnf[s] = (nf[0], nf[1])
+        return self._rnf[s]
+
+    # --- goal ------------------------------------------------------------------------------
+    def prove_goal(self, goal: Goal) -> Fact | None:
+        n, a = goal.name, goal.args
+        if n in FACT_NAMES:
+            try:
+                f0 = fact(n, *a)
+            except GeometryInputError:
+                f0 = None
+            if f0 is not None and f0.trivial:
+                if f0 not in self.why:
+                    self.why[f0] = ("trivial: holds by its spelling", ())
+                    self.order[f0] = len(self.order)
+                return f0
+        if n in ("para", "perp", "eqangle"):
+            return self.derive(self.ar_angle(self.try_fact(n, *a)), "AR angle chase")
+        if n in ("cong", "eqratio"):
+            return self.derive(self.ar_ratio(self.try_fact(n, *a)), "AR ratio chase")
+        if n == "coll":
+            f = self.try_fact(n, *a)
+            if f is None:
+                return None
+            for pts, sup in zip(self.line_pts, self.line_sup):
+                if set(f.args) <= pts:
+                    return f if f in self.why else (f if self.add(f, "lines", sup) else None)
+            return None
+        if n == "cyclic":
+            f = self.try_fact(n, *a)
+            if f is None:
+                return None
+            for pts, sup in self.circles:
+                if set(f.args) <= pts:
+                    return f if f in self.why else (f if self.add(f, "circle", sup) else None)
+            return None
+        if n == "midp":
+            f = self.try_fact(n, *a)
+            if f in self.why:
+                return f
+            m, x, y = a
+            c = self.prove_goal(Goal("coll", (m, x, y)))
+            g = self.derive(self.ar_ratio(self.try_fact("cong", m, x, m, y)), "AR ratio chase")
+            if c is not None and g is not None and self.add(f, "midpoint", (c, g)):
+                return f
+            return None
+        if n == "simtri":
+            a1, b1, c1, a2, b2, c2 = a
+            for sign in (1, -1):
+                if sign == 1:
+                    e1 = self.try_fact("eqangle", a1, b1, a1, c1, a2, b2, a2, c2)
+                    e2 = self.try_fact("eqangle", b1, c1, b1, a1, b2, c2, b2, a2)
+                else:
+                    e1 = self.try_fact("eqangle", a1, b1, a1, c1, a2, c2, a2, b2)
+                    e2 = self.try_fact("eqangle", b1, c1, b1, a1, b2, a2, b2, c2)
+                g1, g2 = self.ar_angle(e1), self.ar_angle(e2)
+                if g1 and g2:
+                    f1 = self.derive(g1, "AR angle chase")
+                    f2 = self.derive(g2, "AR angle chase")
+                    st = Fact("simtri", tuple(a))
+                    if f1 is not None and f2 is not None and (
+                            st in self.why or self.add(st, "similar triangles", (f1, f2))):
+                        return st
+            return None
+        raise GeometryInputError(f"goal {goal}: predicate {n!r} is not supported by the "
+                                 f"deduction engine (supported: {', '.join(GOAL_NAMES)})")
+
+    # --- DD rules --------------------------------------------------------------------------
+    def noncoll(self, a, b, c) -> bool:
+        """Not collinear, symbolically (different lines) and numerically (non-degeneracy)."""
+        if self.L(a, b) == self.L(a, c):
+            return False
+        key = frozenset((a, b, c))
+        if key not in self._ncl:
+            self._ncl[key] = goal_residual("coll", self.diagram.coords((a, b, c))) > 1e-6
+        return self._ncl[key]
+
+    def rule_para_coll(self):
+        """Two lines through one point with the same direction are one line: coll."""
+        for p in self.points:
+            byd = defaultdict(list)
+            for li in self.lines_through[p]:
+                nf = self.angles.normal_form({li: 1})
+                byd[(nf[0], nf[1])].append(li)
+            for ls in byd.values():
+                for l1, l2 in itertools.combinations(ls, 2):
+                    q = min(self.line_pts[l1] - {p})
+                    r = min(self.line_pts[l2] - {p})
+                    par = self.derive(self.ar_angle(self.try_fact("para", p, q, p, r)),
+                                      "AR angle chase")
+                    if par is not None:
+                        self.add(self.try_fact("coll", p, q, r), "parallel lines through a point",
+                                 (par,))
+        self.tick()
+
+    def equidistant(self):
+        """centre -> groups of points at equal distance from it (ratio normal forms)."""
+        out = {}
+        for o in self.points:
+            byd = defaultdict(list)
+            for x in self.points:
+                if x != o:
+                    byd[self.seg_nf(_seg(o, x))].append(x)
+            out[o] = [g for g in byd.values() if len(g) >= 2]
+        return out
+
+    def cong(self, a, b, c, d) -> Fact | None:
+        return self.derive(self.ar_ratio(self.try_fact("cong", a, b, c, d)), "AR ratio chase")
+
+    def rules_distance(self):
+        eq = self.equidistant()
+        centres_of = defaultdict(list)  # (a, b) -> centres x with xa = xb
+        for o, groups in eq.items():
+            for g in groups:
+                g = sorted(g)
+                for a, b in itertools.combinations(g, 2):
+                    centres_of[(a, b)].append(o)
+                # centre of a circle: four equidistant points are concyclic
+                if len(g) >= 4:
+                    known = any(set(g) <= pts for pts, _ in self.circles)
+                    if not known:
+                        prem = [self.cong(o, g[0], o, x) for x in g[1:]]
+                        if all(prem):
+                            self.add(self.try_fact("cyclic", *g), "centre equidistant", prem)
+                for a, b in itertools.combinations(g, 2):
+                    # isosceles triangle: base angles
+                    if self.noncoll(o, a, b):
+                        got = self.ar_angle(self.try_fact("eqangle", a, o, a, b, b, a, b, o))
+                        if got is None:
+                            c = self.cong(o, a, o, b)
+                            self.add(self.try_fact("eqangle", a, o, a, b, b, a, b, o),
+                                     "isosceles base angles", (c,))
+                    # thales: the centre on the chord ab -> ab is a diameter
+                    elif self.L(o, a) == self.L(o, b):
+                        for c in g:
+                            if c not in (a, b):
+                                f = self.try_fact("perp", c, a, c, b)
+                                if f is not None and f not in self.why:
+                                    ca, cb = self.cong(o, a, o, b), self.cong(o, a, o, c)
+                                    self.add(f, "thales (diameter)",
+                                             (ca, cb, *self.line_sup[self.L(a, b)]))
+                self.tick()
+        # perpendicular bisector: two centres of the same pair
+        for (a, b), cs in centres_of.items():
+            for x, y in itertools.combinations(cs, 2):
+                f = self.try_fact("perp", x, y, a, b)
+                if f is not None and self.ar_angle(f) is None:
+                    self.add(f, "perpendicular bisector", (self.cong(x, a, x, b),
+                                                           self.cong(y, a, y, b)))
+            # midpoint: a centre on the line ab
+            for x in cs:
+                if self.L(x, a) == self.L(a, b):
+                    f = self.try_fact("midp", x, a, b)
+                    if f is not None and f not in self.why:
+                        self.add(f, "midpoint (coll + cong)",
+                                 (*self.line_sup[self.L(a, b)], self.cong(x, a, x, b)))
+        self.tick()
+
+    def rule_isosceles_converse(self):
+        """eqangle a o a b b a b o (base angles equal) => cong o a o b."""
+        for a, b in itertools.combinations(self.points, 2):
+            lab = self.L(a, b)
+            for o in self.points:
+                if o in (a, b) or not self.noncoll(o, a, b):
+                    continue
+                # d(ao) - d(ab) = d(ba) - d(bo)  <=>  d(ao) + d(bo) - 2 d(ab) = 0
+                nf = self.angles.normal_form({self.L(a, o): 1, self.L(b, o): 1, lab: -2})
+                if not nf[0] and nf[1] == 0:
+                    f = self.try_fact("cong", o, a, o, b)
+                    if f is not None and self.ar_ratio(f) is None:
+                        e = self.derive(self.ar_angle(self.try_fact(
+                            "eqangle", a, o, a, b, b, a, b, o)), "AR angle chase")
+                        if e is not None:
+                            self.add(f, "isosceles (equal base angles)", (e,))
+        self.tick()
+
+    def rule_midline(self):
+        mids = [f for f in self.why if f.name == "midp"]
+        for f, g in itertools.combinations(mids, 2):
+            m, *ab = f.args
+            n, *cd = g.args
+            common = set(ab) & set(cd)
+            if len(common) != 1 or m == n:
+                continue
+            a = common.pop()
+            b = ab[0] if ab[1] == a else ab[1]
+            c = cd[0] if cd[1] == a else cd[1]
+            h = self.try_fact("para", m, n, b, c)
+            if h is not None and self.ar_angle(h) is None:
+                self.add(h, "midline", (f, g))
+        self.tick()
+
+    def rules_circle(self):
+        # converse: points seeing a segment under the same directed angle are concyclic
+        for a, b in itertools.combinations(self.points, 2):
+            byk = defaultdict(list)
+            for c in self.points:
+                if c in (a, b) or not self.noncoll(c, a, b):
+                    continue
+                byk[self.angle_nf(self.L(c, a), self.L(c, b))].append(c)
+            for cs in byk.values():
+                for c, d in itertools.combinations(cs, 2):
+                    if any({a, b, c, d} <= pts for pts, _ in self.circles):
+                        continue
+                    e = self.derive(self.ar_angle(self.try_fact(
+                        "eqangle", c, a, c, b, d, a, d, b)), "AR angle chase")
+                    if e is not None:
+                        self.add(self.try_fact("cyclic", a, b, c, d), "equal angles on a chord",
+                                 (e,))
+            self.tick()
+        # inscribed angles on the same chord are equal
+        for pts, sup in self.circles:
+            for a, b in itertools.combinations(sorted(pts), 2):
+                for c, d in itertools.combinations(sorted(pts - {a, b}), 2):
+                    f = self.try_fact("eqangle", c, a, c, b, d, a, d, b)
+                    if f is not None and f not in self.why and self.ar_angle(f) is None:
+                        self.add(f, "inscribed angles", sup)
+            self.tick()
+
+    def rule_similar(self):
+        """Triangles with two equal directed angles (or opposite: mirror image) are similar;
+        matched by hashing each ordered triangle's angle signature."""
+        ang = {}
+        tris = []
+        for a, b, c in itertools.permutations(self.points, 3):
+            if a > b or a > c or not self.noncoll(a, b, c):
+                continue  # each cyclic order once per orientation: a is the smallest name
+            tris.append((a, b, c))
+        index = defaultdict(list)
+        for t in tris:
+            for r in range(3):
+                x, y, z = t[r:] + t[:r]
+                ka = self.angle_nf(self.L(x, y), self.L(x, z))
+                kb = self.angle_nf(self.L(y, z), self.L(y, x))
+                ang[(x, y, z)] = (ka, kb)
+                index[(ka, kb)].append((x, y, z))
+        self.tick()
+
+        def neg(k):
+            free, const = k
+            return tuple((v, -c) for v, c in free), (-const) % 1
+
+        done = set()
+        for (x, y, z), (ka, kb) in ang.items():
+            for other, sign in ((index.get((ka, kb), ()), 1),
+                                (index.get((neg(ka), neg(kb)), ()), -1)):
+                for (p, q, r) in other:
+                    if {x, y, z} == {p, q, r}:
+                        continue
+                    key = frozenset(((x, p), (y, q), (z, r)))
+                    if key in done:
+                        continue
+                    done.add(key)
+                    if sign == 1:
+                        e1 = self.try_fact("eqangle", x, y, x, z, p, q, p, r)
+                        e2 = self.try_fact("eqangle", y, z, y, x, q, r, q, p)
+                    else:
+                        e1 = self.try_fact("eqangle", x, y, x, z, p, r, p, q)
+                        e2 = self.try_fact("eqangle", y, z, y, x, q, p, q, r)
+                    targets = [self.try_fact("eqratio", x, y, x, z, p, q, p, r),
+                               self.try_fact("eqratio", y, z, y, x, q, r, q, p)]
+                    targets = [t for t in targets if t is not None and self.ar_ratio(t) is None]
+                    if not targets:
+                        continue
+                    f1 = self.derive(self.ar_angle(e1), "AR angle chase")
+                    f2 = self.derive(self.ar_angle(e2), "AR angle chase")
+                    if f1 is None or f2 is None:
+                        continue
+                    for t in targets:
+                        self.add(t, "similar triangles " + ("" if sign == 1 else "(mirrored) ")
+                                 + f"{x}{y}{z} ~ {p}{q}{r}", (f1, f2))
+            self.tick()
+
+
+RULES = (
+    ("para_coll", "two lines through one point with the same direction are one line"),
+    ("centre_cyclic", "four points equidistant from a centre are concyclic"),
+    ("isosceles", "cong o a o b => eqangle a o a b b a b o (base angles)"),
+    ("isosceles_converse", "eqangle a o a b b a b o => cong o a o b"),
+    ("thales", "centre o on chord ab, c on the circle => perp c a c b"),
+    ("perp_bisector", "cong x a x b, cong y a y b => perp x y a b"),
+    ("midpoint", "coll m a b, cong m a m b => midp m a b"),
+    ("midline", "midp m a b, midp n a c => para m n b c"),
+    ("cyclic_converse", "eqangle c a c b d a d b => cyclic a b c d"),
+    ("inscribed_angle", "cyclic a b c d => eqangle c a c b d a d b"),
+    ("similar_triangles", "two equal directed angles (or two opposite) => eqratio of sides"),
+    ("AR angle chase", "para/perp/eqangle as linear equations in line directions mod pi"),
+    ("AR ratio chase", "cong/eqratio/midp as linear equations in log-lengths"),
+)
+
+
+def _trace(engine: _Engine, goal_fact: Fact) -> list[Fact]:
+    """Facts needed for ``goal_fact``, premises before conclusions."""
+    out: list[Fact] = []
+    seen: set = set()
+
+    def visit(f):
+        if f in seen:
+            return
+        seen.add(f)
+        prem = engine.why[f][1]
+        for p in prem:
+            visit(p)
+        out.append(f)
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 10000))
+    try:
+        visit(goal_fact)
+    finally:
+        sys.setrecursionlimit(old)
+    return out
+
+
+def _proof_lines(engine: _Engine, steps: list[Fact]) -> list[str]:
+    lines = []
+    for i, f in enumerate(steps, start=1):
+        why, prem = engine.why[f]
+        tail = f"{why}: {', '.join(str(p) for p in prem)}" if prem else why
+        lines.append(f"{i}. {f}  [{tail}]")
+    return lines
+
+
+def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
+          max_rounds: int = 20, timeout: float = 30.0, tol: float = 1e-7) -> Result:
+    """Saturate the facts of ``problem`` with the DD rules and AR until its goal is derived,
+    nothing new appears, ``max_rounds`` rounds have run, or ``timeout`` seconds have passed.
+
+    ``diagram`` (default: ``build_diagram(problem, seed=seed, require_goal=True)``) is the
+    numeric instance every premise and derived fact is checked on.
+    """
+    t0 = time.monotonic()
+    if isinstance(problem, str):
+        problem = parse_problem(problem)
+    if not isinstance(problem, Problem):
+        raise GeometryInputError(f"solve: expected a Problem or its text, got "
+                                 f"{type(problem).__name__}")
+    if problem.goal is None:
+        raise GeometryInputError(f"solve: problem {problem.name!r} has no goal ('? ...')")
+    if problem.goal.name not in GOAL_NAMES:
+        raise GeometryInputError(
+            f"solve: goal {problem.goal}: predicate {problem.goal.name!r} is not supported by "
+            f"the deduction engine (supported: {', '.join(GOAL_NAMES)})")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise GeometryInputError(f"solve: timeout must be a positive number of seconds, got "
+                                 f"{timeout!r}")
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+        raise GeometryInputError(f"solve: max_rounds must be a positive integer, got "
+                                 f"{max_rounds!r}")
+    if diagram is None:
+        diagram = build_diagram(problem, seed=seed, require_goal=True)
+    elif not isinstance(diagram, Diagram):
+        raise GeometryInputError(f"solve: diagram must be a Diagram, got "
+                                 f"{type(diagram).__name__}")
+    missing = [p for p in problem.points if p not in diagram.points]
+    if missing:
+        raise GeometryInputError(f"solve: the diagram lacks point(s) {' '.join(missing)}")
+    eng = _Engine(problem, diagram, t0 + timeout, tol)
+    given, warnings = premises(problem, diagram, tol)
+    for f, text in given:
+        eng.add(f, f"construction {text}")
+    goal_fact = None
+    rounds = 0
+    stop = "saturated"
+    try:
+        while True:
+            eng.build()
+            goal_fact = eng.prove_goal(problem.goal)
+            if goal_fact is not None:
+                stop = "solved"
+                break
+            if rounds >= max_rounds:
+                stop = "max_rounds"
+                break
+            rounds += 1
+            eng.new_count = 0
+            eng.rule_para_coll()
+            eng.rules_distance()
+            eng.rule_isosceles_converse()
+            eng.rule_midline()
+            eng.rules_circle()
+            eng.rule_similar()
+            if eng.new_count == 0:
+                break
+    except _Timeout:
+        stop = "timeout"
+        goal_fact = None
+    proof = steps = None
+    if goal_fact is not None:
+        steps = _trace(eng, goal_fact)
+        proof = _proof_lines(eng, steps)
+    return Result(solved=goal_fact is not None, facts=len(eng.why), rounds=rounds,
+                  seconds=time.monotonic() - t0, proof=proof, goal=goal_fact,
+                  steps=steps or [], discarded=len(eng.discarded), warnings=warnings, stop=stop)
+
+
+def format_proof(result: Result) -> str:
+    """The numbered proof of a solved :class:`Result`, one step a line."""
+    if not isinstance(result, Result):
+        raise GeometryInputError(f"format_proof: expected a Result, got {type(result).__name__}")
+    if not result.solved or result.proof is None:
+        return f"not solved ({result.stop}; {result.facts} facts, {result.rounds} rounds)"
+    return "\n".join(result.proof)
