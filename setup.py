@@ -12,5 +12,5 @@ packages += ["readingroom.kernels"] + [f"readingroom.kernels.{p}" for p in find_
 setup(
     packages=packages,
     package_dir={"": "src", "readingroom.kernels": "kernels"},
-    package_data={"readingroom": ["py.typed"]},
+    package_data={"readingroom": ["py.typed", "geometry/*.txt"]},
 )

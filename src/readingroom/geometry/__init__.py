@@ -10,7 +10,9 @@ The problem language, numeric diagrams, and a deduction engine core (DD + AR).
   :func:`check_goal` / ``check_*`` (numeric predicates);
 * :mod:`~readingroom.geometry.draw` — :func:`draw_diagram`;
 * :mod:`~readingroom.geometry.ddar` — :func:`solve` (deductive rules + algebraic reasoning),
-  :func:`format_proof`, canonical :class:`Fact` s and the exact :class:`LinearSystem`.
+  :func:`format_proof`, canonical :class:`Fact` s and the exact :class:`LinearSystem`;
+* :mod:`~readingroom.geometry.search` — auxiliary-point :func:`candidates` and the beam
+  :func:`search` over DD + AR (``python -m readingroom.geometry solve ...``).
 """
 
 from readingroom.geometry.ddar import (
@@ -59,6 +61,7 @@ from readingroom.geometry.numeric import (
     check_simtri,
     goal_residual,
 )
+from readingroom.geometry.search import SearchResult, candidates, search
 
 __all__ = [
     "CHECKERS", "CONSTRUCTIONS", "GOALS", "Circle", "CircleRecord", "Clause", "Construction",
@@ -68,4 +71,5 @@ __all__ = [
     "check_midp", "check_para", "check_perp", "check_rconst", "check_simtri", "draw_diagram",
     "format_problem", "goal_residual", "parse_file", "parse_goal", "parse_problem",
     "RULES", "Fact", "LinearSystem", "Result", "fact", "format_proof", "premises", "solve",
+    "SearchResult", "candidates", "search",
 ]

@@ -1,0 +1,163 @@
+"""Command line: prove geometry problems with DD + AR and auxiliary-point search.
+
+``python -m readingroom.geometry solve "<problem>" [--timeout 60] [--no-search] [--seed 0]``
+prints the proof (and the auxiliary points it added) or ``not solved`` with the number of facts
+derived. ``python -m readingroom.geometry solve-file FILE [--timeout 60] [--no-search]`` runs a
+file in AlphaGeometry's format (a name line, then a problem line) and prints a table: name,
+solved by (``ddar`` / ``ddar+aux`` / ``not solved``), the auxiliary points, seconds; then a
+total line.
+
+Exit status: 0 when solved (every problem of the file solved), 1 when not (some not solved),
+2 on bad input (an unparseable problem, an unknown construction, a problem without a usable
+diagram, a missing file, bad arguments) with a one-line error on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not v > 0 or math.isinf(v):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m readingroom.geometry",
+        description="Prove geometry problems with DD + AR and auxiliary-point search.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in (("solve", "prove one problem given as text"),
+                        ("solve-file", "prove every problem of a file (name line, problem line)")):
+        p = sub.add_parser(name, help=help_, description=help_)
+        if name == "solve":
+            p.add_argument("problem", help='the problem, e.g. "a b c = triangle a b c; ... ? goal"')
+        else:
+            p.add_argument("file", type=Path, help="the problem file")
+        p.add_argument("--timeout", type=_seconds, default=60.0,
+                       help="seconds per problem (default 60)")
+        p.add_argument("--no-search", action="store_true",
+                       help="DD + AR only, no auxiliary points")
+        p.add_argument("--seed", type=_seed, default=0, help="seed of the numeric diagram")
+    return parser
+
+
+def _run(problem, args):
+    """(solved, how, aux, facts, proof lines, seconds) for one problem."""
+    from readingroom.geometry import ddar
+    from readingroom.geometry.search import search
+
+    if args.no_search:
+        r = ddar.solve(problem, seed=args.seed, timeout=args.timeout)
+        return r.solved, "ddar" if r.solved else "not solved", [], r.facts, r.proof, r.seconds
+    s = search(problem, timeout=args.timeout, seed=args.seed)
+    facts = s.result.facts if s.result is not None else s.best_facts
+    how = ("ddar+aux" if s.aux else "ddar") if s.solved else "not solved"
+    proof = s.result.proof if s.solved else None
+    return s.solved, how, s.aux, max(facts, s.best_facts), proof, s.seconds
+
+
+def _error(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _solve(args) -> int:
+    from readingroom.geometry.language import GeometryInputError, parse_problem
+
+    try:
+        text = args.problem.strip()
+        label = text if len(text) <= 60 else text[:57] + "..."
+        problem = parse_problem(args.problem, name=label)
+        if problem.goal is None:
+            raise GeometryInputError(f"problem {problem.name!r}: no goal ('? ...')")
+        solved, how, aux, facts, proof, secs = _run(problem, args)
+    except GeometryInputError as e:
+        return _error(str(e))
+    if not solved:
+        print(f"not solved ({facts} facts derived, {secs:.2f} s)")
+        return 1
+    print(f"solved by {how} in {secs:.2f} s")
+    if aux:
+        print("auxiliary points:")
+        for a in aux:
+            print(f"  {a}")
+    print("proof:")
+    for line in proof:
+        print(f"  {line}")
+    return 0
+
+
+def _solve_file(args) -> int:
+    from readingroom.geometry.language import GeometryInputError, parse_file
+
+    path: Path = args.file
+    if not path.is_file():
+        return _error(f"problem file {str(path)!r}: no such file")
+    try:
+        problems = parse_file(path)
+    except GeometryInputError as e:
+        return _error(f"problem file {str(path)!r}: {e}")
+    except (OSError, UnicodeDecodeError) as e:
+        return _error(f"problem file {str(path)!r}: cannot read it ({e})")
+    if not problems:
+        return _error(f"problem file {str(path)!r}: no problems in it")
+    rows, n_ok, n_aux, bad, total = [], 0, 0, 0, 0.0
+    for prob in problems:
+        try:
+            if prob.goal is None:
+                raise GeometryInputError(f"problem {prob.name!r}: no goal ('? ...')")
+            solved, how, aux, _, _, secs = _run(prob, args)
+        except GeometryInputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            bad += 1
+            rows.append((prob.name, "error", "", 0.0))
+            continue
+        total += secs
+        n_ok += solved
+        n_aux += solved and bool(aux)
+        rows.append((prob.name, how, "; ".join(aux), secs))
+    w = max(len("name"), *(len(r[0]) for r in rows))
+    print(f"{'name':<{w}} | {'solved by':<10} | {'seconds':>7} | aux points")
+    print(f"{'-' * w}-+-{'-' * 10}-+-{'-' * 7}-+-{'-' * 10}")
+    for name, how, aux, secs in rows:
+        print(f"{name:<{w}} | {how:<10} | {secs:>7.2f} | {aux}")
+    err = f", {bad} with errors" if bad else ""
+    print(f"total: {n_ok}/{len(problems)} solved ({n_ok - n_aux} by ddar, {n_aux} by ddar+aux)"
+          f"{err} in {total:.2f} s")
+    if bad:
+        return 2
+    return 0 if n_ok == len(problems) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "solve":
+        return _solve(args)
+    return _solve_file(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""Auxiliary-point search: what to add when DD + AR alone cannot prove the goal.
+
+AlphaGeometry (Trinh et al., 2024) and AlphaGeometry2 (arXiv 2502.03544) alternate the symbolic
+engine with a *language model* that proposes auxiliary constructions; AlphaGeometry2's SKEST
+runs several such beam searches in parallel and lets them share the facts they prove. Here the
+language model is replaced by a hand-written enumerator and a heuristic score:
+
+* :func:`candidates` — every single-point construction over the existing points from a fixed
+  set of families (see :data:`FAMILIES`), each realised numerically on the diagram; candidates
+  that are degenerate, coincide with an existing point, or coincide with an earlier candidate
+  are dropped (numeric deduplication), the rest are sorted by :func:`score`.
+* :func:`search` — a beam search: DD + AR on the problem; then on the problem plus each of the
+  top ``width`` candidates; the ``beam`` best unsolved states (most facts derived, then best
+  score) are expanded again, up to ``depth`` auxiliary points, until a proof or the timeout.
+
+The existing points keep their coordinates: the auxiliary point is computed from the diagram
+the problem was built on (every candidate family is deterministic), and the augmented problem
+is solved on that extended diagram. Work shared between branches: DD + AR results are cached
+by the *set* of auxiliary constructions (so adding p then q and q then p is one run), and the
+candidate list of a state is computed once. Facts are not shared between branches (SKEST's
+fact sharing is not implemented).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from readingroom.geometry import ddar
+from readingroom.geometry.language import Clause, Construction, GeometryInputError, Problem
+from readingroom.geometry.numeric import (
+    Diagram,
+    _Degenerate,
+    _drawables,
+    _Placer,
+    build_diagram,
+)
+
+__all__ = ["FAMILIES", "SearchResult", "candidates", "extend_diagram", "score", "search"]
+
+#: Candidate families, simplest first (an earlier family wins a numeric tie), with the bonus
+#: :func:`score` gives each: midpoints, feet of perpendiculars, circumcentres, reflections in
+#: a point and in a line, orthocentres, incentres, intersections of two lines of the diagram,
+#: and intersections of a line with the parallel / perpendicular to another line through a
+#: point.
+FAMILIES: dict[str, float] = {
+    "midpoint": 0.5, "foot": 0.5, "circle": 0.5, "mirror": 0.0, "reflect": 0.0,
+    "orthocenter": 0.25, "incenter": 0.0, "intersection_ll": 0.25, "intersection_lp": 0.0,
+    "intersection_lt": 0.0,
+}
+
+_TOL = 1e-7
+
+
+@dataclass
+class _Cand:
+    clause: Clause
+    xy: np.ndarray
+    score: float
+
+
+@dataclass
+class SearchResult:
+    """The outcome of :func:`search`. ``aux`` lists the auxiliary clauses added (in order);
+    ``result`` is the DD + AR :class:`~readingroom.geometry.ddar.Result` of the solved (or, if
+    unsolved, the base) problem; ``tried`` counts DD + AR runs (cache hits not counted);
+    ``problem`` is the augmented problem (the original one when unsolved); ``stop`` is
+    ``"solved"``, ``"timeout"`` or ``"exhausted"``; ``best_facts`` the most facts any run
+    derived."""
+
+    solved: bool
+    aux: list[str]
+    result: ddar.Result | None
+    seconds: float
+    tried: int
+    problem: Problem
+    stop: str = ""
+    best_facts: int = 0
+
+
+def _fresh(problem: Problem, taken: set[str] = frozenset()) -> str:
+    names = set(problem.points) | set(taken)
+    for i in itertools.count():
+        if f"x{i}" not in names:
+            return f"x{i}"
+    raise AssertionError  # pragma: no cover
+
+
+def _lines_of(points: dict[str, np.ndarray], scale: float):
+    """Maximal groups of collinear existing points (each through at least two points)."""
+    names = list(points)
+    groups: list[frozenset] = []
+    for a, b in itertools.combinations(names, 2):
+        pa, pb = points[a], points[b]
+        d = pb - pa
+        n = float(np.hypot(*d))
+        if n < 1e-9 * scale:
+            continue
+        u = d / n
+        grp = frozenset(c for c in names
+                        if abs(u[0] * (points[c] - pa)[1] - u[1] * (points[c] - pa)[0])
+                        <= _TOL * scale)
+        if grp not in groups:
+            groups.append(grp)
+    return groups
+
+
+def _circles_of(points: dict[str, np.ndarray], scale: float, cap: int = 18):
+    """Circles through at least three existing points: (centre, radius, point set)."""
+    names = list(points)[:cap]
+    out, seen = [], set()
+    for a, b, c in itertools.combinations(names, 3):
+        pa, pb, pc = points[a], points[b], points[c]
+        d = 2.0 * ((pb - pa)[0] * (pc - pa)[1] - (pb - pa)[1] * (pc - pa)[0])
+        if abs(d) < 1e-9 * scale * scale:
+            continue
+        sa, sb = float((pb - pa) @ (pb - pa)), float((pc - pa) @ (pc - pa))
+        cen = pa + np.array([(pc - pa)[1] * sa - (pb - pa)[1] * sb,
+                             (pb - pa)[0] * sb - (pc - pa)[0] * sa]) / d
+        r = float(np.hypot(*(pa - cen)))
+        if r > 100 * scale:
+            continue
+        on = frozenset(n for n in names
+                       if abs(float(np.hypot(*(points[n] - cen))) - r) <= _TOL * r)
+        if on not in seen:
+            seen.add(on)
+            out.append((cen, r, on))
+    return out
+
+
+def score(xy: np.ndarray, construction: Construction, lines, circles, goal_points,
+          scale: float) -> float:
+    """The heuristic score of an auxiliary point at ``xy`` built by ``construction`` (higher
+    is better) — a stand-in for AlphaGeometry's language model:
+
+    * +1 for every line through two existing points that passes through the point, and +1 for
+      every circle through three existing points that passes through it (a point where many
+      existing objects meet creates facts the engine can use: the foot of an altitude of the
+      orthocentre problem lies on a side *and* on the altitude through the orthocentre);
+    * +0.5 for every point of the goal among the construction's arguments;
+    * the family bonus of :data:`FAMILIES` (simple classical points first), minus 0.05 per
+      argument (simpler constructions first).
+    """
+    s = 0.0
+    for grp_pts in lines:
+        p0, p1 = grp_pts
+        u = (p1 - p0) / max(float(np.hypot(*(p1 - p0))), 1e-300)
+        if abs(u[0] * (xy - p0)[1] - u[1] * (xy - p0)[0]) <= _TOL * scale:
+            s += 1.0
+    for cen, r, _ in circles:
+        if abs(float(np.hypot(*(xy - cen))) - r) <= _TOL * r:
+            s += 1.0
+    args = construction.args[1:]
+    s += 0.5 * sum(1 for a in set(args) if a in goal_points)
+    s += FAMILIES.get(construction.name, 0.0) - 0.05 * len(args)
+    return s
+
+
+def _raw(problem: Problem, diagram: Diagram, x: str):
+    """Construction argument tuples of every family, simplest family first."""
+    pts = [p for p in problem.points if p in diagram.points]
+    pairs = list(itertools.combinations(pts, 2))
+    triples = list(itertools.combinations(pts, 3))
+    # lines of the problem's drawing (two named points each) for the line-line families
+    dlines = [(ln[0], ln[1]) for ln in diagram.lines if len(ln) >= 2]
+    for a, b in pairs:
+        yield Construction("midpoint", (x, a, b))
+    for a in pts:
+        for b, c in pairs:
+            if a not in (b, c):
+                yield Construction("foot", (x, a, b, c))
+    for a, b, c in triples:
+        yield Construction("circle", (x, a, b, c))
+    for a, b in itertools.permutations(pts, 2):
+        yield Construction("mirror", (x, a, b))
+    for a in pts:
+        for b, c in pairs:
+            if a not in (b, c):
+                yield Construction("reflect", (x, a, b, c))
+    for a, b, c in triples:
+        yield Construction("orthocenter", (x, a, b, c))
+    for a, b, c in triples:
+        yield Construction("incenter", (x, a, b, c))
+    for (a, b), (c, d) in itertools.combinations(dlines, 2):
+        if not {a, b} & {c, d}:
+            yield Construction("intersection_ll", (x, a, b, c, d))
+    for a, b in dlines:
+        for c in pts:
+            if c in (a, b):
+                continue
+            for m, n in dlines:
+                if (m, n) != (a, b):
+                    yield Construction("intersection_lp", (x, a, b, c, m, n))
+                yield Construction("intersection_lt", (x, a, b, c, m, n))
+
+
+def _place(clause: Clause, diagram: Diagram, seed: int) -> dict[str, np.ndarray] | None:
+    placer = _Placer(np.random.default_rng(seed), dict(diagram.points))
+    try:
+        with np.errstate(all="raise"):
+            return placer.place(clause)
+    except (_Degenerate, FloatingPointError, ZeroDivisionError, ValueError, IndexError):
+        return None
+
+
+def extend_diagram(problem: Problem, diagram: Diagram, clause: Clause,
+                   seed: int = 0) -> tuple[Problem, Diagram] | None:
+    """``problem`` with ``clause`` appended, and ``diagram`` extended by the clause's points
+    (the existing points keep their coordinates); None if the placement degenerates."""
+    new = _place(clause, diagram, seed)
+    if new is None:
+        return None
+    aug = Problem(problem.name, problem.clauses + (clause,), problem.goal)
+    aug = Problem(aug.name, aug.clauses, aug.goal, text=str(aug))
+    points = {**diagram.points, **new}
+    lines, circles = _drawables(aug, points)
+    return aug, Diagram(points, lines, circles, aug, diagram.seed, diagram.attempts)
+
+
+def _scored(problem: Problem, diagram: Diagram, seed: int = 0, deadline: float | None = None,
+            limit: int | None = None) -> list[_Cand]:
+    x = _fresh(problem)
+    scale = diagram.scale()
+    pts = {p: diagram.points[p] for p in problem.points}
+    lines = [(pts[sorted(g, key=list(pts).index)[0]], pts[sorted(g, key=list(pts).index)[1]])
+             for g in _lines_of(pts, scale)]
+    circles = _circles_of(pts, scale)
+    goal_points = set(problem.goal.points) if problem.goal is not None else set()
+    taken: list[np.ndarray] = list(pts.values())
+    out: list[_Cand] = []
+    for k, con in enumerate(_raw(problem, diagram, x)):
+        if deadline is not None and k % 64 == 0 and time.monotonic() > deadline:
+            break
+        clause = Clause((x,), (con,))
+        new = _place(clause, diagram, seed)
+        if new is None:
+            continue
+        xy = new[x]
+        if any(float(np.hypot(*(xy - q))) < 1e-6 * scale for q in taken):
+            continue  # the same point as an existing point or an earlier candidate
+        taken.append(xy)
+        out.append(_Cand(clause, xy, score(xy, con, lines, circles, goal_points, scale)))
+    out.sort(key=lambda c: -c.score)  # stable: ties keep the family order
+    return out[:limit] if limit is not None else out
+
+
+def _check_problem(problem, where: str) -> None:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"{where}: problem must be a Problem (use parse_problem), got "
+                        f"{type(problem).__name__}")
+
+
+def candidates(problem: Problem, diagram: Diagram | None = None,
+               limit: int | None = None) -> list[str]:
+    """Candidate auxiliary clauses for ``problem`` (text such as ``'x0 = foot x0 b a c'``),
+    best :func:`score` first, numerically deduplicated on ``diagram`` (default: the problem's
+    diagram for seed 0); at most ``limit`` of them."""
+    _check_problem(problem, "candidates")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise TypeError(f"candidates: limit must be an int or None, got {type(limit).__name__}")
+    if limit is not None and limit < 0:
+        raise ValueError(f"candidates: limit must be >= 0, got {limit}")
+    if diagram is None:
+        diagram = build_diagram(problem, seed=0, require_goal=problem.goal is not None)
+    elif not isinstance(diagram, Diagram):
+        raise TypeError(f"candidates: diagram must be a Diagram, got {type(diagram).__name__}")
+    return [str(c.clause) for c in _scored(problem, diagram, limit=limit)]
+
+
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"search: {name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"search: {name} must be >= {low}, got {value}")
+
+
+def _key(aux: tuple[Clause, ...]) -> frozenset:
+    """The set of auxiliary constructions, independent of the order and of the fresh names."""
+    defs: dict[str, str] = {}
+    out = []
+    for cl in aux:
+        (x,) = cl.points
+        con = cl.constructions[0]
+        text = " ".join([con.name] + ["*" if a == x else f"({defs[a]})" if a in defs else a
+                                      for a in con.args])
+        defs[x] = text
+        out.append(text)
+    return frozenset(out)
+
+
+def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
+           timeout: float = 60.0, seed: int = 0, ddar_timeout: float = 10.0) -> SearchResult:
+    """Prove ``problem`` with DD + AR, adding up to ``depth`` auxiliary points.
+
+    Depth 0 is DD + AR alone. At each depth, every state in the beam (initially the problem
+    itself) is extended by each of its top ``width`` :func:`candidates` in turn and solved
+    (each run limited to ``ddar_timeout`` seconds); the first proof ends the search. Otherwise
+    the ``beam`` unsolved states with the most derived facts (ties: best candidate score) are
+    kept for the next depth. The search stops at ``timeout`` seconds overall and then returns
+    ``solved=False``; ``seed`` picks the diagram.
+    """
+    t0 = time.monotonic()
+    _check_problem(problem, "search")
+    _check_int("beam", beam, 1)
+    _check_int("depth", depth, 0)
+    _check_int("width", width, 1)
+    _check_int("seed", seed, 0)
+    for name, val in (("timeout", timeout), ("ddar_timeout", ddar_timeout)):
+        if isinstance(val, bool) or not isinstance(val, (int, float)):
+            raise TypeError(f"search: {name} must be a number of seconds, got "
+                            f"{type(val).__name__}")
+        if not val > 0 or val == float("inf"):
+            raise ValueError(f"search: {name} must be a positive finite number, got {val!r}")
+    if problem.goal is None:
+        raise GeometryInputError(f"search: problem {problem.name!r} has no goal ('? ...')")
+    deadline = t0 + timeout
+    diagram = build_diagram(problem, seed=seed, require_goal=True)
+    cache: dict[frozenset, ddar.Result] = {}
+    tried = 0
+
+    def run(prob: Problem, diag: Diagram, aux: tuple[Clause, ...]) -> ddar.Result | None:
+        nonlocal tried
+        key = _key(aux)
+        if key in cache:
+            return cache[key]
+        left = deadline - time.monotonic()
+        if left <= 0.01:
+            return None
+        tried += 1
+        res = ddar.solve(prob, diagram=diag, timeout=min(ddar_timeout, left))
+        cache[key] = res
+        return res
+
+    def done(solved, aux, res, prob, stop, best):
+        return SearchResult(solved, [str(c) for c in aux], res, time.monotonic() - t0, tried,
+                            prob, stop, best)
+
+    base = run(problem, diagram, ())
+    if base is None:
+        return done(False, (), None, problem, "timeout", 0)
+    if base.solved:
+        return done(True, (), base, problem, "solved", base.facts)
+    best = base.facts
+    states = [(problem, diagram, ())]
+    for _ in range(depth):
+        scored_states = []
+        for prob, diag, aux in states:
+            if time.monotonic() > deadline:
+                return done(False, (), base, problem, "timeout", best)
+            for cand in _scored(prob, diag, seed, deadline, limit=width):
+                ext = extend_diagram(prob, diag, cand.clause, seed)
+                if ext is None:
+                    continue
+                aprob, adiag = ext
+                naux = aux + (cand.clause,)
+                res = run(aprob, adiag, naux)
+                if res is None:
+                    return done(False, (), base, problem, "timeout", best)
+                if res.solved:
+                    return done(True, naux, res, aprob, "solved", res.facts)
+                best = max(best, res.facts)
+                scored_states.append((res.facts, cand.score, aprob, adiag, naux))
+        if not scored_states:
+            break
+        scored_states.sort(key=lambda s: (-s[0], -s[1]))
+        seen, states = set(), []
+        for _, _, aprob, adiag, naux in scored_states:
+            k = _key(naux)
+            if k not in seen:
+                seen.add(k)
+                states.append((aprob, adiag, naux))
+            if len(states) == beam:
+                break
+    return done(False, (), base, problem, "exhausted", best)

@@ -1,0 +1,194 @@
+"""Tests for readingroom.geometry.search: candidate auxiliary points (numerically deduplicated),
+their score, and the beam search over DD + AR; every proof found is re-checked numerically on
+fresh random diagrams of the augmented problem."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from readingroom.geometry import build_diagram, parse_problem, solve
+from readingroom.geometry.language import Construction, GeometryInputError
+from readingroom.geometry.search import (
+    FAMILIES,
+    SearchResult,
+    _key,
+    _place,
+    candidates,
+    extend_diagram,
+    score,
+    search,
+)
+
+T = "a b c = triangle a b c; "
+ORTHO = T + "h = on_tline h b a c, on_tline h c a b ? perp a h b c"
+NINE = (T + "d = midpoint d b c; e = midpoint e c a; f = midpoint f a b; g = foot g a b c"
+        " ? cyclic d e f g")
+HOPELESS = T + "d = parallelogram a b c d; m = midpoint m a c ? midp m b d"
+
+
+def _check_proof_on_fresh_diagrams(res: SearchResult, seeds=(11, 12, 13)):
+    augmented = parse_problem(str(res.problem), res.problem.name)
+    assert augmented == res.problem
+    for seed in seeds:
+        d = build_diagram(augmented, seed=seed, require_goal=True)
+        for step in res.result.steps:
+            assert step.holds(d, tol=1e-6), (seed, str(step))
+
+
+# --- candidates -------------------------------------------------------------------------------
+
+
+def test_candidates_are_clauses_over_existing_points_and_distinct():
+    p = parse_problem(ORTHO)
+    d = build_diagram(p, seed=0, require_goal=True)
+    cands = candidates(p, d)
+    assert len(cands) > 20 and all(isinstance(c, str) for c in cands)
+    families = {c.split("=")[1].split()[0] for c in cands}
+    assert {"midpoint", "foot", "circle", "mirror", "reflect", "incenter"} <= families
+    assert families <= set(FAMILIES)
+    scale = d.scale()
+    seen = [d.points[n] for n in p.points]
+    for text in cands:
+        assert text.startswith("x0 = ")
+        aug = parse_problem(f"{str(p).split(' ?')[0]}; {text} ? {p.goal}")  # a valid clause
+        new = _place(aug.clauses[-1], d, 0)
+        xy = new["x0"]
+        # not an existing point, not the same point as an earlier candidate
+        assert all(np.hypot(*(xy - q)) > 1e-6 * scale for q in seen), text
+        seen.append(xy)
+    # the orthocentre of abc is h itself: dropped; the foot of the altitude from b is there
+    # exactly once (as 'foot x0 a b h': the foot of a on the altitude bh is the same point)
+    assert "x0 = orthocenter x0 a b c" not in cands
+    foot_b = _place(parse_problem(T + "x0 = foot x0 b a c").clauses[-1], d, 0)["x0"]
+    same = [t for t, xy in zip(cands, seen[len(p.points):]) if np.hypot(*(xy - foot_b)) < 1e-9]
+    assert same == ["x0 = foot x0 a b h"]
+    assert candidates(p, d, limit=5) == cands[:5]
+    assert candidates(p, d, limit=0) == []
+
+
+def test_candidates_drop_points_that_already_exist():
+    p = parse_problem(T + "m = midpoint m a b; x0 = free x0 ? coll m a b")
+    cands = candidates(p)
+    assert cands and all(c.startswith("x1 = ") for c in cands)  # a fresh name
+    assert "x1 = midpoint x1 a b" not in cands and "x1 = midpoint x1 a c" in cands
+    # the mirror of a through m is b: dropped
+    assert "x1 = mirror x1 a m" not in cands
+
+
+def test_score_counts_lines_and_circles_through_the_point_and_goal_points():
+    pts = {"a": np.array([0.0, 0.0]), "b": np.array([2.0, 0.0]), "c": np.array([0.0, 2.0]),
+           "d": np.array([2.0, 2.0])}
+    lines = [(pts["a"], pts["d"]), (pts["b"], pts["c"]), (pts["a"], pts["b"])]
+    circles = [(np.array([1.0, 1.0]), math.sqrt(2), None)]
+    centre = np.array([1.0, 1.0])
+    con = Construction("midpoint", ("x", "a", "d"))
+    s = score(centre, con, lines, circles, goal_points={"a"}, scale=2.0)
+    assert s == pytest.approx(2 + 0 + 0.5 + FAMILIES["midpoint"] - 0.1)
+    off = score(np.array([5.0, 1.0]), con, lines, circles, goal_points=set(), scale=2.0)
+    assert off == pytest.approx(FAMILIES["midpoint"] - 0.1)
+
+
+def test_extend_diagram_keeps_the_existing_coordinates():
+    p = parse_problem(ORTHO)
+    d = build_diagram(p, seed=3, require_goal=True)
+    clause = parse_problem(T + "x0 = foot x0 b a c").clauses[-1]
+    aug, ad = extend_diagram(p, d, clause)
+    assert aug.points == p.points + ("x0",) and aug.goal == p.goal
+    for n in p.points:
+        assert np.array_equal(ad.points[n], d.points[n])
+    assert solve(aug, diagram=ad).discarded == 0
+    # a degenerate clause (the midpoint of a with itself would need two points) -> None
+    same = parse_problem(T + "x0 = midpoint x0 a b").clauses[-1]
+    bad = type(same)(("x0",), (Construction("midpoint", ("x0", "a", "a")),))
+    assert extend_diagram(p, d, bad) is None
+
+
+def test_cache_key_ignores_order_and_fresh_names():
+    c1 = parse_problem(T + "x0 = foot x0 b a c").clauses[-1]
+    c2 = parse_problem(T + "x1 = foot x1 c a b").clauses[-1]
+    c2b = parse_problem(T + "x0 = foot x0 c a b").clauses[-1]
+    c1b = parse_problem(T + "x1 = foot x1 b a c").clauses[-1]
+    assert _key((c1, c2)) == _key((c2b, c1b))
+    assert _key((c1,)) != _key((c2b,))
+
+
+# --- the search -------------------------------------------------------------------------------
+
+
+def test_orthocentre_is_solved_with_auxiliary_points():
+    p = parse_problem(ORTHO, "orthocentre")
+    assert not solve(p, timeout=10).solved  # DD + AR alone saturate
+    res = search(p, timeout=30)
+    assert isinstance(res, SearchResult)
+    assert res.solved and res.aux and res.seconds < 10 and res.stop == "solved"
+    assert res.tried >= 2 and res.result.solved and res.result.discarded == 0
+    assert len(res.problem.clauses) == len(p.clauses) + len(res.aux)
+    assert [str(c) for c in res.problem.clauses[len(p.clauses):]] == res.aux
+    assert res.result.steps[-1] == res.result.goal and res.result.goal.name == "perp"
+    assert any("x0" in line for line in res.result.proof)  # the auxiliary point is used
+    _check_proof_on_fresh_diagrams(res)
+
+
+@pytest.mark.parametrize("text", [
+    NINE,
+    "o b = segment o b; a = free a; x y = tangent x y a o b ? cong a x a y",
+    T + "d = angle_bisector d b a c, on_line d b c ? eqratio d b d c a b a c",
+], ids=["nine_point_circle", "equal_tangents", "bisector_ratio"])
+def test_classical_theorems_solved_with_an_auxiliary_point(text):
+    p = parse_problem(text)
+    assert not solve(p, timeout=10).solved
+    res = search(p, timeout=30)
+    assert res.solved and res.aux and res.seconds < 15
+    _check_proof_on_fresh_diagrams(res)
+
+
+def test_problem_solved_by_ddar_needs_no_search():
+    res = search(parse_problem(T + "m = midpoint m a b; n = midpoint n a c ? para m n b c"))
+    assert res.solved and res.aux == [] and res.tried == 1
+    assert res.result.proof[-1].startswith("3. para b c m n")
+
+
+def test_hopeless_problem_stops_within_the_timeout():
+    p = parse_problem(HOPELESS)
+    res = search(p, timeout=1.5)
+    assert not res.solved and res.aux == [] and res.seconds < 3.0
+    assert res.problem == p and res.stop in ("timeout", "exhausted") and res.best_facts > 0
+
+
+def test_beam_width_and_depth_bound_the_work():
+    p = parse_problem(HOPELESS)
+    res = search(p, depth=0, timeout=20)
+    assert not res.solved and res.tried == 1 and res.stop == "exhausted"
+    res = search(p, depth=1, width=3, timeout=20)
+    assert res.tried <= 1 + 3
+    res = search(p, depth=2, width=3, beam=2, timeout=20)
+    assert 1 + 3 < res.tried <= 1 + 3 + 2 * 3 and not res.solved
+
+
+def test_search_errors():
+    with pytest.raises(TypeError, match="problem"):
+        search(ORTHO)
+    with pytest.raises(TypeError, match="problem"):
+        candidates(ORTHO)
+    p = parse_problem(ORTHO)
+    for kwargs, exc, name in [
+        ({"beam": 0}, ValueError, "beam"), ({"beam": "2"}, TypeError, "beam"),
+        ({"beam": True}, TypeError, "beam"), ({"depth": -1}, ValueError, "depth"),
+        ({"depth": 1.5}, TypeError, "depth"), ({"width": 0}, ValueError, "width"),
+        ({"timeout": 0}, ValueError, "timeout"), ({"timeout": -3.0}, ValueError, "timeout"),
+        ({"timeout": float("nan")}, ValueError, "timeout"),
+        ({"timeout": "60"}, TypeError, "timeout"), ({"seed": -1}, ValueError, "seed"),
+    ]:
+        with pytest.raises(exc, match=name):
+            search(p, **kwargs)
+    with pytest.raises(TypeError, match="diagram"):
+        candidates(p, diagram="nope")
+    with pytest.raises(ValueError, match="limit"):
+        candidates(p, limit=-1)
+    with pytest.raises(GeometryInputError, match="no goal"):
+        search(parse_problem(T.rstrip("; ")))
+    with pytest.raises(GeometryInputError, match="not supported"):
+        search(parse_problem("a b c = triangle12 a b c ? rconst a b a c 1/2"))
