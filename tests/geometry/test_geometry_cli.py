@@ -9,7 +9,10 @@ from readingroom.geometry.__main__ import build_parser, main
 T = "a b c = triangle a b c; "
 ORTHO = T + "h = on_tline h b a c, on_tline h c a b ? perp a h b c"
 MIDLINE = T + "m = midpoint m a b; n = midpoint n a c ? para m n b c"
-HOPELESS = T + "d = parallelogram a b c d; m = midpoint m a c ? midp m b d"
+# Pappus: neither DDAR nor a short search proves it
+HOPELESS = ("a b = segment a b; c = on_line c a b; d e = segment d e; f = on_line f d e; "
+            "x = intersection_ll x a e b d; y = intersection_ll y a f c d; "
+            "z = intersection_ll z b f c e ? coll x y z")
 
 
 def _one_line_error(err: str, *words: str) -> None:

@@ -29,10 +29,17 @@ NAMES = [p.name for p in PROBLEMS]
 
 # What DD + AR proves today, as stated (seed 0): the honest record, pinned.
 DDAR_SOLVED = {
+    # easy: every one
     "midline", "thales", "isosceles_median", "inscribed_angle", "parallel_cut_ratio",
     "intersecting_chords", "power_of_a_point", "varignon", "altitudes_from_feet", "simson_line",
     "miquel", "reim", "reflection_orthocenter_circumcircle", "orthic_incenter", "arc_midpoint",
     "incenter_excenter_lemma",
+    # tagged aux or hard when the set was written, solved since the tangent-chord, central-angle,
+    # converse-midline, hypotenuse-median, angle-bisector and SAS-similarity rules
+    "parallelogram_diagonals", "tangent_chord", "equal_tangents",
+    "isogonal_orthocenter_circumcenter", "central_angle", "angle_bisector_ratio",
+    "hypotenuse_median", "feet_midpoint_equidistant", "midpoint_reflection_orthocenter",
+    "nine_point_circle", "nine_point_centre", "centroid_medians", "euler_line",
 }
 
 
@@ -66,7 +73,7 @@ def test_problem_round_trips_and_holds_numerically(name):
         assert check_goal(diagram), (name, seed)
 
 
-def test_ddar_alone_solves_exactly_the_easy_problems():
+def test_ddar_alone_solves_exactly_these_problems():
     solved = set()
     for problem in PROBLEMS:
         r = solve(problem, seed=0, timeout=5)
@@ -75,4 +82,4 @@ def test_ddar_alone_solves_exactly_the_easy_problems():
         if r.solved:
             solved.add(problem.name)
     assert solved == DDAR_SOLVED
-    assert solved == {n for n in NAMES if DIFFICULTY[n] == "easy"}
+    assert {n for n in NAMES if DIFFICULTY[n] == "easy"} <= solved

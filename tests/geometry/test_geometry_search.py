@@ -26,7 +26,10 @@ T = "a b c = triangle a b c; "
 ORTHO = T + "h = on_tline h b a c, on_tline h c a b ? perp a h b c"
 NINE = (T + "d = midpoint d b c; e = midpoint e c a; f = midpoint f a b; g = foot g a b c"
         " ? cyclic d e f g")
-HOPELESS = T + "d = parallelogram a b c d; m = midpoint m a c ? midp m b d"
+# Pappus: neither DDAR nor a short search proves it
+HOPELESS = ("a b = segment a b; c = on_line c a b; d e = segment d e; f = on_line f d e; "
+            "x = intersection_ll x a e b d; y = intersection_ll y a f c d; "
+            "z = intersection_ll z b f c e ? coll x y z")
 
 
 def _check_proof_on_fresh_diagrams(res: SearchResult, seeds=(11, 12, 13)):
@@ -133,10 +136,10 @@ def test_orthocentre_is_solved_with_auxiliary_points():
 
 
 @pytest.mark.parametrize("text", [
-    NINE,
-    "o b = segment o b; a = free a; x y = tangent x y a o b ? cong a x a y",
-    T + "d = angle_bisector d b a c, on_line d b c ? eqratio d b d c a b a c",
-], ids=["nine_point_circle", "equal_tangents", "bisector_ratio"])
+    "a b c d = trapezoid a b c d; m = midpoint m a d; n = midpoint n b c ? para m n a b",
+    T + "h = orthocenter h a b c; o = circumcenter o a b c; m = midpoint m b c; "
+        "n = midpoint n a h ? cong n a o m",
+], ids=["trapezoid_midline", "orthocenter_distance_circumcenter"])
 def test_classical_theorems_solved_with_an_auxiliary_point(text):
     p = parse_problem(text)
     assert not solve(p, timeout=10).solved

@@ -734,6 +734,207 @@ class _Engine:
             self.tick()
 
 
+    # --- rules added: circle centre, converse midline, hypotenuse median, bisector, SAS ---------
+    def _is_perp(self, l1: int, l2: int) -> bool:
+        return self.angle_nf(l1, l2) == ((), HALF)
+
+    def _is_para(self, l1: int, l2: int) -> bool:
+        return l1 == l2 or self.angle_nf(l1, l2) == ((), Fraction(0))
+
+    def _other(self, li: int, p: str) -> str | None:
+        rest = sorted(self.line_pts[li] - {p})
+        return rest[0] if rest else None
+
+    def rules_centre(self):
+        """o the centre of a circle through a, b, c (cong o a o b o c):
+        tangent-chord angle, central angle via a line perpendicular to a chord, and the
+        converse of the tangent-chord angle."""
+        dirs_key, by_dir = {}, defaultdict(list)
+        for li in range(len(self.line_pts)):
+            nf = self.angles.normal_form({li: 1})
+            dirs_key[li] = (nf[0], nf[1])
+            by_dir[(nf[0], nf[1])].append(li)
+        for o, groups in self.equidistant().items():
+            for g in groups:
+                g = sorted(g)
+                if len(g) < 3:
+                    continue
+                for a in g:
+                    loa = self.L(o, a)
+                    lines_a = [li for li in self.lines_through[a] if li != loa]
+                    for b, c in itertools.permutations([x for x in g if x != a], 2):
+                        if not self.noncoll(a, b, c):
+                            continue
+                        key = self.angle_nf(self.L(c, a), self.L(c, b))
+                        for li in lines_a:
+                            if li in (self.L(a, b), self.L(a, c)):
+                                continue
+                            x = self._other(li, a)
+                            if x is None:
+                                continue
+                            if self._is_perp(li, loa):
+                                # tangent at a: angle(ax, ab) = angle(ca, cb)
+                                f = self.try_fact("eqangle", a, x, a, b, c, a, c, b)
+                                if f is not None and self.ar_angle(f) is None:
+                                    pp = self.derive(self.ar_angle(
+                                        self.try_fact("perp", o, a, a, x)), "AR angle chase")
+                                    self.add(f, "tangent-chord angle",
+                                             (pp, self.cong(o, a, o, b), self.cong(o, a, o, c)))
+                            elif self.angle_nf(li, self.L(a, b)) == key:
+                                f = self.try_fact("perp", o, a, a, x)
+                                if f is not None and self.ar_angle(f) is None:
+                                    e = self.derive(self.ar_angle(self.try_fact(
+                                        "eqangle", a, x, a, b, c, a, c, b)), "AR angle chase")
+                                    self.add(f, "tangent-chord angle (converse)",
+                                             (e, self.cong(o, a, o, b), self.cong(o, a, o, c)))
+                    self.tick()
+                # central angle: a line xy perpendicular to the chord bc (through o if any)
+                # angle(ab, ac) = angle(ob, xy)
+                for b, c in itertools.combinations(g, 2):
+                    lbc = self.L(b, c)
+                    if self.L(o, b) == lbc:
+                        continue
+                    free, k = dirs_key[lbc]
+                    cands = by_dir.get((free, (k + HALF) % 1), [])
+                    if not cands:
+                        continue
+                    through_o = [li for li in cands if o in self.line_pts[li]]
+                    li = min(through_o) if through_o else min(cands)
+                    x, y = sorted(self.line_pts[li])[:2]
+                    if o in self.line_pts[li]:
+                        x, y = o, self._other(li, o)
+                    pm = None
+                    for a in g:
+                        if a in (b, c) or not self.noncoll(a, b, c):
+                            continue
+                        f = self.try_fact("eqangle", a, b, a, c, o, b, x, y)
+                        if f is None or self.ar_angle(f) is not None:
+                            continue
+                        if pm is None:
+                            pm = self.derive(self.ar_angle(
+                                self.try_fact("perp", x, y, b, c)), "AR angle chase")
+                        self.add(f, "central angle", (pm, self.cong(o, a, o, b),
+                                                      self.cong(o, a, o, c)))
+                self.tick()
+
+    def rule_midline_converse(self):
+        """midp m a b, coll n a c, para m n b c => midp n a c."""
+        for f in [f for f in self.why if f.name == "midp"]:
+            m, a0, b0 = f.args
+            for x, y in ((a0, b0), (b0, a0)):
+                for c in self.points:
+                    if c in (m, a0, b0) or not self.noncoll(x, y, c):
+                        continue
+                    lxc, lyc = self.L(x, c), self.L(y, c)
+                    for n in self.line_pts[lxc]:
+                        if n in (x, c, m) or not self._is_para(self.L(m, n), lyc):
+                            continue
+                        g = self.try_fact("midp", n, x, c)
+                        if g is None or g in self.why:
+                            continue
+                        pa = self.derive(self.ar_angle(self.try_fact("para", m, n, y, c)),
+                                         "AR angle chase")
+                        self.add(g, "midline (converse)", (f, pa, *self.line_sup[lxc]))
+            self.tick()
+
+    def rule_hypotenuse_median(self):
+        """midp m b c, perp a b a c => cong m a m b."""
+        for f in [f for f in self.why if f.name == "midp"]:
+            m, b, c = f.args
+            for a in self.points:
+                if a in (m, b, c) or not self.noncoll(a, b, c):
+                    continue
+                if not self._is_perp(self.L(a, b), self.L(a, c)):
+                    continue
+                g = self.try_fact("cong", m, a, m, b)
+                if g is None or self.ar_ratio(g) is not None:
+                    continue
+                pp = self.derive(self.ar_angle(self.try_fact("perp", a, b, a, c)),
+                                 "AR angle chase")
+                self.add(g, "median to the hypotenuse", (f, pp))
+            self.tick()
+
+    def rule_bisector(self):
+        """ad bisects angle bac (internally or externally), d on bc => db/dc = ab/ac."""
+        for a in self.points:
+            for b, c in itertools.combinations(self.points, 2):
+                if a in (b, c) or not self.noncoll(a, b, c):
+                    continue
+                lab, lac, lbc = self.L(a, b), self.L(a, c), self.L(b, c)
+                for d in self.line_pts[lbc]:
+                    if d in (b, c):
+                        continue
+                    lad = self.L(a, d)
+                    if self.angle_nf(lab, lad) != self.angle_nf(lad, lac):
+                        continue
+                    g = self.try_fact("eqratio", d, b, d, c, a, b, a, c)
+                    if g is None or self.ar_ratio(g) is not None:
+                        continue
+                    e = self.derive(self.ar_angle(self.try_fact(
+                        "eqangle", a, b, a, d, a, d, a, c)), "AR angle chase")
+                    self.add(g, "angle bisector theorem", (e, *self.line_sup[lbc]))
+            self.tick()
+
+    def _orient(self, a, b, c) -> int:
+        pa, pb, pc = self.diagram.coords((a, b, c))
+        x = (pb[0] - pa[0]) * (pc[1] - pa[1]) - (pb[1] - pa[1]) * (pc[0] - pa[0])
+        return 1 if x > 0 else -1
+
+    def rule_sas_similar(self):
+        """eqratio x y x z p q p r with the angle at x equal to the angle at p (same
+        orientation; or opposite for mirror images) => similar: the other angles are equal."""
+        index = defaultdict(list)
+        tris = []
+        for x in self.points:
+            for y, z in itertools.permutations(self.points, 2):
+                if x in (y, z):
+                    continue
+                if not self.noncoll(x, y, z):
+                    continue
+                ka = self.angle_nf(self.L(x, y), self.L(x, z))
+                kr = self.ratios.normal_form({_seg(x, y): 1, _seg(x, z): -1})
+                kr = (kr[0], kr[1])
+                o = self._orient(x, y, z)
+                tris.append((x, y, z, ka, kr, o))
+                index[(ka, kr, o)].append((x, y, z))
+            self.tick()
+
+        def neg(k):
+            free, const = k
+            return tuple((v, -c) for v, c in free), (-const) % 1
+
+        done = set()
+        for x, y, z, ka, kr, o in tris:
+            for (p, q, r), sign in ([(t, 1) for t in index.get((ka, kr, o), ())] +
+                                    [(t, -1) for t in index.get((neg(ka), kr, -o), ())]):
+                if {x, y, z} == {p, q, r}:
+                    continue
+                key = frozenset(((x, p), (y, q), (z, r)))
+                if key in done:
+                    continue
+                done.add(key)
+                if sign == 1:
+                    targets = [self.try_fact("eqangle", y, z, y, x, q, r, q, p),
+                               self.try_fact("eqangle", z, x, z, y, r, p, r, q)]
+                    e = self.try_fact("eqangle", x, y, x, z, p, q, p, r)
+                else:
+                    targets = [self.try_fact("eqangle", y, z, y, x, q, p, q, r),
+                               self.try_fact("eqangle", z, x, z, y, r, q, r, p)]
+                    e = self.try_fact("eqangle", x, y, x, z, p, r, p, q)
+                targets = [t for t in targets if t is not None and self.ar_angle(t) is None]
+                if not targets:
+                    continue
+                fe = self.derive(self.ar_angle(e), "AR angle chase")
+                fr = self.derive(self.ar_ratio(self.try_fact("eqratio", x, y, x, z, p, q, p, r)),
+                                 "AR ratio chase")
+                if fe is None or fr is None:
+                    continue
+                for t in targets:
+                    self.add(t, "similar triangles (SAS) " + ("" if sign == 1 else "(mirrored) ")
+                             + f"{x}{y}{z} ~ {p}{q}{r}", (fe, fr))
+            self.tick()
+
+
 RULES = (
     ("para_coll", "two lines through one point with the same direction are one line"),
     ("centre_cyclic", "four points equidistant from a centre are concyclic"),
@@ -746,6 +947,13 @@ RULES = (
     ("cyclic_converse", "eqangle c a c b d a d b => cyclic a b c d"),
     ("inscribed_angle", "cyclic a b c d => eqangle c a c b d a d b"),
     ("similar_triangles", "two equal directed angles (or two opposite) => eqratio of sides"),
+    ("tangent_chord", "cong o a o b o c, perp o a a x => eqangle a x a b c a c b"),
+    ("tangent_chord_converse", "cong o a o b o c, eqangle a x a b c a c b => perp o a a x"),
+    ("central_angle", "cong o a o b o c, perp x y b c => eqangle a b a c o b x y"),
+    ("midline_converse", "midp m a b, coll n a c, para m n b c => midp n a c"),
+    ("hypotenuse_median", "midp m b c, perp a b a c => cong m a m b"),
+    ("angle_bisector", "eqangle a b a d a d a c, coll d b c => eqratio d b d c a b a c"),
+    ("similar_sas", "eqratio x y x z p q p r, equal angle at x and p => the other angles"),
     ("AR angle chase", "para/perp/eqangle as linear equations in line directions mod pi"),
     ("AR ratio chase", "cong/eqratio/midp as linear equations in log-lengths"),
 )
@@ -842,6 +1050,11 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
             eng.rule_midline()
             eng.rules_circle()
             eng.rule_similar()
+            eng.rules_centre()
+            eng.rule_midline_converse()
+            eng.rule_hypotenuse_median()
+            eng.rule_bisector()
+            eng.rule_sas_similar()
             if eng.new_count == 0:
                 break
     except _Timeout:

@@ -1,0 +1,75 @@
+"""Tests for the DD rules added to readingroom.geometry.ddar: circle centre (tangent-chord angle,
+its converse, central angle), converse midline, median to the hypotenuse, angle bisector
+theorem and SAS similarity. Each rule gets a small problem that it solves and that the engine
+without it does not; every proof step is re-checked numerically on fresh random diagrams."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from readingroom.geometry import RULES, build_diagram, parse_problem, solve
+from readingroom.geometry.ddar import _Engine
+
+T = "a b c = triangle a b c; "
+
+CASES = [
+    # (rule name in the proof, engine method that implements it, problem)
+    ("tangent-chord angle", "rules_centre",
+     T + "o = circumcenter o a b c; t = lc_tangent t a o ? eqangle a t a b c a c b"),
+    ("tangent-chord angle (converse)", "rules_centre",
+     T + "o = circumcenter o a b c; t = on_aline t a b a c b ? perp o a a t"),
+    ("central angle", "rules_centre",
+     T + "o = circumcenter o a b c; m = midpoint m b c ? eqangle o b o m a b a c"),
+    ("central angle", "rules_centre",  # no perpendicular through o: the altitude serves
+     T + "h = orthocenter h a b c; o = circumcenter o a b c ? eqangle a b a h a o a c"),
+    ("midline (converse)", "rule_midline_converse",
+     T + "m = midpoint m a b; n = on_line n a c, on_pline n m b c ? midp n a c"),
+    ("median to the hypotenuse", "rule_hypotenuse_median",
+     "a b c = r_triangle a b c; m = midpoint m b c ? cong m a m b"),
+    ("angle bisector theorem", "rule_bisector",
+     T + "d = angle_bisector d b a c, on_line d b c ? eqratio d b d c a b a c"),
+    ("similar triangles (SAS)", "rule_sas_similar",
+     T + "d = midpoint d b c; e = midpoint e c a; f = midpoint f a b; "
+         "g = on_line g a d, on_line g b e ? coll c g f"),
+]
+
+
+def _check_steps_on_fresh_diagrams(text, result, seeds=(11, 12, 13)):
+    problem = parse_problem(text)
+    for seed in seeds:
+        d = build_diagram(problem, seed=seed, require_goal=True)
+        for step in result.steps:
+            assert step.holds(d, tol=1e-6), (text, seed, str(step))
+
+
+@pytest.mark.parametrize("rule,method,text", CASES, ids=[c[0] for c in CASES])
+def test_new_rule_proves_its_problem(rule, method, text):
+    r = solve(text, seed=0, timeout=20)
+    assert r.solved and r.discarded == 0, (text, r.stop)
+    pattern = re.escape("[" + rule) + r"( \S+ ~ \S+)?:"
+    assert any(re.search(pattern, line) for line in r.proof), "\n".join(r.proof)
+    assert r.steps[-1] == r.goal
+    _check_steps_on_fresh_diagrams(text, r)
+
+
+@pytest.mark.parametrize("rule,method,text", CASES, ids=[c[0] for c in CASES])
+def test_without_the_rule_the_problem_is_not_solved(monkeypatch, rule, method, text):
+    monkeypatch.setattr(_Engine, method, lambda self: None)
+    r = solve(text, seed=0, timeout=20)
+    assert not r.solved and r.discarded == 0
+
+
+def test_new_rules_are_listed():
+    names = {name for name, _ in RULES}
+    assert {"tangent_chord", "tangent_chord_converse", "central_angle", "midline_converse",
+            "hypotenuse_median", "angle_bisector", "similar_sas"} <= names
+
+
+def test_no_rule_matches_a_wrong_configuration_on_the_problem_set():
+    from readingroom.geometry.problems import load_problems
+    for problem in load_problems():
+        r = solve(problem, seed=0, timeout=10)
+        assert r.discarded == 0, problem.name
+        assert r.stop in ("solved", "saturated"), (problem.name, r.stop)
