@@ -61,6 +61,14 @@ from readingroom.geometry.numeric import (
     check_simtri,
     goal_residual,
 )
+from readingroom.geometry.optimize import (
+    Constraint,
+    DiagramOptimizationError,
+    OptimizedDiagram,
+    constraints,
+    optimize_diagram,
+    residuals,
+)
 from readingroom.geometry.search import SearchResult, candidates, search
 
 __all__ = [
@@ -72,4 +80,6 @@ __all__ = [
     "format_problem", "goal_residual", "parse_file", "parse_goal", "parse_problem",
     "RULES", "Fact", "LinearSystem", "Result", "fact", "format_proof", "premises", "solve",
     "SearchResult", "candidates", "search",
+    "Constraint", "DiagramOptimizationError", "OptimizedDiagram", "constraints",
+    "optimize_diagram", "residuals",
 ]
