@@ -287,6 +287,28 @@ class _Timeout(Exception):
     pass
 
 
+def _merge_groups(facts, name: str, shared: int) -> list[tuple[set, set]]:
+    """Point sets of the ``name`` facts (coll or cyclic), merged while two sets share at least
+    ``shared`` points (two points fix a line, three a circle), each with the facts it came from."""
+    groups: list[tuple[set, set]] = []
+    for f in facts:
+        if f.name != name:
+            continue
+        pts, sup = set(f.args), {f}
+        merged = True
+        while merged:
+            merged = False
+            for g in groups:
+                if len(g[0] & pts) >= shared:
+                    pts |= g[0]
+                    sup |= g[1]
+                    groups.remove(g)
+                    merged = True
+                    break
+        groups.append((pts, sup))
+    return groups
+
+
 class _Engine:
     def __init__(self, problem: Problem, diagram: Diagram, deadline: float, tol: float):
         self.problem = problem
@@ -328,22 +350,7 @@ class _Engine:
     def build(self):
         self.tick()
         # lines: coll facts merged when they share two points
-        groups: list[tuple[set, set]] = []
-        for f in self.why:
-            if f.name != "coll":
-                continue
-            pts, sup = set(f.args), {f}
-            merged = True
-            while merged:
-                merged = False
-                for g in groups:
-                    if len(g[0] & pts) >= 2:
-                        pts |= g[0]
-                        sup |= g[1]
-                        groups.remove(g)
-                        merged = True
-                        break
-            groups.append((pts, sup))
+        groups = _merge_groups(self.why, "coll", 2)
         self.line_pts: list[frozenset] = [frozenset(g[0]) for g in groups]
         self.line_sup: list[frozenset] = [frozenset(g[1]) for g in groups]
         self.line_of: dict[tuple[str, str], int] = {}
@@ -360,22 +367,7 @@ class _Engine:
             for p in pts:
                 self.lines_through[p].append(i)
         # circles: cyclic facts merged when they share three points
-        cgroups: list[tuple[set, set]] = []
-        for f in self.why:
-            if f.name != "cyclic":
-                continue
-            pts, sup = set(f.args), {f}
-            merged = True
-            while merged:
-                merged = False
-                for g in cgroups:
-                    if len(g[0] & pts) >= 3:
-                        pts |= g[0]
-                        sup |= g[1]
-                        cgroups.remove(g)
-                        merged = True
-                        break
-            cgroups.append((pts, sup))
+        cgroups = _merge_groups(self.why, "cyclic", 3)
         self.circles = [(frozenset(p), frozenset(s)) for p, s in cgroups]
         # the two linear systems
         self.angles = LinearSystem(modulus=1)
