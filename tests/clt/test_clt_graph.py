@@ -12,8 +12,8 @@ import torch
 
 from readingroom.clt import (
     AttributionGraph, CLTConfig, CrossLayerTranscoder, LinearReplacement, ModelAdapter, Node,
-    PrunedGraph, attribute, graph_scores, influence, nodes_on_paths, normalized, predict_ablation,
-    prune,
+    PrunedGraph, attribute, graph_scores, influence, max_edge_error, nodes_on_paths, normalized,
+    predict_ablation, prune,
 )
 
 KINDS = ("tiny", "gpt2", "llama")
@@ -617,3 +617,32 @@ def test_nodes_on_paths_rejects_bad_nodes(bad):
         nodes_on_paths(pruned, bad, 1)
     with pytest.raises(ValueError, match="target must be a node position"):
         nodes_on_paths(pruned, 0, bad)
+
+
+# --- max_edge_error ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_max_edge_error_is_rounding_error_on_every_model(graphs, kind):
+    assert max_edge_error(graphs[kind]) < EXACT
+    assert max_edge_error(graphs[kind], factor=0.0) < EXACT  # switching every source off
+
+
+def test_max_edge_error_sees_a_wrong_edge(graphs):
+    wrong = copy.copy(graphs["tiny"])
+    wrong.adjacency = graphs["tiny"].adjacency.clone()
+    t, s = divmod(int(wrong.adjacency.abs().argmax()), len(wrong.nodes))  # the strongest edge
+    wrong.adjacency[t, s] *= 1.5
+    assert max_edge_error(wrong) > 1e-3
+
+
+@pytest.mark.parametrize("bad", [1, 1.0, True, "2"])
+def test_max_edge_error_rejects_a_factor_of_one_or_a_non_number(graphs, bad):
+    with pytest.raises(ValueError, match="factor must be a number other than 1"):
+        max_edge_error(graphs["tiny"], factor=bad)
+
+
+def test_max_edge_error_needs_a_graph_from_attribute(graphs):
+    bare = dataclasses.replace(graphs["tiny"], replacement=None)
+    with pytest.raises(TypeError, match="built by attribute"):
+        max_edge_error(bare)

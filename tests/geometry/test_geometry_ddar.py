@@ -4,6 +4,7 @@ numerically on fresh random diagrams."""
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import pytest
@@ -14,6 +15,7 @@ from readingroom.geometry import (
     Result,
     build_diagram,
     fact,
+    proof_holds,
     format_proof,
     parse_problem,
     premises,
@@ -312,3 +314,19 @@ def test_no_derived_fact_fails_numerically(seed):
         r = solve(text, seed=seed, timeout=20)
         assert r.discarded == 0, (name, seed)
         assert r.solved == (name in SOLVED), (name, seed, r.stop)
+
+
+# --- proof_holds ------------------------------------------------------------------------------
+
+
+def test_proof_holds_on_fresh_diagrams_and_catches_a_false_step():
+    midline = SOLVED["midline"]
+    r = solve(midline)
+    assert proof_holds(midline, r) and proof_holds(parse_problem(midline), r, seeds=(5,))
+    wrong = dataclasses.replace(r, steps=[*r.steps, fact("cong", "a", "b", "a", "c")])
+    assert not proof_holds(midline, wrong)
+
+
+def test_proof_holds_needs_a_result():
+    with pytest.raises(TypeError, match="result must be a Result"):
+        proof_holds(SOLVED["midline"], "proof")

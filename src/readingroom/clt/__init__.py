@@ -11,7 +11,7 @@
 from readingroom.clt.adapter import Frozen, ModelAdapter, collect, traced
 from readingroom.clt.graph import (
     AttributionGraph, LinearReplacement, Node, PrunedGraph, attribute, graph_scores, influence,
-    nodes_on_paths, normalized, predict_ablation, prune,
+    max_edge_error, nodes_on_paths, normalized, predict_ablation, prune,
 )
 from readingroom.clt.replacement import intervene, local_replacement_logits, replacement_logits
 from readingroom.clt.task import STATES, Prompt, World, accuracy, make_world, predict, prompt_loss
@@ -23,7 +23,7 @@ __all__ = [
     "AttributionGraph", "CLTConfig", "CLTMetrics", "CrossLayerTranscoder", "Frozen", "JumpReLU",
     "LinearReplacement", "ModelAdapter", "Node", "Prompt", "PrunedGraph", "STATES", "World",
     "accuracy", "attribute", "collect", "evaluate_clt", "graph_scores", "influence", "intervene",
-    "jump_relu", "local_replacement_logits", "make_world", "nodes_on_paths", "normalized",
+    "jump_relu", "local_replacement_logits", "make_world", "max_edge_error", "nodes_on_paths", "normalized",
     "predict",
     "predict_ablation", "prompt_loss", "prune", "replacement_logits", "traced", "train_clt",
 ]

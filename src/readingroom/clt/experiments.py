@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from readingroom.clt.adapter import ModelAdapter, collect
-from readingroom.clt.graph import attribute, nodes_on_paths, prune
-from readingroom.clt.replacement import intervene, replacement_logits
+from readingroom.clt.graph import attribute, nodes_on_paths, predict_ablation, prune
+from readingroom.clt.replacement import intervene, local_replacement_logits, replacement_logits
 from readingroom.clt.task import (
     Prompt, World, _group_indices, _groups, accuracy, batch, make_world, prompt_loss,
 )
@@ -40,6 +40,7 @@ __all__ = [
     "agreement",
     "sweep",
     "robustness",
+    "ablation_predictions",
 ]
 
 
@@ -383,3 +384,38 @@ def robustness(seed: int, *, recipe: WorldRecipe | None = None, config: CLTConfi
                                              graph.nodes[i].pos, graph.nodes[i].index)
                                for i in on_path}),
     }
+
+
+def ablation_predictions(world: World, adapter: ModelAdapter, clt: CrossLayerTranscoder,
+                         task: str = "capital") -> dict[str, torch.Tensor]:
+    """For every city prompt of ``task``: switch off its state's :func:`state_features` that are
+    nodes of its attribution graph, and measure the change of the answer's de-meaned logit three
+    ways — as the graph predicts (:func:`~readingroom.clt.predict_ablation`), in the real model
+    (:func:`~readingroom.clt.intervene`) and in the local replacement model.
+
+    Returns ``{"predicted", "real", "local"}``, one float64 tensor each, one entry per prompt
+    whose graph has at least one such feature.
+    """
+    city_prompts = world.select("state") + world.select("capital")
+    acts = feature_activations(adapter, clt, city_prompts)
+    out: dict[str, list[float]] = {"predicted": [], "real": [], "local": []}
+    for prompt in world.select(task):
+        graph = attribute(adapter, clt, prompt.tokens)
+        keys = {n.key: i for i, n in enumerate(graph.nodes) if n.kind == "feature"}
+        nodes = {keys[f]: 0.0 for f in state_features(city_prompts, acts, prompt.info["state"])
+                 if f in keys}
+        if not nodes:
+            continue
+        k = graph.nodes[graph.indices("logit")[0]].index
+        clamps = {graph.nodes[i].key: 0.0 for i in nodes}
+        tokens = torch.tensor([prompt.tokens])
+
+        def demeaned(z: torch.Tensor) -> float:
+            return float(z[k] - z.mean())
+
+        with torch.no_grad():
+            base = demeaned(adapter.logits(tokens)[0, -1].double())
+        out["predicted"].append(float(predict_ablation(graph, nodes)[0]))
+        out["real"].append(demeaned(intervene(adapter, clt, tokens, clamps)[0, -1].double()) - base)
+        out["local"].append(demeaned(local_replacement_logits(graph, clamps)[-1]) - base)
+    return {name: torch.tensor(v, dtype=torch.float64) for name, v in out.items()}

@@ -42,6 +42,7 @@ __all__ = [
     "prune",
     "graph_scores",
     "nodes_on_paths",
+    "max_edge_error",
     "predict_ablation",
 ]
 
@@ -372,6 +373,44 @@ def prune(graph: AttributionGraph, node_threshold: float = 0.8,
         node_mask = node_mask & ~dead
         edge_mask = edge_mask & node_mask[:, None] & node_mask[None, :]
     return PrunedGraph(graph, node_mask, edge_mask)
+
+
+@torch.no_grad()
+def max_edge_error(graph: AttributionGraph, factor: float = 1.7) -> float:
+    """The exactness check of attribution: scale each source (feature, error or embedding node)
+    by ``factor`` in the graph's local replacement model and compare how every target (feature
+    pre-activation, de-meaned logit) moves with ``(factor - 1) * A[t, s]``.
+
+    Returns the largest absolute difference; it is rounding error when the graph is exact.
+    """
+    if not isinstance(graph, AttributionGraph) or graph.replacement is None:
+        raise TypeError("graph must be an AttributionGraph built by attribute()")
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor == 1:
+        raise ValueError(f"factor must be a number other than 1, got {factor!r}")
+    rep = graph.replacement
+    targets = graph.indices("feature") + graph.indices("logit")
+
+    def values(a: torch.Tensor, err: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h, logits = rep(a[None], err[None], emb[None])
+        last = logits[0, -1] - logits[0, -1].mean()
+        return torch.stack([h[0, n.layer, n.pos, n.index] if n.kind == "feature" else last[n.index]
+                            for n in (graph.nodes[t] for t in targets)]) if targets else last[:0]
+
+    base = values(rep.a, rep.err, rep.emb)
+    worst = 0.0
+    for s in graph.indices("feature") + graph.indices("error") + graph.indices("embedding"):
+        node = graph.nodes[s]
+        a, err, emb = rep.a.clone(), rep.err.clone(), rep.emb.clone()
+        if node.kind == "feature":
+            a[node.layer, node.pos, node.index] *= factor
+        elif node.kind == "error":
+            err[node.layer, node.pos] *= factor
+        else:
+            emb[node.pos] *= factor
+        moved = values(a, err, emb) - base
+        predicted = (factor - 1) * graph.adjacency[targets, s]
+        worst = max(worst, float((moved - predicted).abs().max())) if targets else worst
+    return worst
 
 
 def nodes_on_paths(pruned: PrunedGraph, source: int, target: int) -> list[int]:

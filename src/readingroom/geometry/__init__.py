@@ -22,6 +22,7 @@ from readingroom.geometry.ddar import (
     Result,
     fact,
     format_proof,
+    proof_holds,
     premises,
     solve,
 )
@@ -78,7 +79,7 @@ __all__ = [
     "check_contri", "check_cyclic", "check_eqangle", "check_eqratio", "check_goal",
     "check_midp", "check_para", "check_perp", "check_rconst", "check_simtri", "draw_diagram",
     "format_problem", "goal_residual", "parse_file", "parse_goal", "parse_problem",
-    "RULES", "Fact", "LinearSystem", "Result", "fact", "format_proof", "premises", "solve",
+    "RULES", "Fact", "LinearSystem", "Result", "fact", "format_proof", "premises", "proof_holds", "solve",
     "SearchResult", "candidates", "search",
     "Constraint", "DiagramOptimizationError", "OptimizedDiagram", "constraints",
     "optimize_diagram", "residuals",

@@ -40,7 +40,7 @@ __all__ = [
     "RULES",
     "Result",
     "fact",
-    "format_proof",
+    "format_proof", "proof_holds",
     "premises",
     "solve",
 ]
@@ -285,6 +285,13 @@ class Result:
 
 class _Timeout(Exception):
     pass
+
+
+def _negate_angle(key):
+    """The normal form of the opposite directed angle (every coefficient and the constant negated,
+    the constant mod 1): the key under which a mirror-image triangle's angles are indexed."""
+    free, const = key
+    return tuple((v, -c) for v, c in free), (-const) % 1
 
 
 def _merge_groups(facts, name: str, shared: int) -> list[tuple[set, set]]:
@@ -690,14 +697,10 @@ class _Engine:
                 index[(ka, kb)].append((x, y, z))
         self.tick()
 
-        def neg(k):
-            free, const = k
-            return tuple((v, -c) for v, c in free), (-const) % 1
-
         done = set()
         for (x, y, z), (ka, kb) in ang.items():
             for other, sign in ((index.get((ka, kb), ()), 1),
-                                (index.get((neg(ka), neg(kb)), ()), -1)):
+                                (index.get((_negate_angle(ka), _negate_angle(kb)), ()), -1)):
                 for (p, q, r) in other:
                     if {x, y, z} == {p, q, r}:
                         continue
@@ -891,14 +894,10 @@ class _Engine:
                 index[(ka, kr, o)].append((x, y, z))
             self.tick()
 
-        def neg(k):
-            free, const = k
-            return tuple((v, -c) for v, c in free), (-const) % 1
-
         done = set()
         for x, y, z, ka, kr, o in tris:
             for (p, q, r), sign in ([(t, 1) for t in index.get((ka, kr, o), ())] +
-                                    [(t, -1) for t in index.get((neg(ka), kr, -o), ())]):
+                                    [(t, -1) for t in index.get((_negate_angle(ka), kr, -o), ())]):
                 if {x, y, z} == {p, q, r}:
                     continue
                 key = frozenset(((x, p), (y, q), (z, r)))
@@ -1059,6 +1058,21 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
     return Result(solved=goal_fact is not None, facts=len(eng.why), rounds=rounds,
                   seconds=time.monotonic() - t0, proof=proof, goal=goal_fact,
                   steps=steps or [], discarded=len(eng.discarded), warnings=warnings, stop=stop)
+
+
+def proof_holds(problem: Problem | str, result: Result, seeds=(11, 12, 13),
+                tol: float = 1e-6) -> bool:
+    """Whether every fact of ``result``'s proof holds numerically on fresh random diagrams of
+    ``problem`` (one per seed): the guard against a rule that matched a wrong configuration on
+    the one diagram the engine used."""
+    if not isinstance(result, Result):
+        raise TypeError(f"result must be a Result of solve(), got {type(result).__name__}")
+    problem = parse_problem(problem) if isinstance(problem, str) else problem
+    for seed in seeds:
+        diagram = build_diagram(problem, seed=seed)
+        if not all(step.holds(diagram, tol) for step in result.steps):
+            return False
+    return True
 
 
 def format_proof(result: Result) -> str:
