@@ -20,9 +20,9 @@ from readingroom.ocr.model import MiniDeepSeekOCR, OCRConfig
 
 __all__ = ["HELD_OUT", "READER_CONFIG", "load_reader", "reader_metrics", "reader_path"]
 
-#: The reader's sizes: the default OCRConfig reading up to 256 characters after the 64 vision
-#: tokens of the tiny mode or the 100 of the small mode.
-READER_CONFIG = OCRConfig(max_text=256, modes=("tiny", "small"))
+#: The reader's sizes: the default OCRConfig reading up to 256 characters after the vision tokens
+#: of any of the four modes (64, 100, 256 or 400).
+READER_CONFIG = OCRConfig(max_text=256)
 
 #: The held-out pages the record's metrics are measured on: fonts, length ranges, pages per
 #: cell, and a seed no training stage uses.

@@ -412,8 +412,11 @@ _FONTS = (8, 10, 12, 14)
 
 #: The curriculum of the committed reader (``python -m readingroom.ocr train``): reading is
 #: discovered on one-line pages in the tiny mode, then practised on longer pages, four fonts,
-#: random words, blurred pages, and the tiny (64 tokens) and small (100 tokens) modes in turn.
+#: random words, blurred pages, and the tiny (64 tokens) and small (100 tokens) modes in turn; a
+#: last stage adds the base (256 tokens) and large (400 tokens) modes, whose padded squares show
+#: the same page at 2x and 2.5x the tiny mode's pixels.
 _BOTH = ("tiny", "small")
+_ALL = ("tiny", "small", "base", "large")
 READER_CURRICULUM = Curriculum(
     pretrain=Stage("encoder", 400, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=100,
                                               random_share=0.2), _BOTH),
@@ -425,6 +428,8 @@ READER_CURRICULUM = Curriculum(
                                          random_share=0.2, low_res_share=0.2), _BOTH),
         Stage("long", 3000, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=230,
                                        random_share=0.2, low_res_share=0.2), _BOTH),
+        Stage("all modes", 2400, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=230,
+                                            random_share=0.2, low_res_share=0.2), _ALL),
     ),
 )
 
