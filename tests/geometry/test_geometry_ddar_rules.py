@@ -1,7 +1,11 @@
 """Tests for the DD rules added to readingroom.geometry.ddar: circle centre (tangent-chord angle,
 its converse, central angle), converse midline, median to the hypotenuse, angle bisector
 theorem and SAS similarity. Each rule gets a small problem that it solves and that the engine
-without it does not; every proof step is re-checked numerically on fresh random diagrams."""
+without it does not; every proof step is re-checked numerically on fresh random diagrams.
+
+These run with ``split_angles=False``: with the split on, the angle chase resolves
+``2X = k (mod pi)`` from the diagram and proves the circle-centre theorems by itself (tested
+below), so the rules would not show in the proofs."""
 
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ def _check_steps_on_fresh_diagrams(text, result, seeds=(11, 12, 13)):
 
 @pytest.mark.parametrize("rule,method,text", CASES, ids=[c[0] for c in CASES])
 def test_new_rule_proves_its_problem(rule, method, text):
-    r = solve(text, seed=0, timeout=20)
+    r = solve(text, seed=0, timeout=20, split_angles=False)
     assert r.solved and r.discarded == 0, (text, r.stop)
     pattern = re.escape("[" + rule) + r"( \S+ ~ \S+)?:"
     assert any(re.search(pattern, line) for line in r.proof), "\n".join(r.proof)
@@ -57,8 +61,20 @@ def test_new_rule_proves_its_problem(rule, method, text):
 @pytest.mark.parametrize("rule,method,text", CASES, ids=[c[0] for c in CASES])
 def test_without_the_rule_the_problem_is_not_solved(monkeypatch, rule, method, text):
     monkeypatch.setattr(_Engine, method, lambda self: None)
-    r = solve(text, seed=0, timeout=20)
+    r = solve(text, seed=0, timeout=20, split_angles=False)
     assert not r.solved and r.discarded == 0
+
+
+@pytest.mark.parametrize("rule,method,text", [c for c in CASES if c[1] == "rules_centre"],
+                         ids=[c[0] for c in CASES if c[1] == "rules_centre"])
+def test_split_angle_chase_proves_the_centre_theorems_without_the_rule(monkeypatch, rule,
+                                                                      method, text):
+    # the inscribed angle is half the central angle: 2X = k, resolved from the diagram
+    monkeypatch.setattr(_Engine, method, lambda self: None)
+    r = solve(text, seed=0, timeout=20)
+    assert r.solved and r.discarded == 0
+    assert any("[AR angle chase" in line for line in r.proof)
+    _check_steps_on_fresh_diagrams(text, r)
 
 
 def test_new_rules_are_listed():

@@ -40,6 +40,8 @@ DDAR_SOLVED = {
     "isogonal_orthocenter_circumcenter", "central_angle", "angle_bisector_ratio",
     "hypotenuse_median", "feet_midpoint_equidistant", "midpoint_reflection_orthocenter",
     "nine_point_circle", "nine_point_centre", "centroid_medians", "euler_line",
+    # solved since the angle chase resolves 2X = k (mod pi) from the diagram
+    "incenter_excenter_cyclic",
 }
 
 

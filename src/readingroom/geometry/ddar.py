@@ -28,6 +28,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
+from math import atan2, gcd, pi
 
 from readingroom.geometry.definitions import CONSTRUCTIONS
 from readingroom.geometry.language import GeometryInputError, Goal, Problem, parse_problem
@@ -136,11 +137,13 @@ class LinearSystem:
     input tags it was combined from.
     """
 
-    def __init__(self, modulus: Fraction | int | None = None):
+    def __init__(self, modulus: Fraction | int | None = None, resolve=None):
         self.modulus = None if modulus is None else Fraction(modulus)
         self.rows: dict = {}  # pivot var -> (coeffs, const, prov)
         self.stuck: list = []
         self.n_added = 0
+        self.resolve = resolve
+        self.resolved = 0
 
     def _mod(self, k: Fraction) -> Fraction:
         return k % self.modulus if self.modulus is not None else k
@@ -179,8 +182,16 @@ class LinearSystem:
         self.n_added += 1
         units = [v for v, c in e.items() if abs(c) == 1] if self.modulus is not None else list(e)
         if not units:
-            self.stuck.append((e, k, p))
-            return True
+            split = self._split(e, k)
+            if split is None:
+                self.stuck.append((e, k, p))
+                return True
+            e, k = split
+            self.resolved += 1
+            units = [v for v, c in e.items() if abs(c) == 1]
+            if not units:
+                self.stuck.append((e, k, p))
+                return True
         piv = max(units, key=repr)
         c = e[piv]
         e = {v: x / c for v, x in e.items()}
@@ -201,6 +212,30 @@ class LinearSystem:
         for se, sk, sp in stuck:
             self.add(se, sk, prov=sp)
         return True
+
+    def _split(self, e: dict, k: Fraction):
+        """``g * X = k (mod 1)`` with ``g`` the gcd of the integer coefficients has ``g``
+        solutions ``X = (k + j) / g``; ``resolve(X's coefficients)`` (the numeric value of X on
+        the diagram, mod 1) picks the one that holds — the way a directed-angle chase reads
+        which of two angles differing by a right angle the figure shows. None when there is
+        no resolver, g is 1, or no solution matches the diagram."""
+        if self.resolve is None or self.modulus is None:
+            return None
+        g = 0
+        for c in e.values():
+            g = gcd(g, int(c))
+        if g <= 1:
+            return None
+        x = {v: c / g for v, c in e.items()}
+        value = self.resolve(x)
+        if value is None:
+            return None
+        for j in range(g):
+            cand = ((k + j) / g) % 1
+            diff = (float(cand) - value) % 1.0
+            if min(diff, 1.0 - diff) < 1e-6:
+                return x, cand
+        return None
 
     def implies(self, coeffs: dict, const=0) -> frozenset | None:
         """The provenance of ``sum(coeffs*v) = const`` if the system implies it, else None."""
@@ -317,7 +352,9 @@ def _merge_groups(facts, name: str, shared: int) -> list[tuple[set, set]]:
 
 
 class _Engine:
-    def __init__(self, problem: Problem, diagram: Diagram, deadline: float, tol: float):
+    def __init__(self, problem: Problem, diagram: Diagram, deadline: float, tol: float,
+                 split_angles: bool = True):
+        self.split_angles = split_angles
         self.problem = problem
         self.diagram = diagram
         self.deadline = deadline
@@ -377,7 +414,8 @@ class _Engine:
         cgroups = _merge_groups(self.why, "cyclic", 3)
         self.circles = [(frozenset(p), frozenset(s)) for p, s in cgroups]
         # the two linear systems
-        self.angles = LinearSystem(modulus=1)
+        self.angles = LinearSystem(modulus=1,
+                                   resolve=self.angle_value if self.split_angles else None)
         self.ratios = LinearSystem()
         for f in self.why:
             if f.name in ("para", "perp", "eqangle"):
@@ -385,9 +423,76 @@ class _Engine:
                 self.angles.add(e, k, tag=f, prov=sup)
             elif f.name in ("cong", "eqratio", "midp"):
                 self.ratios.add(self.ratio_eq(f), 0, tag=f)
+        self.build_lengths()
         self.tick()
         self._anf: dict = {}
         self._rnf: dict = {}
+
+    def build_lengths(self):
+        """The third linear system: lengths of segments. ``cong`` and ``midp`` facts, and on
+        every line of three or more points ``|ac| = |ab| + |bc|`` for ``b`` between ``a`` and
+        ``c``, the order along the line read off the diagram (as AlphaGeometry reads sides and
+        orders numerically)."""
+        self.lengths = LinearSystem()
+        for f in self.why:
+            a = f.args
+            if f.name == "cong":
+                self.lengths.add({_seg(a[0], a[1]): 1, _seg(a[2], a[3]): -1}, tag=f)
+            elif f.name == "midp":
+                am, mb = _seg(a[0], a[1]), _seg(a[0], a[2])
+                self.lengths.add({am: 1, mb: -1}, tag=f)
+                self.lengths.add({am: 1, mb: 1, _seg(a[1], a[2]): -1}, tag=f)
+        for pts, sup in zip(self.line_pts, self.line_sup):
+            if len(pts) < 3:
+                continue
+            names = sorted(pts)
+            xy = self.diagram.coords(names)
+            u = xy[1] - xy[0]
+            order = [n for _, n in sorted(zip((float((p - xy[0]) @ u) for p in xy), names))]
+            for i, j in itertools.combinations(range(len(order)), 2):
+                if j > i + 1:
+                    a, b, c = order[i], order[j - 1], order[j]
+                    self.lengths.add({_seg(a, c): 1, _seg(a, b): -1, _seg(b, c): -1},
+                                     prov=frozenset(sup))
+        self._lnf: dict = {}
+
+    def ar_length(self, f: Fact | None) -> tuple[Fact, tuple] | None:
+        """``f`` (a cong) if the length system implies it, with the premises combined."""
+        if f is None or f.trivial or f.name != "cong":
+            return None
+        if f in self.why:
+            return f, ()
+        a = f.args
+        p = self.lengths.implies({_seg(a[0], a[1]): 1, _seg(a[2], a[3]): -1}, 0)
+        return None if p is None else (f, tuple(p))
+
+    def rule_lengths(self):
+        """Segments of equal length in the length system (sums along lines, midpoints and
+        congruences) that the log-length system does not yet know to be equal: cong."""
+        byl = defaultdict(list)
+        for a, b in itertools.combinations(sorted(self.points), 2):
+            nf = self.lengths.normal_form({(a, b): 1})
+            if nf[0]:
+                byl[nf[0]].append((a, b))
+        for segs in byl.values():
+            for s1, s2 in itertools.combinations(segs, 2):
+                if self.seg_nf(s1) == self.seg_nf(s2):
+                    continue
+                f = self.try_fact("cong", *s1, *s2)
+                if f is not None:
+                    self.derive(self.ar_length(f), "AR length chase")
+        self.tick()
+
+    def angle_value(self, coeffs: dict) -> float | None:
+        """The value of ``sum(c * direction(line))`` on the diagram, in units of pi, mod 1."""
+        total = 0.0
+        for li, c in coeffs.items():
+            if c.denominator != 1:
+                return None
+            a, b = sorted(self.line_pts[li])[:2]
+            pa, pb = self.diagram.coords((a, b))
+            total += int(c) * (atan2(pb[1] - pa[1], pb[0] - pa[0]) / pi)
+        return total % 1.0
 
     def L(self, a, b) -> int:
         return self.line_of[_seg(a, b)]
@@ -478,7 +583,9 @@ class _Engine:
         if n in ("para", "perp", "eqangle"):
             return self.derive(self.ar_angle(self.try_fact(n, *a)), "AR angle chase")
         if n in ("cong", "eqratio"):
-            return self.derive(self.ar_ratio(self.try_fact(n, *a)), "AR ratio chase")
+            f = self.try_fact(n, *a)
+            return (self.derive(self.ar_ratio(f), "AR ratio chase")
+                    or self.derive(self.ar_length(f), "AR length chase"))
         if n == "coll":
             f = self.try_fact(n, *a)
             if f is None:
@@ -925,6 +1032,107 @@ class _Engine:
                              + f"{x}{y}{z} ~ {p}{q}{r}", (fe, fr))
             self.tick()
 
+    def rule_sss_similar(self):
+        """xy/xz = pq/pr and yz/xz = qr/pr (three sides in proportion; congruent triangles when
+        the sides are equal) => the angles are equal, directed alike for triangles of the same
+        orientation and opposite for mirror images. Matched by hashing each ordered triangle's
+        two side ratios (normal forms of the log-length system)."""
+        index = defaultdict(list)
+        sig = {}
+        for x, y, z in itertools.permutations(self.points, 3):
+            if not self.noncoll(x, y, z):
+                continue
+            k1 = self.ratios.normal_form({_seg(x, y): 1, _seg(x, z): -1})
+            k2 = self.ratios.normal_form({_seg(y, z): 1, _seg(x, z): -1})
+            key = ((k1[0], k1[1]), (k2[0], k2[1]))
+            sig[(x, y, z)] = key
+            index[key].append((x, y, z))
+        self.tick()
+        done = set()
+        for (x, y, z), key in sig.items():
+            for p, q, r in index[key]:
+                if {x, y, z} == {p, q, r}:
+                    continue
+                pair = frozenset(((x, p), (y, q), (z, r)))
+                if pair in done:
+                    continue
+                done.add(pair)
+                same = self._orient(x, y, z) == self._orient(p, q, r)
+                targets = []
+                for (u, v, w), (u2, v2, w2) in (((x, y, z), (p, q, r)), ((y, z, x), (q, r, p)),
+                                                ((z, x, y), (r, p, q))):
+                    t = (self.try_fact("eqangle", u, v, u, w, u2, v2, u2, w2) if same else
+                         self.try_fact("eqangle", u, v, u, w, u2, w2, u2, v2))
+                    if t is not None and self.ar_angle(t) is None:
+                        targets.append(t)
+                if not targets:
+                    continue
+                prem = []
+                for a, b, c, d in ((x, y, x, z), (y, z, x, z)):
+                    e = self.try_fact("eqratio", a, b, c, d, *((p, q, p, r) if a == x else
+                                                              (q, r, p, r)))
+                    if e is None:
+                        continue
+                    g = self.derive(self.ar_ratio(e), "AR ratio chase")
+                    if g is None:
+                        break
+                    prem.append(g)
+                else:
+                    for t in targets:
+                        self.add(t, "similar triangles (SSS) " + ("" if same else "(mirrored) ")
+                                 + f"{x}{y}{z} ~ {p}{q}{r}", prem)
+            self.tick()
+
+    def rule_power_converse(self):
+        """Converse of the power of a point: q, c on one line through t and s, d on another,
+        tq * tc = ts * td (directed: q and c on the same side of t exactly when s and d are,
+        read off the diagram) => cyclic q c s d."""
+        for t in self.points:
+            lines = [li for li in self.lines_through[t] if len(self.line_pts[li]) >= 3]
+            for l1, l2 in itertools.combinations(lines, 2):
+                for q, c in itertools.combinations(sorted(self.line_pts[l1] - {t}), 2):
+                    for s, d in itertools.combinations(sorted(self.line_pts[l2] - {t}), 2):
+                        for s_, d_ in ((s, d), (d, s)):
+                            nf = self.ratios.normal_form({_seg(t, q): 1, _seg(t, c): 1,
+                                                          _seg(t, s_): -1, _seg(t, d_): -1})
+                            if nf[0] or nf[1] != 0:
+                                continue
+                            if any(set((q, c, s_, d_)) <= pts for pts, _ in self.circles):
+                                continue
+                            if self._side(t, q, c) != self._side(t, s_, d_):
+                                continue
+                            e = self.derive(self.ar_ratio(self.try_fact(
+                                "eqratio", t, q, t, s_, t, d_, t, c)), "AR ratio chase")
+                            if e is not None:
+                                self.add(self.try_fact("cyclic", q, c, s_, d_),
+                                         "power of a point (converse)",
+                                         (e, *self.line_sup[l1], *self.line_sup[l2]))
+            self.tick()
+
+    def _side(self, t, a, b) -> bool:
+        """Whether a and b (collinear with t) lie on the same side of t, on the diagram."""
+        pt, pa, pb = self.diagram.coords((t, a, b))
+        return float((pa - pt) @ (pb - pt)) > 0
+
+    def rule_circumcentre(self):
+        """o equidistant from three points a, b, c of a circle (cong o a o b o c), x on the same
+        circle => cong o x o a: the centre of a circle is equidistant from all its points."""
+        for o, groups in self.equidistant().items():
+            for g in groups:
+                if len(g) < 3:
+                    continue
+                for pts, sup in self.circles:
+                    on = sorted(set(g) & pts)
+                    if len(on) < 3 or o in pts:
+                        continue
+                    a, b, c = on[:3]
+                    prem = (self.cong(o, a, o, b), self.cong(o, a, o, c), *sup)
+                    for x in sorted(pts - set(g)):
+                        f = self.try_fact("cong", o, x, o, a)
+                        if f is not None and self.ar_ratio(f) is None:
+                            self.add(f, "centre of a circle", prem)
+            self.tick()
+
 
 RULES = (
     ("para_coll", "two lines through one point with the same direction are one line"),
@@ -945,8 +1153,12 @@ RULES = (
     ("hypotenuse_median", "midp m b c, perp a b a c => cong m a m b"),
     ("angle_bisector", "eqangle a b a d a d a c, coll d b c => eqratio d b d c a b a c"),
     ("similar_sas", "eqratio x y x z p q p r, equal angle at x and p => the other angles"),
+    ("similar_sss", "three sides in proportion => the angles (directed by orientation)"),
+    ("circumcentre", "cong o a o b o c, cyclic a b c x => cong o x o a"),
+    ("power_converse", "coll t q c, coll t s d, tq*tc = ts*td (same sides) => cyclic q c s d"),
     ("AR angle chase", "para/perp/eqangle as linear equations in line directions mod pi"),
     ("AR ratio chase", "cong/eqratio/midp as linear equations in log-lengths"),
+    ("AR length chase", "cong/midp and sums along lines as linear equations in lengths"),
 )
 
 
@@ -983,12 +1195,15 @@ def _proof_lines(engine: _Engine, steps: list[Fact]) -> list[str]:
 
 
 def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
-          max_rounds: int = 20, timeout: float = 30.0, tol: float = 1e-7) -> Result:
+          max_rounds: int = 20, timeout: float = 30.0, tol: float = 1e-7,
+          split_angles: bool = True) -> Result:
     """Saturate the facts of ``problem`` with the DD rules and AR until its goal is derived,
     nothing new appears, ``max_rounds`` rounds have run, or ``timeout`` seconds have passed.
 
     ``diagram`` (default: ``build_diagram(problem, seed=seed, require_goal=True)``) is the
-    numeric instance every premise and derived fact is checked on.
+    numeric instance every premise and derived fact is checked on. ``split_angles`` lets the
+    angle chase resolve ``g * X = k (mod pi)`` into the one of its ``g`` solutions the diagram
+    shows (see :meth:`LinearSystem._split`); without it such rows wait, unused, for a pivot.
     """
     t0 = time.monotonic()
     if isinstance(problem, str):
@@ -1016,7 +1231,7 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
     missing = [p for p in problem.points if p not in diagram.points]
     if missing:
         raise GeometryInputError(f"solve: the diagram lacks point(s) {' '.join(missing)}")
-    eng = _Engine(problem, diagram, t0 + timeout, tol)
+    eng = _Engine(problem, diagram, t0 + timeout, tol, split_angles=bool(split_angles))
     given, warnings = premises(problem, diagram, tol)
     for f, text in given:
         eng.add(f, f"construction {text}")
@@ -1046,6 +1261,10 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
             eng.rule_hypotenuse_median()
             eng.rule_bisector()
             eng.rule_sas_similar()
+            eng.rule_sss_similar()
+            eng.rule_circumcentre()
+            eng.rule_lengths()
+            eng.rule_power_converse()
             if eng.new_count == 0:
                 break
     except _Timeout:
