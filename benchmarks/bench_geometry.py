@@ -91,6 +91,8 @@ def run_search(problem: Problem, timeout: float) -> dict:
     res = getattr(s, "result", None)
     return {"solved": bool(s.solved), "seconds": round(s.seconds, 4),
             "aux": [str(a) for a in s.aux], "tried": s.tried,
+            "lemmas": [{"fact": str(lm.fact), "aux": lm.aux} for lm in getattr(s, "lemmas", [])],
+            "shared": getattr(s, "shared", None),
             "facts": getattr(res, "facts", None), "stop": getattr(s, "stop", "") or None,
             "proof_steps": len(res.steps) if (s.solved and res is not None) else None}
 

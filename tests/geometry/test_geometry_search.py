@@ -165,10 +165,13 @@ def test_beam_width_and_depth_bound_the_work():
     p = parse_problem(HOPELESS)
     res = search(p, depth=0, timeout=20)
     assert not res.solved and res.tried == 1 and res.stop == "exhausted"
-    res = search(p, depth=1, width=3, timeout=20)
+    res = search(p, depth=1, width=3, timeout=20, share=False)
     assert res.tried <= 1 + 3
-    res = search(p, depth=2, width=3, beam=2, timeout=20)
+    res = search(p, depth=2, width=3, beam=2, timeout=20, share=False)
     assert 1 + 3 < res.tried <= 1 + 3 + 2 * 3 and not res.solved
+    # sharing adds at most one merged run per level
+    res = search(p, depth=2, width=3, beam=2, timeout=20)
+    assert 1 + 3 < res.tried <= 1 + 3 + 2 * 3 + 2 and not res.solved
 
 
 def test_search_errors():
@@ -184,6 +187,8 @@ def test_search_errors():
         ({"timeout": 0}, ValueError, "timeout"), ({"timeout": -3.0}, ValueError, "timeout"),
         ({"timeout": float("nan")}, ValueError, "timeout"),
         ({"timeout": "60"}, TypeError, "timeout"), ({"seed": -1}, ValueError, "seed"),
+        ({"max_lemmas": -1}, ValueError, "max_lemmas"),
+        ({"max_lemmas": 2.0}, TypeError, "max_lemmas"),
     ]:
         with pytest.raises(exc, match=name):
             search(p, **kwargs)

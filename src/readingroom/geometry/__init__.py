@@ -70,7 +70,13 @@ from readingroom.geometry.optimize import (
     optimize_diagram,
     residuals,
 )
-from readingroom.geometry.search import SearchResult, candidates, search
+from readingroom.geometry.search import (
+    Lemma,
+    SearchResult,
+    candidates,
+    search,
+    search_proof_holds,
+)
 
 __all__ = [
     "CHECKERS", "CONSTRUCTIONS", "GOALS", "Circle", "CircleRecord", "Clause", "Construction",
@@ -80,7 +86,7 @@ __all__ = [
     "check_midp", "check_para", "check_perp", "check_rconst", "check_simtri", "draw_diagram",
     "format_problem", "goal_residual", "parse_file", "parse_goal", "parse_problem",
     "RULES", "Fact", "LinearSystem", "Result", "fact", "format_proof", "premises", "proof_holds", "solve",
-    "SearchResult", "candidates", "search",
+    "Lemma", "SearchResult", "candidates", "search", "search_proof_holds",
     "Constraint", "DiagramOptimizationError", "OptimizedDiagram", "constraints",
     "optimize_diagram", "residuals",
 ]

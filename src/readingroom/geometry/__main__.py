@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(problem, args):
-    """(solved, how, aux, facts, proof lines, seconds) for one problem."""
+    """(solved, how, aux, facts, proof lines, seconds) for one problem; with search, the proof
+    lines start with the lemmas other branches proved (each with its auxiliary points)."""
     from readingroom.geometry import ddar
     from readingroom.geometry.search import search
 
@@ -73,9 +74,18 @@ def _run(problem, args):
         return r.solved, "ddar" if r.solved else "not solved", [], r.facts, r.proof, r.seconds
     s = search(problem, timeout=args.timeout, seed=args.seed)
     facts = s.result.facts if s.result is not None else s.best_facts
-    how = ("ddar+aux" if s.aux else "ddar") if s.solved else "not solved"
-    proof = s.result.proof if s.solved else None
-    return s.solved, how, s.aux, max(facts, s.best_facts), proof, s.seconds
+    how = ("ddar+aux" if s.aux or s.lemmas else "ddar") if s.solved else "not solved"
+    proof = None
+    if s.solved:
+        proof = []
+        for k, lemma in enumerate(s.lemmas, start=1):
+            proof.append(f"lemma {k}: {lemma.fact}, proved with {'; '.join(lemma.aux)}:")
+            proof += [f"    {line}" for line in lemma.proof]
+        if s.lemmas:
+            proof.append("main proof:")
+        proof += s.result.proof
+    aux = list(dict.fromkeys(s.aux + [a for lemma in s.lemmas for a in lemma.aux]))
+    return s.solved, how, aux, max(facts, s.best_facts), proof, s.seconds
 
 
 def _error(msg: str) -> int:

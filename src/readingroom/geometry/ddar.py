@@ -316,6 +316,14 @@ class Result:
     discarded: int = 0
     warnings: list[str] = field(default_factory=list)
     stop: str = ""
+    #: every fact the run holds (premises, lemmas and derived facts) -> (reason, premises)
+    why: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def proof_of(self, f: Fact) -> list[str]:
+        """The numbered proof of any fact this run holds (not only the goal)."""
+        if f not in self.why:
+            raise KeyError(f"{f} is not among this run's facts")
+        return _proof_lines(self.why, _trace(self.why, f))
 
 
 class _Timeout(Exception):
@@ -481,6 +489,33 @@ class _Engine:
                 f = self.try_fact("cong", *s1, *s2)
                 if f is not None:
                     self.derive(self.ar_length(f), "AR length chase")
+        self.tick()
+
+    def harvest(self, points) -> None:
+        """Make explicit what the algebra knows about ``points`` (para, perp and cong between
+        their segments), as derived facts with their premises: the AR consequences a run holds
+        only implicitly, so that they can be shared as lemmas."""
+        pts = sorted(set(points) & set(self.points))
+        lines = sorted({self.L(a, b) for a, b in itertools.combinations(pts, 2)})
+        bydir = defaultdict(list)
+        for li in lines:
+            nf = self.angles.normal_form({li: 1})
+            bydir[nf[0]].append((nf[1], li))
+        for group in bydir.values():
+            for (k1, l1), (k2, l2) in itertools.combinations(group, 2):
+                if (k1 - k2) % 1 not in (0, HALF):
+                    continue
+                name = "para" if (k1 - k2) % 1 == 0 else "perp"
+                a, b = sorted(self.line_pts[l1] & set(pts))[:2]
+                c, d = sorted(self.line_pts[l2] & set(pts))[:2]
+                self.derive(self.ar_angle(self.try_fact(name, a, b, c, d)), "AR angle chase")
+            self.tick()
+        bylen = defaultdict(list)
+        for seg in itertools.combinations(pts, 2):
+            bylen[self.seg_nf(seg)].append(seg)
+        for segs in bylen.values():
+            for s1, s2 in zip(segs, segs[1:]):
+                self.derive(self.ar_ratio(self.try_fact("cong", *s1, *s2)), "AR ratio chase")
         self.tick()
 
     def angle_value(self, coeffs: dict) -> float | None:
@@ -1162,8 +1197,9 @@ RULES = (
 )
 
 
-def _trace(engine: _Engine, goal_fact: Fact) -> list[Fact]:
-    """Facts needed for ``goal_fact``, premises before conclusions."""
+def _trace(why: dict, goal_fact: Fact) -> list[Fact]:
+    """Facts needed for ``goal_fact`` (``why``: fact -> (reason, premises)), premises before
+    conclusions."""
     out: list[Fact] = []
     seen: set = set()
 
@@ -1171,7 +1207,7 @@ def _trace(engine: _Engine, goal_fact: Fact) -> list[Fact]:
         if f in seen:
             return
         seen.add(f)
-        prem = engine.why[f][1]
+        prem = why[f][1]
         for p in prem:
             visit(p)
         out.append(f)
@@ -1185,10 +1221,10 @@ def _trace(engine: _Engine, goal_fact: Fact) -> list[Fact]:
     return out
 
 
-def _proof_lines(engine: _Engine, steps: list[Fact]) -> list[str]:
+def _proof_lines(why_of: dict, steps: list[Fact]) -> list[str]:
     lines = []
     for i, f in enumerate(steps, start=1):
-        why, prem = engine.why[f]
+        why, prem = why_of[f]
         tail = f"{why}: {', '.join(str(p) for p in prem)}" if prem else why
         lines.append(f"{i}. {f}  [{tail}]")
     return lines
@@ -1196,7 +1232,7 @@ def _proof_lines(engine: _Engine, steps: list[Fact]) -> list[str]:
 
 def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
           max_rounds: int = 20, timeout: float = 30.0, tol: float = 1e-7,
-          split_angles: bool = True) -> Result:
+          split_angles: bool = True, known=(), harvest=None) -> Result:
     """Saturate the facts of ``problem`` with the DD rules and AR until its goal is derived,
     nothing new appears, ``max_rounds`` rounds have run, or ``timeout`` seconds have passed.
 
@@ -1204,6 +1240,11 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
     numeric instance every premise and derived fact is checked on. ``split_angles`` lets the
     angle chase resolve ``g * X = k (mod pi)`` into the one of its ``g`` solutions the diagram
     shows (see :meth:`LinearSystem._split`); without it such rows wait, unused, for a pivot.
+    ``known`` is a sequence of ``(Fact, reason)`` taken as further premises (facts another run
+    proved, e.g. lemmas shared between search branches); each is checked on the diagram like
+    every other fact. ``harvest`` (a set of point names): when the goal is not reached, the
+    para, perp and cong facts between those points that the algebra implies are recorded as
+    facts too (see :meth:`_Engine.harvest`), ready to be shared.
     """
     t0 = time.monotonic()
     if isinstance(problem, str):
@@ -1235,6 +1276,16 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
     given, warnings = premises(problem, diagram, tol)
     for f, text in given:
         eng.add(f, f"construction {text}")
+    for item in known:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Fact)
+                and isinstance(item[1], str)):
+            raise GeometryInputError(f"solve: known must hold (Fact, reason) pairs, got "
+                                     f"{item!r}")
+        missing = [p for p in item[0].args if p not in diagram.points]
+        if missing:
+            raise GeometryInputError(f"solve: known fact {item[0]} names point(s) "
+                                     f"{' '.join(missing)} the problem lacks")
+        eng.add(item[0], item[1])
     goal_fact = None
     rounds = 0
     stop = "saturated"
@@ -1270,25 +1321,35 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
     except _Timeout:
         stop = "timeout"
         goal_fact = None
+    if goal_fact is None and harvest:
+        try:
+            eng.deadline = max(eng.deadline, time.monotonic() + 1.0)
+            eng.build()
+            eng.harvest(harvest)
+        except _Timeout:
+            pass
     proof = steps = None
     if goal_fact is not None:
-        steps = _trace(eng, goal_fact)
-        proof = _proof_lines(eng, steps)
+        steps = _trace(eng.why, goal_fact)
+        proof = _proof_lines(eng.why, steps)
     return Result(solved=goal_fact is not None, facts=len(eng.why), rounds=rounds,
                   seconds=time.monotonic() - t0, proof=proof, goal=goal_fact,
-                  steps=steps or [], discarded=len(eng.discarded), warnings=warnings, stop=stop)
+                  steps=steps or [], discarded=len(eng.discarded), warnings=warnings, stop=stop,
+                  why=eng.why)
 
 
 def proof_holds(problem: Problem | str, result: Result, seeds=(11, 12, 13),
                 tol: float = 1e-6) -> bool:
     """Whether every fact of ``result``'s proof holds numerically on fresh random diagrams of
-    ``problem`` (one per seed): the guard against a rule that matched a wrong configuration on
-    the one diagram the engine used."""
+    ``problem`` (one per seed) in which its goal holds: the guard against a rule that matched a
+    wrong configuration on the one diagram the engine used. (A statement such as "f on line ad
+    with df = be" has two placements, and the theorem holds in one; diagrams of the other say
+    nothing about the proof.)"""
     if not isinstance(result, Result):
         raise TypeError(f"result must be a Result of solve(), got {type(result).__name__}")
     problem = parse_problem(problem) if isinstance(problem, str) else problem
     for seed in seeds:
-        diagram = build_diagram(problem, seed=seed)
+        diagram = build_diagram(problem, seed=seed, require_goal=problem.goal is not None)
         if not all(step.holds(diagram, tol) for step in result.steps):
             return False
     return True

@@ -16,16 +16,19 @@ language model is replaced by a hand-written enumerator and a heuristic score:
 The existing points keep their coordinates: the auxiliary point is computed from the diagram
 the problem was built on (every candidate family is deterministic), and the augmented problem
 is solved on that extended diagram. Work shared between branches: DD + AR results are cached
-by the *set* of auxiliary constructions (so adding p then q and q then p is one run), and the
-candidate list of a state is computed once. Facts are not shared between branches (SKEST's
-fact sharing is not implemented).
+by the *set* of auxiliary constructions (so adding p then q and q then p is one run), and, in
+the spirit of SKEST, *facts*: whatever a branch proves about the problem's own points (not
+mentioning its auxiliary point) is a lemma that every later branch starts from, and after each
+level the problem is solved once more from all the lemmas together, which combines what
+several auxiliary points showed without building them all in one figure. A proof that uses a
+lemma lists it with the branch that proved it (:class:`Lemma`).
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,7 +42,8 @@ from readingroom.geometry.numeric import (
     build_diagram,
 )
 
-__all__ = ["FAMILIES", "SearchResult", "candidates", "extend_diagram", "score", "search"]
+__all__ = ["FAMILIES", "Lemma", "SearchResult", "candidates", "extend_diagram", "score", "search",
+           "search_proof_holds"]
 
 #: Candidate families, simplest first (an earlier family wins a numeric tie), with the bonus
 #: :func:`score` gives each: midpoints, feet of perpendiculars, circumcentres, reflections in
@@ -63,13 +67,28 @@ class _Cand:
 
 
 @dataclass
+class Lemma:
+    """A fact about the problem's own points that one branch of the search proved with its
+    auxiliary points ``aux``: ``proof`` is that branch's numbered proof of it, ``problem`` the
+    branch's augmented problem, ``steps`` the facts of the proof."""
+
+    fact: ddar.Fact
+    aux: list[str]
+    proof: list[str]
+    problem: Problem
+    steps: list[ddar.Fact]
+
+
+@dataclass
 class SearchResult:
     """The outcome of :func:`search`. ``aux`` lists the auxiliary clauses added (in order);
     ``result`` is the DD + AR :class:`~readingroom.geometry.ddar.Result` of the solved (or, if
     unsolved, the base) problem; ``tried`` counts DD + AR runs (cache hits not counted);
     ``problem`` is the augmented problem (the original one when unsolved); ``stop`` is
     ``"solved"``, ``"timeout"`` or ``"exhausted"``; ``best_facts`` the most facts any run
-    derived."""
+    derived; ``lemmas`` the facts shared from other branches that the proof uses (each with
+    its own proof, in the order they are needed); ``shared`` how many lemmas the branches
+    proved in all."""
 
     solved: bool
     aux: list[str]
@@ -79,6 +98,8 @@ class SearchResult:
     problem: Problem
     stop: str = ""
     best_facts: int = 0
+    lemmas: list[Lemma] = field(default_factory=list)
+    shared: int = 0
 
 
 def _fresh(problem: Problem, taken: set[str] = frozenset()) -> str:
@@ -291,8 +312,50 @@ def _key(aux: tuple[Clause, ...]) -> frozenset:
     return frozenset(out)
 
 
+_LEMMA = "lemma from the branch with "
+
+
+def _used_lemmas(result: ddar.Result, pool: dict) -> list[Lemma]:
+    """The lemmas ``result``'s proof uses, and the lemmas their proofs use, dependencies first."""
+    out: list[Lemma] = []
+    seen: set = set()
+
+    def visit(res: ddar.Result, steps):
+        for f in steps:
+            why = res.why[f][0]
+            if not why.startswith(_LEMMA) or f in seen:
+                continue
+            seen.add(f)
+            aux, donor, dprob = pool[f]
+            dsteps = ddar._trace(donor.why, f)
+            visit(donor, dsteps)
+            out.append(Lemma(f, list(aux), ddar._proof_lines(donor.why, dsteps), dprob, dsteps))
+
+    visit(result, result.steps)
+    return out
+
+
+def search_proof_holds(found: SearchResult, seeds=(11, 12, 13), tol: float = 1e-6) -> bool:
+    """Whether every step of a solved search's proof, and of each lemma's proof in the branch
+    that proved it, holds numerically on fresh diagrams (one per seed)."""
+    if not isinstance(found, SearchResult):
+        raise TypeError(f"found must be a SearchResult, got {type(found).__name__}")
+    if not found.solved or found.result is None:
+        raise ValueError("search_proof_holds: the search did not solve its problem")
+    if not ddar.proof_holds(found.problem, found.result, seeds=seeds, tol=tol):
+        return False
+    for lemma in found.lemmas:
+        for seed in seeds:
+            d = build_diagram(lemma.problem, seed=seed,
+                              require_goal=lemma.problem.goal is not None)
+            if not all(step.holds(d, tol) for step in lemma.steps):
+                return False
+    return True
+
+
 def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
-           timeout: float = 60.0, seed: int = 0, ddar_timeout: float = 10.0) -> SearchResult:
+           timeout: float = 60.0, seed: int = 0, ddar_timeout: float = 10.0,
+           share: bool = True, max_lemmas: int = 400) -> SearchResult:
     """Prove ``problem`` with DD + AR, adding up to ``depth`` auxiliary points.
 
     Depth 0 is DD + AR alone. At each depth, every state in the beam (initially the problem
@@ -301,6 +364,10 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     the ``beam`` unsolved states with the most derived facts (ties: best candidate score) are
     kept for the next depth. The search stops at ``timeout`` seconds overall and then returns
     ``solved=False``; ``seed`` picks the diagram.
+
+    With ``share`` (SKEST-style fact sharing), the facts a branch proves about the problem's own
+    points become lemmas (at most ``max_lemmas``) that later branches start from, and after
+    each depth the problem is solved again from all lemmas together.
     """
     t0 = time.monotonic()
     _check_problem(problem, "search")
@@ -308,6 +375,7 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     _check_int("depth", depth, 0)
     _check_int("width", width, 1)
     _check_int("seed", seed, 0)
+    _check_int("max_lemmas", max_lemmas, 0)
     for name, val in (("timeout", timeout), ("ddar_timeout", ddar_timeout)):
         if isinstance(val, bool) or not isinstance(val, (int, float)):
             raise TypeError(f"search: {name} must be a number of seconds, got "
@@ -320,6 +388,25 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     diagram = build_diagram(problem, seed=seed, require_goal=True)
     cache: dict[frozenset, ddar.Result] = {}
     tried = 0
+    own = set(problem.points)
+    pool: dict = {}  # lemma fact -> (donor's aux texts, donor's result, donor's problem)
+    base_facts: set = set()
+
+    def known():
+        return [(f, _LEMMA + "; ".join(aux)) for f, (aux, _, _) in pool.items()]
+
+    def harvest(res: ddar.Result, aux: tuple[Clause, ...], prob: Problem):
+        if not share or not aux:
+            return
+        texts = tuple(str(c) for c in aux)
+        for f in res.why:
+            if len(pool) >= max_lemmas:
+                return
+            if f in base_facts or f in pool or not set(f.args) <= own:
+                continue
+            if res.why[f][0].startswith(_LEMMA):
+                continue
+            pool[f] = (texts, res, prob)
 
     def run(prob: Problem, diag: Diagram, aux: tuple[Clause, ...]) -> ddar.Result | None:
         nonlocal tried
@@ -330,21 +417,26 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
         if left <= 0.01:
             return None
         tried += 1
-        res = ddar.solve(prob, diagram=diag, timeout=min(ddar_timeout, left))
+        res = ddar.solve(prob, diagram=diag, timeout=min(ddar_timeout, left),
+                         known=known() if aux else (), harvest=own if share else None)
         cache[key] = res
+        harvest(res, aux, prob)
         return res
 
     def done(solved, aux, res, prob, stop, best):
+        lemmas = _used_lemmas(res, pool) if solved else []
         return SearchResult(solved, [str(c) for c in aux], res, time.monotonic() - t0, tried,
-                            prob, stop, best)
+                            prob, stop, best, lemmas, len(pool))
 
     base = run(problem, diagram, ())
     if base is None:
         return done(False, (), None, problem, "timeout", 0)
     if base.solved:
         return done(True, (), base, problem, "solved", base.facts)
+    base_facts = set(base.why)
     best = base.facts
     states = [(problem, diagram, ())]
+    merged_at = 0
     for _ in range(depth):
         scored_states = []
         for prob, diag, aux in states:
@@ -363,6 +455,17 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
                     return done(True, naux, res, aprob, "solved", res.facts)
                 best = max(best, res.facts)
                 scored_states.append((res.facts, cand.score, aprob, adiag, naux))
+        if share and len(pool) > merged_at:
+            # SKEST-style merge: the problem itself, from every branch's lemmas at once
+            merged_at = len(pool)
+            left = deadline - time.monotonic()
+            if left <= 0.01:
+                return done(False, (), base, problem, "timeout", best)
+            tried += 1
+            merged = ddar.solve(problem, diagram=diagram, timeout=min(ddar_timeout, left),
+                                known=known())
+            if merged.solved:
+                return done(True, (), merged, problem, "solved", merged.facts)
         if not scored_states:
             break
         scored_states.sort(key=lambda s: (-s[0], -s[1]))
