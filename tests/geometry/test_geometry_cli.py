@@ -131,3 +131,11 @@ def test_parser_defaults():
     assert args.timeout == 60.0 and not args.no_search and args.seed == 0
     args = build_parser().parse_args(["solve-file", "f.txt", "--no-search", "--timeout", "5"])
     assert args.timeout == 5.0 and args.no_search and str(args.file) == "f.txt"
+
+
+def test_solve_a_non_constructive_statement(capsys):
+    # the constructive builder cannot place m; the optimiser's diagram serves instead
+    text = "a b c = triangle a b c; m = midpoint m b c, on_bline m a b ? perp a b a c"
+    assert main(["solve", text, "--no-search"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("solved by ddar") and "thales" in out

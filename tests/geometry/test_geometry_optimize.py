@@ -194,3 +194,46 @@ def test_residual_values_and_angle_residuals():
     assert abs(residuals(text, dict(pts, x=(1, 2)))).max() > 0.1
     with pytest.raises(GeometryBuildError, match="no coordinates for x"):
         residuals(text, {"a": (1, 0), "b": (0, 0), "c": (0, 1)})
+
+
+# --- make_diagram: the constructive builder first, the optimiser for what it cannot place ------
+
+RIGHT = "a b c = triangle a b c; m = midpoint m b c, on_bline m a b ? perp a b a c"
+
+
+def test_make_diagram_uses_the_constructive_builder_when_it_can():
+    from readingroom.geometry.optimize import make_diagram
+
+    text = "a b c = triangle a b c; m = midpoint m a b ? cong m a m b"
+    d = make_diagram(text, seed=3)
+    ref = build_diagram(parse_problem(text), seed=3, require_goal=True)
+    assert not isinstance(d, OptimizedDiagram)
+    assert all(np.allclose(d.points[k], ref.points[k]) for k in ref.points)
+
+
+def test_make_diagram_falls_back_to_the_optimiser():
+    from readingroom.geometry.optimize import make_diagram
+
+    d = make_diagram(RIGHT, seed=0)
+    assert isinstance(d, OptimizedDiagram) and d.residual < 1e-9
+    assert check_goal(d)
+
+
+def test_make_diagram_reports_both_failures():
+    from readingroom.geometry.optimize import make_diagram
+
+    # m cannot be the midpoint of two different sides of a triangle
+    impossible = "a b c = triangle a b c; m = midpoint m b c, midpoint m a b"
+    with pytest.raises(GeometryBuildError, match="optimiser found no instance either"):
+        make_diagram(impossible, seed=0)
+
+
+def test_solve_and_search_prove_a_non_constructive_statement():
+    from readingroom.geometry import proof_holds, search, solve
+
+    r = solve(RIGHT, seed=0)
+    assert r.solved and r.discarded == 0
+    assert any("thales" in line for line in r.proof)
+    assert proof_holds(parse_problem(RIGHT), r, seeds=(11, 12))  # fresh optimised diagrams
+    found = search(parse_problem(RIGHT), timeout=30)
+    assert found.solved and found.aux == []

@@ -32,7 +32,8 @@ from math import atan2, gcd, pi
 
 from readingroom.geometry.definitions import CONSTRUCTIONS
 from readingroom.geometry.language import GeometryInputError, Goal, Problem, parse_problem
-from readingroom.geometry.numeric import Diagram, build_diagram, goal_residual
+from readingroom.geometry.numeric import Diagram, goal_residual
+from readingroom.geometry.optimize import make_diagram
 
 __all__ = [
     "FACT_NAMES",
@@ -1236,7 +1237,8 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
     """Saturate the facts of ``problem`` with the DD rules and AR until its goal is derived,
     nothing new appears, ``max_rounds`` rounds have run, or ``timeout`` seconds have passed.
 
-    ``diagram`` (default: ``build_diagram(problem, seed=seed, require_goal=True)``) is the
+    ``diagram`` (default: :func:`~readingroom.geometry.optimize.make_diagram`, the constructive
+    builder or, for a non-constructive statement, the optimiser, with the goal holding) is the
     numeric instance every premise and derived fact is checked on. ``split_angles`` lets the
     angle chase resolve ``g * X = k (mod pi)`` into the one of its ``g`` solutions the diagram
     shows (see :meth:`LinearSystem._split`); without it such rows wait, unused, for a pivot.
@@ -1265,7 +1267,7 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
         raise GeometryInputError(f"solve: max_rounds must be a positive integer, got "
                                  f"{max_rounds!r}")
     if diagram is None:
-        diagram = build_diagram(problem, seed=seed, require_goal=True)
+        diagram = make_diagram(problem, seed=seed, require_goal=True)
     elif not isinstance(diagram, Diagram):
         raise GeometryInputError(f"solve: diagram must be a Diagram, got "
                                  f"{type(diagram).__name__}")
@@ -1349,7 +1351,7 @@ def proof_holds(problem: Problem | str, result: Result, seeds=(11, 12, 13),
         raise TypeError(f"result must be a Result of solve(), got {type(result).__name__}")
     problem = parse_problem(problem) if isinstance(problem, str) else problem
     for seed in seeds:
-        diagram = build_diagram(problem, seed=seed, require_goal=problem.goal is not None)
+        diagram = make_diagram(problem, seed=seed, require_goal=True)
         if not all(step.holds(diagram, tol) for step in result.steps):
             return False
     return True

@@ -49,13 +49,20 @@ import numpy as np
 
 from readingroom.geometry.definitions import CONSTRUCTIONS
 from readingroom.geometry.language import Problem, parse_angle, parse_problem, parse_ratio
-from readingroom.geometry.numeric import Diagram, GeometryBuildError, _drawables, check_goal
+from readingroom.geometry.numeric import (
+    Diagram,
+    GeometryBuildError,
+    _drawables,
+    build_diagram,
+    check_goal,
+)
 
 __all__ = [
     "Constraint",
     "DiagramOptimizationError",
     "OptimizedDiagram",
     "constraints",
+    "make_diagram",
     "optimize_diagram",
     "residuals",
 ]
@@ -487,3 +494,25 @@ def optimize_diagram(problem: Problem | str, seed: int | None = 0, restarts: int
         f"{_label(problem)}: no random start out of {restarts} converged to a non-degenerate "
         f"diagram (tol {tol:g}); best start: {best[1]}")
 
+
+
+def make_diagram(problem: Problem | str, seed: int = 0, require_goal: bool = True) -> Diagram:
+    """A numeric diagram of ``problem``: the constructive builder's random instance
+    (:func:`~readingroom.geometry.numeric.build_diagram`), or, for a statement it cannot place
+    (AlphaGeometry2's non-constructive statements, a point fixed by more conditions than one
+    construction can meet), the optimiser's (:func:`optimize_diagram`). With ``require_goal``
+    (ignored for a problem without a goal) the goal must hold on it.
+
+    Raises:
+        GeometryBuildError: neither finds an instance (the message gives both reasons).
+    """
+    problem = _problem(problem)
+    need_goal = bool(require_goal) and problem.goal is not None
+    try:
+        return build_diagram(problem, seed=seed, require_goal=need_goal)
+    except GeometryBuildError as err:
+        try:
+            return optimize_diagram(problem, seed=seed, require_goal=need_goal)
+        except (GeometryBuildError, NotImplementedError) as opt_err:
+            raise GeometryBuildError(f"{err}; the optimiser found no instance either: "
+                                     f"{opt_err}") from None

@@ -39,8 +39,8 @@ from readingroom.geometry.numeric import (
     _Degenerate,
     _drawables,
     _Placer,
-    build_diagram,
 )
+from readingroom.geometry.optimize import make_diagram
 
 __all__ = ["FAMILIES", "Lemma", "SearchResult", "candidates", "extend_diagram", "score", "search",
            "search_proof_holds"]
@@ -285,7 +285,7 @@ def candidates(problem: Problem, diagram: Diagram | None = None,
     if limit is not None and limit < 0:
         raise ValueError(f"candidates: limit must be >= 0, got {limit}")
     if diagram is None:
-        diagram = build_diagram(problem, seed=0, require_goal=problem.goal is not None)
+        diagram = make_diagram(problem, seed=0, require_goal=True)
     elif not isinstance(diagram, Diagram):
         raise TypeError(f"candidates: diagram must be a Diagram, got {type(diagram).__name__}")
     return [str(c.clause) for c in _scored(problem, diagram, limit=limit)]
@@ -346,8 +346,7 @@ def search_proof_holds(found: SearchResult, seeds=(11, 12, 13), tol: float = 1e-
         return False
     for lemma in found.lemmas:
         for seed in seeds:
-            d = build_diagram(lemma.problem, seed=seed,
-                              require_goal=lemma.problem.goal is not None)
+            d = make_diagram(lemma.problem, seed=seed, require_goal=True)
             if not all(step.holds(d, tol) for step in lemma.steps):
                 return False
     return True
@@ -385,7 +384,7 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     if problem.goal is None:
         raise GeometryInputError(f"search: problem {problem.name!r} has no goal ('? ...')")
     deadline = t0 + timeout
-    diagram = build_diagram(problem, seed=seed, require_goal=True)
+    diagram = make_diagram(problem, seed=seed, require_goal=True)
     cache: dict[frozenset, ddar.Result] = {}
     tried = 0
     own = set(problem.points)
