@@ -173,3 +173,56 @@ def test_rule_lengths_records_cong_from_the_length_system():
 def test_new_rules_are_listed():
     names = {name for name, _ in RULES}
     assert {"similar_sss", "circumcentre", "power_converse", "AR length chase"} <= names
+
+
+# --- minimal premises of AR steps ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["simson_line", "euler_line", "nine_point_circle", "miquel"])
+def test_every_ar_step_of_a_proof_has_minimal_premises(name):
+    from readingroom.geometry.problems import load_problems
+
+    problem = {p.name: p for p in load_problems()}[name]
+    r = solve(problem, seed=0, timeout=20)
+    assert r.solved
+    eng = _engine(str(problem))
+    for f in r.why:  # the lines of the run's end state (derived coll facts merge lines)
+        eng.add(f, "from the run")
+    eng.build()
+    kinds = {"AR angle chase": ("para", "perp", "eqangle"),
+             "AR ratio chase": ("cong", "eqratio", "midp")}
+    checked = 0
+    for step in r.steps:
+        why, prem = r.why[step]
+        if why not in kinds or step.name not in ("para", "perp", "eqangle", "cong", "eqratio"):
+            continue
+        eqs = [p for p in prem if p.name in kinds[why]]
+
+        def implied(subset, why=why, step=step):
+            if why == "AR angle chase":
+                ls = LinearSystem(modulus=1, resolve=eng.angle_value)
+                for g in subset:
+                    e, k, _ = eng.angle_eq(g)
+                    ls.add(e, k, tag=g)
+                e, k, _ = eng.angle_eq(step)
+                return ls.implies(e, k) is not None
+            ls = LinearSystem()
+            for g in subset:
+                ls.add(eng.ratio_eq(g), 0, tag=g)
+            return ls.implies(eng.ratio_eq(step), 0) is not None
+
+        assert implied(eqs), (name, str(step))
+        for g in eqs:
+            assert not implied([x for x in eqs if x != g]), (name, str(step), str(g))
+        checked += 1
+    assert checked >= 1
+
+
+def test_minimise_shortens_a_long_angle_chase():
+    # the orthocentre with both feet: the final angle chase needs few of the facts it saw
+    text = ("a b c = triangle a b c; h = on_tline h b a c, on_tline h c a b; "
+            "d = foot d b a c; e = foot e c a b ? perp a h b c")
+    r = solve(text, seed=0, timeout=20)
+    assert r.solved
+    why, prem = r.why[r.goal]
+    assert why == "AR angle chase"
+    assert len([p for p in prem if p.name != "coll"]) <= 3

@@ -519,6 +519,49 @@ class _Engine:
                 self.derive(self.ar_ratio(self.try_fact("cong", *s1, *s2)), "AR ratio chase")
         self.tick()
 
+    def minimise(self, f: Fact) -> None:
+        """Drop premises an AR step of ``f`` does not need: each equation among its premises is
+        removed in turn and kept out if the rest still imply ``f`` (line memberships stay as
+        far as the remaining equations and ``f`` use the lines). Greedy, so the result is
+        minimal — no single premise can be dropped — though not necessarily the smallest set."""
+        reason, prem = self.why[f]
+        if reason == "AR angle chase" and f.name in ("para", "perp", "eqangle"):
+            kinds, make = ("para", "perp", "eqangle"), self.angle_eq
+            target = self.angle_eq(f)
+
+            def implied(eqs):
+                ls = LinearSystem(modulus=1,
+                                  resolve=self.angle_value if self.split_angles else None)
+                for g in eqs:
+                    e, k, _ = make(g)
+                    ls.add(e, k, tag=g)
+                return ls.implies(target[0], target[1]) is not None
+
+            def support(eqs):
+                return set(target[2]).union(*(make(g)[2] for g in eqs))
+        elif reason == "AR ratio chase" and f.name in ("cong", "eqratio"):
+            kinds = ("cong", "eqratio", "midp")
+
+            def implied(eqs):
+                ls = LinearSystem()
+                for g in eqs:
+                    ls.add(self.ratio_eq(g), 0, tag=g)
+                return ls.implies(self.ratio_eq(f), 0) is not None
+
+            def support(eqs):
+                return set()
+        else:
+            return
+        eqs = [p for p in prem if p.name in kinds]
+        if not implied(eqs):  # e.g. rows resolved against equations the trial lacks: keep all
+            return
+        for g in list(eqs):
+            trial = [x for x in eqs if x != g]
+            if implied(trial):
+                eqs = trial
+        keep = set(eqs) | support(eqs)
+        self.why[f] = (reason, tuple(p for p in prem if p in keep))
+
     def angle_value(self, coeffs: dict) -> float | None:
         """The value of ``sum(c * direction(line))`` on the diagram, in units of pi, mod 1."""
         total = 0.0
@@ -1332,6 +1375,8 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
             pass
     proof = steps = None
     if goal_fact is not None:
+        for f in _trace(eng.why, goal_fact):  # shorter AR steps can make later steps unused
+            eng.minimise(f)
         steps = _trace(eng.why, goal_fact)
         proof = _proof_lines(eng.why, steps)
     return Result(solved=goal_fact is not None, facts=len(eng.why), rounds=rounds,
