@@ -10,7 +10,7 @@ from fractions import Fraction
 import pytest
 
 from readingroom.geometry import RULES, build_diagram, parse_problem, solve
-from readingroom.geometry.ddar import LinearSystem, _Engine, premises
+from readingroom.geometry.ddar import LinearSystem, _Engine, fact, premises
 
 HALF = Fraction(1, 2)
 
@@ -185,9 +185,6 @@ def test_every_ar_step_of_a_proof_has_minimal_premises(name):
     r = solve(problem, seed=0, timeout=20)
     assert r.solved
     eng = _engine(str(problem))
-    for f in r.why:  # the lines of the run's end state (derived coll facts merge lines)
-        eng.add(f, "from the run")
-    eng.build()
     kinds = {"AR angle chase": ("para", "perp", "eqangle"),
              "AR ratio chase": ("cong", "eqratio", "midp")}
     checked = 0
@@ -195,26 +192,28 @@ def test_every_ar_step_of_a_proof_has_minimal_premises(name):
         why, prem = r.why[step]
         if why not in kinds or step.name not in ("para", "perp", "eqangle", "cong", "eqratio"):
             continue
-        eqs = [p for p in prem if p.name in kinds[why]]
-
-        def implied(subset, why=why, step=step):
-            if why == "AR angle chase":
-                ls = LinearSystem(modulus=1, resolve=eng.angle_value)
-                for g in subset:
-                    e, k, _ = eng.angle_eq(g)
-                    ls.add(e, k, tag=g)
-                e, k, _ = eng.angle_eq(step)
-                return ls.implies(e, k) is not None
-            ls = LinearSystem()
-            for g in subset:
-                ls.add(eng.ratio_eq(g), 0, tag=g)
-            return ls.implies(eng.ratio_eq(step), 0) is not None
-
-        assert implied(eqs), (name, str(step))
-        for g in eqs:
-            assert not implied([x for x in eqs if x != g]), (name, str(step), str(g))
+        assert eng.local_ar(step, prem), (name, str(step))
+        for g in prem:
+            if g.name in kinds[why]:
+                assert not eng.local_ar(step, [x for x in prem if x != g]), (name, str(step))
         checked += 1
     assert checked >= 1
+
+
+def test_local_ar_uses_only_the_given_premises():
+    eng = _engine("a b c d = quadrangle a b c d; e = on_pline e a b c; f = on_pline f e c d "
+                  "? para a e e f", require_goal=False)
+    ab, bc = fact("para", "a", "e", "b", "c"), fact("para", "e", "f", "c", "d")
+    target = fact("para", "a", "e", "c", "d")
+    assert not eng.local_ar(target, [ab])
+    assert not eng.local_ar(target, [ab, bc])  # needs b c and c d parallel too
+    bd = fact("para", "b", "c", "c", "d")
+    assert eng.local_ar(target, [ab, bd])
+    # coll premises merge lines: with b, c, d on one line, para b c c d is free
+    assert eng.local_ar(target, [ab, fact("coll", "b", "c", "d")])
+    assert eng.local_ar(fact("cong", "a", "b", "c", "d"),
+                        [fact("cong", "a", "b", "e", "f"), fact("cong", "e", "f", "c", "d")])
+    assert not eng.local_ar(fact("cong", "a", "b", "c", "d"), [fact("cong", "a", "b", "e", "f")])
 
 
 def test_minimise_shortens_a_long_angle_chase():

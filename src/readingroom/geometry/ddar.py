@@ -519,48 +519,74 @@ class _Engine:
                 self.derive(self.ar_ratio(self.try_fact("cong", *s1, *s2)), "AR ratio chase")
         self.tick()
 
+    def local_ar(self, f: Fact, premises) -> bool:
+        """Whether ``premises`` alone imply ``f`` through the angle chase (``f`` a para, perp or
+        eqangle) or the ratio chase (a cong or eqratio): the ``coll`` premises define the
+        lines, the other premises are the equations."""
+        angle = f.name in ("para", "perp", "eqangle")
+        groups = [pts for pts, _ in _merge_groups([p for p in premises if p.name == "coll"],
+                                                  "coll", 2)]
+
+        def line(a, b):
+            for i, pts in enumerate(groups):
+                if a in pts and b in pts:
+                    return i
+            return _seg(a, b)
+
+        def equation(g):
+            if not angle:
+                return self.ratio_eq(g), 0
+            a = g.args
+            ls = [line(a[i], a[i + 1]) for i in range(0, len(a), 2)]
+            e: dict = defaultdict(int)
+            if g.name in ("para", "perp"):
+                e[ls[0]] += 1
+                e[ls[1]] -= 1
+                return dict(e), (HALF if g.name == "perp" else Fraction(0))
+            for li, sgn in zip(ls, (1, -1, -1, 1)):
+                e[li] += sgn
+            return dict(e), Fraction(0)
+
+        def value(coeffs):  # the diagram's value of a combination of these lines
+            total = 0.0
+            for li, c in coeffs.items():
+                if c.denominator != 1:
+                    return None
+                a, b = sorted(groups[li])[:2] if isinstance(li, int) else li
+                pa, pb = self.diagram.coords((a, b))
+                total += int(c) * (atan2(pb[1] - pa[1], pb[0] - pa[0]) / pi)
+            return total % 1.0
+
+        kinds = ("para", "perp", "eqangle") if angle else ("cong", "eqratio", "midp")
+        ls = (LinearSystem(modulus=1, resolve=value if self.split_angles else None)
+              if angle else LinearSystem())
+        for g in premises:
+            if g.name in kinds:
+                ls.add(*equation(g), tag=g)
+        return ls.implies(*equation(f)) is not None
+
     def minimise(self, f: Fact) -> None:
         """Drop premises an AR step of ``f`` does not need: each equation among its premises is
-        removed in turn and kept out if the rest still imply ``f`` (line memberships stay as
-        far as the remaining equations and ``f`` use the lines). Greedy, so the result is
-        minimal — no single premise can be dropped — though not necessarily the smallest set."""
+        removed in turn and kept out if the rest still imply ``f`` (:meth:`local_ar`: the lines
+        are those the step's own ``coll`` premises define, not the run's final lines, which
+        later facts may have merged; those premises are all kept). Greedy, so the result is
+        minimal — no single equation can be dropped — though not necessarily the smallest."""
         reason, prem = self.why[f]
-        if reason == "AR angle chase" and f.name in ("para", "perp", "eqangle"):
-            kinds, make = ("para", "perp", "eqangle"), self.angle_eq
-            target = self.angle_eq(f)
-
-            def implied(eqs):
-                ls = LinearSystem(modulus=1,
-                                  resolve=self.angle_value if self.split_angles else None)
-                for g in eqs:
-                    e, k, _ = make(g)
-                    ls.add(e, k, tag=g)
-                return ls.implies(target[0], target[1]) is not None
-
-            def support(eqs):
-                return set(target[2]).union(*(make(g)[2] for g in eqs))
-        elif reason == "AR ratio chase" and f.name in ("cong", "eqratio"):
-            kinds = ("cong", "eqratio", "midp")
-
-            def implied(eqs):
-                ls = LinearSystem()
-                for g in eqs:
-                    ls.add(self.ratio_eq(g), 0, tag=g)
-                return ls.implies(self.ratio_eq(f), 0) is not None
-
-            def support(eqs):
-                return set()
-        else:
+        angle = reason == "AR angle chase" and f.name in ("para", "perp", "eqangle")
+        ratio = reason == "AR ratio chase" and f.name in ("cong", "eqratio")
+        if not (angle or ratio):
             return
+        kinds = ("para", "perp", "eqangle") if angle else ("cong", "eqratio", "midp")
+        colls = [p for p in prem if p.name == "coll"]
         eqs = [p for p in prem if p.name in kinds]
-        if not implied(eqs):  # e.g. rows resolved against equations the trial lacks: keep all
+        if not self.local_ar(f, colls + eqs):  # not reproducible locally: leave it as it is
             return
         for g in list(eqs):
             trial = [x for x in eqs if x != g]
-            if implied(trial):
+            if self.local_ar(f, colls + trial):
                 eqs = trial
-        keep = set(eqs) | support(eqs)
-        self.why[f] = (reason, tuple(p for p in prem if p in keep))
+        keep = set(eqs)
+        self.why[f] = (reason, tuple(p for p in prem if p in keep or p.name == "coll"))
 
     def angle_value(self, coeffs: dict) -> float | None:
         """The value of ``sum(c * direction(line))`` on the diagram, in units of pi, mod 1."""
