@@ -338,6 +338,33 @@ def _negate_angle(key):
     return tuple((v, -c) for v, c in free), (-const) % 1
 
 
+def _new_pairs(done: set, t, others):
+    """The triangles of ``others`` to match with triangle ``t`` (vertex by vertex): not the same
+    three points, and not already matched with it in either direction (``done`` remembers)."""
+    x, y, z = t
+    for p, q, r in others:
+        if {x, y, z} == {p, q, r}:
+            continue
+        key = frozenset(((x, p), (y, q), (z, r)))
+        if key in done:
+            continue
+        done.add(key)
+        yield p, q, r
+
+
+def _direction_sum(diagram: Diagram, coeffs: dict, points_of) -> float | None:
+    """``sum(c * direction(line))`` on ``diagram`` in units of pi, mod 1; ``points_of(line)``
+    gives two points of a line. None for a non-integer coefficient."""
+    total = 0.0
+    for li, c in coeffs.items():
+        if Fraction(c).denominator != 1:
+            return None
+        a, b = points_of(li)
+        pa, pb = diagram.coords((a, b))
+        total += int(c) * (atan2(pb[1] - pa[1], pb[0] - pa[0]) / pi)
+    return total % 1.0
+
+
 def _merge_groups(facts, name: str, shared: int) -> list[tuple[set, set]]:
     """Point sets of the ``name`` facts (coll or cyclic), merged while two sets share at least
     ``shared`` points (two points fix a line, three a circle), each with the facts it came from."""
@@ -548,14 +575,8 @@ class _Engine:
             return dict(e), Fraction(0)
 
         def value(coeffs):  # the diagram's value of a combination of these lines
-            total = 0.0
-            for li, c in coeffs.items():
-                if c.denominator != 1:
-                    return None
-                a, b = sorted(groups[li])[:2] if isinstance(li, int) else li
-                pa, pb = self.diagram.coords((a, b))
-                total += int(c) * (atan2(pb[1] - pa[1], pb[0] - pa[0]) / pi)
-            return total % 1.0
+            return _direction_sum(self.diagram, coeffs, lambda li: (
+                sorted(groups[li])[:2] if isinstance(li, int) else li))
 
         kinds = ("para", "perp", "eqangle") if angle else ("cong", "eqratio", "midp")
         ls = (LinearSystem(modulus=1, resolve=value if self.split_angles else None)
@@ -590,14 +611,7 @@ class _Engine:
 
     def angle_value(self, coeffs: dict) -> float | None:
         """The value of ``sum(c * direction(line))`` on the diagram, in units of pi, mod 1."""
-        total = 0.0
-        for li, c in coeffs.items():
-            if c.denominator != 1:
-                return None
-            a, b = sorted(self.line_pts[li])[:2]
-            pa, pb = self.diagram.coords((a, b))
-            total += int(c) * (atan2(pb[1] - pa[1], pb[0] - pa[0]) / pi)
-        return total % 1.0
+        return _direction_sum(self.diagram, coeffs, lambda li: sorted(self.line_pts[li])[:2])
 
     def L(self, a, b) -> int:
         return self.line_of[_seg(a, b)]
@@ -913,13 +927,7 @@ class _Engine:
         for (x, y, z), (ka, kb) in ang.items():
             for other, sign in ((index.get((ka, kb), ()), 1),
                                 (index.get((_negate_angle(ka), _negate_angle(kb)), ()), -1)):
-                for (p, q, r) in other:
-                    if {x, y, z} == {p, q, r}:
-                        continue
-                    key = frozenset(((x, p), (y, q), (z, r)))
-                    if key in done:
-                        continue
-                    done.add(key)
+                for p, q, r in _new_pairs(done, (x, y, z), other):
                     if sign == 1:
                         e1 = self.try_fact("eqangle", x, y, x, z, p, q, p, r)
                         e2 = self.try_fact("eqangle", y, z, y, x, q, r, q, p)
@@ -1108,33 +1116,28 @@ class _Engine:
 
         done = set()
         for x, y, z, ka, kr, o in tris:
-            for (p, q, r), sign in ([(t, 1) for t in index.get((ka, kr, o), ())] +
-                                    [(t, -1) for t in index.get((_negate_angle(ka), kr, -o), ())]):
-                if {x, y, z} == {p, q, r}:
-                    continue
-                key = frozenset(((x, p), (y, q), (z, r)))
-                if key in done:
-                    continue
-                done.add(key)
-                if sign == 1:
-                    targets = [self.try_fact("eqangle", y, z, y, x, q, r, q, p),
-                               self.try_fact("eqangle", z, x, z, y, r, p, r, q)]
-                    e = self.try_fact("eqangle", x, y, x, z, p, q, p, r)
-                else:
-                    targets = [self.try_fact("eqangle", y, z, y, x, q, p, q, r),
-                               self.try_fact("eqangle", z, x, z, y, r, q, r, p)]
-                    e = self.try_fact("eqangle", x, y, x, z, p, r, p, q)
-                targets = [t for t in targets if t is not None and self.ar_angle(t) is None]
-                if not targets:
-                    continue
-                fe = self.derive(self.ar_angle(e), "AR angle chase")
-                fr = self.derive(self.ar_ratio(self.try_fact("eqratio", x, y, x, z, p, q, p, r)),
-                                 "AR ratio chase")
-                if fe is None or fr is None:
-                    continue
-                for t in targets:
-                    self.add(t, "similar triangles (SAS) " + ("" if sign == 1 else "(mirrored) ")
-                             + f"{x}{y}{z} ~ {p}{q}{r}", (fe, fr))
+            for others, sign in ((index.get((ka, kr, o), ()), 1),
+                                 (index.get((_negate_angle(ka), kr, -o), ()), -1)):
+                for p, q, r in _new_pairs(done, (x, y, z), others):
+                    if sign == 1:
+                        targets = [self.try_fact("eqangle", y, z, y, x, q, r, q, p),
+                                   self.try_fact("eqangle", z, x, z, y, r, p, r, q)]
+                        e = self.try_fact("eqangle", x, y, x, z, p, q, p, r)
+                    else:
+                        targets = [self.try_fact("eqangle", y, z, y, x, q, p, q, r),
+                                   self.try_fact("eqangle", z, x, z, y, r, q, r, p)]
+                        e = self.try_fact("eqangle", x, y, x, z, p, r, p, q)
+                    targets = [t for t in targets if t is not None and self.ar_angle(t) is None]
+                    if not targets:
+                        continue
+                    fe = self.derive(self.ar_angle(e), "AR angle chase")
+                    fr = self.derive(self.ar_ratio(self.try_fact("eqratio", x, y, x, z, p, q, p, r)),
+                                     "AR ratio chase")
+                    if fe is None or fr is None:
+                        continue
+                    for t in targets:
+                        self.add(t, "similar triangles (SAS) " + ("" if sign == 1 else "(mirrored) ")
+                                 + f"{x}{y}{z} ~ {p}{q}{r}", (fe, fr))
             self.tick()
 
     def rule_sss_similar(self):
@@ -1155,13 +1158,7 @@ class _Engine:
         self.tick()
         done = set()
         for (x, y, z), key in sig.items():
-            for p, q, r in index[key]:
-                if {x, y, z} == {p, q, r}:
-                    continue
-                pair = frozenset(((x, p), (y, q), (z, r)))
-                if pair in done:
-                    continue
-                done.add(pair)
+            for p, q, r in _new_pairs(done, (x, y, z), index[key]):
                 same = self._orient(x, y, z) == self._orient(p, q, r)
                 targets = []
                 for (u, v, w), (u2, v2, w2) in (((x, y, z), (p, q, r)), ((y, z, x), (q, r, p)),
