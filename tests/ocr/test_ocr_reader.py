@@ -7,18 +7,26 @@ import pytest
 
 from readingroom.common import read_record
 from readingroom.ocr.__main__ import main
-from readingroom.ocr.reader import READER_CONFIG, load_reader, reader_metrics, reader_path
+from readingroom.ocr.reader import READERS, load_reader, reader_metrics, reader_path
+from readingroom.ocr.train import ALL_MODES_CURRICULUM, READER_CURRICULUM
 
 
-def test_committed_reader_reproduces_its_record() -> None:
-    model, record = load_reader(0)
-    assert record["seed"] == 0 and record["command"] == "python -m readingroom.ocr train --seed 0"
-    assert record["extra"]["config"] == repr(READER_CONFIG)
+@pytest.mark.parametrize("kind,flag,curriculum", [
+    ("book", "", READER_CURRICULUM),
+    ("all-modes", " --curriculum all-modes", ALL_MODES_CURRICULUM),
+])
+def test_committed_reader_reproduces_its_record(kind, flag, curriculum) -> None:
+    model, record = load_reader(0, kind)
+    config = READERS[kind][0]
+    assert record["seed"] == 0
+    assert record["command"] == "python -m readingroom.ocr train --seed 0" + flag
+    assert record["extra"]["config"] == repr(config)
+    assert record["data"] == repr(curriculum)  # today's recipe is the one that made the file
     assert record["code_version"] and not record["code_version"]["dirty"]
     metrics, readings = reader_metrics(model)
     assert metrics["pages"] == record["metrics"]["pages"]  # pages per mode
-    assert len(readings) == metrics["pages"] * len(READER_CONFIG.modes)
-    assert {r.mode for r in readings} == set(READER_CONFIG.modes)
+    assert len(readings) == metrics["pages"] * len(config.modes)
+    assert {r.mode for r in readings} == set(config.modes)
     for key, value in metrics.items():
         # greedy decoding: a rounding difference on another CPU may flip a rare argmax
         assert value == pytest.approx(record["metrics"][key], abs=0.01), key
@@ -36,8 +44,15 @@ def test_train_command_refuses_a_missing_gpu(tmp_path, capsys) -> None:
 
 def test_load_reader_says_how_to_make_missing_weights() -> None:
     assert not reader_path(7).exists()
-    with pytest.raises(FileNotFoundError, match="python -m readingroom.ocr train --seed 7"):
+    with pytest.raises(FileNotFoundError, match="python -m readingroom.ocr train --seed 7`"):
         load_reader(7)
+    assert reader_path(7, "all-modes").name == "reader_all_modes_seed7.safetensors"
+    with pytest.raises(FileNotFoundError, match="train --seed 7 --curriculum all-modes"):
+        load_reader(7, "all-modes")
+    with pytest.raises(ValueError, match="kind"):
+        load_reader(0, "huge")
+    with pytest.raises(ValueError, match="kind"):
+        reader_path(0, "huge")
 
 
 def test_train_command_quick_writes_weights_and_record(tmp_path, capsys) -> None:
@@ -47,6 +62,14 @@ def test_train_command_quick_writes_weights_and_record(tmp_path, capsys) -> None
     record = read_record(out)
     assert out.is_file() and printed["weights"] == str(out)
     assert record["command"] == "python -m readingroom.ocr train --seed 3 --quick"
+    out2 = tmp_path / "quick_all.safetensors"
+    assert main(["train", "--quick", "--out", str(out2), "--no-progress", "--seed", "3",
+                 "--curriculum", "all-modes"]) == 0
+    capsys.readouterr()
+    record2 = read_record(out2)
+    assert record2["command"] == ("python -m readingroom.ocr train --seed 3 "
+                                  "--curriculum all-modes --quick")
+    assert record2["extra"]["config"] == repr(READERS["all-modes"][0])
     assert record["seed"] == 3 and "Curriculum(" in record["data"]
     assert set(record["metrics"]) == {"final_loss", "train_seconds"}
 
@@ -55,6 +78,7 @@ def test_train_command_quick_writes_weights_and_record(tmp_path, capsys) -> None
     ["train", "--quick"],                                  # --quick must not overwrite the book's
     ["train", "--seed", "-1"],
     ["train", "--seed", "x"],
+    ["train", "--quick", "--out", "w.safetensors", "--curriculum", "tiny"],
     ["train", "--out", "weights.pt", "--quick"],
     ["train", "--quick", "--out", "w.safetensors", "--device", "tpu!"],
     [],

@@ -1131,12 +1131,13 @@ class _Engine:
                     if not targets:
                         continue
                     fe = self.derive(self.ar_angle(e), "AR angle chase")
-                    fr = self.derive(self.ar_ratio(self.try_fact("eqratio", x, y, x, z, p, q, p, r)),
-                                     "AR ratio chase")
+                    fr = self.derive(self.ar_ratio(self.try_fact(
+                        "eqratio", x, y, x, z, p, q, p, r)), "AR ratio chase")
                     if fe is None or fr is None:
                         continue
                     for t in targets:
-                        self.add(t, "similar triangles (SAS) " + ("" if sign == 1 else "(mirrored) ")
+                        self.add(t, "similar triangles (SAS) "
+                                 + ("" if sign == 1 else "(mirrored) ")
                                  + f"{x}{y}{z} ~ {p}{q}{r}", (fe, fr))
             self.tick()
 

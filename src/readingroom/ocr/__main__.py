@@ -6,8 +6,12 @@ thread for the committed reader), scores it on the held-out pages
 (:func:`~readingroom.ocr.reader.reader_metrics`) and writes
 ``book/data/ocr/reader_seed{seed}.safetensors`` with its provenance record (command, seed, data
 recipe, code version, hash, metrics). ``--device cuda`` trains on a GPU. ``--quick`` runs a few
-steps of the same shape and writes to ``--out`` (required then), for smoke tests. Errors in the
-arguments exit with status 2.
+steps of the same shape and writes to ``--out`` (required then), for smoke tests.
+``--curriculum all-modes`` trains the second committed reader instead
+(:data:`~readingroom.ocr.reader.ALL_MODES_CONFIG`,
+:data:`~readingroom.ocr.train.ALL_MODES_CURRICULUM`: the same stages plus one in all four
+modes; 70 minutes on one thread) and writes ``reader_all_modes_seed{seed}.safetensors``. Errors
+in the arguments exit with status 2.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weights file (default book/data/ocr/reader_seed{seed}.safetensors)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument("--quick", action="store_true", help="a few steps, for smoke tests")
+    p.add_argument("--curriculum", choices=("book", "all-modes"), default="book",
+                   help="book (default: the chapter's reader, tiny and small modes) or "
+                   "all-modes (the same plus a last stage in all four modes)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     return parser
 
@@ -45,12 +52,18 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     from readingroom.common import save_weights, seed_everything
     from readingroom.ocr.model import MiniDeepSeekOCR
-    from readingroom.ocr.reader import READER_CONFIG, reader_metrics, reader_path
-    from readingroom.ocr.train import QUICK_CURRICULUM, READER_CURRICULUM, train_curriculum
+    from readingroom.ocr.reader import READERS, reader_metrics, reader_path
+    from readingroom.ocr.train import (
+        ALL_MODES_CURRICULUM,
+        QUICK_CURRICULUM,
+        READER_CURRICULUM,
+        train_curriculum,
+    )
 
     if args.quick and args.out is None:
         parser.error("--quick needs --out (the quick reader must not replace the book's)")
-    out = reader_path(args.seed) if args.out is None else args.out
+    out = reader_path(args.seed, args.curriculum) if args.out is None else args.out
+    config = READERS[args.curriculum][0]
     if out.suffix != ".safetensors":
         parser.error(f"--out must end in .safetensors, got {out}")
     try:
@@ -59,10 +72,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available here")
-    curriculum = QUICK_CURRICULUM if args.quick else READER_CURRICULUM
+    curriculum = QUICK_CURRICULUM if args.quick else (
+        READER_CURRICULUM if args.curriculum == "book" else ALL_MODES_CURRICULUM)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     seed_everything(args.seed)
-    model = MiniDeepSeekOCR(READER_CONFIG).to(device)
+    model = MiniDeepSeekOCR(config).to(device)
     start = time.perf_counter()
     histories = train_curriculum(model, curriculum, seed=args.seed,
                                  progress=not args.no_progress)
@@ -73,10 +87,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         metrics, _ = reader_metrics(model)
     metrics["train_seconds"] = round(seconds, 1)
     command = "python -m readingroom.ocr train --seed " + str(args.seed) + (
+        "" if args.curriculum == "book" else f" --curriculum {args.curriculum}") + (
         " --quick" if args.quick else "")
     save_weights(model, out, command=command, seed=args.seed,
                  data=repr(curriculum), metrics=metrics,
-                 extra={"config": repr(READER_CONFIG),
+                 extra={"config": repr(config),
                         "final_losses": {k: h.final_loss() for k, h in histories.items()}})
     print(json.dumps({"weights": str(out), **metrics}, indent=1))
     return 0

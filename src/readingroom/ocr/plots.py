@@ -57,7 +57,8 @@ def plot_compression(readings: Sequence[Reading], edges: Sequence[float],
     """
     _check_readings(readings)
     ax = get_axes(ax)
-    styles = {64: (BOOK_COLORS[0], "s"), 100: (BOOK_COLORS[3], "D")}
+    styles = {64: (BOOK_COLORS[0], "s"), 100: (BOOK_COLORS[3], "D"),
+              256: (BOOK_COLORS[1], "^"), 400: (BOOK_COLORS[4], "v")}
     for n_tokens in sorted({r.vision_tokens for r in readings}):
         color, marker = styles.get(n_tokens, (BOOK_COLORS[2], "o"))
         mine = [r for r in readings if r.vision_tokens == n_tokens]

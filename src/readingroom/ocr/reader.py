@@ -18,11 +18,22 @@ from readingroom.common import book_data_path, load_weights
 from readingroom.ocr.experiments import Reading, compression_sweep
 from readingroom.ocr.model import MiniDeepSeekOCR, OCRConfig
 
-__all__ = ["HELD_OUT", "READER_CONFIG", "load_reader", "reader_metrics", "reader_path"]
+__all__ = ["ALL_MODES_CONFIG", "HELD_OUT", "READERS", "READER_CONFIG", "load_reader",
+           "reader_metrics", "reader_path"]
 
-#: The reader's sizes: the default OCRConfig reading up to 256 characters after the vision tokens
-#: of any of the four modes (64, 100, 256 or 400).
-READER_CONFIG = OCRConfig(max_text=256)
+#: The reader's sizes: the default OCRConfig reading up to 256 characters after the 64 vision
+#: tokens of the tiny mode or the 100 of the small mode.
+READER_CONFIG = OCRConfig(max_text=256, modes=("tiny", "small"))
+
+#: The second reader's sizes: the same model, reading after the vision tokens of any of the
+#: four modes (64, 100, 256 or 400).
+ALL_MODES_CONFIG = OCRConfig(max_text=256)
+
+#: The committed readers: kind -> (config, file name pattern, ``--curriculum`` value).
+READERS = {
+    "book": (READER_CONFIG, "reader_seed{seed}"),
+    "all-modes": (ALL_MODES_CONFIG, "reader_all_modes_seed{seed}"),
+}
 
 #: The held-out pages the record's metrics are measured on: fonts, length ranges, pages per
 #: cell, and a seed no training stage uses.
@@ -30,23 +41,34 @@ HELD_OUT = dict(font_sizes=(8, 10, 12, 14), lengths=((4, 30), (30, 80), (80, 150
                 pages_per_cell=8, seed=12345)
 
 
-def reader_path(seed: int = 0) -> Path:
-    """``book/data/ocr/reader_seed{seed}.safetensors``."""
-    return book_data_path(f"ocr/reader_seed{seed}.safetensors")
+def _kind(kind: str) -> tuple:
+    if kind not in READERS:
+        raise ValueError(f"kind must be one of {sorted(READERS)}, got {kind!r}")
+    return READERS[kind]
 
 
-def load_reader(seed: int = 0) -> tuple[MiniDeepSeekOCR, dict]:
-    """The committed reader of ``seed`` and its record (hash checked by
+def reader_path(seed: int = 0, kind: str = "book") -> Path:
+    """``book/data/ocr/reader_seed{seed}.safetensors`` (``kind="all-modes"``:
+    ``reader_all_modes_seed{seed}.safetensors``)."""
+    return book_data_path(f"ocr/{_kind(kind)[1].format(seed=seed)}.safetensors")
+
+
+def load_reader(seed: int = 0, kind: str = "book") -> tuple[MiniDeepSeekOCR, dict]:
+    """The committed reader of ``seed`` (and ``kind``: ``"book"``, trained in the tiny and small
+    modes, or ``"all-modes"``) and its record (hash checked by
     :func:`~readingroom.common.load_weights`).
 
     Raises:
+        ValueError: an unknown ``kind``.
         FileNotFoundError: no weights for ``seed`` (the message says how to make them).
     """
-    path = reader_path(seed)
+    config = _kind(kind)[0]
+    path = reader_path(seed, kind)
     if not path.is_file():
+        flag = "" if kind == "book" else f" --curriculum {kind}"
         raise FileNotFoundError(f"{path} is missing; make it with "
-                                f"`python -m readingroom.ocr train --seed {seed}`")
-    model = MiniDeepSeekOCR(READER_CONFIG)
+                                f"`python -m readingroom.ocr train --seed {seed}{flag}`")
+    model = MiniDeepSeekOCR(config)
     record = load_weights(model, path)
     return model.eval(), record
 

@@ -41,8 +41,9 @@ from readingroom.ocr.text import random_text
 from readingroom.ocr.tokenizer import CharTokenizer
 
 __all__ = [
-    "FILL", "MIN_FACTOR", "QUICK_CURRICULUM", "READER_CURRICULUM", "Curriculum", "PageRecipe",
-    "Stage", "evaluate", "glyph_targets", "pretrain_encoder", "sample_pages", "train_curriculum",
+    "ALL_MODES_CURRICULUM", "FILL", "MIN_FACTOR", "QUICK_CURRICULUM", "READER_CURRICULUM",
+    "Curriculum", "PageRecipe", "Stage", "evaluate", "glyph_targets", "pretrain_encoder",
+    "sample_pages", "train_curriculum",
     "train_reader",
 ]
 
@@ -412,11 +413,8 @@ _FONTS = (8, 10, 12, 14)
 
 #: The curriculum of the committed reader (``python -m readingroom.ocr train``): reading is
 #: discovered on one-line pages in the tiny mode, then practised on longer pages, four fonts,
-#: random words, blurred pages, and the tiny (64 tokens) and small (100 tokens) modes in turn; a
-#: last stage adds the base (256 tokens) and large (400 tokens) modes, whose padded squares show
-#: the same page at 2x and 2.5x the tiny mode's pixels.
+#: random words, blurred pages, and the tiny (64 tokens) and small (100 tokens) modes in turn.
 _BOTH = ("tiny", "small")
-_ALL = ("tiny", "small", "base", "large")
 READER_CURRICULUM = Curriculum(
     pretrain=Stage("encoder", 400, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=100,
                                               random_share=0.2), _BOTH),
@@ -428,8 +426,19 @@ READER_CURRICULUM = Curriculum(
                                          random_share=0.2, low_res_share=0.2), _BOTH),
         Stage("long", 3000, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=230,
                                        random_share=0.2, low_res_share=0.2), _BOTH),
+    ),
+)
+
+#: The book's curriculum plus a last stage in all four modes (tiny, small, base with 256
+#: tokens, large with 400; the padded squares show the page at 2x and 2.5x the tiny mode's
+#: pixels), 2,400 steps, 600 per mode: ``python -m readingroom.ocr train --curriculum
+#: all-modes``.
+ALL_MODES_CURRICULUM = Curriculum(
+    pretrain=READER_CURRICULUM.pretrain,
+    stages=READER_CURRICULUM.stages + (
         Stage("all modes", 2400, PageRecipe(font_size=_FONTS, min_chars=4, max_chars=230,
-                                            random_share=0.2, low_res_share=0.2), _ALL),
+                                            random_share=0.2, low_res_share=0.2),
+              ("tiny", "small", "base", "large")),
     ),
 )
 
