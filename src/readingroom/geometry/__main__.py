@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from readingroom.common.checks import seed_arg
+
 __all__ = ["build_parser", "main"]
 
 
@@ -30,16 +32,6 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not v > 0 or math.isinf(v):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return v
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
     return v
 
 
@@ -59,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds per problem (default 60)")
         p.add_argument("--no-search", action="store_true",
                        help="DD + AR only, no auxiliary points")
-        p.add_argument("--seed", type=_seed, default=0, help="seed of the numeric diagram")
+        p.add_argument("--seed", type=seed_arg, default=0, help="seed of the numeric diagram")
     return parser
 
 

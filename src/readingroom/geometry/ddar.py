@@ -128,6 +128,16 @@ def fact(name: str, *args: str) -> Fact:
 # --- exact linear algebra with provenance ---------------------------------------------------
 
 
+def _subtract(e: dict, c, row: dict) -> None:
+    """``e -= c * row`` in place, over sparse coefficient dicts (zero entries removed)."""
+    for w, cw in row.items():
+        x = e.get(w, 0) - c * cw
+        if x:
+            e[w] = x
+        else:
+            e.pop(w, None)
+
+
 class LinearSystem:
     """Equations ``sum(c_v * v) = k`` over exact fractions, kept in reduced row echelon form.
 
@@ -160,12 +170,7 @@ class LinearSystem:
             if not c:
                 continue
             rc, rk, rp = self.rows[v]
-            for w, cw in rc.items():
-                x = e.get(w, 0) - c * cw
-                if x:
-                    e[w] = x
-                else:
-                    e.pop(w, None)
+            _subtract(e, c, rc)
             k -= c * rk
             prov |= rp
         return e, self._mod(k), frozenset(prov)
@@ -182,17 +187,13 @@ class LinearSystem:
         p = p | base
         self.n_added += 1
         units = [v for v, c in e.items() if abs(c) == 1] if self.modulus is not None else list(e)
-        if not units:
-            split = self._split(e, k)
-            if split is None:
-                self.stuck.append((e, k, p))
-                return True
+        if not units and (split := self._split(e, k)) is not None:
             e, k = split
             self.resolved += 1
             units = [v for v, c in e.items() if abs(c) == 1]
-            if not units:
-                self.stuck.append((e, k, p))
-                return True
+        if not units:
+            self.stuck.append((e, k, p))
+            return True
         piv = max(units, key=repr)
         c = e[piv]
         e = {v: x / c for v, x in e.items()}
@@ -201,12 +202,7 @@ class LinearSystem:
             f = rc.get(piv, 0)
             if f:
                 nc = dict(rc)
-                for w, cw in e.items():
-                    x = nc.get(w, 0) - f * cw
-                    if x:
-                        nc[w] = x
-                    else:
-                        nc.pop(w, None)
+                _subtract(nc, f, e)
                 self.rows[v] = (nc, self._mod(rk - f * k), rp | p)
         self.rows[piv] = (e, k, p)
         stuck, self.stuck = self.stuck, []

@@ -29,7 +29,7 @@ READER_CONFIG = OCRConfig(max_text=256, modes=("tiny", "small"))
 #: four modes (64, 100, 256 or 400).
 ALL_MODES_CONFIG = OCRConfig(max_text=256)
 
-#: The committed readers: kind -> (config, file name pattern, ``--curriculum`` value).
+#: The committed readers: kind (the ``--curriculum`` value) -> (config, file name pattern).
 READERS = {
     "book": (READER_CONFIG, "reader_seed{seed}"),
     "all-modes": (ALL_MODES_CONFIG, "reader_all_modes_seed{seed}"),
