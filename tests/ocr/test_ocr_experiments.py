@@ -12,6 +12,7 @@ from readingroom.ocr.experiments import (
     FOX_TINY,
     Reading,
     binned_precision,
+    compression_rho,
     compression_sweep,
     memory_sweep,
     pick_samples,
@@ -73,6 +74,19 @@ def test_binned_precision_averages_per_bin() -> None:
     assert binned_precision(rs, [0, 1, 2, 3]) == [(0.5, 0.75, 2), (2.5, 0.2, 1)]
     with pytest.raises(ValueError, match="increasing"):
         binned_precision(rs, [1, 1])
+
+
+def test_compression_rho_is_the_rank_correlation() -> None:
+    def reading(n: int, p: float) -> Reading:
+        return Reading(12, "tiny", 64, "x" * n, "", p)
+
+    falling = [reading(32, 0.9), reading(64, 0.8), reading(128, 0.3)]
+    assert compression_rho(falling) == pytest.approx(-1.0)
+    assert compression_rho(falling[::-1]) == pytest.approx(-1.0)  # order of readings is free
+    rising = [reading(32, 0.1), reading(64, 0.5), reading(96, 0.2), reading(128, 0.9)]
+    assert compression_rho(rising) == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="at least two"):
+        compression_rho(falling[:1])
 
 
 def test_shrink_keeps_the_size_and_loses_detail() -> None:

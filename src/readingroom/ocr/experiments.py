@@ -32,6 +32,7 @@ __all__ = [
     "Reading",
     "TokenBudget",
     "binned_precision",
+    "compression_rho",
     "compression_sweep",
     "memory_sweep",
     "pick_samples",
@@ -144,6 +145,21 @@ def binned_precision(readings: Sequence[Reading], edges: Sequence[float]
         if inside.any():
             out.append(((a + b) / 2, float(p[inside].mean()), int(inside.sum())))
     return out
+
+
+def compression_rho(readings: Sequence[Reading]) -> float:
+    """Spearman rank correlation between characters per vision token and precision over
+    ``readings`` (negative: the more text under each token, the worse the reading).
+
+    Raises:
+        ValueError: fewer than two readings.
+    """
+    if len(readings) < 2:
+        raise ValueError(f"readings must hold at least two readings, got {len(readings)}")
+    from scipy.stats import spearmanr  # noqa: PLC0415
+
+    return float(spearmanr([r.chars_per_token for r in readings],
+                           [r.precision for r in readings])[0])
 
 
 @dataclass(frozen=True)
