@@ -10,6 +10,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 PYTEST_ARGS ?=
+# Tests and chapters run in parallel: JOBS pytest-xdist workers (auto: one per core), each
+# computing with one CPU thread (readingroom.common.threads). JOBS=0 runs everything in one process.
+JOBS   ?= auto
+XDIST  := -n $(JOBS) --dist loadgroup --no-loadscope-reorder
 
 export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
@@ -32,15 +36,16 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html  (or: make serve)"
 
-## All tests: unit tests of src/ and kernels/, then every chapter in _toc.yml under nbval.
+## All tests: every chapter in _toc.yml under nbval (slowest first) and the unit tests of src/
+## and kernels/, spread over JOBS workers.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m 'not rendered and not chapter' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m 'not rendered and not chapter' $(PYTEST_ARGS)
 
 chapters: $(STAMP)
-	$(BIN)/python -m pytest -m chapter $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m chapter $(PYTEST_ARGS)
 
 ## The built book as a reader sees it: every page in headless Chromium (needs `make book` first
 ## and Debian's chromium; .ci/run installs it).

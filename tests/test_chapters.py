@@ -22,10 +22,13 @@ CHAPTER_TIMEOUT_S = 1800  # a chapter's budget is 120 s on the CPU; this only st
 @pytest.mark.chapter
 @pytest.mark.timeout(CHAPTER_TIMEOUT_S + 60)
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.name for c in CHAPTERS])
-def test_chapter(chapter, chapter_seconds):
+def test_chapter(chapter, record_property):
     run = run_chapter(chapter, workdir=BUILD / "nbval" / chapter.name,
                       cache_dir=BUILD / ".jupyter_cache", timeout_s=CHAPTER_TIMEOUT_S)
-    chapter_seconds[chapter.name] = run.seconds
+    # tests/conftest.py turns these into the runtime table (they reach the xdist controller too)
+    record_property("chapter", chapter.name)
+    record_property("chapter_seconds", run.seconds)
+    record_property("threads", run.threads)
     if not run.passed:
         pytest.fail(f"chapter {chapter.docname} failed under nbval "
                     f"(notebook: {run.notebook_path})\n\n{run.report}", pytrace=False)

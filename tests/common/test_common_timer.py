@@ -40,7 +40,8 @@ def test_report_within_budget(clock, capsys):
     preset = Preset("cpu", torch.device("cpu"), {"steps": 1})
     assert timer.report(preset) == pytest.approx(12.3)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "Chapter 'template' ran in 12.3 s on cpu preset on cpu (budget 120 s)"
+    assert lines[0] == ("Chapter 'template' ran in 12.3 s on cpu preset on cpu with 1 CPU thread "
+                        "(budget 120 s)")
     assert lines[1].split() == ["train", "10.0", "s", "(at", "10.0", "s)"]
     assert lines[2].split() == ["evaluate", "2.3", "s", "(at", "12.3", "s)"]
     assert len(lines) == 3 and "WARNING" not in "".join(lines)
@@ -51,7 +52,7 @@ def test_report_over_budget_warns_and_does_not_raise(clock, capsys):
     clock.now += 7.0
     assert timer.report() == 7.0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "Chapter 'slow' ran in 7.0 s (budget 5 s)"
+    assert out.splitlines()[0] == "Chapter 'slow' ran in 7.0 s with 1 CPU thread (budget 5 s)"
     assert "WARNING: chapter 'slow' took 7.0 s, over its 5 s budget by 2.0 s" in out
 
 

@@ -1,6 +1,6 @@
 """Shared core used by every chapter: seeding, devices and presets, a tiny transformer, a
-training loop, the plotting style, chapter timing, offline guard, book data paths, and the
-weights the book trains itself (saved with a provenance record).
+training loop, the plotting style, the thread policy, chapter timing, offline guard, book data
+paths, and the weights the book trains itself (saved with a provenance record).
 
 Chapters import from here rather than from the submodules::
 
@@ -11,6 +11,7 @@ Chapters import from here rather than from the submodules::
 Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
 :mod:`~readingroom.common.transformer`, :mod:`~readingroom.common.train`,
 :mod:`~readingroom.common.plotting`, :mod:`~readingroom.common.timer`,
+:mod:`~readingroom.common.threads` (the one-thread-per-process policy),
 :mod:`~readingroom.common.offline`, :mod:`~readingroom.common.paths`,
 :mod:`~readingroom.common.weights` (``save_weights``/``load_weights``/``read_record``/
 ``file_sha256``: committed ``.safetensors`` weights with their provenance record).
@@ -22,6 +23,7 @@ from .checks import check_int
 from .paths import book_data_path, load_book_data, repo_root
 from .plotting import BOOK_COLORS, plot_history, use_book_style
 from .seed import make_generator, seed_everything
+from .threads import thread_count, thread_env, use_threads
 from .timer import ChapterTimer, start_chapter
 from .train import TrainHistory, next_token_loss, train
 from .transformer import TinyTransformer, TransformerConfig
@@ -42,6 +44,9 @@ __all__ = [
     "use_book_style",
     "plot_history",
     "BOOK_COLORS",
+    "use_threads",
+    "thread_count",
+    "thread_env",
     "ChapterTimer",
     "start_chapter",
     "block_network",

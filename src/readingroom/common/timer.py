@@ -11,6 +11,8 @@ the end::
     timer.report(preset)      # Chapter 'nsa' ran in 41.7 s on cpu preset on cpu (budget 120 s)
 
 Going over budget prints a warning but never raises: a slow machine must not break the book.
+:func:`start_chapter` also applies the book's thread policy (:mod:`~readingroom.common.threads`:
+one CPU thread unless ``READINGROOM_THREADS`` says otherwise), and the report names the count.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import math
 import time
 
 from .device import Preset
+from .threads import use_threads
 
 __all__ = ["ChapterTimer", "start_chapter"]
 
@@ -37,7 +40,7 @@ class ChapterTimer:
         ValueError: ``name`` is empty or ``budget_s`` is not a positive finite number.
     """
 
-    def __init__(self, name: str, budget_s: float = 120.0) -> None:
+    def __init__(self, name: str, budget_s: float = 120.0, threads: int | None = None) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a non-empty str, got {type(name).__name__}")
         if not name.strip():
@@ -50,6 +53,7 @@ class ChapterTimer:
             raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s}")
         self.name = name
         self.budget_s = float(budget_s)
+        self.threads = threads  # CPU threads the chapter computes with (None: not recorded)
         self.laps: list[tuple[str, float]] = []  # (label, seconds since start)
         self._start = _clock()
 
@@ -88,6 +92,8 @@ class ChapterTimer:
             raise TypeError(f"preset must be a Preset or None, got {type(preset).__name__}")
         total = self.elapsed
         where = f" on {preset.name} preset on {preset.device}" if preset is not None else ""
+        if self.threads is not None:
+            where += f" with {self.threads} CPU thread{'s' if self.threads != 1 else ''}"
         print(f"Chapter {self.name!r} ran in {total:.1f} s{where} (budget {self.budget_s:g} s)")
         previous = 0.0
         width = max((len(label) for label, _ in self.laps), default=0)
@@ -109,10 +115,12 @@ class ChapterTimer:
 
 
 def start_chapter(name: str, budget_s: float = 120.0) -> ChapterTimer:
-    """Start timing the chapter ``name`` with a budget of ``budget_s`` seconds.
+    """Apply the thread policy and start timing the chapter ``name`` (budget ``budget_s`` s).
 
     Raises:
         TypeError: ``name`` is not a str or ``budget_s`` is not a number.
         ValueError: ``name`` is empty or ``budget_s`` is not a positive finite number.
     """
-    return ChapterTimer(name, budget_s)
+    timer = ChapterTimer(name, budget_s)  # validates before anything is changed
+    timer.threads = use_threads()
+    return timer

@@ -16,6 +16,7 @@ The flow for one chapter (``tests/test_chapters.py`` calls :func:`run_chapter`):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -69,7 +70,8 @@ class Chapter:
 
 @dataclass
 class ChapterRun:
-    """What executing one chapter under nbval produced."""
+    """What executing one chapter under nbval produced (``threads``: the CPU threads its kernel
+    computed with, as :func:`~readingroom.common.thread_env` passed them: a count or ``auto``)."""
 
     chapter: Chapter
     passed: bool
@@ -78,6 +80,7 @@ class ChapterRun:
     notebook_path: Path
     cached: bool = False
     cells_run: int = 0
+    threads: str = "1"
     stdout: str = field(default="", repr=False)
 
 
@@ -193,13 +196,31 @@ def cache_executed_notebook(notebook, source: str | os.PathLike, cache_dir: str 
 
     if seconds < 0:
         raise ValueError(f"seconds must be >= 0, got {seconds}")
-    cache = get_cache(str(cache_dir))
-    record = cache.cache_notebook_bundle(
-        CacheBundleIn(notebook, str(source), data={"execution_seconds": float(seconds)}),
-        check_validity=False,
-        overwrite=True,
-    )
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Chapters run in parallel test workers: one writer at a time, or two first writers race to
+    # create the cache's SQLite database and a later one meets "database is locked".
+    with _file_lock(cache_dir.with_name(cache_dir.name + ".lock")):
+        cache = get_cache(str(cache_dir))
+        record = cache.cache_notebook_bundle(
+            CacheBundleIn(notebook, str(source), data={"execution_seconds": float(seconds)}),
+            check_validity=False,
+            overwrite=True,
+        )
     return record.pk
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive advisory lock on ``path`` (created if missing), held for the ``with`` block."""
+    import fcntl
+
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _with_outputs(notebook, cells: dict[str, dict]):
@@ -305,8 +326,11 @@ def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
     outputs_json = workdir / f"{chapter.name}.outputs.json"
     outputs_json.unlink(missing_ok=True)
 
+    from readingroom.common.threads import THREADS_ENV, thread_env
+
     env = dict(os.environ)
     env.update(OFFLINE_ENV)
+    env.update(thread_env())  # the kernel's pools start at the policy's size (one thread)
     env["IPYTHONDIR"] = str(ipython_dir)
     env["READINGROOM_OUTPUTS"] = str(outputs_json)
     env.setdefault("PYTHONHASHSEED", "0")
@@ -331,7 +355,7 @@ def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
         return ChapterRun(chapter=chapter, passed=False, seconds=time.perf_counter() - start,
                           report=f"{chapter.docname} still running after {timeout_s} s; "
                                  f"stopped.\n{_ANSI.sub('', stdout)[-4000:]}",
-                          notebook_path=ipynb, stdout=stdout)
+                          notebook_path=ipynb, stdout=stdout, threads=env[THREADS_ENV])
     seconds = time.perf_counter() - start
 
     record = {}
@@ -355,4 +379,5 @@ def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
         cache_executed_notebook(executed, chapter.path, cache_dir, seconds)
         cached = True
     return ChapterRun(chapter=chapter, passed=passed, seconds=seconds, report=report,
-                      notebook_path=ipynb, cached=cached, cells_run=len(cells), stdout=stdout)
+                      notebook_path=ipynb, cached=cached, cells_run=len(cells), stdout=stdout,
+                      threads=env[THREADS_ENV])
