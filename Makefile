@@ -1,6 +1,7 @@
 # Reading Room — the three commands a reader needs.
 #   make book   build the HTML book (every chapter executed) into _build/html
-#   make test   unit tests + every chapter executed under nbval
+#   make test   unit tests + every chapter executed under nbval, in parallel over the cores
+#   make lint   ruff over src/, kernels/, tests/ and benchmarks/
 #   make serve  serve the built book on http://localhost:$(PORT)
 # Each target installs what it needs into .venv first (only python3 is required).
 
@@ -19,7 +20,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install book test unit chapters check-html serve lab bench clean
+.PHONY: install book test unit chapters lint check-html serve lab bench clean
 
 install: $(STAMP)
 
@@ -46,6 +47,10 @@ unit: $(STAMP)
 
 chapters: $(STAMP)
 	$(BIN)/python -m pytest $(XDIST) -m chapter $(PYTEST_ARGS)
+
+## Lint: ruff with the configuration in pyproject.toml (pyflakes, syntax and whitespace errors).
+lint: $(STAMP)
+	$(BIN)/ruff check src kernels tests benchmarks
 
 ## The built book as a reader sees it: every page in headless Chromium (needs `make book` first
 ## and Debian's chromium; .ci/run installs it).

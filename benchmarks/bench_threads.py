@@ -102,6 +102,7 @@ def run_quick_timed(_chapter, workdir: Path) -> tuple[float, bool]:
     from readingroom.common import thread_env
 
     env = {**os.environ, **thread_env()}
+    workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", QUICK_WORKLOAD], env=env, cwd=workdir,
                           capture_output=True, text=True)

@@ -158,3 +158,31 @@ def test_check_glue_accepts_resolving_references():
     assert check_glue("no references here", nb) == []
     problems = check_glue("line one\n{glue:text}`x:s` and {glue:md}`y`", nb)
     assert problems == ["line 2: {glue:md}`y` names 'y', which no cell glued"]
+
+
+def test_chapter_kernel_computes_with_the_thread_policy(tmp_path, monkeypatch):
+    monkeypatch.setenv("READINGROOM_THREADS", "1")
+    ch = _chapter(tmp_path, "threads",
+                  "import os, torch\nassert torch.get_num_threads() == 1, torch.get_num_threads()\n"
+                  "assert os.environ['OMP_NUM_THREADS'] == '1'")
+    run = run_chapter(ch, workdir=tmp_path / "work")
+    assert run.passed, run.report
+    assert run.threads == "1"
+
+
+def test_two_chapters_cache_at_once(tmp_path):
+    """Parallel test workers write one Jupyter cache: neither write may be lost or fail."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jupyter_cache import get_cache
+
+    chapters = [_chapter(tmp_path, f"c{i}", f"print({i})") for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(lambda c: run_chapter(c, workdir=tmp_path / "w" / c.name,
+                                                   cache_dir=tmp_path / "cache"), chapters))
+    assert all(r.passed and r.cached for r in runs), [r.report for r in runs]
+    cache = get_cache(str(tmp_path / "cache"))
+    for i, ch in enumerate(chapters):
+        _, merged = cache.merge_match_into_notebook(read_chapter(ch.path))
+        code = [c for c in merged.cells if c.cell_type == "code"]
+        assert code[0].outputs[0]["text"] == f"{i}\n"

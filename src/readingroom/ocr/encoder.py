@@ -33,7 +33,6 @@ tokens then cover content, and the paper counts the valid ones with its Eq. (1):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
