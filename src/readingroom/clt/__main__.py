@@ -40,12 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.clt_steps < 1:
         parser.error(f"--clt-steps must be a positive int, got {args.clt_steps}")
-    import torch
 
     from readingroom.clt.experiments import robustness
-    from readingroom.common import book_data_path
+    from readingroom.common import book_data_path, use_threads
 
-    torch.set_num_threads(1)  # the recorded numbers are for one thread
+    use_threads(1)  # the recorded numbers are for one thread
     out = book_data_path("clt/robustness.json") if args.out is None else args.out
     rows = []
     for seed in args.seeds:

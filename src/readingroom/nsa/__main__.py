@@ -38,9 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _recall(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    import torch
 
-    from readingroom.common import save_weights
+    from readingroom.common import save_weights, use_threads
     from readingroom.nsa.experiments import (
         QUICK_RECIPE, RECALL_RECIPE, recall_path, run_recall, summarise, write_summary,
     )
@@ -49,7 +48,7 @@ def _recall(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--quick needs --out-dir (quick results must not replace the book's)")
     recipe = QUICK_RECIPE if args.quick else RECALL_RECIPE
     out_dir = recall_path(args.seed).parent if args.out_dir is None else args.out_dir
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    use_threads()  # the book's thread policy (readingroom.common.threads)
     runs = run_recall(recipe, args.seed, progress=not args.no_progress)
     summary = summarise(recipe, args.seed, runs)
     command = f"python -m readingroom.nsa recall --seed {args.seed}" + (" --weights" if args.weights else "") + (

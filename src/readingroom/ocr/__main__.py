@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import torch
 
-    from readingroom.common import save_weights, seed_everything
+    from readingroom.common import save_weights, seed_everything, use_threads
     from readingroom.ocr.model import MiniDeepSeekOCR
     from readingroom.ocr.reader import READERS, reader_metrics, reader_path
     from readingroom.ocr.train import (
@@ -74,7 +74,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--device cuda: no CUDA device is available here")
     curriculum = QUICK_CURRICULUM if args.quick else (
         READER_CURRICULUM if args.curriculum == "book" else ALL_MODES_CURRICULUM)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    use_threads()  # the book's thread policy (readingroom.common.threads)
     seed_everything(args.seed)
     model = MiniDeepSeekOCR(config).to(device)
     start = time.perf_counter()

@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from readingroom.common import use_threads
+
+    use_threads()  # the book's thread policy (readingroom.common.threads)
     return args.func(args, parser)
 
 
