@@ -12,7 +12,7 @@ EXPECTED = {
     "choose_preset",
     "TransformerConfig",
     "TinyTransformer",
-    "TrainHistory",
+    "TrainHistory", "eval_mode",
     "train",
     "next_token_loss",
     "use_book_style",

@@ -368,3 +368,18 @@ def test_train_validates_arguments(kwargs, error, message):
     model, get_batch = args.pop("model"), args.pop("get_batch")
     with pytest.raises(error, match=message):
         train(model, get_batch, **args)
+
+
+def test_eval_mode_restores_the_previous_mode_even_on_error():
+    from readingroom.common import eval_mode
+
+    model = torch.nn.Dropout(0.5)
+    with eval_mode(model):
+        assert not model.training
+    assert model.training
+    model.eval()
+    with pytest.raises(RuntimeError):
+        with eval_mode(model):
+            model.train()
+            raise RuntimeError("boom")
+    assert not model.training  # the mode it had before the block, not the one set inside

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from readingroom.common.checks import check_int
+from readingroom.common.train import eval_mode
 
 __all__ = [
     "STATES",
@@ -234,10 +235,6 @@ def accuracy(model: nn.Module, prompts: Sequence[Prompt]) -> float:
     """Fraction of prompts whose greedy next token is the answer."""
     if not prompts:
         raise ValueError("prompts must not be empty")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         pred = predict(model, prompts)
-    finally:
-        model.train(was_training)
     return sum(y == p.answer for y, p in zip(pred, prompts)) / len(prompts)

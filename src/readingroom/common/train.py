@@ -17,7 +17,8 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from tqdm import tqdm
 
 from readingroom.common.checks import check_int as _check_int
 
-__all__ = ["PROGRESS_ENV", "TrainHistory", "next_token_loss", "train"]
+__all__ = ["PROGRESS_ENV", "TrainHistory", "eval_mode", "next_token_loss", "train"]
 
 #: Set this environment variable to ``0`` to silence every progress bar (e.g. in CI logs).
 PROGRESS_ENV = "READINGROOM_PROGRESS"
@@ -94,6 +95,17 @@ class TrainHistory:
             )
         tail = self.losses[-window:]
         return sum(tail) / len(tail)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for the block and restore its previous mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

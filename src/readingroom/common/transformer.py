@@ -27,6 +27,7 @@ from torch import nn
 
 from readingroom.common.checks import check_dropout
 from readingroom.common.checks import check_int as _check_int
+from readingroom.common.train import eval_mode
 
 __all__ = ["TransformerConfig", "TinyTransformer", "gpt2_init"]
 
@@ -315,9 +316,7 @@ class TinyTransformer(nn.Module):
                 f"generator must be a torch.Generator or None, got {type(generator).__name__}"
             )
 
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             for _ in range(max_new_tokens):
                 context = idx[:, -self.config.n_ctx :]  # [B, <= n_ctx]
                 logits = self(context)[:, -1, :]  # [B, V]
@@ -327,6 +326,4 @@ class TinyTransformer(nn.Module):
                     probs = F.softmax(logits / temperature, dim=-1)  # [B, V]
                     next_id = torch.multinomial(probs, 1, generator=generator)  # [B, 1]
                 idx = torch.cat([idx, next_id], dim=1)  # [B, T + 1]
-        finally:
-            self.train(was_training)
         return idx

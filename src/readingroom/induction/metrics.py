@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from readingroom.common import eval_mode
+
 __all__ = ["ablate_heads", "head_scores", "induction_scores", "previous_token_scores", "split_loss"]
 
 
@@ -42,12 +44,8 @@ def split_loss(model: torch.nn.Module, tokens: torch.Tensor, periods: torch.Tens
     ``{"fresh": ..., "repeat": ...}``; a model that learned in context has ``repeat << fresh``.
     """
     tokens, periods = _check_tokens(tokens, periods)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits = model(tokens[:, :-1])  # [B, T-1, V]
-    finally:
-        model.train(was_training)
     targets = tokens[:, 1:]  # [B, T-1]
     nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # [B, T-1]
     s = torch.arange(1, tokens.shape[1], device=tokens.device)  # target positions

@@ -30,6 +30,7 @@ from torch import nn
 from readingroom.common.checks import check_dropout
 from readingroom.common.checks import check_int as _check_int
 from readingroom.common.transformer import gpt2_init
+from readingroom.common.train import eval_mode
 from readingroom.ocr.moe import Expert, MoEConfig, MoEFeedForward
 
 __all__ = ["DecoderConfig", "DecoderOutput", "MoEDecoder", "count_parameters"]
@@ -416,9 +417,7 @@ class MoEDecoder(nn.Module):
                 f"prefix length P={P} plus max_new_tokens={max_new_tokens} exceeds "
                 f"max_len={cfg.max_len}"
             )
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             B = prefix.shape[0]
             device = self.tok_emb.weight.device
             seq = torch.full((B, 1), bos_id, dtype=torch.long, device=device)  # [B, 1]
@@ -436,8 +435,6 @@ class MoEDecoder(nn.Module):
                 done = done | (nxt == eos_id)
                 if bool(done.all()):
                     break
-        finally:
-            self.train(was_training)
         return seq[:, 1:]
 
 

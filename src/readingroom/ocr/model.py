@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from readingroom.common.checks import check_int
+from readingroom.common.train import eval_mode
 from readingroom.ocr.decoder import DecoderConfig, DecoderOutput, MoEDecoder
 from readingroom.ocr.encoder import (
     DeepEncoder,
@@ -148,17 +149,13 @@ class MiniDeepSeekOCR(nn.Module):
             max_new_tokens, "max_new_tokens")
         step = pixels.shape[0] if batch_size is None else check_int(batch_size, "batch_size")
         device = next(self.parameters()).device
-        was_training = self.training
-        self.eval()
         texts: list[str] = []
-        try:
+        with eval_mode(self):
             for start in range(0, pixels.shape[0], max(step, 1)):
                 chunk = pixels[start:start + step].to(device)
                 ids = self.decoder.generate(self.encoder(chunk), self.tokenizer.bos_id,
                                             self.tokenizer.eos_id, limit)  # [b, <= limit]
                 texts += [self.tokenizer.decode(row) for row in ids]
-        finally:
-            self.train(was_training)
         return texts
 
     @property

@@ -58,6 +58,7 @@ from readingroom.common import (
     train,
 )
 from readingroom.common.checks import check_int as _check_int
+from readingroom.common.train import eval_mode
 
 __all__ = [
     "ANIMALS",
@@ -867,12 +868,8 @@ def animal_distribution(model: TinyTransformer, vocab: Vocab | None = None, *,
     if not isinstance(normalize, bool):
         raise TypeError(f"normalize must be a bool, got {normalize!r}")
     device = model.tok_emb.weight.device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits = model(torch.tensor([[vocab.bos, vocab.question]], device=device))[0, -1]  # [V]
-    finally:
-        model.train(was_training)
     logits = logits.double()
     ids = torch.tensor(vocab.animal_ids, device=device)
     if normalize:

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from readingroom.dupo import DupoRecipe, accuracy, run_arm, run_seed, split_problems
+from readingroom.dupo.__main__ import main
+
+TINY = DupoRecipe(d_model=32, sft_steps=30, rl_steps=4, questions=8, eval_every=2, n_test=100)
+
+
+def test_runs_repeat_with_a_seed_and_share_their_start():
+    a = run_arm("dupo", 0, TINY, progress=False)
+    b = run_arm("dupo", 0, TINY, progress=False)
+    assert a.test_accuracy == b.test_accuracy and a.steps == [0, 2, 4]
+    out = run_seed(0, TINY, arms=("sft", "oracle"), progress=False)
+    # every arm is measured from the same supervised start
+    assert out["arms"]["sft"]["test_accuracy"][0] == out["arms"]["oracle"]["test_accuracy"][0]
+    assert 0.0 <= out["separation"]["auroc"] <= 1.0
+
+
+def test_accuracy_of_the_exact_solver_is_one(exact_solver):
+    assert accuracy(exact_solver, split_problems(0)[2][:50]) == 1.0
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: DupoRecipe(group=1), "group"),
+    (lambda: DupoRecipe(rl_lr=-1.0), "rl_lr"),
+    (lambda: DupoRecipe(unknowns="some"), "unknowns"),
+    (lambda: run_arm("ppo", 0, TINY, progress=False), "arm"),
+    (lambda: run_seed(0, TINY, arms=("dupo", "ppo"), progress=False), "arms"),
+])
+def test_bad_settings_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_cli_train_json(capsys, monkeypatch):
+    import readingroom.dupo.__main__ as cli
+
+    monkeypatch.setattr(cli, "_recipe", lambda args: TINY)
+    assert main(["train", "--arm", "oracle", "--seed", "1", "--json", "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["arm"] == "oracle" and out["seed"] == 1 and len(out["test_accuracy"]) == 3
+
+
+@pytest.mark.parametrize("argv", [["train", "--arm", "ppo"], ["train", "--seed", "-1"],
+                                  ["sweep", "--rl-steps", "0"], []])
+def test_cli_bad_arguments_exit_2(argv):
+    proc = subprocess.run([sys.executable, "-m", "readingroom.dupo", *argv],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
