@@ -31,8 +31,12 @@ REQUIRED = {
 }
 
 
-def test_there_is_at_least_one_chapter():
-    assert CHAPTERS
+def test_every_notebook_in_book_is_in_the_toc():
+    """A chapter missing from _toc.yml would be neither built (only_build_toc_files) nor tested."""
+    listed = {c.path.resolve() for c in CHAPTERS}
+    notebooks = {p.resolve() for p in (ROOT / "book").glob("*.md")
+                 if "kernelspec:" in p.read_text(encoding="utf-8")[:400]}
+    assert notebooks - listed == set(), "book/ notebooks missing from _toc.yml"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.name for c in CHAPTERS])
