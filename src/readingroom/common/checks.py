@@ -1,6 +1,6 @@
 """Argument checks shared by the book's modules: one wording for every "must be" error.
 
-BOOK.md asks that a public function given a parameter it cannot honour raises a ``TypeError`` or
+The book's conventions ask that a public function given a parameter it cannot honour raises a ``TypeError`` or
 ``ValueError`` naming the parameter and what was expected. These helpers are that sentence, written
 once.
 """

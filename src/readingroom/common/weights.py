@@ -333,7 +333,7 @@ def save_weights(
         path: the weights file to write; its name must end in ``.safetensors``. An existing file
             (and record) is replaced.
         command: the command that produced the weights, e.g.
-            ``"python -m readingroom.nsa.train --seed 0 --out book/data/nsa.safetensors"``.
+            ``"python -m readingroom.nsa recall --seed 0 --weights"``.
         seed: the seed of the run, an int in ``[0, 2**32 - 1]``.
         data: the data recipe, e.g. ``"20,000 sequences of the induction task, T=64, V=32"``.
         metrics: name -> number, e.g. ``{"final_loss": 0.0412}``.
