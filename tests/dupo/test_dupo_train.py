@@ -48,7 +48,8 @@ def test_cli_train_json(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("argv", [["train", "--arm", "ppo"], ["train", "--seed", "-1"],
-                                  ["sweep", "--rl-steps", "0"], []])
+                                  ["sweep", "--rl-steps", "0"], ["translate", "--seeds", "x"],
+                                  []])
 def test_cli_bad_arguments_exit_2(argv):
     proc = subprocess.run([sys.executable, "-m", "readingroom.dupo", *argv],
                           capture_output=True, text=True)

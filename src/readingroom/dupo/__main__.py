@@ -1,4 +1,4 @@
-"""Command line: ``python -m readingroom.dupo {train,sweep}``.
+"""Command line: ``python -m readingroom.dupo {train,sweep,translate}``.
 
 ``train --arm dupo --seed S [--json]`` trains one arm of the chapter's experiment from its
 supervised start and prints its test accuracy over the GRPO steps.
@@ -6,6 +6,10 @@ supervised start and prints its test accuracy over the GRPO steps.
 ``sweep --seeds 0 1 2 3 4 [--out FILE]`` runs every arm for every seed (each seed's arms share one
 supervised start) and writes the JSON the chapter renders (default ``book/data/dupo/arms.json``),
 with its provenance: the command, the recipe, the date, the thread count and library versions.
+
+``translate --seeds 0 1 2 3 4 [--out FILE]`` runs the translation world (back-translation as the
+dual, chrF as the score): the supervised start, DuPO and the chrF oracle for every seed, and the
+reward-hacking probes; it writes ``book/data/dupo/translation.json``.
 
 Progress bars go to stderr (``--no-progress`` silences them). Bad arguments exit with status 2.
 """
@@ -49,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=None,
                    help="where to write the JSON (default book/data/dupo/arms.json)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    tr = sub.add_parser("translate", help="the translation world over several seeds, as JSON")
+    tr.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2, 3, 4],
+                    help="seeds (default 0 1 2 3 4)")
+    tr.add_argument("--rl-steps", type=positive_int_arg, default=None,
+                    help="GRPO steps (default: the recipe's, 100)")
+    tr.add_argument("--out", type=Path, default=None,
+                    help="where to write the JSON (default book/data/dupo/translation.json)")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     return parser
 
 
@@ -75,31 +87,46 @@ def _train(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     import torch
 
-    from readingroom.common import book_data_path, use_threads
+    from readingroom.common import book_data_path
     from readingroom.dupo.experiments import run_seed
+    from readingroom.dupo.train import DupoRecipe
 
-    threads = use_threads()
-    recipe = _recipe(args)
-    out = book_data_path("dupo/arms.json") if args.out is None else args.out
+    translate = args.command == "translate"
+    if translate:
+        from readingroom.dupo.translation import TranslationRecipe, run_translation_seed
+
+        recipe = (TranslationRecipe() if args.rl_steps is None
+                  else TranslationRecipe(rl_steps=args.rl_steps))
+        run, metric, name = run_translation_seed, "test_chrf", "dupo/translation.json"
+    else:
+        recipe = DupoRecipe() if args.rl_steps is None else DupoRecipe(rl_steps=args.rl_steps)
+        run, metric, name = run_seed, "test_accuracy", "dupo/arms.json"
+    out = book_data_path(name) if args.out is None else args.out
     start, runs = time.perf_counter(), []
     for seed in args.seeds:
-        runs.append(run_seed(seed, recipe, progress=not args.no_progress))
-        final = {arm: round(r["test_accuracy"][-1], 3) for arm, r in runs[-1]["arms"].items()}
+        runs.append(run(seed, recipe, progress=not args.no_progress))
+        final = {arm: round(r[metric][-1], 3) for arm, r in runs[-1]["arms"].items()}
         print(f"seed {seed}: {final}", file=sys.stderr, flush=True)
-    command = "python -m readingroom.dupo sweep --seeds " + " ".join(map(str, args.seeds))
+    command = (f"python -m readingroom.dupo {args.command} --seeds "
+               + " ".join(map(str, args.seeds)))
     if args.rl_steps is not None:
         command += f" --rl-steps {args.rl_steps}"
     record = {
         "command": command,
         "argv": shlex.join(sys.argv),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "threads": threads,
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "seconds": round(time.perf_counter() - start, 1),
         "recipe": asdict(recipe),
         "runs": runs,
     }
+    if translate:
+        import sacrebleu
+
+        record["sacrebleu"] = sacrebleu.__version__
+        record["chrf"] = "sacrebleu CHRF() defaults: character 6-grams, beta 2, sentence level"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {out}", file=sys.stderr)

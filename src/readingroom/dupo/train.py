@@ -140,7 +140,8 @@ def supervised_start(recipe: DupoRecipe, labelled: list[Problem], seed: int, *,
     def loss_fn(model, x, y):
         return torch.nn.functional.cross_entropy(model(x)[:, -1, :MODULUS], y)
 
-    train(model, get_batch, steps=recipe.sft_steps, lr=recipe.sft_lr, warmup=20,
+    train(model, get_batch, steps=recipe.sft_steps, lr=recipe.sft_lr,
+          warmup=min(20, recipe.sft_steps // 2),
           loss_fn=loss_fn, progress=progress, desc="supervised start")
     return model.eval()
 
