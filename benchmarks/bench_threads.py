@@ -109,6 +109,29 @@ def run_quick_timed(_chapter, workdir: Path) -> tuple[float, bool]:
     return time.perf_counter() - start, proc.returncode == 0
 
 
+def write_record(args: argparse.Namespace, rows: list[dict], ratios: dict, cores: int, *,
+                 complete: bool) -> None:
+    """Write the JSON so far (``complete`` is False while rows are still to come)."""
+    record = {
+        "device": cpu_name(),
+        "device_type": "cpu",
+        "cpu_count": cores,
+        "python_version": platform.python_version(),
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
+        "busy_process": BUSY,
+        "quick": args.quick,
+        "complete": complete,
+        "timing": "time.perf_counter around one execution (kernel start included)",
+        "results": rows,
+        "ratios": ratios,
+        "max_ratio": {p: max(r[p][k] for r in ratios.values() for k in r.get(p, {}))
+                      for p in args.threads if any(p in r for r in ratios.values())},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chapters", nargs="+", default=None,
@@ -165,26 +188,12 @@ def main(argv: list[str] | None = None) -> int:
                                  "seconds": round(seconds, 1), "passed": passed,
                                  "ratio_to_quiet": round(ratio, 2), "fair_share_ratio": fair})
                     ratios.setdefault(name, {}).setdefault(policy, {})[str(load)] = round(ratio, 2)
+                    write_record(args, rows, ratios, cores, complete=False)  # a stopped run keeps its rows
                     print(f"{name:<20} threads={policy:<5} load={load}: {seconds:7.1f} s  "
                           f"x{ratio:.2f} of quiet (fair share x{fair:.2f})"
                           f"{'' if passed else '  FAILED'}", flush=True)
 
-    record = {
-        "device": cpu_name(),
-        "device_type": "cpu",
-        "cpu_count": cores,
-        "python_version": platform.python_version(),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
-        "busy_process": BUSY,
-        "quick": args.quick,
-        "timing": "time.perf_counter around one execution (kernel start included)",
-        "results": rows,
-        "ratios": ratios,
-        "max_ratio": {p: max(r[p][k] for r in ratios.values() for k in r[p]) for p in args.threads},
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    write_record(args, rows, ratios, cores, complete=True)
     print(f"wrote {args.out}")
     return 0 if ok else 1
 
