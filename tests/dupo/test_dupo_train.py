@@ -54,3 +54,9 @@ def test_cli_bad_arguments_exit_2(argv):
     proc = subprocess.run([sys.executable, "-m", "readingroom.dupo", *argv],
                           capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
+
+
+def test_dual_accuracy_of_the_exact_solver_is_one(exact_solver):
+    from readingroom.dupo import dual_accuracy
+
+    assert dual_accuracy(exact_solver, split_problems(1)[2][:50]) == 1.0

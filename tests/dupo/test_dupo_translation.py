@@ -88,3 +88,17 @@ def test_translate_both_directions_and_bad_words(exact_back_translator):
         translate(exact_back_translator, [S], direction="<x>")
     with pytest.raises(ValueError, match="outside the language"):
         translate(exact_back_translator, [["kesa", "zebra"]], direction="<t2s>")
+
+
+def test_back_translation_of_the_exact_verifier_and_a_tiny_seed(exact_back_translator):
+    from readingroom.dupo import run_translation_seed
+    from readingroom.dupo.translation import evaluate_back_translation
+
+    test = split_sentences(0, TranslationRecipe())[2][:30]
+    assert evaluate_back_translation(exact_back_translator, test) == {"chrf": 1.0, "exact": 1.0}
+    recipe = TranslationRecipe(d_model=32, sft_steps=10, n_test=20, unlabelled=20)
+    out = run_translation_seed(0, recipe, arms=("sft",), progress=False)
+    assert set(out) == {"seed", "back_translation", "probes", "arms"}
+    assert out["arms"]["sft"]["steps"] == [0]
+    with pytest.raises(ValueError, match="arms"):
+        run_translation_seed(0, recipe, arms=("sft", "majority"), progress=False)
