@@ -263,3 +263,11 @@ def test_glyph_boxes_locate_every_visible_character():
     assert page.margin == 6
     with pytest.raises(TypeError, match="page must be a Page"):
         glyph_boxes("ab")
+
+
+def test_char_advance_is_the_monospace_width_that_sets_chars_per_line():
+    from readingroom.ocr import char_advance
+
+    assert char_advance(12) > char_advance(8) > 0
+    # a line holds as many characters as fit between the margins at this advance
+    assert chars_per_line(256, 12, margin=0) == int(256 // char_advance(12))

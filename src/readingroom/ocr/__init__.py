@@ -29,7 +29,9 @@ from readingroom.ocr.model import (
     precision,
 )
 from readingroom.ocr.moe import MoEAux, MoEConfig, MoEFeedForward
-from readingroom.ocr.render import Page, glyph_boxes, page_capacity, render_page, render_text_page
+from readingroom.ocr.render import (
+    Page, char_advance, glyph_boxes, page_capacity, render_page, render_text_page,
+)
 from readingroom.ocr.text import ALPHABET, sample_text
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN, CharTokenizer
 from readingroom.ocr.train import (
@@ -43,7 +45,7 @@ from readingroom.ocr.train import (
 
 __all__ = [
     # data
-    "ALPHABET", "sample_text", "Page", "glyph_boxes", "page_capacity", "render_page",
+    "ALPHABET", "sample_text", "Page", "char_advance", "glyph_boxes", "page_capacity", "render_page",
     "render_text_page",
     "CHARS_PER_BPE_TOKEN", "CharTokenizer",
     # encoder

@@ -34,6 +34,7 @@ __all__ = [
     "Page",
     "font_path",
     "glyph_boxes",
+    "char_advance",
     "chars_per_line",
     "lines_per_page",
     "page_capacity",
@@ -116,7 +117,7 @@ def _font(font_size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path()), font_size)
 
 
-def _advance(font_size: int) -> float:
+def char_advance(font_size: int) -> float:
     """Horizontal advance of one character (every glyph has the same one in a monospace font)."""
     return _font(font_size).getlength("M")
 
@@ -152,7 +153,7 @@ def chars_per_line(width: int, font_size: int, margin: int = 4) -> int:
     available = width - 2 * margin
     if available <= 0:
         return 0
-    advance = _advance(font_size)
+    advance = char_advance(font_size)
     n = int(available / advance)
     while n > 0 and math.ceil(n * advance) > available:
         n -= 1
@@ -323,7 +324,7 @@ def glyph_boxes(page: Page) -> list[tuple[str, float, float, float, float]]:
     """
     if not isinstance(page, Page):
         raise TypeError(f"page must be a Page, got {type(page).__name__}")
-    advance, height = _advance(page.font_size), _line_height(page.font_size)
+    advance, height = char_advance(page.font_size), _line_height(page.font_size)
     boxes = []
     for row, line in enumerate(page.lines):
         y0 = page.margin + row * height
