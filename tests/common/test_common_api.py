@@ -12,7 +12,7 @@ EXPECTED = {
     "choose_preset",
     "TransformerConfig",
     "TinyTransformer",
-    "TrainHistory", "eval_mode",
+    "TrainHistory", "eval_mode", "progress_enabled",
     "train",
     "next_token_loss",
     "use_book_style",

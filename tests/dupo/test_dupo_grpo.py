@@ -60,3 +60,23 @@ def test_grpo_loss_rejects_bad_inputs(kwargs, message):
 def test_group_advantages_rejects_a_group_of_one():
     with pytest.raises(ValueError, match="G >= 2"):
         group_advantages(torch.zeros(3, 1))
+
+
+def test_grpo_update_moves_probability_towards_the_positive_advantage():
+    from readingroom.dupo import grpo_update
+
+    policy = torch.nn.Module()
+    policy.logits = torch.nn.Parameter(torch.zeros(1, 4))  # one question, four answers
+    logits = policy.logits
+    optimiser = torch.optim.SGD(policy.parameters(), lr=0.5)
+    answers = torch.tensor([[0], [1]])  # two sampled answers; answer 0 was rewarded
+
+    def logp_of(_):
+        return torch.log_softmax(logits, -1)[0, answers[:, 0]][:, None]  # [2, 1]
+
+    old = logp_of(None).detach()
+    stats = grpo_update(policy, optimiser, logp_of, old, old, torch.tensor([1.0, -1.0]),
+                        inner=3, clip_eps=0.2, beta=0.0)
+    probs = torch.softmax(logits, -1)[0]
+    assert probs[0] > 0.25 > probs[1]
+    assert stats.ratio != 1.0  # after the first step pi/pi_old has moved

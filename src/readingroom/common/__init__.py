@@ -25,7 +25,7 @@ from .plotting import BOOK_COLORS, plot_history, use_book_style
 from .seed import make_generator, seed_everything
 from .threads import thread_count, thread_env, use_threads
 from .timer import ChapterTimer, start_chapter
-from .train import TrainHistory, eval_mode, next_token_loss, train
+from .train import TrainHistory, eval_mode, next_token_loss, progress_enabled, train
 from .transformer import TinyTransformer, TransformerConfig
 from .weights import file_sha256, load_weights, read_record, save_weights
 
@@ -41,6 +41,7 @@ __all__ = [
     "TrainHistory",
     "train",
     "eval_mode",
+    "progress_enabled",
     "next_token_loss",
     "use_book_style",
     "plot_history",

@@ -29,7 +29,8 @@ from tqdm import tqdm
 
 from readingroom.common.checks import check_int as _check_int
 
-__all__ = ["PROGRESS_ENV", "TrainHistory", "eval_mode", "next_token_loss", "train"]
+__all__ = ["PROGRESS_ENV", "TrainHistory", "eval_mode", "next_token_loss", "progress_enabled",
+           "train"]
 
 #: Set this environment variable to ``0`` to silence every progress bar (e.g. in CI logs).
 PROGRESS_ENV = "READINGROOM_PROGRESS"
@@ -179,7 +180,8 @@ def _check_number(value: object, name: str, *, positive: bool) -> float:
     return value
 
 
-def _progress_enabled(progress: bool) -> bool:
+def progress_enabled(progress: bool) -> bool:
+    """``progress``, unless the environment variable ``READINGROOM_PROGRESS`` is ``0``."""
     return progress and os.environ.get(PROGRESS_ENV, "").strip() != "0"
 
 
@@ -319,7 +321,7 @@ def train(
     recent: deque[float] = deque(maxlen=20)  # window of the smoothed loss in the progress bar
     was_training = model.training
     model.train()
-    bar = tqdm(range(steps), desc=desc, mininterval=0.5, disable=not _progress_enabled(progress))
+    bar = tqdm(range(steps), desc=desc, mininterval=0.5, disable=not progress_enabled(progress))
     start = time.perf_counter()
     try:
         for step in bar:

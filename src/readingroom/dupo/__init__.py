@@ -12,7 +12,7 @@ back-translation as the dual (:mod:`~readingroom.dupo.translation`).
 from readingroom.dupo.experiments import (
     auroc, degenerate_rewards, rerank_curve, reward_separation, run_seed,
 )
-from readingroom.dupo.grpo import GRPOStats, group_advantages, grpo_loss
+from readingroom.dupo.grpo import GRPOStats, group_advantages, grpo_loss, grpo_update
 from readingroom.dupo.rewards import (
     answer_distribution, dual_reward, majority_reward, oracle_reward, reward_table,
 )
@@ -35,7 +35,8 @@ __all__ = [
     "ARMS", "DupoRecipe", "GRPOStats", "MODULUS", "OPS", "Problem", "RunResult", "VOCAB",
     "accuracy", "all_problems", "answer_distribution", "answer_map", "auroc", "build_policy",
     "choose_unknown", "degenerate_rewards", "dual_accuracy", "dual_prompt", "dual_reward",
-    "evaluate", "group_advantages", "grpo_loss", "is_answerable", "is_unique", "majority_reward",
+    "evaluate", "group_advantages", "grpo_loss", "grpo_update", "is_answerable", "is_unique",
+    "majority_reward",
     "oracle_reward", "primal_prompt", "rerank_curve", "reward_separation", "reward_table",
     "run_arm", "run_seed", "sample_answers", "split_problems", "supervised_start",
     "TRANSLATION_ARMS", "Sentence", "TranslationRecipe", "TranslationRun", "all_sentences",

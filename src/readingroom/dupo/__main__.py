@@ -45,29 +45,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="GRPO steps (default: the recipe's, 300)")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     t.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
-    s = sub.add_parser("sweep", help="every arm over several seeds, written as the book's JSON")
-    s.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2, 3, 4],
-                   help="seeds (default 0 1 2 3 4)")
-    s.add_argument("--rl-steps", type=positive_int_arg, default=None,
-                   help="GRPO steps (default: the recipe's, 300)")
-    s.add_argument("--out", type=Path, default=None,
-                   help="where to write the JSON (default book/data/dupo/arms.json)")
-    s.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
-    tr = sub.add_parser("translate", help="the translation world over several seeds, as JSON")
-    tr.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2, 3, 4],
-                    help="seeds (default 0 1 2 3 4)")
-    tr.add_argument("--rl-steps", type=positive_int_arg, default=None,
-                    help="GRPO steps (default: the recipe's, 100)")
-    tr.add_argument("--out", type=Path, default=None,
-                    help="where to write the JSON (default book/data/dupo/translation.json)")
-    tr.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    for name, help_, steps, out in [
+            ("sweep", "every arm over several seeds, written as the book's JSON", 300,
+             "dupo/arms.json"),
+            ("translate", "the translation world over several seeds, as JSON", 100,
+             "dupo/translation.json")]:
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2, 3, 4],
+                       help="seeds (default 0 1 2 3 4)")
+        s.add_argument("--rl-steps", type=positive_int_arg, default=None,
+                       help=f"GRPO steps (default: the recipe's, {steps})")
+        s.add_argument("--out", type=Path, default=None,
+                       help=f"where to write the JSON (default book/data/{out})")
+        s.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     return parser
 
 
 def _recipe(args: argparse.Namespace):
-    from readingroom.dupo.train import DupoRecipe
-
-    return DupoRecipe() if args.rl_steps is None else DupoRecipe(rl_steps=args.rl_steps)
+    """The recipe of the command's world, with ``--rl-steps`` applied."""
+    if args.command == "translate":
+        from readingroom.dupo.translation import TranslationRecipe as Recipe
+    else:
+        from readingroom.dupo.train import DupoRecipe as Recipe
+    return Recipe() if args.rl_steps is None else Recipe(rl_steps=args.rl_steps)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -89,17 +89,13 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from readingroom.common import book_data_path
     from readingroom.dupo.experiments import run_seed
-    from readingroom.dupo.train import DupoRecipe
+    from readingroom.dupo.translation import run_translation_seed
 
     translate = args.command == "translate"
+    recipe = _recipe(args)
     if translate:
-        from readingroom.dupo.translation import TranslationRecipe, run_translation_seed
-
-        recipe = (TranslationRecipe() if args.rl_steps is None
-                  else TranslationRecipe(rl_steps=args.rl_steps))
         run, metric, name = run_translation_seed, "test_chrf", "dupo/translation.json"
     else:
-        recipe = DupoRecipe() if args.rl_steps is None else DupoRecipe(rl_steps=args.rl_steps)
         run, metric, name = run_seed, "test_accuracy", "dupo/arms.json"
     out = book_data_path(name) if args.out is None else args.out
     start, runs = time.perf_counter(), []

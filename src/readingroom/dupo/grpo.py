@@ -26,11 +26,25 @@ DuPO (She et al., 2025) trains with this objective and replaces only the reward.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-__all__ = ["GRPOStats", "group_advantages", "grpo_loss"]
+__all__ = ["GRPOStats", "check_recipe", "group_advantages", "grpo_loss", "grpo_update"]
+
+
+def check_recipe(recipe: object, *, skip: tuple[str, ...] = ()) -> None:
+    """Every numeric field of a recipe dataclass is a non-negative number, and ``group >= 2``
+    (advantages are relative to the group); fields in ``skip`` are checked by their owner."""
+    for name, value in vars(recipe).items():
+        if name in skip:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    if recipe.group < 2:
+        raise ValueError(f"group must be >= 2 (advantages are relative), got {recipe.group}")
 
 
 def group_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -96,3 +110,25 @@ def grpo_loss(logp: torch.Tensor, logp_old: torch.Tensor, logp_ref: torch.Tensor
                           clipped=float(clipped.sum() / real.sum().clamp(min=1)),
                           kl=float(kl[real].mean()))
     return loss, stats
+
+
+def grpo_update(policy: nn.Module, optimiser: torch.optim.Optimizer,
+                logp_of: Callable[[nn.Module], torch.Tensor], logp_old: torch.Tensor,
+                logp_ref: torch.Tensor, advantages: torch.Tensor,
+                mask: torch.Tensor | None = None, *, inner: int, clip_eps: float, beta: float,
+                max_grad_norm: float = 1.0) -> GRPOStats:
+    """``inner`` optimiser steps on :func:`grpo_loss` for one sampled batch.
+
+    ``logp_of(policy)`` returns the ``[N, L]`` log-probabilities of the sampled tokens under the
+    current weights; ``logp_old`` was computed with the weights that sampled them, so from the
+    second step on the ratio moves away from 1 and the clip can act. Returns the last step's stats.
+    """
+    stats = GRPOStats(ratio=1.0, clipped=0.0, kl=0.0)
+    for _ in range(inner):
+        loss, stats = grpo_loss(logp_of(policy), logp_old, logp_ref, advantages, mask,
+                                clip_eps=clip_eps, beta=beta)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
+        optimiser.step()
+    return stats

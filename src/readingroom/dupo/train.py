@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
@@ -34,8 +34,8 @@ from tqdm.auto import tqdm
 from readingroom.common import (
     TinyTransformer, TransformerConfig, eval_mode, seed_everything, train,
 )
-from readingroom.common.train import PROGRESS_ENV
-from readingroom.dupo.grpo import group_advantages, grpo_loss
+from readingroom.common.train import progress_enabled
+from readingroom.dupo.grpo import check_recipe, group_advantages, grpo_update
 from readingroom.dupo.rewards import (
     answer_distribution, majority_reward, reward_table,
 )
@@ -76,13 +76,7 @@ class DupoRecipe:
     def __post_init__(self) -> None:
         if self.unknowns not in ("one", "all"):
             raise ValueError(f"unknowns must be 'one' or 'all', got {self.unknowns!r}")
-        for name, value in asdict(self).items():
-            if name == "unknowns":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-        if self.group < 2:
-            raise ValueError(f"group must be >= 2 (advantages are relative), got {self.group}")
+        check_recipe(self, skip=("unknowns",))
 
 
 def build_policy(recipe: DupoRecipe) -> TinyTransformer:
@@ -219,9 +213,8 @@ def run_arm(arm: str, seed: int, recipe: DupoRecipe = DupoRecipe(), *,
     gen = torch.Generator().manual_seed(seed + 2)
     optimiser = torch.optim.AdamW(policy.parameters(), lr=recipe.rl_lr, weight_decay=0.0)
     device = _device(policy)
-    show = progress and __import__("os").environ.get(PROGRESS_ENV, "").strip() != "0"
-    bar = tqdm(range(1, recipe.rl_steps + 1), desc=f"GRPO ({arm})", disable=not show,
-               leave=False)
+    bar = tqdm(range(1, recipe.rl_steps + 1), desc=f"GRPO ({arm})",
+               disable=not progress_enabled(progress), leave=False)
     for step in bar:
         idx = rng.sample(range(len(pool)), recipe.questions)
         problems = [pool[i] for i in idx]
@@ -232,15 +225,10 @@ def run_arm(arm: str, seed: int, recipe: DupoRecipe = DupoRecipe(), *,
         with torch.no_grad():
             logp_old = answer_distribution(policy, prompts).gather(1, answers)  # [B, G]
             logp_ref = answer_distribution(reference, prompts).gather(1, answers)
-        for _ in range(recipe.inner):
-            logp = answer_distribution(policy, prompts).gather(1, answers)
-            loss, _ = grpo_loss(logp.reshape(-1, 1), logp_old.reshape(-1, 1),
-                                logp_ref.reshape(-1, 1), advantages,
-                                clip_eps=recipe.clip_eps, beta=recipe.beta)
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-            optimiser.step()
+        grpo_update(policy, optimiser,
+                    lambda m: answer_distribution(m, prompts).gather(1, answers).reshape(-1, 1),
+                    logp_old.reshape(-1, 1), logp_ref.reshape(-1, 1), advantages,
+                    inner=recipe.inner, clip_eps=recipe.clip_eps, beta=recipe.beta)
         if step % recipe.eval_every == 0 or step == recipe.rl_steps:
             result.steps.append(step)
             result.test_accuracy.append(accuracy(policy, test))

@@ -33,8 +33,8 @@ from tqdm.auto import tqdm
 from readingroom.common import (
     TinyTransformer, TransformerConfig, eval_mode, seed_everything, train,
 )
-from readingroom.common.train import PROGRESS_ENV
-from readingroom.dupo.grpo import group_advantages, grpo_loss
+from readingroom.common.train import progress_enabled
+from readingroom.dupo.grpo import check_recipe, group_advantages, grpo_update
 
 __all__ = [
     "LANGUAGE", "TRANSLATION_ARMS", "Sentence", "TranslationRecipe", "TranslationRun", "chrf",
@@ -164,11 +164,7 @@ class TranslationRecipe:
     eval_every: int = 25
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-        if self.group < 2:
-            raise ValueError(f"group must be >= 2 (advantages are relative), got {self.group}")
+        check_recipe(self)
 
 
 def split_sentences(seed: int, recipe: TranslationRecipe
@@ -315,9 +311,8 @@ def run_translation_arm(arm: str, seed: int, recipe: TranslationRecipe = Transla
     rng = random.Random(seed + 1)
     gen = torch.Generator().manual_seed(seed + 2)
     optimiser = torch.optim.AdamW(policy.parameters(), lr=recipe.rl_lr, weight_decay=0.0)
-    show = progress and __import__("os").environ.get(PROGRESS_ENV, "").strip() != "0"
     for step in tqdm(range(1, recipe.rl_steps + 1), desc=f"GRPO translation ({arm})",
-                     disable=not show, leave=False):
+                     disable=not progress_enabled(progress), leave=False):
         batch = rng.sample(unlabelled, recipe.questions)
         prompts = torch.tensor([_prompt(s.words(), "<s2t>") for s in batch])
         prompts = prompts.repeat_interleave(recipe.group, dim=0)  # [B * G, PROMPT]
@@ -333,14 +328,9 @@ def run_translation_arm(arm: str, seed: int, recipe: TranslationRecipe = Transla
         with torch.no_grad():
             logp_old = _token_logp(policy, prompts, out)
             logp_ref = _token_logp(reference, prompts, out)
-        for _ in range(recipe.inner):
-            logp = _token_logp(policy, prompts, out)
-            loss, _ = grpo_loss(logp, logp_old, logp_ref, advantages, mask,
-                                clip_eps=recipe.clip_eps, beta=recipe.beta)
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-            optimiser.step()
+        grpo_update(policy, optimiser, lambda m: _token_logp(m, prompts, out), logp_old, logp_ref,
+                    advantages, mask, inner=recipe.inner, clip_eps=recipe.clip_eps,
+                    beta=recipe.beta)
         if step % recipe.eval_every == 0 or step == recipe.rl_steps:
             record(step, float(rewards.mean()))
     run.seconds = time.perf_counter() - t0

@@ -27,7 +27,6 @@ that differ between models (the confidence intervals measure the spread over ini
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from tqdm import tqdm
 
 from readingroom.common import make_generator
 from readingroom.common.checks import check_int
+from readingroom.common.train import PROGRESS_ENV, progress_enabled
 from readingroom.subliminal.data import MnistSplit, load_mnist, noise_images
 from readingroom.subliminal.mlp import (
     N_DIGITS,
@@ -74,8 +74,6 @@ __all__ = [
 CONDITIONS: tuple[str, ...] = ("same-aux", "diff-aux", "same-all", "diff-all")
 #: A "different initialisation" student of seed ``s`` starts from seed ``s + DIFF_SEED_OFFSET``.
 DIFF_SEED_OFFSET: int = 10_000
-#: Set this environment variable to ``0`` to silence the progress bars.
-PROGRESS_ENV = "READINGROOM_PROGRESS"
 
 _MAX_SEED = 2**32 - 1
 
@@ -131,10 +129,6 @@ def settings_of(preset: Any, *, sweep: str | None = None) -> dict[str, Any]:
         out["student_steps"] = params["sweep_student_steps"]
         del out[sweep]
     return out
-
-
-def _progress_enabled(progress: bool) -> bool:
-    return progress and os.environ.get(PROGRESS_ENV, "").strip() != "0"
 
 
 def _check_bool(value: object, name: str) -> bool:
@@ -321,7 +315,7 @@ def train_teachers(
     steps_per_epoch = math.ceil(n / batch)
     opt = torch.optim.Adam(params.values(), lr=lr)
     bar = tqdm(total=epochs * steps_per_epoch, desc=f"teachers x{m}", mininterval=0.5,
-               disable=not _progress_enabled(progress))
+               disable=not progress_enabled(progress))
     for _ in range(epochs):
         perm = torch.randperm(n, generator=generator, device=generator.device)
         for start in range(0, n, batch):
@@ -383,7 +377,7 @@ def distill_students(
     aux_only = aux_only.to(noise.device)
     per_epoch = n_noise // batch  # drop the ragged last batch of each epoch
     losses = []
-    bar = tqdm(range(steps), desc=desc, mininterval=0.5, disable=not _progress_enabled(progress))
+    bar = tqdm(range(steps), desc=desc, mininterval=0.5, disable=not progress_enabled(progress))
     for step in bar:
         if step % per_epoch == 0:
             perm = torch.randperm(n_noise, generator=generator, device=generator.device)
@@ -586,7 +580,7 @@ def sweep(
     seeds = check_seeds(seeds)
     _check_bool(progress, "progress")
     bar = tqdm(list(values), desc=f"sweep {param}", mininterval=0.5,
-               disable=not _progress_enabled(progress))
+               disable=not progress_enabled(progress))
     results = []
     for value in bar:
         bar.set_postfix({param: value}, refresh=False)
