@@ -34,6 +34,7 @@ EXPECTED = {
     "load_weights",
     "read_record",
     "file_sha256",
+    "run_provenance",
     "check_int",
 }
 

@@ -88,6 +88,24 @@ def test_top_n_counts_the_forced_blocks():
         NSAConfig(top_n=4, n_initial=3, n_local=2)
 
 
+def test_gate():
+    assert NSAConfig().gate == "mlp" and NSAConfig(gate="linear").gate == "linear"
+    with pytest.raises(ValueError, match="gate must be one of"):
+        NSAConfig(gate="conv")
+
+
+def test_gate_network_follows_the_config():
+    from torch import nn
+
+    from readingroom.nsa import NSAParameters
+
+    mlp = NSAParameters(8, 2, 4, NSAConfig(block_len=4, stride=2, select_block=4, top_n=3))
+    linear = NSAParameters(8, 2, 4, NSAConfig(block_len=4, stride=2, select_block=4, top_n=3, gate="linear"))
+    assert [type(m) for m in mlp.w_g] == [nn.Linear, nn.SiLU, nn.Linear]
+    assert mlp.w_g[0].out_features == 8 and mlp.w_g[2].out_features == 3 * 2
+    assert isinstance(linear.w_g, nn.Linear) and linear.w_g.out_features == 3 * 2
+
+
 def test_phi():
     assert NSAConfig(phi="mean").phi == "mean"
     for bad in ("max", "", None, "MLP"):

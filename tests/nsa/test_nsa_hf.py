@@ -65,13 +65,13 @@ def test_enable_nsa_switches_the_implementation_and_adds_parameters():
     for layer in layers:
         assert isinstance(layer.nsa, NSAParams)
         assert layer.nsa.cfg == CFG and layer.nsa.backend == "torch" and layer.nsa.n_heads == 4
-        assert layer.nsa.w_g.in_features == 16 and layer.nsa.w_g.out_features == 3 * 4
+        assert layer.nsa.w_g[0].in_features == 16 and layer.nsa.w_g[-1].out_features == 3 * 4
         assert layer.nsa.phi_k.head_dim == 4 and layer.nsa.phi_k.block_len == CFG.block_len
         assert layer.nsa.keep is None
     n_nsa = sum(p.numel() for p in expected.parameters())
     assert sum(p.numel() for p in model.parameters()) == n_before + 2 * n_nsa
     names = {n for n, _ in model.named_parameters()}
-    assert "model.layers.1.self_attn.nsa.w_g.weight" in names
+    assert "model.layers.1.self_attn.nsa.w_g.2.weight" in names
     assert "model.layers.0.self_attn.nsa.phi_k.fc1.weight" in names
     assert any(k.startswith("model.layers.0.self_attn.nsa.") for k in model.state_dict())
 
@@ -94,7 +94,7 @@ def test_nsa_parameters_get_gradients():
     for layer in _attn_layers(model):
         # fc2 starts at zero, so φ starts as mean pooling and fc1's gradient is 0 at first; the
         # gate, the position encoding and fc2 do get a gradient
-        for p in (layer.nsa.w_g.weight, layer.nsa.phi_k.fc2.weight, layer.nsa.phi_v.fc2.weight,
+        for p in (layer.nsa.w_g[0].weight, layer.nsa.w_g[-1].weight, layer.nsa.phi_k.fc2.weight, layer.nsa.phi_v.fc2.weight,
                   layer.nsa.phi_k.pos):
             assert p.grad.abs().sum() > 0
 
@@ -128,8 +128,8 @@ def test_window_only_nsa_with_open_gates_is_the_models_own_attention():
     model = enable_nsa(sdpa, CFG.replace(branches=("win",), window=64))
     with torch.no_grad():
         for layer in _attn_layers(model):
-            layer.nsa.w_g.weight.zero_()
-            layer.nsa.w_g.bias.fill_(40.0)  # sigmoid(40) == 1.0 in float32
+            layer.nsa.w_g[-1].weight.zero_()
+            layer.nsa.w_g[-1].bias.fill_(40.0)  # sigmoid(40) == 1.0 in float32
         got = model(ids).logits
     torch.testing.assert_close(got, ref, rtol=0, atol=1e-5)
 

@@ -118,7 +118,7 @@ def test_parameter_shapes_and_counts(separate):
     assert layer.kv_sets == (("cmp", "slc", "win") if separate else ("all",))
     assert layer.w_q.out_features == 4 * 5
     assert layer.w_k.out_features == layer.w_v.out_features == n_sets * 2 * 5
-    assert layer.w_g.out_features == 3 * 4
+    assert layer.w_g[-1].out_features == 3 * 4
     assert layer.w_o.in_features == 4 * 5 and layer.w_o.out_features == 12
     shared = NativeSparseAttention(12, 4, 2, head_dim=5, cfg=SMALL)
     n = sum(p.numel() for p in layer.parameters())
@@ -326,12 +326,13 @@ def test_gradients_reach_every_parameter(separate):
     x = torch.randn(2, 20, 12)
     w = torch.linspace(-1, 1, 2 * 20 * 12).view(2, 20, 12)
     (layer(x) * w).sum().backward()
-    for name in ("w_q", "w_k", "w_v", "w_g", "w_o"):
-        grad = getattr(layer, name).weight.grad
+    for name, module in [("w_q", layer.w_q), ("w_k", layer.w_k), ("w_v", layer.w_v),
+                         ("w_g[0]", layer.w_g[0]), ("w_g[2]", layer.w_g[2]), ("w_o", layer.w_o)]:
+        grad = module.weight.grad
         assert grad is not None and grad.abs().sum() > 0, name
-    assert layer.w_g.bias.grad.abs().sum() > 0
+    assert layer.w_g[-1].bias.grad.abs().sum() > 0
     # every gate (cmp, slc, win of every head) gets a gradient
-    assert (layer.w_g.weight.grad.view(4, 3, 12).abs().sum(-1) > 0).all()
+    assert (layer.w_g[-1].weight.grad.view(4, 3, 12).abs().sum(-1) > 0).all()
     if separate:  # the three key sets (cmp, slc, win) are all used
         for g in (layer.w_k.weight.grad, layer.w_v.weight.grad):
             assert (g.view(3, 6, 12).abs().sum((1, 2)) > 0).all()

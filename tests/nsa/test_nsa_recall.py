@@ -66,7 +66,36 @@ class Solver(nn.Module):
         return F.one_hot(guess, V).float() + 0 * self.dummy
 
 
+class ValueGuesser(nn.Module):
+    """Finds the values in the sequence but ignores the keys: at every position it predicts the
+    value of a random pair of the haystack (the shortcut the distractor pairs rule out)."""
+
+    def __init__(self, task: RecallTask, seed: int = 0):
+        super().__init__()
+        self.task, self.gen = task, make_generator(seed)
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, tokens):
+        B, T = tokens.shape
+        lo, hi = self.task.n_keys, self.task.n_keys + self.task.n_values
+        guess = torch.zeros((B, T), dtype=torch.long)
+        for b in range(B):
+            body = tokens[b, : T - 2 * self.task.n_queries]
+            values = body[(body >= lo) & (body < hi)]
+            guess[b] = values[torch.randint(len(values), (T,), generator=self.gen)]
+        return F.one_hot(guess, self.task.vocab_size).float() + 0 * self.dummy
+
+
 # --- RecallTask -----------------------------------------------------------------------------
+
+
+def test_chance_is_what_a_model_blind_to_the_keys_scores():
+    task = RecallTask(seq_len=64, n_pairs=4, n_queries=1)
+    assert task.chance == 0.25
+    tokens, targets = task.sample(4000, make_generator(3))
+    accuracy = recall_accuracy(ValueGuesser(task), tokens, targets)
+    assert abs(accuracy - task.chance) < 0.03  # 4,000 queries: standard error 0.007
+    assert recall_accuracy(Solver(task), tokens, targets) == 1.0
 
 
 def test_vocab_size():
@@ -84,6 +113,7 @@ def test_vocab_size():
         (dict(n_values=-2), ValueError, "n_values"),
         (dict(n_filler="7"), TypeError, "n_filler"),
         (dict(n_pairs=5, n_keys=4, n_queries=1), ValueError, "n_pairs=5 must be <= n_keys=4"),
+        (dict(n_pairs=5, n_values=4, n_queries=1), ValueError, "n_values=4 .distinct keys, distinct values"),
         (dict(n_pairs=2, n_queries=3), ValueError, "n_queries=3 must be <= n_pairs=2"),
         (dict(seq_len=15, n_pairs=4, n_queries=4), ValueError,
          "seq_len=15 is too short.*needs >= 16"),
@@ -111,6 +141,7 @@ def _check_sample(task: RecallTask, tokens: torch.Tensor, targets: torch.Tensor)
         assert len(keys) == P and len(set(keys)) == P  # P distinct keys in the haystack
         for t in key_pos:  # each followed by a value
             assert task.n_keys <= hay[t + 1] < task.n_keys + task.n_values
+        assert len({hay[t + 1] for t in key_pos}) == P  # distinct values: the others are distractors
         # everything else in the haystack is filler
         assert sum(x < task.n_keys + task.n_values for x in hay) == 2 * P
         queried = [int(tokens[b, t]) for t in where]
@@ -397,7 +428,9 @@ def test_summarise_averages_the_loss_over_tens():
 def test_parser_defaults():
     args = build_parser().parse_args(["recall"])
     assert (args.command, args.seed, args.out_dir, args.weights, args.quick, args.no_progress) == (
-        "recall", 0, None, False, False, False)
+        "recall", [0], None, False, False, False)
+    assert (args.device, args.jobs) == ("cpu", 1)
+    assert build_parser().parse_args(["recall", "--seed", "3", "1"]).seed == [3, 1]
 
 
 def test_quick_recall_command_writes_the_results_and_weights(tmp_path, capsys):
@@ -407,7 +440,7 @@ def test_quick_recall_command_writes_the_results_and_weights(tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert f"wrote {tmp_path / 'recall_seed0.json'}" in printed
-    assert all(f"{k:>7}: held-out accuracy" in printed for k in KINDS)
+    assert all(f"seed 0 {k:>7}: held-out accuracy" in printed for k in KINDS)
     names = {"recall_seed0.json"} | {
         f"recall_{k}_seed0.{ext}" for k in KINDS for ext in ("safetensors", "json")}
     assert {p.name for p in tmp_path.iterdir()} == names
@@ -416,7 +449,8 @@ def test_quick_recall_command_writes_the_results_and_weights(tmp_path, capsys):
 
     summary = json.loads((tmp_path / "recall_seed0.json").read_text())
     command = "python -m readingroom.nsa recall --seed 0 --weights --quick"
-    assert summary["command"] == command
+    assert summary["command"] == summary["provenance"]["command"] == command
+    assert summary["provenance"]["device"].startswith("cpu") and summary["provenance"]["threads"] == 1
     assert summary["seed"] == 0 and summary["recipe"] == repr(QUICK_RECIPE)
     assert list(summary["runs"]) == list(KINDS)
     heldout = heldout_set(QUICK_RECIPE, 0)
@@ -430,7 +464,7 @@ def test_quick_recall_command_writes_the_results_and_weights(tmp_path, capsys):
         assert record["command"] == command and record["seed"] == 0
         assert record["data"] == repr(QUICK_RECIPE.task)
         assert record["metrics"] == {"accuracy": rec["accuracy"]}
-        assert record["extra"] == {"kind": kind, "recipe": repr(QUICK_RECIPE)}
+        assert record["extra"] == {"kind": kind, "recipe": repr(QUICK_RECIPE), "device": "cpu"}
         # the weights reproduce the recorded held-out accuracy
         model = make_recall_model(kind, QUICK_RECIPE)
         load_weights(model, weights)

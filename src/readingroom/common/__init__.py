@@ -27,7 +27,7 @@ from .threads import thread_count, thread_env, use_threads
 from .timer import ChapterTimer, start_chapter
 from .train import TrainHistory, eval_mode, next_token_loss, progress_enabled, train
 from .transformer import TinyTransformer, TransformerConfig
-from .weights import file_sha256, load_weights, read_record, save_weights
+from .weights import file_sha256, load_weights, read_record, run_provenance, save_weights
 
 __all__ = [
     "check_int",
@@ -61,5 +61,6 @@ __all__ = [
     "save_weights",
     "load_weights",
     "read_record",
+    "run_provenance",
     "file_sha256",
 ]

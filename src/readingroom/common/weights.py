@@ -52,7 +52,7 @@ from torch import nn
 
 from .seed import _check_seed
 
-__all__ = ["save_weights", "load_weights", "read_record", "file_sha256"]
+__all__ = ["save_weights", "load_weights", "read_record", "file_sha256", "run_provenance"]
 
 #: The suffix a weights file must have; its record is the same path with ``.json``.
 SUFFIX = ".safetensors"
@@ -405,6 +405,46 @@ def save_weights(
     tmp_record.write_text(_dumps_record(record), encoding="utf-8")
     os.replace(tmp_record, record_file)
     return record_file
+
+
+def _cpu_name() -> str | None:
+    """The CPU's model name from ``/proc/cpuinfo`` (Linux), or ``None``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def run_provenance(command: str, device: torch.device | str | None = None) -> dict[str, Any]:
+    """Where and how a committed result was made, for the JSON records the book renders.
+
+    ``{"command", "argv", "date_utc", "threads", "torch", "python", "device"}``: the command to
+    run again, the process's own argument list, the UTC time (ISO 8601), torch's intra-op
+    threads, the library and interpreter versions, and the device: the GPU's name for a CUDA
+    device, else the CPU's (``platform.processor()`` or the machine type).
+    """
+    import platform
+    import shlex
+    import sys
+
+    command = _check_text(command, "command")
+    device = torch.device("cpu" if device is None else device)
+    if device.type == "cuda":
+        where = f"cuda: {torch.cuda.get_device_name(device)}"
+    else:
+        where = f"cpu: {_cpu_name() or platform.machine()}, {os.cpu_count()} cores"
+    return {
+        "command": command,
+        "argv": shlex.join(sys.argv),
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "threads": torch.get_num_threads(),
+        "torch": str(torch.__version__),
+        "python": platform.python_version(),
+        "device": where,
+    }
 
 
 def read_record(path: str | os.PathLike) -> dict[str, Any]:

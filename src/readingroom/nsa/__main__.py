@@ -1,12 +1,15 @@
 """Command line: ``python -m readingroom.nsa recall --seed 0`` runs the chapter's retrieval experiment.
 
 ``recall`` trains the same small Llama three times — full attention, NSA, and NSA's window
-branch alone — on the needle task of :data:`~readingroom.nsa.experiments.RECALL_RECIPE` (progress
-bars on stderr), and writes the curves and held-out accuracies to
-``book/data/nsa/recall_seed{seed}.json``. With ``--weights`` it also writes each model's weights
-beside it with a provenance record (the chapter loads seed 0's). ``--quick`` runs a few steps of
-the same shape into ``--out-dir`` (required then), for smoke tests. Errors in the arguments exit
-with status 2.
+branch alone — on the key-value retrieval task of
+:data:`~readingroom.nsa.experiments.RECALL_RECIPE` (progress bars on stderr), and writes the
+curves and held-out accuracies to ``book/data/nsa/recall_seed{seed}.json`` with the run's
+provenance (command, date, device, versions). ``--seed`` takes several seeds; ``--jobs N`` trains
+N (seed, attention) pairs at once in separate processes (each one thread; on a GPU they share
+it), with the same results as one after another. With ``--weights`` it also writes each model's
+weights beside the record with a provenance record (the chapter loads seed 0's). ``--device
+cuda`` trains on a GPU. ``--quick`` runs a few steps of the same shape into ``--out-dir``
+(required then), for smoke tests. Errors in the arguments exit with status 2.
 """
 
 from __future__ import annotations
@@ -25,49 +28,82 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m readingroom.nsa",
                                      description="The NSA chapter's retrieval experiment.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("recall", help="train full attention, NSA and window-only on the needle task",
+    p = sub.add_parser("recall", help="train full attention, NSA and window-only on the retrieval task",
                        description="Train the three attentions with the same seed and budget; "
                        "write curves, accuracies and (with --weights) the weights.")
-    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the models and the data")
+    p.add_argument("--seed", type=seed_arg, nargs="+", default=[0],
+                   help="seed(s) of the models and the data (one record per seed)")
     p.add_argument("--out-dir", type=Path, default=None,
                    help="folder for the outputs (default book/data/nsa)")
     p.add_argument("--weights", action="store_true", help="also write each model's weights")
     p.add_argument("--quick", action="store_true", help="a few steps, for smoke tests")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to train (default cpu)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="(seed, attention) pairs trained at once, in separate processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     return parser
 
 
 def _recall(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    from readingroom.common import save_weights, use_threads
+    import torch
+
+    from readingroom.common import run_provenance, save_weights, use_threads
     from readingroom.nsa.experiments import (
-        QUICK_RECIPE, RECALL_RECIPE, recall_path, run_recall, summarise, write_summary,
+        KINDS, QUICK_RECIPE, RECALL_RECIPE, make_recall_model, recall_job, recall_path, summarise,
+        write_summary,
     )
 
     if args.quick and args.out_dir is None:
         parser.error("--quick needs --out-dir (quick results must not replace the book's)")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available here")
+    use_threads()  # the book's thread policy (readingroom.common.threads), in every worker too
+    seeds = list(dict.fromkeys(args.seed))
     recipe = QUICK_RECIPE if args.quick else RECALL_RECIPE
-    out_dir = recall_path(args.seed).parent if args.out_dir is None else args.out_dir
-    use_threads()  # the book's thread policy (readingroom.common.threads)
-    runs = run_recall(recipe, args.seed, progress=not args.no_progress)
-    summary = summarise(recipe, args.seed, runs)
-    command = f"python -m readingroom.nsa recall --seed {args.seed}" + (" --weights" if args.weights else "") + (
-        " --quick" if args.quick else "")
-    summary["command"] = command
-    summary_path = out_dir / recall_path(args.seed).name
-    write_summary(summary, summary_path)
-    if args.weights:
-        weights = {kind: out_dir / recall_path(args.seed, kind).name for kind in runs}
-        # Every file this run writes, so that none of them makes the others' records "dirty".
-        outputs = [summary_path] + [p for w in weights.values() for p in (w, w.with_suffix(".json"))]
-        for kind, (run, model) in runs.items():
-            save_weights(model, weights[kind], command=command, seed=args.seed,
-                         data=repr(recipe.task), metrics={"accuracy": run.accuracy},
-                         extra={"kind": kind, "recipe": repr(recipe)}, run_outputs=outputs)
-    for kind, (run, _) in runs.items():
-        print(f"{kind:>7}: held-out accuracy {run.accuracy:.3f} after {recipe.steps} steps "
-              f"({run.history.seconds:.0f} s)")
-    print(f"wrote {out_dir / recall_path(args.seed).name}")
+    out_dir = recall_path(0).parent if args.out_dir is None else args.out_dir
+    tasks = [(seed, kind) for seed in seeds for kind in KINDS]
+    progress = not args.no_progress and args.jobs == 1
+    if args.jobs == 1:
+        results = [recall_job(recipe, s, k, args.device, progress, args.weights) for s, k in tasks]
+    else:  # spawn: CUDA cannot be used in a forked child
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(recall_job, recipe, s, k, args.device, False, args.weights)
+                       for s, k in tasks]
+            results = []
+            for (seed, kind), future in zip(tasks, futures):
+                results.append(future.result())
+                print(f"seed {seed} {kind}: done", file=sys.stderr, flush=True)
+    done = dict(zip(tasks, results))
+    for seed in seeds:
+        command = (f"python -m readingroom.nsa recall --seed {seed}"
+                   + (f" --device {args.device}" if args.device != "cpu" else "")
+                   + (" --weights" if args.weights else "") + (" --quick" if args.quick else ""))
+        runs = {kind: done[seed, kind] for kind in KINDS}
+        summary = summarise(recipe, seed, {k: (run, None) for k, (run, _) in runs.items()})
+        summary["command"] = command
+        summary["provenance"] = run_provenance(command, args.device)
+        summary_path = out_dir / recall_path(seed).name
+        write_summary(summary, summary_path)
+        if args.weights:
+            weights = {kind: out_dir / recall_path(seed, kind).name for kind in KINDS}
+            # Every file this run writes, so that none of them makes the others' records "dirty".
+            outputs = [summary_path] + [p for w in weights.values() for p in (w, w.with_suffix(".json"))]
+            for kind, (run, state) in runs.items():
+                model = make_recall_model(kind, recipe)
+                model.load_state_dict(state)
+                save_weights(model, weights[kind], command=command, seed=seed,
+                             data=repr(recipe.task), metrics={"accuracy": run.accuracy},
+                             extra={"kind": kind, "recipe": repr(recipe), "device": args.device},
+                             run_outputs=outputs)
+        for kind, (run, _) in runs.items():
+            print(f"seed {seed} {kind:>7}: held-out accuracy {run.accuracy:.3f} after {recipe.steps} "
+                  f"steps ({run.history.seconds:.0f} s)")
+        print(f"wrote {summary_path}")
     return 0
 
 

@@ -26,6 +26,7 @@ __all__ = ["BRANCHES", "CPU_CONFIG", "NSAConfig"]
 BRANCHES: tuple[str, ...] = ("cmp", "slc", "win")
 
 _PHI_KINDS = ("mlp", "mean")
+_GATE_KINDS = ("mlp", "linear")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class NSAConfig:
         phi: the compression function φ of Eq. (7): ``"mlp"`` (the paper's learnable MLP over the
             block, with an intra-block position encoding) or ``"mean"`` (mean pooling, as several
             public re-implementations use).
+        gate: the gate network of Eq. (5): ``"mlp"`` (the paper's MLP and sigmoid; two layers
+            here, the paper gives no shape) or ``"linear"`` (one layer and a sigmoid).
         separate_kv: give each branch its own keys and values (the paper's choice, §3.3), instead
             of one set of keys and values shared by the three branches.
         branches: which branches are switched on, a subset of :data:`BRANCHES` (for ablations;
@@ -59,6 +62,7 @@ class NSAConfig:
     n_local: int = 2
     window: int = 512
     phi: str = "mlp"
+    gate: str = "mlp"
     separate_kv: bool = False
     branches: tuple[str, ...] = BRANCHES
 
@@ -79,6 +83,8 @@ class NSAConfig:
             )
         if self.phi not in _PHI_KINDS:
             raise ValueError(f"phi must be one of {_PHI_KINDS}, got {self.phi!r}")
+        if self.gate not in _GATE_KINDS:
+            raise ValueError(f"gate must be one of {_GATE_KINDS}, got {self.gate!r}")
         if not isinstance(self.separate_kv, bool):
             raise TypeError(f"separate_kv must be a bool, got {self.separate_kv!r}")
         branches = tuple(self.branches) if isinstance(self.branches, (list, tuple)) else None

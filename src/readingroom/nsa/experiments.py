@@ -29,7 +29,7 @@ from readingroom.nsa.recall import RecallRun, RecallTask, recall_hits, train_rec
 
 __all__ = [
     "KINDS", "QUICK_RECIPE", "RECALL_RECIPE", "RecallRecipe", "accuracy_by_distance",
-    "heldout_set", "learned_at", "make_recall_model", "recall_path", "run_recall", "summarise",
+    "heldout_set", "learned_at", "make_recall_model", "recall_job", "recall_path", "run_recall", "summarise",
     "write_summary",
 ]
 
@@ -41,13 +41,13 @@ KINDS = ("full", "nsa", "window")
 class RecallRecipe:
     """Everything that fixes a run of the retrieval experiment (recorded with its results)."""
 
-    task: RecallTask = field(default_factory=lambda: RecallTask(seq_len=256, n_pairs=1, n_queries=1))
+    task: RecallTask = field(default_factory=lambda: RecallTask(seq_len=256, n_pairs=4, n_queries=1))
     nsa: NSAConfig = CPU_CONFIG
     hidden: int = 64
     layers: int = 2
     heads: int = 4
     kv_heads: int = 2
-    steps: int = 2000
+    steps: int = 4000
     batch: int = 16
     lr: float = 3e-3
     eval_every: int = 200
@@ -58,8 +58,8 @@ class RecallRecipe:
             check_int(getattr(self, name), name)
 
 
-#: The committed runs: 2,000 steps of 16 sequences of 256 tokens, one needle each (a pilot with
-#: 1,000 steps left NSA at 0.72 and still rising, full attention at 0.91 since step 200).
+#: The committed runs: 4,000 steps of 16 sequences of 256 tokens, each with four key-value pairs
+#: (one asked, three distractors).
 RECALL_RECIPE = RecallRecipe()
 #: A smoke test of the same shape.
 QUICK_RECIPE = RecallRecipe(steps=20, eval_every=10, n_eval=32)
@@ -135,6 +135,20 @@ def run_recall(recipe: RecallRecipe, seed: int, *, progress: bool = True,
                            n_eval=recipe.n_eval, progress=progress, device=device)
         runs[kind] = (run, holder["model"])
     return runs
+
+
+def recall_job(recipe: RecallRecipe, seed: int, kind: str, device: str = "cpu",
+               progress: bool = False, keep_weights: bool = False):
+    """One (seed, attention) pair of :func:`run_recall` under the book's thread policy, as a job
+    for a worker process (``python -m readingroom.nsa recall --jobs N``): returns the
+    :class:`~readingroom.nsa.recall.RecallRun` and, if ``keep_weights``, the trained state dict
+    on the CPU (else ``None``)."""
+    from readingroom.common import use_threads
+
+    use_threads()
+    (run, model), = run_recall(recipe, seed, progress=progress, kinds=(kind,), device=device).values()
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()} if keep_weights else None
+    return run, state
 
 
 def summarise(recipe: RecallRecipe, seed: int, runs: dict[str, tuple[RecallRun, nn.Module]]) -> dict:

@@ -7,7 +7,7 @@ r"""The drop-in layer: :class:`NativeSparseAttention`, with its learnable φ and
    one per branch, when ``cfg.separate_kv``);
 2. compress the keys and values of each block of ``l`` tokens with φ (:class:`BlockCompressor`,
    Eq. 7);
-3. gates :math:`g^c_t = \sigma(W_g x_t)` per head and branch (Eq. 5);
+3. gates :math:`g^c_t = \sigma(\mathrm{MLP}(x_t))` per head and branch (Eq. 5);
 4. :func:`~readingroom.nsa.attention.nsa_attention`, then the output projection.
 
 Positions enter only through the model around the layer (learned embeddings, RoPE, ...):
@@ -97,8 +97,14 @@ class NSACache:
 
 
 class NSAParameters(nn.Module):
-    """NSA's own parameters, on top of an attention layer's projections: φ for keys and values
-    (:class:`BlockCompressor`, Eq. 7) and the gate MLP (one layer and a sigmoid, Eq. 5).
+    r"""NSA's own parameters, on top of an attention layer's projections: φ for keys and values
+    (:class:`BlockCompressor`, Eq. 7) and the gates (Eq. 5).
+
+    The paper derives each gate "from input features via an MLP and sigmoid activation" (§3.2)
+    without giving the MLP's shape; here it is two layers,
+    :math:`g_t = \sigma(W_2\, \mathrm{SiLU}(W_1 x_t + b_1) + b_2)` with ``W_1 [C, C]`` and
+    ``W_2 [3H, C]`` (``cfg.gate="mlp"``), or one layer :math:`\sigma(W x_t + b)`
+    (``cfg.gate="linear"``, what several public re-implementations use).
 
     Shared by :class:`NativeSparseAttention` and the ``transformers`` route
     (:class:`readingroom.nsa.hf.NSAParams`), so both compress and gate the same way.
@@ -109,10 +115,13 @@ class NSAParameters(nn.Module):
         self.cfg, self.n_heads = cfg, n_heads
         self.phi_k = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
         self.phi_v = BlockCompressor(head_dim, cfg.block_len, cfg.phi)
-        self.w_g = nn.Linear(d_model, 3 * n_heads)
+        if cfg.gate == "mlp":
+            self.w_g = nn.Sequential(nn.Linear(d_model, d_model), nn.SiLU(), nn.Linear(d_model, 3 * n_heads))
+        else:
+            self.w_g = nn.Linear(d_model, 3 * n_heads)
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
-        """``g_t^c = sigmoid(W_g x_t)`` per head and branch (Eq. 5): ``[B, T, C] -> [B, T, H, 3]``."""
+        """``g_t^c = sigmoid(MLP(x_t))`` per head and branch (Eq. 5): ``[B, T, C] -> [B, T, H, 3]``."""
         return torch.sigmoid(self.w_g(x)).view(*x.shape[:2], self.n_heads, 3)
 
     def compress(self, k: torch.Tensor, v: torch.Tensor, first: int = 0):

@@ -1,10 +1,12 @@
 """A long-range retrieval task, and one function that trains a small Llama on it with any attention.
 
 Associative recall in a haystack: a sequence of random filler tokens hides ``n_pairs`` pairs
-``key value`` at random places; the sequence ends with ``n_queries`` of those keys, each followed
-by its value. The model is scored on predicting each query's value from its key: it must find the
-key's earlier occurrence — usually hundreds of tokens back, far outside a short sliding window —
-and copy the token after it. That is the ability NSA's compression and selection branches exist
+``key value`` at random places, with distinct keys and distinct values; the sequence ends with
+``n_queries`` of those keys, each followed by its value. The model is scored on predicting each
+query's value from its key: it must find the key's earlier occurrence — usually hundreds of
+tokens back, far outside a short sliding window — and copy the token after it. The other pairs
+are distractors drawn from the same vocabularies, so finding *a* value is not enough: a model
+that finds the values but cannot match the key scores :attr:`RecallTask.chance`. That is the ability NSA's compression and selection branches exist
 to keep while attending to few tokens (the paper's needle-in-a-haystack test, Fig. 5, at toy size).
 
 Token ids: ``[0, n_keys)`` keys, ``[n_keys, n_keys + n_values)`` values, the rest filler.
@@ -39,8 +41,11 @@ class RecallTask:
     def __post_init__(self) -> None:
         for name in ("seq_len", "n_pairs", "n_queries", "n_keys", "n_values", "n_filler"):
             check_int(getattr(self, name), name)
-        if self.n_pairs > self.n_keys:
-            raise ValueError(f"n_pairs={self.n_pairs} must be <= n_keys={self.n_keys} (distinct keys)")
+        if self.n_pairs > min(self.n_keys, self.n_values):
+            raise ValueError(
+                f"n_pairs={self.n_pairs} must be <= n_keys={self.n_keys} and <= "
+                f"n_values={self.n_values} (distinct keys, distinct values)"
+            )
         if self.n_queries > self.n_pairs:
             raise ValueError(f"n_queries={self.n_queries} must be <= n_pairs={self.n_pairs}")
         if 2 * (self.n_pairs + self.n_queries) > self.seq_len:
@@ -52,6 +57,12 @@ class RecallTask:
     @property
     def vocab_size(self) -> int:
         return self.n_keys + self.n_values + self.n_filler
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of a model that finds the values in the sequence but not the one the key
+        points to: it guesses among the ``n_pairs`` distinct values, ``1 / n_pairs``."""
+        return 1.0 / self.n_pairs
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``batch`` sequences: ``(tokens [B, seq_len], targets [B, seq_len])``.
@@ -66,7 +77,7 @@ class RecallTask:
         targets = torch.full((batch, T), -100, dtype=torch.long)
         for b in range(batch):
             keys = torch.randperm(self.n_keys, generator=generator)[:P]
-            values = self.n_keys + torch.randint(self.n_values, (P,), generator=generator)
+            values = self.n_keys + torch.randperm(self.n_values, generator=generator)[:P]
             # P non-overlapping slots of 2 tokens in the haystack: choose P of body // 2 slots.
             slots = torch.randperm(body // 2, generator=generator)[:P] * 2
             tokens[b, slots], tokens[b, slots + 1] = keys, values
