@@ -67,8 +67,9 @@ class Solver(nn.Module):
 
 
 class ValueGuesser(nn.Module):
-    """Finds the values in the sequence but ignores the keys: at every position it predicts the
-    value of a random pair of the haystack (the shortcut the distractor pairs rule out)."""
+    """Finds the values in the sequence but ignores the keys: at each query it predicts a random
+    value of the haystack among those the earlier queries have not shown yet (the best a
+    key-blind model can do, the shortcut the distractor pairs rule out)."""
 
     def __init__(self, task: RecallTask, seed: int = 0):
         super().__init__()
@@ -78,23 +79,29 @@ class ValueGuesser(nn.Module):
     def forward(self, tokens):
         B, T = tokens.shape
         lo, hi = self.task.n_keys, self.task.n_keys + self.task.n_values
+        body = T - 2 * self.task.n_queries
         guess = torch.zeros((B, T), dtype=torch.long)
         for b in range(B):
-            body = tokens[b, : T - 2 * self.task.n_queries]
-            values = body[(body >= lo) & (body < hi)]
-            guess[b] = values[torch.randint(len(values), (T,), generator=self.gen)]
+            hay = tokens[b, :body]
+            left = set(hay[(hay >= lo) & (hay < hi)].tolist())
+            for t in range(body, T, 2):  # each query key, then its value
+                options = sorted(left)
+                guess[b, t] = options[int(torch.randint(len(options), (), generator=self.gen))]
+                left.discard(int(tokens[b, t + 1]))
         return F.one_hot(guess, self.task.vocab_size).float() + 0 * self.dummy
 
 
 # --- RecallTask -----------------------------------------------------------------------------
 
 
-def test_chance_is_what_a_model_blind_to_the_keys_scores():
-    task = RecallTask(seq_len=64, n_pairs=4, n_queries=1)
-    assert task.chance == 0.25
-    tokens, targets = task.sample(4000, make_generator(3))
+@pytest.mark.parametrize("pairs,queries,expected", [(4, 1, 1 / 4), (4, 2, (1 / 4 + 1 / 3) / 2),
+                                                    (8, 4, (1 / 8 + 1 / 7 + 1 / 6 + 1 / 5) / 4)])
+def test_chance_is_what_a_model_blind_to_the_keys_scores(pairs, queries, expected):
+    task = RecallTask(seq_len=64, n_pairs=pairs, n_queries=queries)
+    assert task.chance == pytest.approx(expected)
+    tokens, targets = task.sample(4000 // queries, make_generator(3))
     accuracy = recall_accuracy(ValueGuesser(task), tokens, targets)
-    assert abs(accuracy - task.chance) < 0.03  # 4,000 queries: standard error 0.007
+    assert abs(accuracy - task.chance) < 0.03  # 4,000 queries: standard error <= 0.007
     assert recall_accuracy(Solver(task), tokens, targets) == 1.0
 
 
@@ -428,7 +435,7 @@ def test_summarise_averages_the_loss_over_tens():
 def test_parser_defaults():
     args = build_parser().parse_args(["recall"])
     assert (args.command, args.seed, args.out_dir, args.weights, args.quick, args.no_progress) == (
-        "recall", [0], None, False, False, False)
+        "recall", [0], None, None, False, False)
     assert (args.device, args.jobs) == ("cpu", 1)
     assert build_parser().parse_args(["recall", "--seed", "3", "1"]).seed == [3, 1]
 
@@ -479,6 +486,9 @@ def test_quick_recall_command_writes_the_results_and_weights(tmp_path, capsys):
         (["recall", "--seed", "x"], "--seed"),
         (["recall", "--seed", str(2**32)], "--seed"),
         (["recall", "--unknown"], "unrecognized"),
+        (["recall", "--seed", "1", "--weights", "0"], "--weights 0: not among --seed 1"),
+        (["recall", "--jobs", "0"], "--jobs must be >= 1"),
+        (["recall", "--device", "tpu"], "invalid choice"),
         (["train"], "invalid choice"),
         ([], "required"),
     ],
@@ -488,6 +498,25 @@ def test_bad_arguments_exit_with_status_2(argv, message, capsys):
         main(argv)
     assert err.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_weights_of_the_seeds_listed_only(tmp_path, capsys):
+    argv = ["recall", "--quick", "--out-dir", str(tmp_path), "--seed", "2", "5", "--weights", "5",
+            "--jobs", "2", "--no-progress"]
+    assert main(argv) == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names == {"recall_seed2.json", "recall_seed5.json"} | {
+        f"recall_{k}_seed5.{ext}" for k in KINDS for ext in ("safetensors", "json")}
+    two, five = (json.loads((tmp_path / f"recall_seed{s}.json").read_text()) for s in (2, 5))
+    assert two["command"] == "python -m readingroom.nsa recall --seed 2 --quick"
+    assert five["command"] == "python -m readingroom.nsa recall --seed 5 --weights --quick"
+    # run in two worker processes, the seed-5 record equals a run of seed 5 alone, in this one
+    alone = tmp_path / "alone"
+    assert main(["recall", "--quick", "--out-dir", str(alone), "--seed", "5", "--no-progress"]) == 0
+    again = json.loads((alone / "recall_seed5.json").read_text())
+    for kind in KINDS:
+        for key in ("accuracy", "curve", "loss_every_10"):
+            assert again["runs"][kind][key] == five["runs"][kind][key], (kind, key)
 
 
 def test_module_entry_point_exits_2_without_a_command():

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed(s) of the models and the data (one record per seed)")
     p.add_argument("--out-dir", type=Path, default=None,
                    help="folder for the outputs (default book/data/nsa)")
-    p.add_argument("--weights", action="store_true", help="also write each model's weights")
+    p.add_argument("--weights", type=seed_arg, nargs="*", default=None, metavar="SEED",
+                   help="also write each model's weights: of every seed, or of the seeds listed")
     p.add_argument("--quick", action="store_true", help="a few steps, for smoke tests")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where to train (default cpu)")
     p.add_argument("--jobs", type=int, default=1,
@@ -64,15 +65,21 @@ def _recall(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error("--device cuda: no CUDA device is available here")
     use_threads()  # the book's thread policy (readingroom.common.threads), in every worker too
     seeds = list(dict.fromkeys(args.seed))
+    if args.weights is None:
+        with_weights = set()
+    else:
+        with_weights = set(args.weights) or set(seeds)
+        if not with_weights <= set(seeds):
+            parser.error(f"--weights {' '.join(map(str, args.weights))}: not among --seed {' '.join(map(str, seeds))}")
     recipe = QUICK_RECIPE if args.quick else RECALL_RECIPE
     out_dir = recall_path(0).parent if args.out_dir is None else args.out_dir
     tasks = [(seed, kind) for seed in seeds for kind in KINDS]
     progress = not args.no_progress and args.jobs == 1
     if args.jobs == 1:
-        results = [recall_job(recipe, s, k, args.device, progress, args.weights) for s, k in tasks]
+        results = [recall_job(recipe, s, k, args.device, progress, s in with_weights) for s, k in tasks]
     else:  # spawn: CUDA cannot be used in a forked child
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(recall_job, recipe, s, k, args.device, False, args.weights)
+            futures = [pool.submit(recall_job, recipe, s, k, args.device, False, s in with_weights)
                        for s, k in tasks]
             results = []
             for (seed, kind), future in zip(tasks, futures):
@@ -82,14 +89,14 @@ def _recall(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for seed in seeds:
         command = (f"python -m readingroom.nsa recall --seed {seed}"
                    + (f" --device {args.device}" if args.device != "cpu" else "")
-                   + (" --weights" if args.weights else "") + (" --quick" if args.quick else ""))
+                   + (" --weights" if seed in with_weights else "") + (" --quick" if args.quick else ""))
         runs = {kind: done[seed, kind] for kind in KINDS}
         summary = summarise(recipe, seed, {k: (run, None) for k, (run, _) in runs.items()})
         summary["command"] = command
         summary["provenance"] = run_provenance(command, args.device)
         summary_path = out_dir / recall_path(seed).name
         write_summary(summary, summary_path)
-        if args.weights:
+        if seed in with_weights:
             weights = {kind: out_dir / recall_path(seed, kind).name for kind in KINDS}
             # Every file this run writes, so that none of them makes the others' records "dirty".
             outputs = [summary_path] + [p for w in weights.values() for p in (w, w.with_suffix(".json"))]

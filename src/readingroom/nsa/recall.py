@@ -60,9 +60,12 @@ class RecallTask:
 
     @property
     def chance(self) -> float:
-        """Accuracy of a model that finds the values in the sequence but not the one the key
-        points to: it guesses among the ``n_pairs`` distinct values, ``1 / n_pairs``."""
-        return 1.0 / self.n_pairs
+        """The best accuracy of a model that does not match keys: it finds the ``n_pairs``
+        distinct values of the haystack and guesses among those not yet asked. The ``i``-th query
+        (from 0) then has ``n_pairs - i`` candidates; averaged over the queries,
+        ``mean_i 1 / (n_pairs - i)`` (``1 / n_pairs`` with one query)."""
+        P, Q = self.n_pairs, self.n_queries
+        return sum(1.0 / (P - i) for i in range(Q)) / Q
 
     def sample(self, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``batch`` sequences: ``(tokens [B, seq_len], targets [B, seq_len])``.
