@@ -3,12 +3,17 @@
 :func:`train_induction_model` builds a :class:`~readingroom.common.TinyTransformer` with no MLPs
 (Olsson et al. study attention-only models, where the circuit is easiest to read), trains it with
 the book's :func:`~readingroom.common.train` loop on :func:`repeated_sequences`, and evaluates the
-split loss on a fixed held-out batch as it goes.
+split loss and the top induction score (:func:`phase_change_metrics`) on a fixed held-out batch as
+it goes, so that the phase change (Olsson et al., 2022, Argument 1) can be read off the run.
+
+:data:`CPU_RECIPE` and :data:`GPU_RECIPE` are the chapter's two presets; the command line
+(``python -m readingroom.induction phase``) reruns :data:`CPU_RECIPE` over several seeds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import torch
 
@@ -21,9 +26,23 @@ from readingroom.common import (
     train,
 )
 from readingroom.induction.data import repeated_sequences
-from readingroom.induction.metrics import induction_scores, previous_token_scores, split_loss
+from readingroom.induction.metrics import (
+    induction_scores,
+    phase_change_metrics,
+    previous_token_scores,
+)
 
-__all__ = ["InductionRun", "train_induction_model"]
+__all__ = ["CPU_RECIPE", "GPU_RECIPE", "InductionRun", "train_induction_model"]
+
+#: The chapter's CPU preset: the keyword arguments of :func:`train_induction_model` (read-only).
+CPU_RECIPE = MappingProxyType(dict(
+    vocab_size=64, seq_len=32, d_model=128, n_heads=4, min_period=4, max_period=16, batch=64,
+    steps=800, lr=1e-3, eval_every=10))
+
+#: The chapter's GPU preset (same keys as :data:`CPU_RECIPE`).
+GPU_RECIPE = MappingProxyType(dict(
+    vocab_size=256, seq_len=64, d_model=256, n_heads=8, min_period=4, max_period=32, batch=256,
+    steps=3000, lr=1e-3, eval_every=20))
 
 
 @dataclass
@@ -31,8 +50,9 @@ class InductionRun:
     """A trained model and what was measured on it.
 
     ``curve`` holds ``(step, fresh_loss, repeat_loss)`` on the held-out batch every
-    ``eval_every`` steps; ``induction`` and ``previous`` are ``[n_layers, n_heads]`` head scores
-    of the final model on that batch.
+    ``eval_every`` steps (and at step 0, before training); ``induction_curve`` holds
+    ``(step, top induction score)`` at the same steps; ``induction`` and ``previous`` are
+    ``[n_layers, n_heads]`` head scores of the final model on that batch.
     """
 
     n_layers: int
@@ -41,8 +61,20 @@ class InductionRun:
     eval_tokens: torch.Tensor
     eval_periods: torch.Tensor
     curve: list[tuple[int, float, float]] = field(default_factory=list)
+    induction_curve: list[tuple[int, float]] = field(default_factory=list)
     induction: torch.Tensor | None = None
     previous: torch.Tensor | None = None
+
+    def phase_curves(self) -> dict[str, list[float]]:
+        """The two curves of the phase change, on one x axis (Olsson et al., 2022, Argument 1).
+
+        Returns ``{"step": [...], "icl": [...], "induction": [...]}``: the training steps of the
+        evaluations, the in-context learning score ``repeat - fresh`` (nats; see
+        :func:`~readingroom.induction.phase_change_metrics`) and the top induction score.
+        """
+        return {"step": [float(step) for step, _, _ in self.curve],
+                "icl": [repeat - fresh for _, fresh, repeat in self.curve],
+                "induction": [score for _, score in self.induction_curve]}
 
     @property
     def final(self) -> dict[str, float]:
@@ -59,8 +91,10 @@ def train_induction_model(n_layers: int, *, vocab_size: int, seq_len: int, d_mod
     """Train an attention-only ``n_layers`` transformer on repeated sequences.
 
     The model reads ``seq_len`` tokens; training rows are drawn fresh every step from a generator
-    seeded with ``seed``, the held-out batch (``4 * batch`` rows) from ``seed + 1``. Everything is
-    deterministic given ``seed`` on a given machine.
+    seeded with ``seed``, the held-out batch (``4 * batch`` rows) from ``seed + 1``. Every
+    ``eval_every`` steps (and before the first) :func:`phase_change_metrics` is measured on the
+    held-out batch: the split loss goes to ``run.curve``, the top induction score to
+    ``run.induction_curve``. Everything is deterministic given ``seed`` on a given machine.
     """
     if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
         raise ValueError(f"n_layers must be a positive int, got {n_layers!r}")
@@ -85,14 +119,18 @@ def train_induction_model(n_layers: int, *, vocab_size: int, seq_len: int, d_mod
         tokens, _ = repeated_sequences(batch, seq_len + 1, vocab_size, **kw, generator=data_gen)
         return tokens[:, :-1], tokens[:, 1:]  # inputs [B, T], next-token targets [B, T]
 
-    start = split_loss(model, eval_tokens, eval_periods)  # the untrained model, step 0
+    def evaluate(m: torch.nn.Module) -> dict[str, float]:
+        return phase_change_metrics(m, eval_tokens, eval_periods)
+
+    evals = [(0, evaluate(model))]  # the untrained model, step 0
     history = train(model, get_batch, steps=steps, lr=lr, warmup=min(30, steps // 10),
-                    eval_every=eval_every,
-                    eval_fn=lambda m: split_loss(m, eval_tokens, eval_periods),
+                    eval_every=eval_every, eval_fn=evaluate,
                     progress=progress, desc=f"{n_layers}-layer model")
-    curve = [(0, start["fresh"], start["repeat"])]
-    curve += [(step, m["fresh"], m["repeat"]) for step, m in history.evals]
-    run = InductionRun(n_layers, model, history, eval_tokens, eval_periods, curve)
+    evals += history.evals
+    curve = [(step, m["fresh"], m["repeat"]) for step, m in evals]
+    induction_curve = [(step, m["induction"]) for step, m in evals]
+    run = InductionRun(n_layers, model, history, eval_tokens, eval_periods, curve,
+                       induction_curve)
     with torch.no_grad():
         _, attn = model(eval_tokens[:, :-1], return_attention=True)
     run.induction = induction_scores(attn, eval_periods).cpu()

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from readingroom.common import eval_mode
 
-__all__ = ["ablate_heads", "head_scores", "induction_scores", "previous_token_scores", "split_loss"]
+__all__ = ["ablate_heads", "head_scores", "induction_scores", "phase_change_metrics",
+           "previous_token_scores", "split_loss"]
 
 
 def _check_tokens(tokens: object, periods: object) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,11 +47,53 @@ def split_loss(model: torch.nn.Module, tokens: torch.Tensor, periods: torch.Tens
     tokens, periods = _check_tokens(tokens, periods)
     with eval_mode(model):
         logits = model(tokens[:, :-1])  # [B, T-1, V]
+    return _split_nll(logits, tokens, periods)
+
+
+def _split_nll(logits: torch.Tensor, tokens: torch.Tensor, periods: torch.Tensor
+               ) -> dict[str, float]:
+    """Mean loss on fresh and on repeated targets, from ``logits`` of ``tokens[:, :-1]``."""
     targets = tokens[:, 1:]  # [B, T-1]
     nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # [B, T-1]
     s = torch.arange(1, tokens.shape[1], device=tokens.device)  # target positions
     repeat = s[None, :] >= periods[:, None]  # [B, T-1]
     return {"fresh": nll[~repeat].mean().item(), "repeat": nll[repeat].mean().item()}
+
+
+@torch.no_grad()
+def phase_change_metrics(model: torch.nn.Module, tokens: torch.Tensor, periods: torch.Tensor
+                         ) -> dict[str, float]:
+    """The two quantities whose joint jump is the phase change (Olsson et al., 2022, Argument 1).
+
+    One forward pass of a :class:`~readingroom.common.TinyTransformer` over ``tokens[:, :-1]``
+    with its attention patterns gives
+
+    * ``"fresh"``, ``"repeat"``: the split loss of :func:`split_loss` (nats);
+    * ``"icl"``: the **in-context learning score**, ``repeat - fresh``. The paper's score
+      (section "Key Concepts", *In-context learning*) is the loss of the 500th token of a context
+      minus the loss of the 50th: how much cheaper a late token is than an early one. On repeated
+      random tokens the early tokens are the first period and the late ones its repeats, so the
+      score is their loss difference; it starts near 0 and becomes negative as the model learns
+      in context (``-ln V`` is the floor: a perfect copier against a first period at chance);
+    * ``"induction"``: the top induction score over every layer and head,
+      ``induction_scores(attention, periods).max()``, in ``[0, 1]``.
+
+    Use it as the ``eval_fn`` of :func:`readingroom.common.train` to log both curves during
+    training. Raises the errors of :func:`split_loss` for bad ``tokens`` or ``periods``, and
+    ``TypeError`` if ``model`` cannot return its attention (it must accept
+    ``return_attention=True``).
+    """
+    tokens, periods = _check_tokens(tokens, periods)
+    with eval_mode(model):
+        try:
+            logits, attention = model(tokens[:, :-1], return_attention=True)  # [B, T-1, V]
+        except TypeError as err:
+            raise TypeError("model must be a TinyTransformer: it has to accept "
+                            "return_attention=True and return (logits, attention)") from err
+    out = _split_nll(logits, tokens, periods)
+    out["icl"] = out["repeat"] - out["fresh"]
+    out["induction"] = induction_scores(attention, periods).max().item()
+    return out
 
 
 def _key_mask(periods: torch.Tensor, T: int, offset: str) -> torch.Tensor:

@@ -1,16 +1,16 @@
-"""The chapter's two figures: in-context loss during training, and one head's attention."""
+"""The chapter's figures: in-context loss and the phase change during training, one head's attention."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 
 from readingroom.common import BOOK_COLORS
 from readingroom.induction.experiment import InductionRun
 
-__all__ = ["plot_attention", "plot_in_context_loss"]
+__all__ = ["plot_attention", "plot_in_context_loss", "plot_phase_change"]
 
 
 def plot_in_context_loss(runs: Mapping[int, InductionRun], vocab_size: int, ax=None):
@@ -54,3 +54,45 @@ def plot_attention(pattern: torch.Tensor, tokens: torch.Tensor, period: int, tit
     ax.set_yticks(range(0, T, step))
     ax.grid(False)
     return ax
+
+
+def plot_phase_change(curves: Mapping[str, Sequence[float]], jumps: Mapping[str, float] | None = None,
+                      ax=None):
+    """The phase change (Olsson et al., 2022, Argument 1): two curves on one training-step axis.
+
+    ``curves`` is :meth:`InductionRun.phase_curves`'s ``{"step", "icl", "induction"}``. The
+    in-context learning score goes on the left axis (nats, drawn so that *up* is more in-context
+    learning: the axis is inverted), the top induction score on a second axis on the right.
+    ``jumps`` (optional) maps ``"icl"`` and/or ``"induction"`` to the step of that curve's jump
+    (:func:`~readingroom.induction.jump_step`), drawn as a vertical line in the curve's colour.
+    Returns the two axes ``(left, right)``.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(curves, Mapping) or not {"step", "icl", "induction"} <= set(curves):
+        raise ValueError("curves must be a mapping with keys 'step', 'icl' and 'induction' "
+                         "(see InductionRun.phase_curves)")
+    n = len(curves["step"])
+    if len(curves["icl"]) != n or len(curves["induction"]) != n:
+        raise ValueError(f"curves['icl'] and curves['induction'] must have len(curves['step'])={n}"
+                         f" entries, got {len(curves['icl'])} and {len(curves['induction'])}")
+    jumps = {} if jumps is None else jumps
+    if not isinstance(jumps, Mapping) or not set(jumps) <= {"icl", "induction"}:
+        raise ValueError("jumps must be None or a mapping with keys among 'icl' and 'induction'")
+    if ax is None:
+        _, ax = plt.subplots()
+    colors = {"icl": BOOK_COLORS[0], "induction": BOOK_COLORS[1]}
+    right = ax.twinx()
+    ax.plot(curves["step"], curves["icl"], color=colors["icl"], lw=2,
+            label="in-context learning score (left)")
+    right.plot(curves["step"], curves["induction"], color=colors["induction"], lw=2, ls="--",
+               label="top induction score (right)")
+    for name, step in jumps.items():
+        ax.axvline(step, color=colors[name], lw=1, alpha=0.7)
+    ax.set(xlabel="training step", ylabel="loss on repeats − loss on first period (nats)")
+    ax.invert_yaxis()
+    right.set(ylabel="top induction score", ylim=(0, 1))
+    right.grid(False)
+    handles = ax.get_lines()[:1] + right.get_lines()[:1]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="center right")
+    return ax, right
