@@ -12,5 +12,9 @@ packages += ["readingroom.kernels"] + [f"readingroom.kernels.{p}" for p in find_
 setup(
     packages=packages,
     package_dir={"": "src", "readingroom.kernels": "kernels"},
-    package_data={"readingroom": ["py.typed", "geometry/*.txt"]},
+    # Data files the package reads at run time (importlib.resources), so that a wheel or sdist
+    # carries them: the geometry problem set, and the OCR chapter's docstring corpus with its
+    # provenance record (readingroom.ocr.text).
+    package_data={"readingroom": ["py.typed", "geometry/*.txt", "ocr/corpus.txt",
+                                  "ocr/corpus.json"]},
 )

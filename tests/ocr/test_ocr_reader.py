@@ -8,6 +8,7 @@ import pytest
 from readingroom.common import read_record
 from readingroom.ocr.__main__ import main
 from readingroom.ocr.reader import READERS, load_reader, reader_metrics, reader_path
+from readingroom.ocr.text import corpus_sha256
 from readingroom.ocr.train import ALL_MODES_CURRICULUM, READER_CURRICULUM
 
 
@@ -72,6 +73,7 @@ def test_train_command_quick_writes_weights_and_record(tmp_path, capsys) -> None
     assert record2["extra"]["config"] == repr(READERS["all-modes"][0])
     assert record["seed"] == 3 and "Curriculum(" in record["data"]
     assert set(record["metrics"]) == {"final_loss", "train_seconds"}
+    assert record["extra"]["corpus_sha256"] == corpus_sha256()  # the text it was trained on
 
 
 @pytest.mark.parametrize("argv", [

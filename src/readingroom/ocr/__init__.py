@@ -1,10 +1,12 @@
 """DeepSeek-OCR (Wei et al., 2025, arXiv 2510.18234): contexts optical compression, at toy scale.
 
 Text is rendered as a page image (:mod:`~readingroom.ocr.render`), a mini DeepEncoder turns the
-page into a few vision tokens — window attention at high resolution, a 16x convolutional token
-compressor, global attention, a projector (:mod:`~readingroom.ocr.encoder`) — and a small causal
-decoder with a DeepSeek-style mixture-of-experts feed-forward reads the text back from them
-(:mod:`~readingroom.ocr.moe`, :mod:`~readingroom.ocr.decoder`).
+page into a few vision tokens — window attention at high resolution (the paper's SAM-base is
+dominated by it, with a few global blocks), a 16x convolutional token compressor, global
+attention, a projector (:mod:`~readingroom.ocr.encoder`) — and a small causal decoder with a
+DeepSeekMoE-style mixture-of-experts feed-forward (Dai et al., 2024, arXiv 2401.06066) reads the
+text back from them (:mod:`~readingroom.ocr.moe`, :mod:`~readingroom.ocr.decoder`). The text is
+Python docstrings, shipped as package data (:mod:`~readingroom.ocr.text`).
 """
 
 from readingroom.ocr.decoder import DecoderConfig, DecoderOutput, MoEDecoder, count_parameters

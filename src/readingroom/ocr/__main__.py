@@ -10,8 +10,12 @@ steps of the same shape and writes to ``--out`` (required then), for smoke tests
 ``--curriculum all-modes`` trains the second committed reader instead
 (:data:`~readingroom.ocr.reader.ALL_MODES_CONFIG`,
 :data:`~readingroom.ocr.train.ALL_MODES_CURRICULUM`: the same stages plus one in all four
-modes; 70 minutes on one thread) and writes ``reader_all_modes_seed{seed}.safetensors``. Errors
-in the arguments exit with status 2.
+modes; 70 minutes on one thread) and writes ``reader_all_modes_seed{seed}.safetensors``.
+
+``corpus`` rebuilds the text corpus from the running interpreter's docstrings
+(:func:`~readingroom.ocr.text.write_corpus`) into ``--out`` (default: the package's own folder,
+replacing the shipped ``corpus.txt`` and its record ``corpus.json``, which were made with
+CPython 3.11.7; another version gives another corpus). Errors in the arguments exit with status 2.
 """
 
 from __future__ import annotations
@@ -44,7 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="book (default: the chapter's reader, tiny and small modes) or "
                    "all-modes (the same plus a last stage in all four modes)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    c = sub.add_parser("corpus", help="rebuild the text corpus from this Python's docstrings",
+                       description="Build the corpus from the running interpreter's docstrings "
+                       "and write corpus.txt and its record corpus.json.")
+    c.add_argument("--out", type=Path, default=None,
+                   help="folder to write to (default: the readingroom.ocr package folder, "
+                   "replacing the shipped corpus)")
     return parser
+
+
+def _corpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from readingroom.ocr import text
+
+    out = Path(text.__file__).parent if args.out is None else args.out
+    if not out.is_dir():
+        parser.error(f"--out must be an existing folder, got {out}")
+    record = text.write_corpus(out)
+    print(json.dumps({"folder": str(out), **record}, indent=1))
+    return 0
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -53,6 +74,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from readingroom.common import save_weights, seed_everything, use_threads
     from readingroom.ocr.model import MiniDeepSeekOCR
     from readingroom.ocr.reader import READERS, reader_metrics, reader_path
+    from readingroom.ocr.text import corpus_sha256
     from readingroom.ocr.train import (
         ALL_MODES_CURRICULUM,
         QUICK_CURRICULUM,
@@ -92,7 +114,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     save_weights(model, out, command=command, seed=args.seed,
                  data=repr(curriculum), metrics=metrics,
                  extra={"config": repr(config),
-                        "final_losses": {k: h.final_loss() for k, h in histories.items()}})
+                        "final_losses": {k: h.final_loss() for k, h in histories.items()},
+                        "corpus_sha256": corpus_sha256()})
     print(json.dumps({"weights": str(out), **metrics}, indent=1))
     return 0
 
@@ -100,6 +123,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "corpus":
+        return _corpus(args, parser)
     return _train(args, parser)
 
 

@@ -3,8 +3,11 @@
 DeepSeek-OCR (Wei et al., 2025, Section 3.2, Figure 3) encodes a page in three stages:
 
 1. **Perception at high resolution, cheaply**: SAM-base (a ViTDet-style encoder, patch size 16)
-   whose blocks attend only inside local windows, so a 1024 x 1024 page — 64 x 64 = 4096 patch
-   tokens — costs memory linear in the number of patches.
+   *dominated by* window attention: 8 of its 12 blocks attend only inside local 14 x 14 windows,
+   whose memory is linear in the number of patches, and 4 blocks between them attend globally.
+   Because this stage is dominated by window attention and small (80M), the paper finds its
+   activations on a 1024 x 1024 page — 64 x 64 = 4096 patch tokens — acceptable. This module's
+   first stage has window blocks only.
 2. **A 16x token compressor**: two convolutions, kernel 3, stride 2, padding 1 (256 -> 1024
    channels in the paper). Each halves both sides of the patch grid: 64 x 64 -> 16 x 16, so 4096
    patch tokens become 256 vision tokens.
@@ -111,7 +114,8 @@ class EncoderConfig:
     Attributes:
         patch_size: pixels per patch side (16 in the paper, 4 here; see the module docstring).
         d_window, n_window_layers, window: width, depth and window side (in patches) of the
-            window-attention stage (SAM-base: 768 wide, 12 layers, 14 x 14 windows).
+            window-attention stage (SAM-base: 768 wide, 12 layers, 14 x 14 windows in 8 of
+            them and global attention in the other 4; here every block is windowed).
         d_global, n_global_layers: width and depth of the global-attention stage (CLIP-large:
             1024 wide, 24 layers); the compressor maps ``d_window`` to ``d_global`` channels.
         n_heads: attention heads in both stages.

@@ -316,7 +316,8 @@ def pretrain_encoder(model: MiniDeepSeekOCR, recipe: PageRecipe, *, steps: int,
     spreads over dozens of near-identical blank-page vision tokens, the gradient reaching the
     encoder fades (norm 2.9 at step 0, 0.006 by step 350 in our runs) and the decoder settles on
     the text's unconditional statistics. DeepSeek-OCR, too, trains its DeepEncoder before the
-    whole model (Section 3.5.1). Here a linear head on every vision token learns to name the
+    whole model (Section 3.5.1), but together with a compact language model, by next-token
+    prediction. Here, more cheaply, a linear head on every vision token learns to name the
     character under it (:func:`glyph_targets`), cross-entropy over the tokens that hold a glyph
     centre only; the head is thrown away afterwards.
 
