@@ -36,7 +36,7 @@ from readingroom.nsa.experiments import (
     summarise,
     write_summary,
 )
-from readingroom.nsa.recall import RecallRun, RecallTask, recall_accuracy, recall_loss
+from readingroom.nsa.recall import RecallRun, RecallTask, recall_accuracy, recall_hits, recall_loss, value_found
 
 TASK = RecallTask(seq_len=64, n_pairs=4, n_queries=3, n_keys=8, n_values=5, n_filler=7)
 
@@ -221,6 +221,39 @@ def test_recall_loss_reads_the_query_positions_only():
                                rtol=0, atol=0)
 
 
+def test_value_found_tells_finding_values_from_matching_keys():
+    task = RecallTask(seq_len=64, n_pairs=4, n_queries=2)
+    tokens, targets = task.sample(500, make_generator(4))
+    for model in (Solver(task), ValueGuesser(task)):  # both always answer with a value of the sequence
+        assert bool(value_found(model, tokens, targets, task).all())
+    assert recall_hits(ValueGuesser(task), tokens, targets).float().mean() < 0.5  # ... one matches keys
+    filler = Solver(task, horizon=0)  # answers with a filler token: never a value
+    assert not bool(value_found(filler, tokens, targets, task).any())
+    assert value_found(filler, tokens, targets, task).shape == (1000,)
+
+
+class _Fixed(nn.Module):
+    """Predicts the same token everywhere."""
+
+    def __init__(self, vocab: int, token: int):
+        super().__init__()
+        self.vocab, self.token = vocab, token
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, tokens):
+        return F.one_hot(torch.full(tokens.shape, self.token), self.vocab).float() + 0 * self.dummy
+
+
+def test_value_found_needs_the_value_in_the_sequence():
+    task = RecallTask(seq_len=16, n_pairs=1, n_queries=1, n_keys=2, n_values=3, n_filler=4)
+    tokens = torch.tensor([[5, 0, 3, 5, 6, 7, 5, 6, 5, 6, 7, 8, 5, 6, 0, 3]])
+    targets = torch.full_like(tokens, -100)
+    targets[0, 14] = 3
+    assert value_found(_Fixed(task.vocab_size, 3), tokens, targets, task).tolist() == [True]
+    assert value_found(_Fixed(task.vocab_size, 4), tokens, targets, task).tolist() == [False]  # a value, not in it
+    assert value_found(_Fixed(task.vocab_size, 5), tokens, targets, task).tolist() == [False]  # filler
+
+
 def test_recall_accuracy_of_a_solver_is_one():
     tokens, targets = TASK.sample(8, make_generator(3))
     assert recall_accuracy(Solver(TASK), tokens, targets) == 1.0
@@ -295,9 +328,9 @@ def test_recipe_validation(change, exc):
 
 
 def test_quick_recipe_has_the_shape_of_the_real_one():
-    for name in ("task", "nsa", "hidden", "layers", "heads", "kv_heads", "batch", "lr"):
+    for name in ("task", "nsa", "hidden", "layers", "heads", "kv_heads", "lr"):
         assert getattr(QUICK_RECIPE, name) == getattr(RECALL_RECIPE, name), name
-    assert QUICK_RECIPE.steps < RECALL_RECIPE.steps
+    assert QUICK_RECIPE.steps < RECALL_RECIPE.steps and QUICK_RECIPE.batch <= RECALL_RECIPE.batch
 
 
 def test_heldout_set_is_deterministic():

@@ -24,7 +24,9 @@ from readingroom.common.checks import check_int
 from readingroom.common.seed import make_generator, seed_everything
 from readingroom.common.train import TrainHistory, train
 
-__all__ = ["RecallRun", "RecallTask", "recall_accuracy", "recall_hits", "recall_loss", "train_recall"]
+__all__ = [
+    "RecallRun", "RecallTask", "recall_accuracy", "recall_hits", "recall_loss", "train_recall", "value_found",
+]
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,29 @@ def recall_hits(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -
 def recall_accuracy(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -> float:
     """Fraction of queries whose value is the model's top prediction (:func:`recall_hits`)."""
     return float(recall_hits(model, tokens, targets).float().mean())
+
+
+@torch.no_grad()
+def value_found(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor, task: RecallTask) -> torch.Tensor:
+    """For each query (in the order of ``targets != -100``), whether the model's top prediction
+    is one of the values that appear before it in the sequence, right or wrong: ``[n_queries]``
+    bool on the CPU.
+
+    Beside :func:`recall_hits` it separates the two things the task needs: finding the values
+    (this, near 1 for a model that has learned where answers come from) and matching the key
+    (:func:`recall_hits`, :attr:`RecallTask.chance` for a model that finds values but not keys).
+    """
+    device = next(model.parameters()).device
+    logits = _logits(model, tokens.to(device))
+    guess = logits.argmax(-1).cpu()
+    tokens = tokens.cpu()
+    rows, cols = (targets.cpu() != -100).nonzero(as_tuple=True)
+    lo, hi = task.n_keys, task.n_keys + task.n_values
+    found = torch.zeros(len(rows), dtype=torch.bool)
+    for i, (b, t) in enumerate(zip(rows.tolist(), cols.tolist())):
+        g = int(guess[b, t])
+        found[i] = lo <= g < hi and bool((tokens[b, :t] == g).any())
+    return found
 
 
 @dataclass
