@@ -275,7 +275,7 @@ def nsa_attention(
         from readingroom.nsa.triton_backend import triton_branches
 
         branch, p_cmp, scores, indices = triton_branches(
-            q, k, v, k_cmp, v_cmp, cfg, k_win=k_win, v_win=v_win, scale=scale
+            q, k, v, k_cmp, v_cmp, cfg, k_win=k_win, v_win=v_win, scale=scale, keep_scores=return_parts
         )
     else:
         branch, p_cmp, scores, indices = _torch_branches(
