@@ -420,24 +420,27 @@ def label_prompts(world):
 
 
 @pytest.mark.parametrize("on, pos, expected", [
-    ({0, 1}, 2, "say Austin"),                   # last position, one answer
+    ({0, 1, 10}, 2, "say Austin"),               # every prompt answered Austin, last position
+    ({0, 1}, 2, "Dallas/Houston"),               # misses the bare copy of Dallas: not "say"
     ({2, 9}, 2, "say Texas"),
     ({5, 6}, 4, "say 7"),
-    ({0}, 2, "say Austin"),
-    ({0, 2}, 1, "Texas"),                        # one state, not (all) the last position
-    ({0, 2}, 2, "Texas"),                        # last position but two answers (Austin, Texas)
-    ({0, 3}, 1, "Illinois/Texas"),               # two states, sorted
-    ({0: 1.0, 3: 5.0}, 2, "Illinois/Texas"),
+    ({0}, 2, "Dallas"),                          # one prompt of Austin's: the city, not "say"
+    ({0, 2}, 1, "Dallas"),                       # one city (both questions): not its state
+    ({0, 1, 9}, 1, "Texas"),                     # every Texas city of the prompts: the state
+    ({0, 2}, 2, "Dallas"),                       # last position but two answers (Austin, Texas)
+    ({0, 3}, 1, "Dallas/Illinois"),              # Chicago is the only Illinois city here
+    ({0: 1.0, 1: 1.0, 9: 1.0, 3: 5.0}, 2, "Illinois/Texas"),
     ({5, 6}, 3, "sum=7"),                        # addition, not the last position
     ({5, 7}, 1, "a=3"),
     ({5, 8}, 3, "b=4"),
+    ({5}, 3, "3+4"),                             # one prompt of sum 7, a=3 and b=4: itself
     # otherwise: the subjects of the two strongest examples, strongest first, "/…" for more
-    ({0: 3.0, 3: 2.0, 4: 1.0}, 2, "Texas/Illinois/…"),
-    ({0: 1.0, 3: 2.0, 4: 3.0}, 1, "Florida/Illinois/…"),
-    ({0: 2.0, 5: 1.0}, 1, "Texas/3+4"),          # a state prompt and an addition prompt
-    ({0: 1.0, 1: 2.0, 5: 3.0}, 1, "3+4/Texas"),  # one subject counted once: no "/…"
-    ({5: 1.0, 6: 2.0, 7: 3.0, 8: 4.0}, 1, "2+4/3+5/…"),  # addition without one sum, a or b
-    ({10: 1.0, 11: 2.0}, 1, "Chicago/Dallas"),   # no state and no a/b: the token
+    ({0: 3.0, 3: 2.0, 4: 1.0, 1: 0.5}, 2, "mixed: Dallas/Chicago/…"),
+    ({0: 1.0, 3: 2.0, 4: 3.0, 1: 0.5}, 1, "mixed: Miami/Chicago/…"),
+    ({0: 2.0, 5: 1.0}, 1, "mixed: Dallas/3+4"),   # a city prompt and an addition prompt
+    ({0: 1.0, 2: 2.0, 5: 3.0}, 1, "mixed: 3+4/Dallas"),  # one subject counted once: no "/…"
+    ({5: 1.0, 6: 2.0, 7: 3.0, 8: 4.0}, 1, "mixed: 2+4/3+5/…"),  # no one sum, a or b
+    ({10: 1.0, 11: 2.0}, 1, "mixed: Chicago/Dallas"),  # no city and no a/b: the token
     ({10: 1.0, 11: 2.0}, 2, "capital:"),
     (set(), 1, "inactive"),
     # firing on more than half of the prompts that reach pos: the token, not a subject
@@ -461,6 +464,75 @@ def test_feature_label_ignores_prompts_too_short_for_pos(world, label_prompts):
     assert feature_label(world, label_prompts, acts, 1, 4, 3) == "say 7"
     none = _fire(label_prompts, set(), 4)
     assert feature_label(world, label_prompts, none, 1, 4, 3) == "inactive"
+
+
+def _fire_where(world, fires, pos: int) -> list[torch.Tensor]:
+    """Activations over every prompt of the world firing feature (1, 3) at ``pos`` on the
+    prompts for which ``fires(prompt)`` is true."""
+    return _fire(world.prompts, {j for j, p in enumerate(world.prompts) if fires(p)}, pos)
+
+
+def _about(*cities, task=None):
+    return lambda p: p.info.get("city") in cities and (task is None or p.task == task)
+
+
+TEXAS = STATES["Texas"][0]
+
+
+@pytest.mark.parametrize("fires, pos, expected", [
+    # the issue's case: every prompt it fires on is about Texas, but it fires only on Dallas
+    (_about("Dallas"), 1, "Dallas"),
+    (_about("Dallas"), 2, "Dallas"),
+    (_about("Dallas", task="capital"), 2, "Dallas"),          # not "say Austin" either
+    (_about(*TEXAS), 1, "Texas"),                              # every Texas city: the state
+    (_about(*TEXAS), 2, "Texas"),
+    (_about(*TEXAS, task="capital"), 2, "say Austin"),
+    (_about(*TEXAS, task="state"), 2, "say Texas"),
+    (_about(*TEXAS, task="state"), 1, "Texas"),                # one question at a middle position
+    (_about(*TEXAS[:2]), 1, "Dallas/Houston"),                 # two of three cities: not the state
+    (_about(*TEXAS, "Chicago"), 1, "Chicago/Texas"),
+    (_about(*TEXAS, *STATES["Illinois"][0]), 1, "Illinois/Texas"),
+    (_about("Dallas", "Chicago", "Miami"), 1, "mixed: Dallas/Chicago/…"),  # ties: prompt order
+    (lambda p: p.task == "add" and p.info["a"] + p.info["b"] == 7, 4, "say 7"),
+    (lambda p: p.task == "add" and p.info["a"] + p.info["b"] == 7, 3, "sum=7"),
+    (lambda p: p.task == "add" and p.info["a"] == 3 and p.info["b"] < 9, 1,
+     "mixed: 3+0/3+1/…"),                                      # nine of the ten a=3 prompts
+    (lambda p: p.task == "add" and p.info["a"] == 3, 1, "a=3"),
+])
+def test_feature_label_names_a_group_only_when_it_fires_on_all_of_it(world, fires, pos, expected):
+    assert feature_label(world, world.prompts, _fire_where(world, fires, pos), 1, pos, 3) == expected
+
+
+def test_feature_label_min_share_lets_a_state_miss_a_city(world):
+    acts = _fire_where(world, _about(*TEXAS[:2]), 1)
+    assert feature_label(world, world.prompts, acts, 1, 1, 3, min_share=2 / 3) == "Texas"
+    assert feature_label(world, world.prompts, acts, 1, 1, 3, min_share=0.7) == "Dallas/Houston"
+    one = _fire_where(world, _about("Dallas"), 1)  # one city of three is never the state
+    assert feature_label(world, world.prompts, one, 1, 1, 3, min_share=2 / 3) == "Dallas"
+    assert feature_label(world, world.prompts, one, 1, 1, 3, min_share=0.3) == "Texas"
+    say = _fire_where(world, _about(*TEXAS[:2], task="capital"), 2)
+    assert feature_label(world, world.prompts, say, 1, 2, 3) == "Dallas/Houston"
+    assert feature_label(world, world.prompts, say, 1, 2, 3, min_share=0.6) == "say Austin"
+
+
+def test_feature_label_errors(world, label_prompts):
+    acts = _fire(label_prompts, {0}, 1)
+    with pytest.raises(ValueError, match="differ in length"):
+        feature_label(world, label_prompts, acts[:-1], 1, 1, 3)
+    with pytest.raises(ValueError, match="prompts must not be empty"):
+        feature_label(world, [], [], 1, 1, 3)
+    for bad in (0, -0.5, 1.01):
+        with pytest.raises(ValueError, match="min_share"):
+            feature_label(world, label_prompts, acts, 1, 1, 3, min_share=bad)
+    for bad in ("1", True, None):
+        with pytest.raises(TypeError, match="min_share"):
+            feature_label(world, label_prompts, acts, 1, 1, 3, min_share=bad)
+    for name, args in (("layer", (L, 1, 3)), ("layer", (-1, 1, 3)), ("pos", (1, -1, 3)),
+                       ("index", (1, 1, 4)), ("index", (1, 1, -2))):
+        with pytest.raises(ValueError, match=name):
+            feature_label(world, label_prompts, acts, *args)
+    with pytest.raises(TypeError, match="layer"):
+        feature_label(world, label_prompts, acts, 1.0, 1, 3)
 
 
 # --- steering -------------------------------------------------------------------------------

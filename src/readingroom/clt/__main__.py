@@ -1,22 +1,65 @@
 """Command line: ``python -m readingroom.clt robustness --seeds 0 1 2 3 4``.
 
 ``robustness`` reruns the chapter's pipeline (toy model, CLT, steering over all 270 pairs, the
-Dallas graph) once per seed with the chapter's CPU recipe and writes one summary per seed plus the
-command to ``book/data/clt/robustness.json`` (or ``--out``); the chapter renders that table. It
-takes about 40 s per seed on one CPU thread. Errors in the arguments exit with status 2.
+Dallas graph, the graph's predicted against measured ablations) once per seed with the chapter's
+CPU recipe and writes ``book/data/clt/robustness.json`` (or ``--out``): ``provenance`` (the
+command, argv, date, threads, versions and device of
+:func:`~readingroom.common.run_provenance`, plus ``code_version``: the git commit and whether the
+checkout had other uncommitted changes, and ``code_sha256``: a hash of this package's sources),
+``recipe`` (the model's and the CLT's settings, which the chapter compares with its own before
+checking its live seed-0 run against row 0) and ``runs`` (one summary per seed, with its wall
+time in ``seconds``). It takes about 40 s per seed on one CPU thread. Errors in the arguments
+exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from readingroom.common.checks import seed_arg
 
 __all__ = ["build_parser", "main"]
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _code_sha256(folder: Path = PACKAGE) -> str:
+    """SHA-256 over the ``*.py`` files of ``folder`` (sorted by name; each name, then its bytes)."""
+    digest = hashlib.sha256()
+    for file in sorted(folder.glob("*.py")):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def _code_version(out: Path, folder: Path = PACKAGE) -> dict:
+    """``{"commit", "dirty"}`` of the git checkout holding ``folder``; ``dirty`` is True when
+    ``git status`` lists any change other than ``out`` itself. Both None outside a checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
+                                  timeout=30, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit, top = git("rev-parse", "HEAD"), git("rev-parse", "--show-toplevel")
+    status = git("status", "--porcelain", "--untracked-files=all")
+    if commit is None or top is None or status is None:
+        return {"commit": None, "dirty": None}
+    try:
+        skip = out.resolve().relative_to(Path(top.strip()).resolve()).as_posix()
+    except ValueError:
+        skip = None
+    changed = [line[3:] for line in status.splitlines() if len(line) > 3 and line[3:] != skip]
+    return {"commit": commit.strip(), "dirty": bool(changed)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,22 +84,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.clt_steps < 1:
         parser.error(f"--clt-steps must be a positive int, got {args.clt_steps}")
 
-    from readingroom.clt.experiments import robustness
-    from readingroom.common import book_data_path, use_threads
+    from readingroom.clt.experiments import WorldRecipe, robustness
+    from readingroom.clt.transcoder import CLTConfig
+    from readingroom.common import book_data_path, run_provenance, use_threads
 
     use_threads(1)  # the recorded numbers are for one thread
     out = book_data_path("clt/robustness.json") if args.out is None else args.out
-    rows = []
-    for seed in args.seeds:
-        row = robustness(seed, clt_steps=args.clt_steps, progress=args.progress)
-        rows.append(row)
-        print(f"seed {seed}: swap {row['swap_rate']:.3f}, agreement {row['agreement']:.3f}, "
-              f"path {row['dallas_path']}", flush=True)
+    recipe = WorldRecipe()
+    config = CLTConfig(recipe.n_layers, recipe.d_model)
     command = "python -m readingroom.clt robustness --seeds " + " ".join(map(str, args.seeds))
     if args.clt_steps != 2000:
         command += f" --clt-steps {args.clt_steps}"
+    provenance = {**run_provenance(command), "code_version": _code_version(out),
+                  "code_sha256": _code_sha256()}
+    world_recipe = {k: v for k, v in asdict(recipe).items() if k != "seed"}
+    rows = []
+    for seed in args.seeds:
+        start = time.perf_counter()
+        row = robustness(seed, recipe=recipe, config=config, clt_steps=args.clt_steps,
+                         progress=args.progress)
+        row["seconds"] = round(time.perf_counter() - start, 1)
+        rows.append(row)
+        print(f"seed {seed}: swap {row['swap_rate']:.3f}, agreement {row['agreement']:.3f}, "
+              f"path {row['dallas_path']}", flush=True)
+    record = {"provenance": provenance,
+              "recipe": {"world": world_recipe, "clt": asdict(config), "clt_steps": args.clt_steps},
+              "runs": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"command": command, "threads": 1, "runs": rows}, indent=1) + "\n")
+    out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {out}")
     return 0
 

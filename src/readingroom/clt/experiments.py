@@ -15,7 +15,9 @@ import torch
 from torch import nn
 
 from readingroom.clt.adapter import ModelAdapter, collect
-from readingroom.clt.graph import attribute, nodes_on_paths, predict_ablation, prune
+from readingroom.clt.graph import (
+    attribute, graph_scores, nodes_on_paths, predict_ablation, prune,
+)
 from readingroom.clt.replacement import intervene, local_replacement_logits, replacement_logits
 from readingroom.clt.task import (
     Prompt, World, _group_indices, _groups, accuracy, batch, make_world, prompt_loss,
@@ -164,45 +166,106 @@ def top_examples(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.T
 
 
 def feature_label(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.Tensor],
-                  layer: int, pos: int, index: int) -> str:
-    """A short name for feature ``(layer, index)`` at ``pos``, from the prompts it fires on there.
+                  layer: int, pos: int, index: int, *, min_share: float = 1.0) -> str:
+    """A short name for feature ``(layer, index)`` at ``pos``, from what distinguishes the prompts
+    it fires on there from those it does not.
 
-    ``"say Austin"`` if every such prompt ends at ``pos`` with the same answer; ``"Texas"`` if
-    they share one state (``"Texas/California"`` for two); ``"sum=7"`` / ``"a=3"`` for addition;
-    ``"'<bos>' (most prompts)"`` when it fires on more than half of the prompts reaching ``pos``;
-    else the subjects (state, or ``a+b``) of its two strongest examples, ``"/…"`` marking more.
+    A label names a group of prompts only when the feature fires on (nearly) *all* of the group:
+    on at least ``min_share`` of its members among ``prompts``. Every prompt about Texas is also
+    about Dallas when the feature fires only on Dallas, so "fires only on Texas prompts" is not
+    enough to call it Texas; firing on Dallas, Houston *and* El Paso is. Only prompts long enough
+    to have position ``pos`` count. First match wins:
+
+    1. ``"inactive"``: it fires on no prompt.
+    2. ``"say Austin"``: it fires only at the last position of prompts answered ``Austin``, and on
+       at least ``min_share`` of all the prompts ending at ``pos`` with that answer.
+    3. City prompts only: group the cities it fires on (under either question) by state. A state
+       is *covered* when it fires on at least ``min_share`` of that state's cities; a covered
+       state is named (``"Texas"``), an uncovered one by its cities (``"Dallas"``). Up to two such
+       names, sorted: ``"Texas"``, ``"Dallas"``, ``"Dallas/Houston"``, ``"Illinois/Texas"``,
+       ``"Chicago/Texas"``.
+    4. Addition: ``"sum=7"``, ``"a=3"`` or ``"b=4"`` when every prompt it fires on shares that
+       value and it fires on at least ``min_share`` of the prompts with it.
+    5. ``"'<bos>' (most prompts)"``: it fires on more than half of the prompts, named by its most
+       common token.
+    6. Otherwise the subjects (city, ``a+b``, or the token at ``pos``) of its strongest examples:
+       one subject alone (``"3+4"``), else ``"mixed: "`` and the two strongest (``"mixed:
+       Dallas/Chicago"``; ties in the prompts' order), ``"/…"`` marking more.
+
+    The default ``min_share=1.0`` demands every member. With three cities per state, a value in
+    ``(2/3, 1]`` still demands all three, and ``2/3`` lets a state feature miss one city.
+
+    Raises:
+        TypeError: ``min_share`` is not a number, or ``layer``, ``pos`` or ``index`` not an int.
+        ValueError: ``prompts`` and ``acts`` differ in length or are empty; ``min_share`` is not in
+            ``(0, 1]``; ``layer``, ``pos`` or ``index`` is negative, or ``layer`` / ``index`` is
+            outside the activations.
     """
-    on = [p for p, a in zip(prompts, acts) if pos < a.shape[1] and float(a[layer, pos, index]) > 0]
+    if len(prompts) != len(acts):
+        raise ValueError(f"prompts and acts differ in length: {len(prompts)} vs {len(acts)}")
+    if not prompts:
+        raise ValueError("prompts must not be empty")
+    if isinstance(min_share, bool) or not isinstance(min_share, (int, float)):
+        raise TypeError(f"min_share must be a number, got {type(min_share).__name__}")
+    if not 0 < min_share <= 1:
+        raise ValueError(f"min_share must be in (0, 1], got {min_share}")
+    n_layers, n_features = acts[0].shape[0], acts[0].shape[-1]
+    for name, value, size in (("layer", layer, n_layers), ("pos", pos, None),
+                              ("index", index, n_features)):
+        check_int(value, name, minimum=0)
+        if size is not None and value >= size:
+            raise ValueError(f"{name} must be in [0, {size}), got {value}")
+    reach = [(p, float(a[layer, pos, index]) > 0) for p, a in zip(prompts, acts) if pos < a.shape[1]]
+    on = [p for p, fired in reach if fired]
     if not on:
         return "inactive"
-    last = all(pos == len(p.tokens) - 1 for p in on)
+
+    def covers(members: list[bool]) -> bool:  # fires on at least min_share of a group
+        return bool(members) and sum(members) >= min_share * len(members)
+
     answers = {p.answer for p in on}
-    if last and len(answers) == 1:
-        return "say " + world.vocab[answers.pop()]
-    states = Counter(p.info["state"] for p in on if "state" in p.info)
-    if states and sum(states.values()) == len(on) and len(states) <= 2:
-        return "/".join(sorted(states))
-    if all("a" in p.info for p in on):
+    if all(pos == len(p.tokens) - 1 for p in on) and len(answers) == 1:
+        answer = answers.pop()
+        if covers([fired for p, fired in reach if pos == len(p.tokens) - 1 and p.answer == answer]):
+            return "say " + world.vocab[answer]
+    if all("city" in p.info and "state" in p.info for p in on):
+        hit = {p.info["city"] for p in on}
+        names: set[str] = set()
+        for state in {p.info["state"] for p in on}:
+            cities = {p.info["city"] for p, _ in reach if p.info.get("state") == state}
+            if covers([c in hit for c in sorted(cities)]):
+                names.add(str(state))
+            else:
+                names |= {str(c) for c in cities & hit}
+        if len(names) <= 2:
+            return "/".join(sorted(names))
+    if all("a" in p.info and "b" in p.info for p in on):
         for name, fn in (("sum", lambda p: p.info["a"] + p.info["b"]),
                          ("a", lambda p: p.info["a"]), ("b", lambda p: p.info["b"])):
-            if len({fn(p) for p in on}) == 1:
-                return f"{name}={fn(on[0])}"
-    reach = [p for p, a in zip(prompts, acts) if pos < a.shape[1]]
+            values = {fn(p) for p in on}
+            if len(values) == 1:
+                value = values.pop()
+                group = [fired for p, fired in reach
+                         if "a" in p.info and "b" in p.info and fn(p) == value]
+                if covers(group):
+                    return f"{name}={value}"
     if len(on) > len(reach) / 2:  # fires on most prompts: name the token, not a subject
         token = Counter(world.vocab[p.tokens[pos]] for p in on).most_common(1)[0][0]
         return f"'{token}' (most prompts)"
-    # Otherwise: what its strongest examples are about (their state, or their sum).
-    strongest = sorted(((float(a[layer, pos, index]), k) for k, (p, a) in enumerate(
-        zip(prompts, acts)) if pos < a.shape[1] and float(a[layer, pos, index]) > 0),
-        reverse=True)
+    # Otherwise: what its strongest examples are about (their city, their sum, or the token).
+    strongest = sorted(((-float(a[layer, pos, index]), k) for k, (p, a) in enumerate(
+        zip(prompts, acts)) if pos < a.shape[1] and float(a[layer, pos, index]) > 0))
     subjects: list[str] = []
-    for _, k in strongest:
+    for _, k in strongest:  # strongest first; ties in the prompts' order
         info = prompts[k].info
-        subject = str(info["state"]) if "state" in info else (
-            f"{info['a']}+{info['b']}" if "a" in info else world.vocab[prompts[k].tokens[pos]])
+        subject = str(info["city"]) if "city" in info else (
+            f"{info['a']}+{info['b']}" if "a" in info and "b" in info
+            else world.vocab[prompts[k].tokens[pos]])
         if subject not in subjects:
             subjects.append(subject)
-    return "/".join(subjects[:2]) + ("/…" if len(subjects) > 2 else "")
+    if len(subjects) == 1:
+        return subjects[0]
+    return "mixed: " + "/".join(subjects[:2]) + ("/…" if len(subjects) > 2 else "")
 
 
 @dataclass
@@ -350,8 +413,13 @@ def robustness(seed: int, *, recipe: WorldRecipe | None = None, config: CLTConfi
 
     Trains the world model and its CLT with ``seed``, then records: the accuracies, the CLT's
     worst-layer normalised MSE and total L0, the replacement model's agreement, the swap
-    experiment over every (capital prompt, other state) pair with the given clamps, and the
-    labels of the features on the pruned Dallas graph's paths from ``Dallas`` to its answer.
+    experiment over every (capital prompt, other state) pair with the given clamps, the Dallas
+    graph (its feature count before and after pruning, its replacement and completeness scores
+    unpruned and pruned, and the :func:`feature_label` of every feature on the pruned graph's
+    paths from ``Dallas`` to its answer), and the Pearson correlation over the capital prompts
+    between the graph's predicted and the measured change of the answer's logit when the state
+    features are switched off (:func:`ablation_predictions`): ``ablation_corr["real"]`` against
+    the real model, ``["local"]`` against the local replacement model.
     """
     check_int(seed, "seed", minimum=0)
     world = make_world()
@@ -370,6 +438,7 @@ def robustness(seed: int, *, recipe: WorldRecipe | None = None, config: CLTConfi
     source = graph.node_index("embedding", -1, list(dallas.tokens).index(world.index["Dallas"]))
     on_path = [i for i in nodes_on_paths(pruned, source, graph.indices("logit")[0])
                if graph.nodes[i].kind == "feature"]
+    changes = ablation_predictions(world, adapter, clt, "capital")
     n = len(results)
     return {
         "seed": seed,
@@ -383,7 +452,18 @@ def robustness(seed: int, *, recipe: WorldRecipe | None = None, config: CLTConfi
         "dallas_path": sorted({feature_label(world, world.prompts, acts, graph.nodes[i].layer,
                                              graph.nodes[i].pos, graph.nodes[i].index)
                                for i in on_path}),
+        "features": len(graph.indices("feature")),
+        "kept_features": len(pruned.kept("feature")),
+        "scores": graph_scores(graph),
+        "pruned_scores": graph_scores(pruned),
+        "ablation_corr": {"real": _corr(changes["predicted"], changes["real"]),
+                          "local": _corr(changes["predicted"], changes["local"])},
     }
+
+
+def _corr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two 1-d tensors (nan when either is constant or has < 2 entries)."""
+    return float(torch.corrcoef(torch.stack([a.double(), b.double()]))[0, 1])
 
 
 def ablation_predictions(world: World, adapter: ModelAdapter, clt: CrossLayerTranscoder,
