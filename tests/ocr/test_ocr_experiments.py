@@ -8,13 +8,16 @@ from readingroom.common import seed_everything
 from readingroom.ocr import EncoderConfig, MiniDeepSeekOCR, MoEConfig, OCRConfig, render_page
 from readingroom.ocr.encoder import shrink
 from readingroom.ocr.experiments import (
+    CONTROLS,
     FOX_SMALL,
     FOX_TINY,
     Reading,
     binned_precision,
     compression_rho,
     compression_sweep,
+    control_pixels,
     memory_sweep,
+    read_controls,
     pick_samples,
     token_budget,
 )
@@ -141,3 +144,54 @@ def test_pick_samples_takes_one_reading_per_third_of_compression() -> None:
     assert worst.precision == 0.1
     with pytest.raises(ValueError, match="at least three"):
         pick_samples(rs[:2])
+
+
+# --- controls: a blank page and shuffled tiles -------------------------------------------------
+
+
+def _pixels(B: int = 3, S: int = 32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return (torch.rand(B, 1, S, S, generator=g) > 0.3).float()
+
+
+def test_control_pixels_page_and_blank() -> None:
+    x = _pixels()
+    assert control_pixels(x, "page") is x
+    blank = control_pixels(x, "blank")
+    assert blank.shape == x.shape and bool((blank == 1).all())  # white everywhere
+
+
+def test_control_pixels_shuffled_permutes_whole_tiles() -> None:
+    x = _pixels(B=2, S=32)
+    y = control_pixels(x, "shuffled", tile=8, generator=torch.Generator().manual_seed(1))
+    assert y.shape == x.shape and not torch.equal(x, y)
+    for b in range(2):  # the same 16 tiles of 8 x 8, in another order
+        tiles = lambda img: sorted(tuple(t.flatten().tolist()) for t in  # noqa: E731
+                                   img[0].unfold(0, 8, 8).unfold(1, 8, 8).reshape(16, 8, 8))
+        assert tiles(x[b]) == tiles(y[b])
+    again = control_pixels(x, "shuffled", tile=8, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(y, again)  # the permutation follows the generator
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(control="noise"), "control must be one of"),
+    (dict(control="shuffled", tile=5), "tile=5 must divide"),
+    (dict(control="page", tile=0), "tile must be a positive int"),
+])
+def test_control_pixels_rejects_bad_arguments(kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        control_pixels(_pixels(S=32), **kwargs)
+    with pytest.raises(ValueError, match="pixels must be"):
+        control_pixels(torch.ones(1, 32, 32), "page")
+
+
+def test_read_controls_scores_every_page_under_every_control(model: MiniDeepSeekOCR) -> None:
+    pages = [render_page(text, size=(64, 64), font_size=10) for text in ("a cat", "the dog ran")]
+    out = read_controls(model, pages, "tiny", tile=16, seed=3)
+    assert list(out) == list(CONTROLS)
+    for control, scores in out.items():
+        assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores), control
+    with pytest.raises(ValueError, match="pages"):
+        read_controls(model, [], "tiny")
+    with pytest.raises(TypeError, match="model"):
+        read_controls("reader", pages, "tiny")

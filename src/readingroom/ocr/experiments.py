@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from readingroom.common import make_generator
 from readingroom.common.checks import check_int
@@ -27,6 +28,7 @@ from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN
 from readingroom.ocr.train import PageRecipe, evaluate, sample_pages
 
 __all__ = [
+    "CONTROLS",
     "FOX_SMALL",
     "FOX_TINY",
     "Reading",
@@ -34,6 +36,8 @@ __all__ = [
     "binned_precision",
     "compression_rho",
     "compression_sweep",
+    "control_pixels",
+    "read_controls",
     "memory_sweep",
     "pick_samples",
     "token_budget",
@@ -123,6 +127,61 @@ def compression_sweep(model: MiniDeepSeekOCR, *, font_sizes: Sequence[int],
                 readings.append(Reading(font, m.name, n_tokens, page_target(page), text, score,
                                         page))
     return readings
+
+
+#: What :func:`read_controls` feeds the reader: the page, a blank page, the page's tiles shuffled.
+CONTROLS = ("page", "blank", "shuffled")
+
+
+def control_pixels(pixels: torch.Tensor, control: str, *, tile: int = 16,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """The encoder's input ``[B, 1, S, S]`` (1 = white) under a control.
+
+    ``"page"`` returns it unchanged; ``"blank"`` is an all-white page (no information at all: what
+    the reader writes then is its language prior); ``"shuffled"`` cuts each page into
+    ``tile x tile`` squares and permutes them (the same ink and the same glyph fragments, the
+    layout destroyed). ``tile`` must divide ``S``; the permutation follows ``generator``.
+    """
+    if control not in CONTROLS:
+        raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
+    if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4 or pixels.shape[1] != 1:
+        raise ValueError(f"pixels must be [B, 1, S, S], got {getattr(pixels, 'shape', pixels)!r}")
+    check_int(tile, "tile")
+    B, _, S, S2 = pixels.shape
+    if S != S2 or S % tile:
+        raise ValueError(f"tile={tile} must divide the page side S={S} (a square page)")
+    if control == "page":
+        return pixels
+    if control == "blank":
+        return torch.ones_like(pixels)
+    n = S // tile
+    tiles = pixels.reshape(B, n, tile, n, tile).permute(0, 1, 3, 2, 4).reshape(B, n * n, tile, tile)
+    order = torch.stack([torch.randperm(n * n, generator=generator) for _ in range(B)])
+    tiles = tiles[torch.arange(B)[:, None], order]
+    return tiles.reshape(B, n, n, tile, tile).permute(0, 1, 3, 2, 4).reshape(B, 1, S, S)
+
+
+def read_controls(model: MiniDeepSeekOCR, pages: Sequence[Page], mode: str, *, tile: int = 16,
+                  seed: int = 0, batch_size: int = 32) -> dict[str, list[float]]:
+    """Precision of each page read from each of :data:`CONTROLS` (:func:`control_pixels`), against
+    the page's own text: ``{control: [precision per page]}``.
+
+    The sceptic's first question: how much of the precision is the language prior? A blank page
+    gives the reader nothing to see; shuffled tiles keep the ink but not where it is.
+    """
+    if not isinstance(model, MiniDeepSeekOCR):
+        raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")
+    if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
+        raise ValueError("pages must be a non-empty list of Page")
+    pixels = page_pixels(pages, mode)
+    generator = make_generator(check_int(seed, "seed", minimum=0))
+    targets = [page_target(p) for p in pages]
+    out = {}
+    for control in CONTROLS:
+        readings = model.read(control_pixels(pixels, control, tile=tile, generator=generator),
+                              batch_size=batch_size)
+        out[control] = [precision(r, t) for r, t in zip(readings, targets)]
+    return out
 
 
 def binned_precision(readings: Sequence[Reading], edges: Sequence[float]
