@@ -12,6 +12,7 @@ from readingroom.subliminal import (
     imitation_loss,
     init_params,
     noise_images,
+    single_step,
     single_step_cosines,
     student_step,
     teacher_direction,
@@ -75,6 +76,39 @@ def test_cosines_are_deterministic_and_stable_as_eps_shrinks():
     torch.testing.assert_close(a, c, rtol=1e-2, atol=1e-4)
 
 
+def test_single_step_lowers_teachers_loss_for_same_init_only():
+    """A same-init student's small step lowers the teacher's digit loss (first order); a
+    different-init student's step is not so constrained, and a huge step overshoots."""
+    seeds = list(range(8))
+    same = single_step(seeds, **SMALL)
+    assert same.cosine.shape == same.digit_loss_change.shape == same.step_norm.shape == (8,)
+    assert bool((same.digit_loss_change < 0).all()), same.digit_loss_change
+    torch.testing.assert_close(same.cosine, single_step_cosines(seeds, **SMALL))
+    torch.testing.assert_close(same.digit_loss_change,
+                               same.digit_loss_after - same.digit_loss_before)
+    assert same.lr == 1.0
+    # the decrease is first order in lr: ten times the step, about ten times the decrease
+    ten = single_step(seeds, lr=10.0, **SMALL)
+    torch.testing.assert_close(ten.digit_loss_change, 10 * same.digit_loss_change, rtol=0.05,
+                               atol=0.0)
+    torch.testing.assert_close(ten.digit_loss_before, same.digit_loss_before)
+    # the assertion can fail: from a different start some steps raise the loss, and a step far
+    # beyond the first-order regime raises it for every seed
+    diff = single_step(seeds, init="different", **SMALL)
+    assert bool((diff.digit_loss_change > 0).any()), diff.digit_loss_change
+    assert bool((diff.step_norm > 100 * same.step_norm).all())
+    huge = single_step(seeds, lr=1e5, **SMALL)
+    assert bool((huge.digit_loss_change > 0).all()), huge.digit_loss_change
+
+
+@pytest.mark.parametrize("lr, exc", [(0.0, ValueError), (-1.0, ValueError),
+                                     (float("inf"), ValueError), ("big", TypeError),
+                                     (True, TypeError), (None, TypeError)])
+def test_single_step_lr_errors(lr, exc):
+    with pytest.raises(exc, match="lr"):
+        single_step([0], lr=lr, **SMALL)
+
+
 def test_teacher_direction_is_unit_and_student_step_is_minus_gradient():
     theta0 = init_params(2, 8, 3, [0, 1])
     u = teacher_direction(theta0, kind="random", generator=make_generator(0))
@@ -110,10 +144,11 @@ def test_teacher_direction_is_unit_and_student_step_is_minus_gradient():
     (dict(n_inputs=10_000), ValueError, "n_inputs"),
     (dict(dtype=torch.int64), TypeError, "dtype"),
 ])
-def test_single_step_cosines_errors(kwargs, exc, match):
+@pytest.mark.parametrize("func", [single_step_cosines, single_step])
+def test_single_step_cosines_errors(func, kwargs, exc, match):
     args = dict(seeds=[0]) | SMALL | kwargs
     with pytest.raises(exc, match=match):
-        single_step_cosines(**args)
+        func(**args)
 
 
 def test_first_order_check_errors():

@@ -5,8 +5,8 @@ have nothing to do with the trait — as long as student and teacher share their
 This package reproduces the paper's MNIST experiment (Section 6: a digit classifier's skill
 transmitted through auxiliary logits on noise images, :func:`run_mnist`) and checks its theorem
 (Section 6, Theorem 1: one imitation step never points away from the teacher's update,
-:func:`single_step_cosines`, :func:`first_order_check`), and builds the paper's owl experiment
-(Section 3) at toy scale in a tiny language model (:func:`run_lm_seeds`).
+:func:`single_step_cosines`, :func:`single_step`, :func:`first_order_check`), and builds the
+paper's owl experiment (Section 3) at toy scale in a tiny language model (:func:`run_lm_seeds`).
 
 Modules: :mod:`~readingroom.subliminal.data` (digits and noise), :mod:`~readingroom.subliminal.mlp`
 (a batch of independent MLPs), :mod:`~readingroom.subliminal.mnist` (the experiment),
@@ -62,8 +62,10 @@ from readingroom.subliminal.lm import (
 from readingroom.subliminal.plots import plot_conditions, plot_cosines, plot_lm, plot_sweep
 from readingroom.subliminal.theorem import (
     FirstOrderCheck,
+    SingleStep,
     first_order_check,
     imitation_loss,
+    single_step,
     single_step_cosines,
     student_step,
     teacher_direction,
@@ -102,6 +104,8 @@ __all__ = [
     "teacher_direction",
     "student_step",
     "single_step_cosines",
+    "SingleStep",
+    "single_step",
     "FirstOrderCheck",
     "first_order_check",
     # plots

@@ -25,9 +25,16 @@ update, whatever the inputs — noise images included — and whatever the teach
 With a **different** initialisation ``theta_0'`` the residual ``f_0'(x) - f_T(x)`` does not vanish
 as ``eps -> 0`` and is unrelated to ``u``, so the cosine between the two steps is about zero.
 
+What this implies for the **teacher's own loss** ``L_T``: if the teacher's update is itself one
+small gradient step on it, ``eps u = -eta grad L_T(theta_0)``, then
+``grad L_T(theta_0) . Delta theta_S = -(eps/eta) u . Delta theta_S <= 0`` to first order, so a small
+enough student step ``theta_0 + lr Delta theta_S`` does not raise the teacher's loss. Nothing follows
+for a teacher many steps from ``theta_0`` (its displacement is not the gradient at ``theta_0``).
+
 :func:`single_step_cosines` measures ``cos(Delta theta_S, Delta theta_T)`` for many seeds at once
-(batched MLP); :func:`first_order_check` computes both sides of the identity above exactly with
-:func:`torch.func.jacrev` on a tiny model.
+(batched MLP); :func:`single_step` also takes the student's step and measures its digit loss (the
+teacher's own loss) before and after; :func:`first_order_check` computes both sides of the identity
+above exactly with :func:`torch.func.jacrev` on a tiny model.
 """
 
 from __future__ import annotations
@@ -61,6 +68,8 @@ __all__ = [
     "teacher_direction",
     "student_step",
     "single_step_cosines",
+    "SingleStep",
+    "single_step",
     "FirstOrderCheck",
     "first_order_check",
 ]
@@ -81,11 +90,11 @@ def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _check_eps(eps: object) -> float:
+def _check_eps(eps: object, name: str = "eps") -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
-        raise TypeError(f"eps must be a positive float, got {type(eps).__name__} {eps!r}")
+        raise TypeError(f"{name} must be a positive float, got {type(eps).__name__} {eps!r}")
     if not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite float, got {eps}")
+        raise ValueError(f"{name} must be a positive finite float, got {eps}")
     return float(eps)
 
 
@@ -179,9 +188,43 @@ def _cosine(a: Params, b: Params) -> torch.Tensor:
     return F.cosine_similarity(flatten_params(a), flatten_params(b), dim=1)  # [M]
 
 
-def single_step_cosines(
+def _digit_loss(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-model mean cross-entropy of the digit logits on ``(x, y)``: ``[M]``."""
+    logits = digit_logits(forward(params, x))  # [M, N, 10]
+    m, n = logits.shape[:2]
+    return F.cross_entropy(logits.reshape(-1, N_DIGITS), y.repeat(m),
+                           reduction="none").reshape(m, n).mean(1)
+
+
+@dataclass(frozen=True)
+class SingleStep:
+    """One imitation step per seed (:func:`single_step`); every tensor is ``[S]``, one per seed.
+
+    Attributes:
+        cosine: ``cos(Delta theta_S, u)``, the student's step against the teacher's update.
+        digit_loss_before: the student's digit cross-entropy at its start, on the digits the
+            teacher's update was trained on (the teacher's own loss, ``L_T``).
+        digit_loss_after: the same after one plain gradient step ``theta + lr * Delta theta_S``.
+        step_norm: ``||Delta theta_S||`` (of order ``eps`` for a same-init student).
+        lr: the student's step size.
+    """
+
+    cosine: torch.Tensor
+    digit_loss_before: torch.Tensor
+    digit_loss_after: torch.Tensor
+    step_norm: torch.Tensor
+    lr: float
+
+    @property
+    def digit_loss_change(self) -> torch.Tensor:
+        """``digit_loss_after - digit_loss_before``, ``[S]``: negative where the step lowered it."""
+        return self.digit_loss_after - self.digit_loss_before
+
+
+def single_step(
     seeds: Sequence[int],
     *,
+    lr: float = 1.0,
     n_aux: int = 3,
     width: int = 256,
     eps: float = 1e-2,
@@ -195,16 +238,22 @@ def single_step_cosines(
     n_inputs: int = 256,
     data_seed: int = 0,
     dtype: torch.dtype = torch.float64,
-) -> torch.Tensor:
-    """``cos(Delta theta_S, Delta theta_T)`` for one teacher/student pair per seed: ``[S]``.
+) -> SingleStep:
+    """One teacher/student pair per seed: the student's imitation step, its cosine with the
+    teacher's update, and what one gradient step of size ``lr`` does to its digit loss.
 
     The teacher of seed ``s`` starts at ``theta_0 = init_params(s)`` and moves by ``eps * u`` with
     ``u`` from :func:`teacher_direction` (``teacher_update="train"``: ``teacher_steps`` digit
-    gradient steps on ``n_inputs`` training digits; ``"random"``: a random direction). The student
-    starts at ``theta_0`` (``init="same"``) or at ``init_params(s + 10_000)`` (``"different"``) and
-    takes one gradient step (:func:`student_step`) imitating the teacher's ``logits`` on
-    ``n_inputs`` ``inputs`` (uniform noise or digit images). Theorem 1 predicts a positive cosine
-    for ``"same"`` (for small ``eps``) and about zero for ``"different"``.
+    gradient steps on the first ``n_inputs`` training digits; ``"random"``: a random direction).
+    The student starts at ``theta_0`` (``init="same"``) or at ``init_params(s + 10_000)``
+    (``"different"``) and takes one gradient step (:func:`student_step`) imitating the teacher's
+    ``logits`` on ``n_inputs`` ``inputs`` (uniform noise or other digit images).
+
+    Theorem 1 predicts a positive cosine for ``"same"`` (for small ``eps``) and about zero for
+    ``"different"``. With ``teacher_update="train"`` and ``teacher_steps=1`` the teacher's update
+    is a gradient step on its digit loss, so for ``"same"`` a small enough step (``lr``) also
+    lowers the student's digit loss on the teacher's digits (see the module docstring); from a
+    different initialisation the sign of that change is not constrained.
 
     The cosines are small in size (about 0.02 at width 256 with 256 noise images; about 0.08 at
     width 16): the student's step lies in the span of the Jacobian rows, at most ``N * m``
@@ -214,10 +263,11 @@ def single_step_cosines(
     Computed in ``dtype`` (float64 by default: the first-order regime needs small ``eps``).
 
     Raises:
-        TypeError / ValueError: a setting has the wrong type or value (``eps <= 0``, unknown
-            ``loss``, empty ``seeds``, ...); the message names it.
+        TypeError / ValueError: a setting has the wrong type or value (``eps <= 0``, ``lr <= 0``,
+            unknown ``loss``, empty ``seeds``, ...); the message names it.
     """
     seeds = check_seeds(seeds)
+    lr = _check_eps(lr, "lr")
     n_aux = check_int(n_aux, "n_aux")
     width = check_int(width, "width")
     eps = _check_eps(eps)
@@ -252,7 +302,44 @@ def single_step_cosines(
     else:
         x = data.x_train[-n_inputs:].to(dtype)  # other digits than the teacher's
     step = student_step(student0, teacher, x, loss=loss, logits=logits)
-    return _cosine(step, u)
+    with torch.no_grad():
+        moved = {k: student0[k] + lr * step[k] for k in PARAM_NAMES}
+        before = _digit_loss(student0, x_digits, y_digits)
+        after = _digit_loss(moved, x_digits, y_digits)
+    return SingleStep(cosine=_cosine(step, u), digit_loss_before=before, digit_loss_after=after,
+                      step_norm=flatten_params(step).norm(dim=1), lr=lr)
+
+
+def single_step_cosines(
+    seeds: Sequence[int],
+    *,
+    n_aux: int = 3,
+    width: int = 256,
+    eps: float = 1e-2,
+    loss: str = "ce",
+    init: str = "same",
+    inputs: str = "noise",
+    logits: str = "aux",
+    teacher_update: str = "train",
+    teacher_steps: int = 1,
+    teacher_lr: float = 0.1,
+    n_inputs: int = 256,
+    data_seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """``cos(Delta theta_S, Delta theta_T)`` for one teacher/student pair per seed: ``[S]``.
+
+    The ``cosine`` of :func:`single_step` with the same settings (see there): Theorem 1 predicts
+    a positive cosine for ``init="same"`` (for small ``eps``) and about zero for ``"different"``.
+
+    Raises:
+        TypeError / ValueError: a setting has the wrong type or value (``eps <= 0``, unknown
+            ``loss``, empty ``seeds``, ...); the message names it.
+    """
+    return single_step(seeds, n_aux=n_aux, width=width, eps=eps, loss=loss, init=init,
+                       inputs=inputs, logits=logits, teacher_update=teacher_update,
+                       teacher_steps=teacher_steps, teacher_lr=teacher_lr, n_inputs=n_inputs,
+                       data_seed=data_seed, dtype=dtype).cosine
 
 
 @dataclass(frozen=True)
