@@ -17,12 +17,13 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
 
 from readingroom.clt import (  # noqa: E402
-    AttributionGraph, CLTConfig, ModelAdapter, Node, Prompt, PrunedGraph, World, attribute, prune,
-    train_clt,
+    AttributionGraph, CLTConfig, ModelAdapter, Node, Prompt, PrunedGraph, World, attribute,
+    group_supernodes, prune, train_clt,
 )
 from readingroom.clt.experiments import SwapResult, activation_dataset  # noqa: E402
 from readingroom.clt.plots import (  # noqa: E402
-    GraphFigure, dashboard_html, draw_graph, graph_figure, graph_layout, plot_steering, plot_sweep,
+    NEGATIVE, POSITIVE, GraphFigure, dashboard_html, draw_graph, draw_supernodes, graph_figure,
+    graph_layout, plot_steering, plot_sweep,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -250,6 +251,56 @@ def test_draw_graph_on_given_axes(world):
     assert "Texas" in [t.get_text() for t in ax.texts]
     with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
         draw_graph(_hand_made_graph(), world, ax="axes")
+
+
+# --- draw_supernodes ------------------------------------------------------------------------
+
+
+def test_draw_supernodes_boxes_edges_and_ticks(world):
+    # Texas = nodes 0 (layer 0, position 1) and 4 (layer 1, position 2); 3 is "mixed", 1 unlabelled
+    sg = group_supernodes(_hand_made_graph(), {0: "Texas", 4: "Texas", 3: "mixed: a/b"})
+    ax = draw_supernodes(sg, world, title="supernodes")
+    assert ax.get_title() == "supernodes"
+    texts = {t.get_text(): t.get_position() for t in ax.texts}
+    assert len(ax.texts) == len(sg.supernodes)  # one box per supernode
+    assert texts["[Texas] ×2"] == pytest.approx((1.5, 1.5))  # mean position and row of members
+    assert "[mixed: a/b]" in texts and "[L0#2]" in texts and "err" not in texts
+    # the cell (layer 0, position 1) holds [L0#2], [mixed: a/b] and [errors]: spread over it
+    assert [texts[k][0] for k in ("[L0#2]", "[mixed: a/b]", "[errors]")] == \
+        pytest.approx([0.6, 1.0, 1.4])
+    assert [world.vocab[t] for t in (0, 5, 2)] == [k for k in texts if texts[k][1] == 0.0]
+    assert f"{world.vocab[9]} 0.60" in texts and f"{world.vocab[10]} 0.30" in texts
+    # edges: emb 5 -> Texas, mixed -> Texas (red), Texas -> both logits, errors -> logit;
+    # the edge 0 -> 4 lies inside [Texas] and is not drawn
+    lines = ax.get_lines()
+    assert len(lines) == int((sg.adjacency != 0).sum()) == 5
+    assert sorted(line.get_color() for line in lines) == sorted([POSITIVE] * 3 + [NEGATIVE] * 2)
+    assert [t.get_text() for t in ax.get_xticklabels()] == world.decode([0, 5, 2])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["embed", "layer 0", "layer 1", "logits"]
+
+
+def test_draw_supernodes_spreads_supernodes_of_one_cell(world):
+    sg = group_supernodes(_hand_made_graph(), {}, nodes=[0, 1, 3, 4])  # three in one cell
+    ax = draw_supernodes(sg, world)
+    xs = sorted(t.get_position()[0] for t in ax.texts if t.get_position()[1] == 1.0)
+    assert xs == pytest.approx([0.6, 1.0, 1.4])
+
+
+def test_draw_supernodes_on_a_real_graph_and_given_axes(world, pruned):
+    _, ax = plt.subplots()
+    sg = group_supernodes(pruned, {}, other="other")
+    assert draw_supernodes(sg, world, ax=ax) is ax
+    assert len(ax.texts) == len(sg.supernodes)
+
+
+def test_draw_supernodes_rejects_bad_arguments(world):
+    pruned = _hand_made_graph()
+    with pytest.raises(TypeError, match="sgraph must be a SupernodeGraph, got PrunedGraph"):
+        draw_supernodes(pruned, world)
+    with pytest.raises(TypeError, match="world must be a World"):
+        draw_supernodes(group_supernodes(pruned, {}), "world")
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        draw_supernodes(group_supernodes(pruned, {}), world, ax="axes")
 
 
 # --- dashboard_html -------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 * :mod:`~readingroom.clt.adapter` — the hook sites of a model (:class:`ModelAdapter`), freezing;
 * :mod:`~readingroom.clt.transcoder` — the :class:`CrossLayerTranscoder` and its training;
 * :mod:`~readingroom.clt.graph` — attribution graphs, pruning and scores;
-* :mod:`~readingroom.clt.replacement` — replacement model and interventions.
+* :mod:`~readingroom.clt.replacement` — replacement model and interventions;
+* :mod:`~readingroom.clt.supernodes` — features grouped into supernodes, interventions on them.
 """
 
 from readingroom.clt.adapter import Frozen, ModelAdapter, collect, traced
@@ -14,12 +15,16 @@ from readingroom.clt.graph import (
     max_edge_error, nodes_on_paths, normalized, predict_ablation, prune,
 )
 from readingroom.clt.replacement import intervene, local_replacement_logits, replacement_logits
+from readingroom.clt.supernodes import (
+    INTERVENTION_MODES, Supernode, SupernodeGraph, group_supernodes, intervene_supernode,
+)
 from readingroom.clt.task import STATES, Prompt, World, accuracy, make_world, predict, prompt_loss
 from readingroom.clt.transcoder import (
     CLTConfig, CLTMetrics, CrossLayerTranscoder, JumpReLU, evaluate_clt, jump_relu, train_clt,
 )
 
 __all__ = [
+    "INTERVENTION_MODES", "Supernode", "SupernodeGraph", "group_supernodes", "intervene_supernode",
     "AttributionGraph", "CLTConfig", "CLTMetrics", "CrossLayerTranscoder", "Frozen", "JumpReLU",
     "LinearReplacement", "ModelAdapter", "Node", "Prompt", "PrunedGraph", "STATES", "World",
     "accuracy", "attribute", "collect", "evaluate_clt", "graph_scores", "influence", "intervene",

@@ -420,7 +420,12 @@ def nodes_on_paths(pruned: PrunedGraph, source: int, target: int) -> list[int]:
     for name, i in (("source", source), ("target", target)):
         if not (isinstance(i, int) and 0 <= i < n):
             raise ValueError(f"{name} must be a node position in [0, {n}), got {i!r}")
-    edges = pruned.edge_mask  # [target, source]
+    return _on_paths(pruned.edge_mask, source, target)
+
+
+def _on_paths(edges: torch.Tensor, source: int, target: int) -> list[int]:
+    """The nodes on at least one path ``source -> ... -> target`` of a boolean edge matrix
+    ``edges[target, source]`` (both ends included; empty when there is no such path)."""
 
     def reach(start: int, forward: bool) -> set[int]:
         seen, frontier = {start}, [start]

@@ -1,4 +1,5 @@
-"""Pictures of attribution graphs, features, the sparsity-fidelity sweep and steering.
+"""Pictures of attribution graphs, supernode graphs, features, the sparsity-fidelity sweep and
+steering.
 
 :func:`graph_figure` draws a pruned graph twice from one layout: an inline SVG for the HTML book
 (hover a node to see its label, activation and top-activating prompts, and to light up its edges;
@@ -19,11 +20,12 @@ import torch
 from matplotlib.axes import Axes
 
 from readingroom.clt.graph import PrunedGraph
+from readingroom.clt.supernodes import SupernodeGraph
 from readingroom.clt.task import Prompt, World
 from readingroom.common.plotting import BOOK_COLORS, get_axes
 
-__all__ = ["GraphFigure", "graph_layout", "graph_figure", "draw_graph", "dashboard_html",
-           "plot_sweep", "plot_steering"]
+__all__ = ["GraphFigure", "graph_layout", "graph_figure", "draw_graph", "draw_supernodes",
+           "dashboard_html", "plot_sweep", "plot_steering"]
 
 POSITIVE, NEGATIVE = "#2b6cb0", "#c53030"
 _KIND_COLOR = {"feature": "#f6ad55", "error": "#a0aec0", "embedding": "#9ae6b4", "logit": "#90cdf4"}
@@ -106,6 +108,73 @@ def draw_graph(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | No
     ax.set_xticks(range(T), [world.vocab[int(t)] for t in pruned.graph.tokens])
     ax.set_yticks(range(L + 2), ["embed"] + [f"layer {l}" for l in range(L)] + ["logits"])
     ax.set_xlim(-0.6, T - 0.4)
+    ax.set_ylim(-0.6, L + 1.6)
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _supernode_layout(sgraph: SupernodeGraph) -> dict[int, tuple[float, float]]:
+    """``supernode -> (x, y)``: the mean position and row (as in :func:`graph_layout`) of its
+    members; supernodes that land in one cell spread over +-0.4 of it."""
+    nodes = sgraph.pruned.graph.nodes
+    centre = {}
+    for k, s in enumerate(sgraph.supernodes):
+        members = [nodes[i] for i in s.members]
+        centre[k] = (sum(n.pos for n in members) / len(members),
+                     sum(n.layer for n in members) / len(members) + 1.0)
+    cells: dict[tuple[float, float], list[int]] = {}
+    for k, (x, y) in centre.items():
+        cells.setdefault((round(x, 1), round(y, 1)), []).append(k)
+    xy = {}
+    for members in cells.values():
+        for j, k in enumerate(members):
+            x, y = centre[k]
+            offset = 0.0 if len(members) == 1 else -0.4 + 0.8 * j / (len(members) - 1)
+            xy[k] = (x + offset, y)
+    return xy
+
+
+def draw_supernodes(sgraph: SupernodeGraph, world: World, ax: Axes | None = None,
+                    title: str | None = None) -> Axes:
+    """The supernode graph (Ameisen et al., 2025, §"Grouping Features into Supernodes"): each
+    supernode a box at the mean position and layer of its members, named by its label and its
+    number of members; edge width ~ |summed weight|, blue excites, red inhibits (as
+    :func:`draw_graph`; edges run upwards, from earlier layers to later ones). Embeddings and
+    logits are named by their tokens."""
+    if not isinstance(sgraph, SupernodeGraph):
+        raise TypeError(f"sgraph must be a SupernodeGraph, got {type(sgraph).__name__}")
+    if not isinstance(world, World):
+        raise TypeError(f"world must be a World, got {type(world).__name__}")
+    ax = get_axes(ax)
+    graph = sgraph.pruned.graph
+    xy = _supernode_layout(sgraph)
+    S = sgraph.adjacency
+    edges = [(int(t), int(s), float(S[t, s])) for t, s in (S != 0).nonzero().tolist()]
+    biggest = max((abs(w) for _, _, w in edges), default=1.0) or 1.0
+    for t, s, w in edges:
+        (x0, y0), (x1, y1) = xy[s], xy[t]
+        ax.plot([x0, x1], [y0, y1], color=POSITIVE if w > 0 else NEGATIVE,
+                lw=0.6 + 4.4 * abs(w) / biggest, alpha=0.55, zorder=1)
+    for k, (x, y) in xy.items():
+        node = sgraph.supernodes[k]
+        first = graph.nodes[node.members[0]]
+        if node.kind == "embedding":
+            text = world.vocab[first.index]
+        elif node.kind == "logit":
+            text = f"{world.vocab[first.index]} {first.value:.2f}"
+        else:
+            text = node.name if len(node.name) <= 18 else node.name[:17] + "…"
+            text = f"[{text}]" + (f" ×{len(node.members)}" if len(node.members) > 1 else "")
+        ax.text(x, y, text, ha="center", va="center", fontsize=8, zorder=3,
+                bbox=dict(boxstyle="round,pad=0.35", facecolor=_KIND_COLOR[node.kind],
+                          edgecolor="#2d3748"))
+    T = len(graph.tokens)
+    L = max(n.layer for n in graph.nodes if n.kind == "logit")
+    ax.set_xticks(range(T), [world.vocab[int(t)] for t in graph.tokens])
+    ax.set_yticks(range(L + 2), ["embed"] + [f"layer {l}" for l in range(L)] + ["logits"])
+    ax.set_xlim(-0.7, T - 0.3)
     ax.set_ylim(-0.6, L + 1.6)
     ax.grid(False)
     if title:
