@@ -17,10 +17,7 @@ Progress bars go to stderr (``--no-progress`` silences them). Bad arguments exit
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
-import platform
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -85,9 +82,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    import torch
-
-    from readingroom.common import book_data_path
+    from readingroom.common import book_data_path, run_provenance
     from readingroom.dupo.experiments import run_seed
     from readingroom.dupo.translation import run_translation_seed
 
@@ -108,12 +103,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.rl_steps is not None:
         command += f" --rl-steps {args.rl_steps}"
     record = {
-        "command": command,
-        "argv": shlex.join(sys.argv),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
+        **run_provenance(command),  # command, argv, date, threads, versions, device
         "seconds": round(time.perf_counter() - start, 1),
         "recipe": asdict(recipe),
         "runs": runs,
