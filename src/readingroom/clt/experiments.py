@@ -43,6 +43,8 @@ __all__ = [
     "sweep",
     "robustness",
     "ablation_predictions",
+    "hold_out_cities",
+    "sample_measures",
 ]
 
 
@@ -499,3 +501,109 @@ def ablation_predictions(world: World, adapter: ModelAdapter, clt: CrossLayerTra
         out["real"].append(demeaned(intervene(adapter, clt, tokens, clamps)[0, -1].double()) - base)
         out["local"].append(demeaned(local_replacement_logits(graph, clamps)[-1]) - base)
     return {name: torch.tensor(v, dtype=torch.float64) for name, v in out.items()}
+
+
+def hold_out_cities(prompts: Sequence[Prompt], *, per_state: int = 1, seed: int = 0,
+                    cities: Sequence[str] | None = None) -> tuple[list[Prompt], list[Prompt]]:
+    """Split ``prompts`` into ``(fit, held)`` for a transcoder that must not see some cities.
+
+    ``held`` is every prompt about a held-out city, under either question (``state:`` and
+    ``capital:``); ``fit`` is everything else (the other cities' prompts and every prompt without a
+    city, such as addition), both in the prompts' order. A CLT fitted on the activations of
+    ``fit`` has never seen a held-out city's token or anything computed from it.
+
+    The held-out cities are ``cities`` when given (all of a state's cities hold out the whole
+    state); otherwise ``per_state`` cities of every state, drawn with ``seed``, so that every state
+    keeps at least one fitted city.
+
+    Raises:
+        TypeError: ``per_state`` or ``seed`` is not an int, or ``cities`` is a string.
+        ValueError: ``prompts`` has no city prompt; ``per_state`` is below 1 or leaves some state
+            without a fitted city; ``seed`` is negative; ``cities`` is empty or names a city that
+            no prompt is about.
+    """
+    check_int(per_state, "per_state", minimum=1)
+    check_int(seed, "seed", minimum=0)
+    by_state: dict[object, list[object]] = {}
+    for p in prompts:
+        if "city" in p.info and "state" in p.info:
+            found = by_state.setdefault(p.info["state"], [])
+            if p.info["city"] not in found:
+                found.append(p.info["city"])
+    if not by_state:
+        raise ValueError("prompts must hold city prompts (info with 'city' and 'state')")
+    if cities is not None:
+        if isinstance(cities, str):
+            raise TypeError(f"cities must be a sequence of city names, not the string {cities!r}")
+        known = {c for found in by_state.values() for c in found}
+        unknown = sorted(str(c) for c in set(cities) - known)
+        if not cities or unknown:
+            raise ValueError(f"cities must name cities of the prompts, got {list(cities)!r}"
+                             + (f" (unknown: {unknown})" if unknown else ""))
+        held_cities = set(cities)
+    else:
+        fewest = min(len(found) for found in by_state.values())
+        if per_state >= fewest:
+            raise ValueError(f"per_state must leave every state a fitted city: at most "
+                             f"{fewest - 1}, got {per_state}")
+        g = torch.Generator().manual_seed(seed)
+        held_cities = set()
+        for state in sorted(by_state, key=str):
+            found = by_state[state]
+            held_cities |= {found[k] for k in torch.randperm(len(found), generator=g)[:per_state]}
+    fit = [p for p in prompts if p.info.get("city") not in held_cities]
+    held = [p for p in prompts if p.info.get("city") in held_cities]
+    return fit, held
+
+
+def sample_measures(world: World, adapter: ModelAdapter, clt: CrossLayerTranscoder,
+                    prompts: Sequence[Prompt], reference: Sequence[Prompt], *,
+                    suppress: float = -1.0, inject: float = 2.0) -> dict[str, float]:
+    """The chapter's quality measures of ``clt`` on the city prompts ``prompts``.
+
+    Meant to be called once on prompts the CLT was fitted on and once on prompts it never saw:
+
+    * ``nmse`` (mean over layers) and ``nmse_max`` (worst layer): the normalised MSE of the
+      reconstruction over every position of ``prompts`` (one minus the explained variance);
+      ``l0``: active features per token, summed over layers;
+    * ``agreement``: the fraction of ``prompts`` on which the replacement model's top next token is
+      the model's;
+    * ``replacement`` and ``completeness``: the mean :func:`~readingroom.clt.graph_scores` of the
+      unpruned attribution graphs of the ``capital:`` prompts among ``prompts``;
+    * ``swap_rate``: for every ``capital:`` prompt among ``prompts`` and every other state, whether
+      the :func:`state_swap` with these clamps gives the target's capital. The state features
+      are chosen on ``reference`` (city prompts of both questions, usually the fitted ones), so a
+      held-out city is steered with features found without it. Prompts whose state has no
+      prompt in ``reference`` (a held-out state) are not steered; ``nan`` when none is.
+
+    Raises:
+        ValueError: ``prompts`` or ``reference`` is empty, ``prompts`` holds a prompt without a
+            city, or ``prompts`` has no ``capital:`` prompt.
+    """
+    if not prompts:
+        raise ValueError("prompts must not be empty")
+    if not reference:
+        raise ValueError("reference must not be empty")
+    if any("city" not in p.info or "state" not in p.info for p in prompts):
+        raise ValueError("prompts must all be city prompts (info with 'city' and 'state')")
+    capitals = [p for p in prompts if p.task == "capital"]
+    if not capitals:
+        raise ValueError("prompts must hold at least one 'capital' prompt")
+    x, y = activation_dataset(adapter, prompts)
+    with torch.no_grad():
+        metrics = evaluate_clt(clt, x, y)
+    scores = [graph_scores(attribute(adapter, clt, p.tokens)) for p in capitals]
+    acts = feature_activations(adapter, clt, reference)
+    states = sorted({p.info["state"] for p in reference if "state" in p.info}, key=str)
+    swaps = [state_swap(world, adapter, clt, reference, acts, p, s, suppress=suppress,
+                        inject=inject).swap_worked
+             for p in capitals if p.info["state"] in states for s in states if s != p.info["state"]]
+    return {
+        "nmse": metrics.mean_nmse,
+        "nmse_max": max(metrics.nmse),
+        "l0": metrics.total_l0,
+        "agreement": agreement(adapter, clt, prompts),
+        "replacement": sum(s["replacement"] for s in scores) / len(scores),
+        "completeness": sum(s["completeness"] for s in scores) / len(scores),
+        "swap_rate": sum(swaps) / len(swaps) if swaps else float("nan"),
+    }
