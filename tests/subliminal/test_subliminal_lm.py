@@ -16,6 +16,7 @@ from readingroom.subliminal.lm import (
     LM_GPU,
     LM_QUICK,
     FilterStats,
+    InContextShift,
     LmConfig,
     LmResult,
     Vocab,
@@ -26,6 +27,7 @@ from readingroom.subliminal.lm import (
     finetune_student,
     finetune_teacher,
     generate_numbers,
+    in_context_shift,
     make_batch,
     number_divergence,
     number_documents,
@@ -288,6 +290,10 @@ def test_run_lm_experiment_is_deterministic_and_summarized():
     for name in names:
         assert getattr(r1, name) == getattr(r2, name), name
     assert r1.teacher_filter == r2.teacher_filter and r1.distributions == r2.distributions
+    # the filtered numbers the students saw are kept, for the in-context control
+    assert r1.teacher_numbers == r2.teacher_numbers and r1.control_numbers == r2.control_numbers
+    assert len(r1.teacher_numbers) == r1.teacher_filter.kept
+    assert len(r1.control_numbers) == r1.control_filter.kept
     assert all(0.0 <= getattr(r1, n) <= 1.0 for n in names[:-1])
     assert r1.p_teacher > r1.p_base
     assert r1.teacher_filter.total == TINY.n_numbers
@@ -443,6 +449,78 @@ def test_model_function_errors(base):
         summarize_lm([])
     with pytest.raises(TypeError, match="only LmResult"):
         summarize_lm([1])
+
+
+# ---- the in-context control ------------------------------------------------------------------
+
+def _answer(model, tokens):
+    """P(owl) renormalised over animals after ``tokens``, computed directly."""
+    with torch.no_grad():
+        logits = model.eval()(torch.tensor([tokens]))[0, -1].double()
+    return float(torch.softmax(logits[VOCAB.animal_ids], -1)[0])
+
+
+def test_in_context_shift_builds_equal_contexts_and_reads_the_answer(base):
+    num, eos, bos, q = VOCAB.num_prompt, VOCAB.eos, VOCAB.bos, VOCAB.question
+    teacher = [[1, 2, 10, 3], [4, 5], [6, 7, 10, 8, 9]]
+    control = [[9, 8], [7, 6, 10, 5], [4, 3, 10, 2, 1]]
+    r = in_context_shift(base, teacher, control, VOCAB)
+    assert isinstance(r, InContextShift) and r.animal == "owl"
+    # all three pairs, cut to a common length, fit one 32-token context
+    assert r.n_contexts == 1 and r.n_sequences == 3 and r.sequences_per_context == 3.0
+    assert r.truncated == 2  # the first two pairs differ in length; the third does not
+    ctx_t = [bos, num, 1, 2, eos, num, 4, 5, eos, num, 6, 7, 10, 8, 9, eos, q]
+    ctx_c = [bos, num, 9, 8, eos, num, 7, 6, eos, num, 4, 3, 10, 2, 1, eos, q]
+    assert r.tokens_per_context == len(ctx_t) - 1  # everything before <q>
+    assert r.p_teacher == pytest.approx(_answer(base, ctx_t), abs=1e-6)
+    assert r.p_control == pytest.approx(_answer(base, ctx_c), abs=1e-6)
+    assert r.p_none == trait_probability(base, VOCAB)
+    assert r.shift == r.p_teacher - r.p_control and r.shift_sem == 0.0  # one context
+
+
+def test_in_context_shift_packs_what_fits_and_is_zero_for_equal_numbers(base):
+    n_ctx = base.config.n_ctx
+    rng = random.Random(0)
+    seqs = [[rng.randrange(11) for _ in range(rng.randrange(1, n_ctx))] for _ in range(60)]
+    same = in_context_shift(base, seqs, seqs, VOCAB)
+    # the same numbers in both arms: no shift, context by context
+    assert same.per_context_teacher == same.per_context_control and same.shift == 0.0
+    assert same.shift_sem == 0.0 and same.truncated > 0  # sequences longer than the window
+    assert same.tokens_per_context <= n_ctx - 1
+    assert same.n_sequences == 60 and same.n_contexts < 60  # short ones share a context
+    # padding a batch does not change an answer; max_contexts keeps the first contexts
+    one = in_context_shift(base, seqs, seqs[::-1], VOCAB, batch_size=1)
+    many = in_context_shift(base, seqs, seqs[::-1], VOCAB)
+    assert one.per_context_teacher == pytest.approx(many.per_context_teacher, abs=1e-9)
+    few = in_context_shift(base, seqs, seqs[::-1], VOCAB, max_contexts=3)
+    assert few.n_contexts == 3 and few.per_context_control == pytest.approx(
+        many.per_context_control[:3], abs=1e-9)
+    assert few.n_sequences < many.n_sequences
+    assert math.isfinite(many.shift_sem) and many.shift_sem > 0
+    # unequal list lengths: only the pairs are used
+    assert in_context_shift(base, seqs[:5], seqs, VOCAB).n_sequences == 5
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(teacher_numbers=[]), ValueError, "teacher_numbers must hold at least one"),
+    (dict(control_numbers=[]), ValueError, "control_numbers must hold at least one"),
+    (dict(teacher_numbers="12"), TypeError, "teacher_numbers must be a list"),
+    (dict(control_numbers=[[1, 2], [VOCAB.animal_id("owl")]]), ValueError,
+     "control_numbers must hold non-empty sequences of digits"),
+    (dict(teacher_numbers=[[1], []]), ValueError, "teacher_numbers must hold non-empty"),
+    (dict(teacher_numbers=[[1.0, 2]]), ValueError, "teacher_numbers must hold non-empty"),
+    (dict(teacher_numbers=[3]), TypeError, "teacher_numbers must hold token-id lists"),
+    (dict(animal="unicorn"), ValueError, "animal must be one of"),
+    (dict(max_contexts=0), ValueError, "max_contexts must be a positive int"),
+    (dict(batch_size=0), ValueError, "batch_size must be a positive int"),
+    (dict(model=torch.nn.Linear(2, 2)), TypeError, "model must be a TinyTransformer"),
+])
+def test_in_context_shift_errors(base, kwargs, exc, match):
+    args = dict(model=base, teacher_numbers=[[1, 2]], control_numbers=[[3, 4]])
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        in_context_shift(args.pop("model"), args.pop("teacher_numbers"),
+                         args.pop("control_numbers"), VOCAB, **args)
 
 
 # ---- the book's committed base models, table and figure --------------------------------------

@@ -6,7 +6,9 @@ This package reproduces the paper's MNIST experiment (Section 6: a digit classif
 transmitted through auxiliary logits on noise images, :func:`run_mnist`) and checks its theorem
 (Section 6, Theorem 1: one imitation step never points away from the teacher's update,
 :func:`single_step_cosines`, :func:`single_step`, :func:`first_order_check`), and builds the
-paper's owl experiment (Section 3) at toy scale in a tiny language model (:func:`run_lm_seeds`).
+paper's owl experiment (Section 3) at toy scale in a tiny language model (:func:`run_lm_seeds`),
+with the paper's in-context control (the same numbers as a prompt, not trained on,
+:func:`in_context_shift`).
 
 Modules: :mod:`~readingroom.subliminal.data` (digits and noise), :mod:`~readingroom.subliminal.mlp`
 (a batch of independent MLPs), :mod:`~readingroom.subliminal.mnist` (the experiment),
@@ -45,12 +47,14 @@ from readingroom.subliminal.lm import (
     LM_CPU,
     LM_GPU,
     LM_QUICK,
+    InContextShift,
     LmConfig,
     LmResult,
     Vocab,
     filter_numbers,
     filter_verdict,
     generate_numbers,
+    in_context_shift,
     lm_table,
     load_bases,
     run_lm_experiment,
@@ -117,12 +121,14 @@ __all__ = [
     "LM_CPU",
     "LM_GPU",
     "LM_QUICK",
+    "InContextShift",
     "LmConfig",
     "LmResult",
     "Vocab",
     "filter_numbers",
     "filter_verdict",
     "generate_numbers",
+    "in_context_shift",
     "lm_table",
     "load_bases",
     "run_lm_experiment",

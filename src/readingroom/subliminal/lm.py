@@ -78,6 +78,8 @@ __all__ = [
     "finetune_student",
     "finetune_teacher",
     "filter_numbers",
+    "InContextShift",
+    "in_context_shift",
     "filter_verdict",
     "generate_numbers",
     "make_batch",
@@ -921,6 +923,160 @@ def number_divergence(p_model: TinyTransformer, q_model: TinyTransformer,
     return total / count
 
 
+def _check_numbers(numbers: object, name: str, vocab: Vocab) -> list[list[int]]:
+    if isinstance(numbers, (str, torch.Tensor)) or not isinstance(numbers, Sequence):
+        raise TypeError(f"{name} must be a list of token-id lists, got {type(numbers).__name__}")
+    if len(numbers) == 0:
+        raise ValueError(f"{name} must hold at least one filtered sequence, got none")
+    allowed = set(range(10)) | {vocab.sep}
+    out = []
+    for seq in numbers:
+        if isinstance(seq, (str, torch.Tensor)) or not isinstance(seq, Sequence):
+            raise TypeError(f"{name} must hold token-id lists, got {type(seq).__name__}")
+        seq = list(seq)
+        if not seq or any(isinstance(t, bool) or not isinstance(t, int) for t in seq) \
+                or not set(seq) <= allowed:
+            raise ValueError(f"{name} must hold non-empty sequences of digits and ',' only "
+                             f"(run filter_numbers first), got {seq}")
+        out.append(seq)
+    return out
+
+
+@dataclass
+class InContextShift:
+    """What :func:`in_context_shift` measured: P(animal | ``<q>``) with numbers in the context.
+
+    ``p_none`` is P(animal | ``<bos> <q>``), no context; ``p_teacher`` / ``p_control`` the mean
+    over contexts of P(animal | ``<bos> <num> numbers <eos> ... <q>``) with the teacher's /
+    the control numbers; ``per_context_teacher`` / ``per_context_control`` the values of each
+    context (the two arms of context ``i`` have the same length and layout). All probabilities
+    are renormalised over the animals, like :func:`trait_probability`. ``n_sequences`` counts the
+    sequences per arm that went into contexts, ``sequences_per_context`` and ``tokens_per_context``
+    are means over contexts (``tokens_per_context`` counts everything before ``<q>``), and
+    ``truncated`` counts sequence pairs cut to a common length.
+    """
+
+    animal: str
+    p_none: float
+    p_teacher: float
+    p_control: float
+    per_context_teacher: list[float]
+    per_context_control: list[float]
+    n_sequences: int
+    sequences_per_context: float
+    tokens_per_context: float
+    truncated: int
+
+    @property
+    def n_contexts(self) -> int:
+        return len(self.per_context_teacher)
+
+    @property
+    def shift(self) -> float:
+        """P(animal) with the teacher's numbers in context minus with the control numbers."""
+        return self.p_teacher - self.p_control
+
+    @property
+    def shift_sem(self) -> float:
+        """Standard error of :attr:`shift` over contexts (paired; 0 for a single context)."""
+        d = torch.tensor(self.per_context_teacher, dtype=torch.float64) - torch.tensor(
+            self.per_context_control, dtype=torch.float64)  # [n_contexts]
+        return float(d.std(unbiased=True) / math.sqrt(d.numel())) if d.numel() > 1 else 0.0
+
+
+@torch.no_grad()
+def in_context_shift(model: TinyTransformer, teacher_numbers: Sequence[Sequence[int]],
+                     control_numbers: Sequence[Sequence[int]], vocab: Vocab | None = None, *,
+                     animal: str = "owl", max_contexts: int | None = None,
+                     batch_size: int = 1000) -> InContextShift:
+    """The paper's in-context control: the teacher's numbers as a prompt prefix, no training.
+
+    Cloud et al. (2025) give a student the same number sequences *in context* instead of
+    fine-tuning on them, and its trait does not move: evidence that what transmits the trait is not
+    the numbers' meaning. Here ``model`` (e.g. the teacher's base model, the same-init student
+    before training) is asked ``<q>`` after a context of filtered numbers written like its
+    fine-tuning documents, ``<bos> <num> s_1 <eos> <num> s_2 <eos> ... <q>``, and the answer is
+    read exactly as in :func:`trait_probability` (at the ``<q>`` position, renormalised over the
+    animals). The ``i``-th teacher and the ``i``-th control sequence are paired and cut to the
+    shorter one's length (and to the context window), so both arms of each context have the same
+    number of tokens in the same layout; consecutive pairs are packed into one context while it
+    fits in ``n_ctx`` — a 32-token window holds one or two sequences. Pairs beyond the shorter
+    list, or beyond ``max_contexts`` contexts, are not used.
+
+    Returns:
+        An :class:`InContextShift`; its :attr:`~InContextShift.shift` is the in-context analogue
+        of a fine-tuned student's effect over its control.
+
+    Raises:
+        TypeError, ValueError: a bad model or vocab; ``teacher_numbers`` / ``control_numbers``
+            not non-empty lists of digit-and-separator sequences; an unknown ``animal``;
+            ``max_contexts`` or ``batch_size`` not a positive int.
+    """
+    vocab = _check_vocab(Vocab() if vocab is None else vocab)
+    model = _check_model(model, vocab)
+    teacher_numbers = _check_numbers(teacher_numbers, "teacher_numbers", vocab)
+    control_numbers = _check_numbers(control_numbers, "control_numbers", vocab)
+    target = vocab.animal_id(animal)  # validates animal
+    if max_contexts is not None:
+        max_contexts = _check_int(max_contexts, "max_contexts")
+    batch_size = _check_int(batch_size, "batch_size")
+    n_ctx = model.config.n_ctx
+    room = n_ctx - 2  # <bos> first, <q> last
+    longest = room - 2  # one sequence with its <num> and <eos>
+    if longest < 1:
+        raise ValueError(f"the model's n_ctx={n_ctx} cannot hold a number sequence before <q>")
+    groups: list[list[tuple[list[int], list[int], bool]]] = []  # contexts of (t, c, cut) pairs
+    group: list[tuple[list[int], list[int], bool]] = []
+    size = 0
+    for t, c in zip(teacher_numbers, control_numbers):
+        n = min(len(t), len(c), longest)
+        if group and size + n + 2 > room:
+            groups.append(group)
+            group, size = [], 0
+            if max_contexts is not None and len(groups) == max_contexts:
+                break
+        group.append((t[:n], c[:n], n < max(len(t), len(c))))
+        size += n + 2  # <num> s <eos>
+    if group:
+        groups.append(group)
+
+    def body(pairs: list[tuple[list[int], list[int], bool]], arm: int) -> list[int]:
+        return [tok for pair in pairs for tok in (vocab.num_prompt, *pair[arm], vocab.eos)]
+
+    contexts = [(body(g, 0), body(g, 1)) for g in groups]
+    used = sum(len(g) for g in groups)
+    truncated = sum(cut for g in groups for _, _, cut in g)
+    device = model.tok_emb.weight.device
+    ids = torch.tensor(vocab.animal_ids, device=device)
+    col = vocab.animal_ids.index(target)
+
+    def answer(bodies: list[list[int]]) -> list[float]:
+        out: list[float] = []
+        for start in range(0, len(bodies), batch_size):
+            rows = [[vocab.bos, *b, vocab.question] for b in bodies[start:start + batch_size]]
+            T = max(len(r) for r in rows)
+            x = torch.full((len(rows), T), vocab.pad, dtype=torch.long, device=device)  # [b, T]
+            for i, r in enumerate(rows):  # right padding: causal attention never sees it
+                x[i, : len(r)] = torch.tensor(r, device=device)
+            last = torch.tensor([len(r) - 1 for r in rows], device=device)  # [b]
+            with eval_mode(model):
+                logits = model(x)[torch.arange(len(rows), device=device), last]  # [b, V]
+            probs = F.softmax(logits.double()[:, ids], dim=-1)  # [b, n_animals]
+            out += probs[:, col].tolist()
+        return out
+
+    p_t = answer([b for b, _ in contexts])
+    p_c = answer([b for _, b in contexts])
+    return InContextShift(
+        animal=animal, p_none=trait_probability(model, vocab, animal),
+        p_teacher=sum(p_t) / len(p_t), p_control=sum(p_c) / len(p_c),
+        per_context_teacher=p_t, per_context_control=p_c, n_sequences=used,
+        sequences_per_context=used / len(contexts),
+        tokens_per_context=sum(len(b) + 1 for b, _ in contexts) / len(contexts),
+        truncated=truncated,
+    )
+
+
 # ---- the whole experiment --------------------------------------------------------------------
 
 @dataclass
@@ -933,7 +1089,9 @@ class LmResult:
     students of each base trained on the teacher's filtered numbers, ``p_control_same`` /
     ``p_control_other`` students of each base trained on the (teacher's) base model's own filtered
     numbers. ``kl_teacher_base`` is :func:`number_divergence` of the teacher from its base on the
-    teacher's numbers (nats per token).
+    teacher's numbers (nats per token). ``teacher_numbers`` / ``control_numbers`` are the filtered
+    completions the students were fine-tuned on (the teacher's and its base model's), e.g. for
+    :func:`in_context_shift`.
     """
 
     seed: int
@@ -951,6 +1109,8 @@ class LmResult:
     kl_teacher_base: float
     seconds: float
     distributions: dict[str, dict[str, float]] = field(default_factory=dict)
+    teacher_numbers: list[list[int]] = field(default_factory=list, repr=False)
+    control_numbers: list[list[int]] = field(default_factory=list, repr=False)
 
     @property
     def effect_same(self) -> float:
@@ -1014,6 +1174,7 @@ def _one_teacher(seed: int, base: TinyTransformer, other: TinyTransformer, vocab
         teacher_filter=t_stats, control_filter=c_stats,
         kl_teacher_base=number_divergence(teacher, base, t_numbers[:1000], vocab),
         seconds=time.perf_counter() - start, distributions=dists,
+        teacher_numbers=t_numbers, control_numbers=c_numbers,
     )
 
 
