@@ -66,12 +66,6 @@ def test_code_sha256_changes_with_the_sources(tmp_path):
     assert _code_sha256(tmp_path) != before
 
 
-def test_code_version_outside_a_checkout(tmp_path):
-    from readingroom.clt.__main__ import _code_version
-
-    assert _code_version(tmp_path / "r.json", tmp_path) == {"commit": None, "dirty": None}
-
-
 @pytest.mark.parametrize("argv", [["robustness", "--seeds", "-1"], ["robustness", "--seeds", "x"],
                                   ["robustness", "--clt-steps", "0"], ["nope"], []])
 def test_bad_arguments_exit_with_status_2(argv, capsys):

@@ -442,3 +442,46 @@ def test_buffers_of_other_dtypes_round_trip(tmp_path):
     other = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     load_weights(other, path)
     assert same_state(other, model)
+
+
+# --- run_provenance -------------------------------------------------------------------------
+
+
+def test_run_provenance_fields():
+    from readingroom.common import run_provenance
+
+    prov = run_provenance("python -m x --seed 0")
+    assert set(prov) == {"command", "argv", "date_utc", "threads", "torch", "python", "device",
+                         "code_version"}
+    assert prov["command"] == "python -m x --seed 0" and prov["torch"] == str(torch.__version__)
+    assert prov["device"].startswith("cpu: ") and prov["threads"] == torch.get_num_threads()
+    code = prov["code_version"]  # this checkout is a git repository
+    assert code is None or (len(code["commit"]) == 40 and isinstance(code["dirty"], bool))
+
+
+def test_code_version_leaves_the_runs_outputs_out_of_dirty(tmp_path):
+    # A fresh repository with one commit: writing the run's own output keeps it clean, any
+    # other new file makes it dirty.
+    import subprocess
+
+    from readingroom.common import weights as weights_module
+
+    git = ["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    (tmp_path / "a.txt").write_text("a")
+    subprocess.run(git + ["add", "a.txt"], check=True)
+    subprocess.run(git + ["commit", "-qm", "a"], check=True)
+    (tmp_path / "out.json").write_text("{}")
+    clean = weights_module._code_version(tmp_path, (tmp_path / "out.json",))
+    assert clean["dirty"] is False and len(clean["commit"]) == 40
+    (tmp_path / "other.txt").write_text("b")
+    assert weights_module._code_version(tmp_path, (tmp_path / "out.json",))["dirty"] is True
+
+
+def test_run_provenance_errors():
+    from readingroom.common import run_provenance
+
+    with pytest.raises(ValueError, match="command"):
+        run_provenance("  ")
+    with pytest.raises(TypeError, match="outputs"):
+        run_provenance("x", outputs=(3,))

@@ -3,9 +3,8 @@
 ``robustness`` reruns the chapter's pipeline (toy model, CLT, steering over all 270 pairs, the
 Dallas graph, the graph's predicted against measured ablations) once per seed with the chapter's
 CPU recipe and writes ``book/data/clt/robustness.json`` (or ``--out``): ``provenance`` (the
-command, argv, date, threads, versions and device of
-:func:`~readingroom.common.run_provenance`, plus ``code_version``: the git commit and whether the
-checkout had other uncommitted changes, and ``code_sha256``: a hash of this package's sources),
+command, argv, date, threads, versions, device and git commit of
+:func:`~readingroom.common.run_provenance`, plus ``code_sha256``: a hash of this package's sources),
 ``recipe`` (the model's and the CLT's settings, which the chapter compares with its own before
 checking its live seed-0 run against row 0) and ``runs`` (one summary per seed, with its wall
 time in ``seconds``). It takes about 40 s per seed on one CPU thread. Errors in the arguments
@@ -17,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -37,29 +35,6 @@ def _code_sha256(folder: Path = PACKAGE) -> str:
     for file in sorted(folder.glob("*.py")):
         digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
-
-
-def _code_version(out: Path, folder: Path = PACKAGE) -> dict:
-    """``{"commit", "dirty"}`` of the git checkout holding ``folder``; ``dirty`` is True when
-    ``git status`` lists any change other than ``out`` itself. Both None outside a checkout."""
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
-                                  timeout=30, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout if done.returncode == 0 else None
-
-    commit, top = git("rev-parse", "HEAD"), git("rev-parse", "--show-toplevel")
-    status = git("status", "--porcelain", "--untracked-files=all")
-    if commit is None or top is None or status is None:
-        return {"commit": None, "dirty": None}
-    try:
-        skip = out.resolve().relative_to(Path(top.strip()).resolve()).as_posix()
-    except ValueError:
-        skip = None
-    changed = [line[3:] for line in status.splitlines() if len(line) > 3 and line[3:] != skip]
-    return {"commit": commit.strip(), "dirty": bool(changed)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,8 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m readingroom.clt robustness --seeds " + " ".join(map(str, args.seeds))
     if args.clt_steps != 2000:
         command += f" --clt-steps {args.clt_steps}"
-    provenance = {**run_provenance(command), "code_version": _code_version(out),
-                  "code_sha256": _code_sha256()}
+    provenance = {**run_provenance(command, outputs=(out,)), "code_sha256": _code_sha256()}
     world_recipe = {k: v for k, v in asdict(recipe).items() if k != "seed"}
     rows = []
     for seed in args.seeds:

@@ -418,13 +418,17 @@ def _cpu_name() -> str | None:
     return None
 
 
-def run_provenance(command: str, device: torch.device | str | None = None) -> dict[str, Any]:
+def run_provenance(command: str, device: torch.device | str | None = None, *,
+                   outputs: Sequence[str | os.PathLike] = ()) -> dict[str, Any]:
     """Where and how a committed result was made, for the JSON records the book renders.
 
-    ``{"command", "argv", "date_utc", "threads", "torch", "python", "device"}``: the command to
-    run again, the process's own argument list, the UTC time (ISO 8601), torch's intra-op
-    threads, the library and interpreter versions, and the device: the GPU's name for a CUDA
-    device, else the CPU's (``platform.processor()`` or the machine type).
+    ``{"command", "argv", "date_utc", "threads", "torch", "python", "device", "code_version"}``:
+    the command to run again, the process's own argument list, the UTC time (ISO 8601), torch's
+    intra-op threads, the library and interpreter versions, the device (the GPU's name for a CUDA
+    device, else the CPU's model name from ``/proc/cpuinfo`` or the machine type), and the git
+    commit of this checkout with whether it had uncommitted changes other than ``outputs``, the
+    files the run writes (the same ``code_version`` as :func:`save_weights`; ``None`` outside a
+    repository).
     """
     import platform
     import shlex
@@ -444,6 +448,8 @@ def run_provenance(command: str, device: torch.device | str | None = None) -> di
         "torch": str(torch.__version__),
         "python": platform.python_version(),
         "device": where,
+        "code_version": _code_version(Path(__file__).resolve().parent,
+                                      tuple(_as_path(p, "outputs") for p in outputs)),
     }
 
 

@@ -103,7 +103,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.rl_steps is not None:
         command += f" --rl-steps {args.rl_steps}"
     record = {
-        **run_provenance(command),  # command, argv, date, threads, versions, device
+        **run_provenance(command, outputs=(out,)),  # command, argv, date, versions, device, commit
         "seconds": round(time.perf_counter() - start, 1),
         "recipe": asdict(recipe),
         "runs": runs,

@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m readingroom.induction phase --seeds " + " ".join(map(str, seeds))
     if args.quick:
         command += " --quick"
-    record = {"provenance": run_provenance(command), "recipe": recipe, "runs": rows}
+    record = {"provenance": run_provenance(command, outputs=(out,)), "recipe": recipe, "runs": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out}")

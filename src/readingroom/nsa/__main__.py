@@ -93,8 +93,8 @@ def _recall(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         runs = {kind: done[seed, kind] for kind in KINDS}
         summary = summarise(recipe, seed, {k: (run, None) for k, (run, _) in runs.items()})
         summary["command"] = command
-        summary["provenance"] = run_provenance(command, args.device)
         summary_path = out_dir / recall_path(seed).name
+        summary["provenance"] = run_provenance(command, args.device, outputs=(summary_path,))
         write_summary(summary, summary_path)
         if seed in with_weights:
             weights = {kind: out_dir / recall_path(seed, kind).name for kind in KINDS}
