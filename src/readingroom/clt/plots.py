@@ -79,6 +79,22 @@ def _edges(pruned: PrunedGraph) -> list[tuple[int, int, float]]:
     return [(int(t), int(s), float(A[t, s])) for t, s in pruned.edge_mask.nonzero().tolist()]
 
 
+def _graph_axes(ax, graph, world: World, title: str | None, *, pad: float):
+    """Token ticks along x, embed / layers / logits along y (the layout of
+    :func:`graph_layout`), no grid, the title: the frame shared by :func:`draw_graph` and
+    :func:`draw_supernodes`."""
+    T = len(graph.tokens)
+    L = max(n.layer for n in graph.nodes if n.kind == "logit")
+    ax.set_xticks(range(T), [world.vocab[int(t)] for t in graph.tokens])
+    ax.set_yticks(range(L + 2), ["embed"] + [f"layer {l}" for l in range(L)] + ["logits"])
+    ax.set_xlim(-1 + pad, T - pad)
+    ax.set_ylim(-0.6, L + 1.6)
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def draw_graph(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | None = None,
                ax: Axes | None = None, title: str | None = None) -> Axes:
     """The pruned graph as a static matplotlib figure (edge width ~ |weight|, blue +, red -)."""
@@ -103,16 +119,7 @@ def draw_graph(pruned: PrunedGraph, world: World, labels: Mapping[int, str] | No
         ax.annotate(text, (x, y), textcoords="offset points",
                     xytext=(0, below if n.kind != "logit" else 10), ha="center", fontsize=7,
                     zorder=3)
-    T = len(pruned.graph.tokens)
-    L = max(n.layer for n in pruned.graph.nodes if n.kind == "logit")
-    ax.set_xticks(range(T), [world.vocab[int(t)] for t in pruned.graph.tokens])
-    ax.set_yticks(range(L + 2), ["embed"] + [f"layer {l}" for l in range(L)] + ["logits"])
-    ax.set_xlim(-0.6, T - 0.4)
-    ax.set_ylim(-0.6, L + 1.6)
-    ax.grid(False)
-    if title:
-        ax.set_title(title)
-    return ax
+    return _graph_axes(ax, pruned.graph, world, title, pad=0.4)
 
 
 def _supernode_layout(sgraph: SupernodeGraph) -> dict[int, tuple[float, float]]:
@@ -170,16 +177,7 @@ def draw_supernodes(sgraph: SupernodeGraph, world: World, ax: Axes | None = None
         ax.text(x, y, text, ha="center", va="center", fontsize=8, zorder=3,
                 bbox=dict(boxstyle="round,pad=0.35", facecolor=_KIND_COLOR[node.kind],
                           edgecolor="#2d3748"))
-    T = len(graph.tokens)
-    L = max(n.layer for n in graph.nodes if n.kind == "logit")
-    ax.set_xticks(range(T), [world.vocab[int(t)] for t in graph.tokens])
-    ax.set_yticks(range(L + 2), ["embed"] + [f"layer {l}" for l in range(L)] + ["logits"])
-    ax.set_xlim(-0.7, T - 0.3)
-    ax.set_ylim(-0.6, L + 1.6)
-    ax.grid(False)
-    if title:
-        ax.set_title(title)
-    return ax
+    return _graph_axes(ax, graph, world, title, pad=0.3)
 
 
 class GraphFigure:
