@@ -1,0 +1,116 @@
+"""Tests of readingroom.video.metrics: real videos score ~0, the controls do not."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from readingroom.video.data import VideoSpec, frame_mixed, frame_shuffled, make_videos
+from readingroom.video.metrics import (
+    centroids, mass_drift, masses, permanence, psnr, speed_jerk, world_metrics,
+)
+
+
+@pytest.fixture(scope="module")
+def videos():
+    real = make_videos(256, VideoSpec(9, 32, 32), seed=0)
+    g = torch.Generator().manual_seed(1)
+    return real, frame_shuffled(real.videos, g), frame_mixed(real.videos, g)
+
+
+def test_shapes_and_both_layouts(videos):
+    real = videos[0]
+    assert masses(real.videos).shape == (256, 9)
+    assert centroids(real.videos).shape == (256, 9, 2)
+    for fn in (speed_jerk, mass_drift, permanence):
+        assert fn(real.videos).shape == (256,)
+        assert torch.equal(fn(real.videos), fn(real.videos[:, 0]))  # [N, T, H, W] too
+
+
+def test_centroids_match_true_centres(videos):
+    real = videos[0]
+    assert float((centroids(real.videos) - real.centres).abs().max()) < 0.1
+
+
+def test_empty_frames():
+    v = torch.zeros(2, 1, 4, 8, 8)
+    v[0, 0, :, 2:5, 2:5] = 1.0
+    v[1, 0, 1:, 2:5, 2:5] = 1.0  # video 1: frame 0 is empty
+    v[:, :, :, 0, 0] = 0.05  # haze below the floor is ignored
+    assert masses(v)[1, 0] == 0 and masses(v)[0, 0] == 9
+    c = centroids(v)
+    assert torch.isnan(c[1, 0]).all() and c[0, 0].tolist() == [3.5, 3.5]  # pixels 2..4, centres at i + 0.5
+    jerk = speed_jerk(v)
+    assert jerk[0] == 0 and math.isinf(jerk[1])
+    assert permanence(v, 5.0).tolist() == [1.0, 0.75]
+    assert math.isinf(mass_drift(torch.zeros(1, 3, 8, 8))[0])
+
+
+def test_real_versus_controls(videos):
+    real, shuffled, mixed = (world_metrics(v) for v in (videos[0].videos, videos[1], videos[2]))
+    # measured (seed 0): jerk 0.028 / 2.48 / 10.4, mass drift 0.0022 / 0.0022 / 0.38
+    assert real["speed_jerk"] < 0.05
+    assert shuffled["speed_jerk"] > 1.5 and mixed["speed_jerk"] > 5.0
+    assert real["mass_drift"] < 0.005 and mixed["mass_drift"] > 0.2
+    assert shuffled["mass_drift"] == pytest.approx(real["mass_drift"], rel=1e-4)
+    assert real["permanence"] == shuffled["permanence"] == mixed["permanence"] == 1.0
+    assert 60 < real["mass"] < 110
+    # per video, the worst real video still drifts less than the least-drifting mixed one
+    assert float(mass_drift(videos[0].videos).max()) < float(mass_drift(videos[2]).min())
+    # the median jerk of real videos hides bounces; nearly all are tiny
+    assert float((speed_jerk(videos[0].videos) < 0.1).float().mean()) > 0.85
+
+
+def test_psnr():
+    x = torch.rand(3, 1, 4, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
+    assert torch.isinf(psnr(x, x)).all()
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(1)) * 0.1
+    got = psnr(x, x + noise)
+    mse = (((x + noise).clamp(0, 1) - x) ** 2).flatten(1).mean(1)
+    assert torch.allclose(got, 10 * torch.log10(1 / mse), atol=1e-3)
+    assert torch.allclose(got, torch.full((3,), 20.0), atol=0.5)  # sigma 0.1 -> ~20 dB
+    assert psnr(torch.zeros(1, 2, 8, 8), torch.full((1, 2, 8, 8), 2.0)).item() == pytest.approx(0)
+    assert psnr(x, x + noise, max_val=2.0)[0] == pytest.approx(float(got[0]) + 20 * math.log10(2))
+
+
+BAD_VIDEOS = [
+    ([1.0], TypeError, "videos must be a torch.Tensor"),
+    (torch.zeros(2, 3, 8, 8, dtype=torch.int64), TypeError, "floating"),
+    (torch.zeros(2, 8, 8), ValueError, "videos must be"),
+    (torch.zeros(2, 3, 3, 8, 8), ValueError, "one channel"),
+    (torch.zeros(0, 3, 8, 8), ValueError, "empty"),
+]
+
+
+@pytest.mark.parametrize("fn", [masses, centroids, speed_jerk, mass_drift, permanence,
+                                world_metrics])
+@pytest.mark.parametrize("videos, error, match", BAD_VIDEOS)
+def test_video_errors(fn, videos, error, match):
+    with pytest.raises(error, match=match):
+        fn(videos)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: speed_jerk(torch.zeros(2, 2, 8, 8)), ValueError, "at least 3 frames"),
+        (lambda: permanence(torch.zeros(2, 3, 8, 8), -1.0), ValueError, "min_mass"),
+        (lambda: permanence(torch.zeros(2, 3, 8, 8), "1"), TypeError, "min_mass"),
+        (lambda: permanence(torch.zeros(2, 3, 8, 8), float("nan")), ValueError, "min_mass"),
+        (lambda: world_metrics(torch.zeros(2, 3, 8, 8), min_mass=True), TypeError, "min_mass"),
+        (lambda: psnr([0.0], torch.zeros(1, 2, 8, 8)), TypeError, "x must"),
+        (lambda: psnr(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8, dtype=torch.long)),
+         TypeError, "y must"),
+        (lambda: psnr(torch.zeros(1, 2, 8, 8), torch.zeros(1, 3, 8, 8)), ValueError, "same shape"),
+        (lambda: psnr(torch.zeros(2, 8, 8), torch.zeros(2, 8, 8)), ValueError, "x must be"),
+        (lambda: psnr(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8), 0.0), ValueError,
+         "max_val"),
+        (lambda: psnr(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8), "1"), TypeError,
+         "max_val"),
+    ],
+)
+def test_other_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
