@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -65,6 +64,8 @@ def main() -> int:
                     help="wall seconds stage 2 may take (the five DiTs train side by side)")
     ap.add_argument("--dit-batch", type=int, default=128)
     ap.add_argument("--per-class", type=int, default=64)
+    ap.add_argument("--commit", default=None,
+                    help="the git commit of the code (for a copy of the tree without .git)")
     args = ap.parse_args()
     if args.quick:
         args.vae_steps, args.classifier_steps, args.dit_steps, args.per_class = 4, 4, 32, 2
@@ -72,7 +73,16 @@ def main() -> int:
     py = [sys.executable, "-m", "readingroom.video"]
     common = ["--seed", str(args.seed), "--out", str(args.out), "--device", args.device,
               "--no-progress"]
-    timings: dict[str, object] = {"argv": sys.argv, "pid": os.getpid()}
+    timings: dict[str, object] = {"argv": sys.argv, "commit": args.commit,
+                                  "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    try:
+        import torch
+
+        timings["device"] = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+                             else "cpu")
+        timings["torch"] = torch.__version__
+    except Exception as err:  # the record says why instead of failing the run
+        timings["device"] = f"unknown ({err})"
     t0 = time.time()
     timings["stage1"] = run_parallel({
         "vae": py + ["vae", "--steps", str(args.vae_steps)] + common,
