@@ -9,6 +9,7 @@ configuration stored in its record and check the file's hash.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -44,9 +45,18 @@ def dit_path(size: str = "medium", attention: str = "full", seed: int = 0,
 
 
 def _require(path: Path, what: str, seed: int) -> None:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} does not exist; make it with `{REGENERATE.format(what=what, seed=seed)}`")
+    """A missing weights file names the command that makes it: the recorded one when only the
+    record is committed (the larger models keep their record and training curves in the
+    repository, not their weights), else the default."""
+    if path.is_file():
+        return
+    record = path.with_suffix(".json")
+    if record.is_file():
+        command = json.loads(record.read_text())["command"]
+        raise FileNotFoundError(f"{path.name} is not committed (only its record {record.name} "
+                                f"is); make it with `{command} --out {path.parent}`")
+    raise FileNotFoundError(
+        f"{path} does not exist; make it with `{REGENERATE.format(what=what, seed=seed)}`")
 
 
 def load_vae(seed: int = 0, folder: Path | None = None,
