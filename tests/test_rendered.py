@@ -118,3 +118,26 @@ def test_page_renders_offline(docname, site, browser):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{Path(docname).name}.png"), full_page=True)
     page.close()
+
+
+# Pages whose generated videos are matplotlib animations (to_jshtml): each must play offline.
+ANIMATED_PAGES = {"book/sora": 5}
+
+
+@pytest.mark.rendered
+@pytest.mark.enable_socket
+@pytest.mark.parametrize("docname, expected", sorted(ANIMATED_PAGES.items()))
+def test_animations_play(docname, expected, site, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{site}/{docname}.html", wait_until="networkidle")
+    animations = page.locator("div.animation")
+    assert animations.count() >= expected, f"{docname}: {animations.count()} animations"
+    for i in range(animations.count()):
+        box = animations.nth(i)
+        frame = box.locator("img").first
+        before = frame.get_attribute("src")
+        assert before and before.startswith("data:image/png;base64,"), "no first frame"
+        box.locator("button[title='Next frame']").click()
+        after = frame.get_attribute("src")
+        assert after != before, f"{docname}: animation {i} did not advance a frame"
+    page.close()

@@ -35,7 +35,7 @@ from readingroom.video.metrics import (
     centroids, mass_drift, masses, permanence, psnr, speed_jerk, world_metrics,
 )
 from readingroom.video.patch import Packed, attention_mask, pack, patchify, unpack, unpatchify
-from readingroom.video.plots import animate_rows, filmstrip, save_gif
+from readingroom.video.plots import animate_rows, animation_html, filmstrip, save_gif
 from readingroom.video.report import decode_videos, encode_videos
 from readingroom.video.train import (
     BASE_SPEC, PATCH, TRAIN_SPECS, DitRecipe, batch_seed, fit_dit, generate, latent_batch,
@@ -59,5 +59,5 @@ __all__ = [
     "sample_report", "batch_seed", "latent_batch",
     "video_data_dir", "dit_path", "load_vae", "load_dit", "load_dit_file", "load_classifier",
     "encode_videos", "decode_videos",
-    "animate_rows", "filmstrip", "save_gif",
+    "animate_rows", "animation_html", "filmstrip", "save_gif",
 ]

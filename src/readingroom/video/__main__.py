@@ -233,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     command = {"vae": _cmd_vae, "classifier": _cmd_classifier, "train": _cmd_train,
                "report": _cmd_report, "sample": _cmd_sample}[args.command]
-    return command(args, device)
+    try:
+        return command(args, device)
+    except (ValueError, FileNotFoundError) as err:  # bad input: a missing model, a bad value
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

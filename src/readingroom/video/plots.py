@@ -9,7 +9,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["animate_rows", "filmstrip", "save_gif"]
+__all__ = ["animate_rows", "animation_html", "filmstrip", "save_gif"]
+
+# matplotlib's player draws its buttons with Font Awesome icons fetched from a CDN; the book is read
+# offline, so the stylesheet goes and each icon becomes a plain character.
+_ICONS = {
+    "fa fa-play fa-flip-horizontal": "\u25c0",   # play backwards
+    "fa fa-fast-backward": "\u00ab", "fa fa-step-backward": "\u2039",
+    "fa fa-pause": "\u275a\u275a", "fa fa-play": "\u25b6",
+    "fa fa-step-forward": "\u203a", "fa fa-fast-forward": "\u00bb",
+    "fa fa-minus": "\u2212", "fa fa-plus": "+",
+}
 
 
 def _frames(videos: torch.Tensor) -> np.ndarray:
@@ -62,6 +72,20 @@ def animate_rows(rows: Mapping[str, torch.Tensor], *, interval_ms: int = 160,
     anim = animation.FuncAnimation(fig, update, frames=n_frames, interval=interval_ms, blit=True)
     plt.close(fig)
     return anim
+
+
+def animation_html(anim) -> str:
+    """``anim.to_jshtml()`` made self-contained: no request leaves the page (the player's icon
+    stylesheet from a CDN is dropped and its icons become characters)."""
+    import re
+
+    html = re.sub(r'<link rel="stylesheet"\s*href="https?://[^"]*font-awesome[^"]*">', "",
+                  anim.to_jshtml())
+    for cls, char in _ICONS.items():
+        html = html.replace(f'<i class="{cls}"></i>', char)
+    if "<i class=\"fa " in html or "://maxcdn" in html:
+        raise RuntimeError("matplotlib's animation player changed: update animation_html")
+    return html
 
 
 def filmstrip(videos: torch.Tensor, *, ax=None, gap: int = 1):

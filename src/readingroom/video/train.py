@@ -282,6 +282,12 @@ def generate(model: DiT, vae: CausalVAE, stats, spec: VideoSpec, labels: torch.T
     device = next(model.parameters()).device
     labels = labels.to(device)
     C, T, H, W = vae.latent_shape(spec.frames, spec.height, spec.width)
+    want = (len(labels), vae.config.channels, 1, spec.height, spec.width)
+    if first_frames is not None and not isinstance(first_frames, torch.Tensor):
+        raise TypeError(f"first_frames must be a tensor, got {type(first_frames).__name__}")
+    if first_frames is not None and tuple(first_frames.shape) != want:
+        raise ValueError(f"first_frames must have shape {list(want)} (one first frame per label, "
+                         f"of spec's size), got {list(first_frames.shape)}")
     z_shape = (len(labels), C, T, H, W)
     tokens, coords, video = as_tokens(torch.zeros(z_shape, device=device), PATCH)
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -307,6 +313,9 @@ def sample_report(videos: torch.Tensor, labels: torch.Tensor,
                   classifier: MotionClassifier) -> dict[str, float]:
     """World-simulator metrics of ``videos`` and the share the classifier assigns to the class
     each was asked for (``class_match``)."""
+    if labels.shape != videos.shape[:1]:
+        raise ValueError(f"labels must have shape [{len(videos)}] (one per video), got "
+                         f"{tuple(labels.shape)}")
     out = dict(world_metrics(videos))
     with eval_mode(classifier):
         pred = classify(classifier, videos.to(next(classifier.parameters()).device))
