@@ -1,0 +1,1 @@
+"""AlphaEvolve (Novikov et al., 2025): an evolutionary coding agent."""
