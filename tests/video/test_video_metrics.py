@@ -114,3 +114,45 @@ def test_video_errors(fn, videos, error, match):
 def test_other_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def _disk_or_square(kind: str, cy: float, cx: float, area: float, size: int = 32) -> torch.Tensor:
+    """One anti-aliased frame: a disk or an axis-aligned square of the given area."""
+    pos = torch.arange(size, dtype=torch.float32) + 0.5
+    dy, dx = pos[:, None] - cy, pos[None, :] - cx
+    if kind == "disk":
+        r, d = (area / math.pi) ** 0.5, (dy**2 + dx**2).sqrt()
+    else:
+        r, d = area**0.5 / 2, torch.maximum(dy.abs(), dx.abs())
+    return (r - d + 0.5).clamp(0, 1)
+
+
+def test_shape_drift_sees_a_change_of_shape_that_mass_cannot():
+    from readingroom.video.metrics import shape_drift
+
+    area = 64.0
+    steady = torch.stack([_disk_or_square("disk", 10 + t, 12 + 0.7 * t, area) for t in range(6)])
+    swapping = torch.stack([_disk_or_square("disk" if t % 2 else "square", 10 + t, 12 + 0.7 * t,
+                                            area) for t in range(6)])
+    videos = torch.stack([steady, swapping])[:, None]  # [2, 1, 6, 32, 32]
+    drift = mass_drift(videos)
+    shape = shape_drift(videos)
+    assert float(drift.max()) < 0.02                  # the same mass in every frame, both videos
+    # a disk that turns into a square of the same area every other frame: 0.093 (steady: 0.025)
+    assert float(shape[1]) > 0.06 and float(shape[1]) > 3 * float(shape[0])
+
+
+def test_shape_drift_real_vs_controls_and_errors():
+    from readingroom.video.metrics import shape_drift
+
+    batch = make_videos(128, VideoSpec(9, 32, 32), seed=0)
+    gen = torch.Generator().manual_seed(1)
+    real = float(shape_drift(batch.videos).median())
+    assert real < 0.04
+    assert float(shape_drift(frame_shuffled(batch.videos, gen)).median()) == pytest.approx(real, abs=1e-5)
+    assert float(shape_drift(frame_mixed(batch.videos, gen)).median()) > 5 * real
+    empty = torch.zeros(1, 1, 3, 16, 16)
+    assert shape_drift(empty).isinf().all()
+    for bad in (0, 4, True, 2.0):
+        with pytest.raises(ValueError, match="window must be a positive odd int"):
+            shape_drift(batch.videos[:2], window=bad)

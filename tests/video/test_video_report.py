@@ -15,7 +15,7 @@ from readingroom.video.report import (
     EXAMPLES_PER_CLASS, control_report, decode_videos, encode_videos, score_committed, score_model,
 )
 
-METRICS = {"speed_jerk", "mass_drift", "permanence", "mass", "class_match"}
+METRICS = {"speed_jerk", "mass_drift", "permanence", "mass", "shape_drift", "class_match"}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,8 @@ def test_control_report_orders_real_and_controls(parts):
     assert real["speed_jerk"] < shuffled["speed_jerk"] < mixed["speed_jerk"]
     assert real["mass_drift"] < 0.01 < mixed["mass_drift"]
     assert shuffled["mass_drift"] == pytest.approx(real["mass_drift"], rel=1e-4)  # same frames
+    assert shuffled["shape_drift"] == pytest.approx(real["shape_drift"], rel=1e-4)
+    assert mixed["shape_drift"] > 5 * real["shape_drift"]
     assert mixed["class_match"] < shuffled["class_match"] < real["class_match"]
 
 

@@ -227,7 +227,8 @@ def test_sample_report():
     clf = MotionClassifier().eval()
     batch = make_videos(4, VideoSpec(5, 16, 16), seed=0)
     out = sample_report(batch.videos, batch.labels, clf)
-    assert set(out) == {"speed_jerk", "mass_drift", "permanence", "mass", "class_match"}
+    assert set(out) == {"speed_jerk", "mass_drift", "permanence", "mass", "shape_drift",
+                        "class_match"}
     assert 0.0 <= out["class_match"] <= 1.0 and out["permanence"] == 1.0
     with pytest.raises(ValueError, match="labels"):
         sample_report(batch.videos, batch.labels[:1], clf)

