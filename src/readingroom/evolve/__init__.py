@@ -1,1 +1,43 @@
-"""AlphaEvolve (Novikov et al., 2025): an evolutionary coding agent."""
+"""AlphaEvolve (Novikov et al., 2025): an evolutionary coding agent, offline and sandboxed.
+
+* :mod:`~readingroom.evolve.blocks`: EVOLVE-BLOCKs and SEARCH/REPLACE diffs;
+* :mod:`~readingroom.evolve.prompt` and :mod:`~readingroom.evolve.proposers`: the prompt a model
+  reads, and what answers it (offline mutations, or any OpenAI-compatible server);
+* :mod:`~readingroom.evolve.database`: MAP-Elites cells on islands, in SQLite;
+* :mod:`~readingroom.evolve.sandbox`, :mod:`~readingroom.evolve.cascade`,
+  :mod:`~readingroom.evolve.executor`: evaluating untrusted programs safely and in parallel;
+* :mod:`~readingroom.evolve.circles`, :mod:`~readingroom.evolve.problems`: circle packing with an
+  exact checker, and the baselines;
+* :mod:`~readingroom.evolve.loop`: the loop that ties them together.
+
+Command line: ``python -m readingroom.evolve run circle-packing --budget N --seed S``.
+"""
+
+from readingroom.evolve.blocks import (
+    BlockError, DiffError, DiffResult, apply_diff, apply_rewrite, parse_blocks, parse_diff,
+    render_diff,
+)
+from readingroom.evolve.cascade import Cascade, CascadeResult, Stage
+from readingroom.evolve.circles import (
+    ALPHAEVOLVE, FRAGMENTS, PREVIOUS, SEED_PROGRAM, basin_hopping, check_packing, draw_packing,
+    multistart_slsqp, repair,
+)
+from readingroom.evolve.database import Program, ProgramDatabase
+from readingroom.evolve.executor import evaluate_many, make_executor
+from readingroom.evolve.loop import EvolveResult, Problem, run_evolution
+from readingroom.evolve.problems import circle_packing, evaluate_packing, make_problem
+from readingroom.evolve.prompt import build_prompt, format_feedback
+from readingroom.evolve.proposers import (
+    MutationProposer, OpenAIProposer, Proposal, Proposer, make_proposer,
+)
+from readingroom.evolve.sandbox import SandboxResult, run_sandboxed, sandbox_layer
+
+__all__ = [
+    "BlockError", "DiffError", "DiffResult", "apply_diff", "apply_rewrite", "parse_blocks",
+    "parse_diff", "render_diff", "Cascade", "CascadeResult", "Stage", "ALPHAEVOLVE", "PREVIOUS",
+    "FRAGMENTS", "SEED_PROGRAM", "basin_hopping", "check_packing", "draw_packing",
+    "multistart_slsqp", "repair", "Program", "ProgramDatabase", "evaluate_many", "make_executor",
+    "EvolveResult", "Problem", "run_evolution", "circle_packing", "evaluate_packing",
+    "make_problem", "build_prompt", "format_feedback", "MutationProposer", "OpenAIProposer",
+    "Proposal", "Proposer", "make_proposer", "SandboxResult", "run_sandboxed", "sandbox_layer",
+]

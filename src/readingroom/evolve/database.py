@@ -657,6 +657,12 @@ class ProgramDatabase:
         sql = "SELECT COUNT(*) FROM programs" + (" WHERE " + " AND ".join(where) if where else "")
         return int(self._conn.execute(sql, args).fetchone()[0])
 
+    def children(self) -> list[Program]:
+        """Every child (neither a root nor a migrant), in the order it was added."""
+        sql = (f"SELECT {_COLUMNS} FROM programs WHERE origin = 'child' "
+               "AND parent_id IS NOT NULL ORDER BY id")
+        return [_row(r) for r in self._conn.execute(sql).fetchall()]
+
     def failures(self, *, limit: int | None = None) -> list[Program]:
         """The failed programs, oldest first (at most ``limit`` of them)."""
         sql = f"SELECT {_COLUMNS} FROM programs WHERE status = 'failed' ORDER BY id"

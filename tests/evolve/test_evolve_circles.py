@@ -1,0 +1,308 @@
+"""Circle packing (AlphaEvolve Appendix B.12): the exact checker, the repair, the seed program and
+its fragments in the sandbox, the cascade, and the baselines."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from readingroom.evolve.blocks import parse_blocks
+from readingroom.evolve.circles import (
+    FRAGMENTS, REGIONS, SEED_PROGRAM, basin_hopping, check_packing, draw_packing, evaluate,
+    feasible_radii, grid_score, multistart_slsqp, packing_cascade, parse_regions, repair,
+    substitute_region, violation,
+)
+from readingroom.evolve.sandbox import run_sandboxed
+
+QUARTERS = {"centers": [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]],
+            "radii": [0.25] * 4}
+
+
+def _pack(centers, radii):
+    return {"centers": [list(c) for c in centers], "radii": list(radii)}
+
+
+# ----------------------------------------------------------------------------- the checker
+
+
+def test_quarters_exact():
+    check = check_packing(QUARTERS, 4)
+    assert check.ok and check.reason == ""
+    assert check.score == 1.0
+
+
+def test_two_circles_touching_exactly_accepted():
+    # 0.25 + 0.25 = 0.5 = the distance, all exact in binary: touching is allowed
+    check = check_packing(_pack([[0.25, 0.5], [0.75, 0.5]], [0.25, 0.25]), 2)
+    assert check.ok and check.score == 0.5
+
+
+def test_touching_diagonal_exactly_accepted():
+    # a 3-4-5 triangle scaled by 1/16: d = 0.3125 = 0.0625 + 0.25, every number exact in binary
+    value = _pack([[0.0625, 0.0625], [0.25, 0.3125]], [0.0625, 0.25])
+    check = check_packing(value, 2)
+    assert check.ok, check.reason
+    assert check.score == 0.3125
+
+
+def test_overlap_of_1e15_rejected():
+    # distance 0.5 - 1e-15 < 0.25 + 0.25: a float tolerance of 1e-12 would accept this
+    x2 = 0.75 - 1e-15
+    assert x2 < 0.75
+    value = _pack([[0.25, 0.5], [x2, 0.5]], [0.25, 0.25])
+    assert math.isclose(math.dist(*value["centers"]), 0.5, abs_tol=1e-12)
+    check = check_packing(value, 2)
+    assert not check.ok
+    assert check.reason.startswith("circles 0 and 1 overlap")
+
+
+def test_overlap_of_one_ulp_in_radius_rejected():
+    assert check_packing(_pack([[0.25, 0.5], [0.625, 0.5]], [0.25, 0.125]), 2).ok
+    r = float(np.nextafter(0.125, 1.0))
+    check = check_packing(_pack([[0.25, 0.5], [0.625, 0.5]], [0.25, r]), 2)
+    assert not check.ok and "overlap" in check.reason
+
+
+@pytest.mark.parametrize("center, radius, wall", [
+    ([0.25 - 1e-16, 0.5], 0.25, "x = 0"),
+    ([0.5, 0.25 - 1e-16], 0.25, "y = 0"),
+    ([0.75 + 1e-16, 0.5], 0.25, "x = 1"),
+    ([0.5, 0.75 + 1e-16], 0.25, "y = 1"),
+    ([0.5, 0.5], 0.5 + 1e-16, "x = 0"),
+])
+def test_outside_by_1e16_rejected(center, radius, wall):
+    assert center not in ([0.25, 0.5], [0.5, 0.25], [0.75, 0.5], [0.5, 0.75]) or radius != 0.25
+    check = check_packing(_pack([center], [radius]), 1)
+    assert not check.ok
+    assert check.reason.startswith(f"circle 0 crosses the wall {wall}")
+
+
+def test_wall_touching_exactly_accepted():
+    assert check_packing(_pack([[0.5, 0.5]], [0.5]), 1).ok
+
+
+@pytest.mark.parametrize("value, n, reason", [
+    ([1, 2], 1, "value must be a dict with 'centers' and 'radii', got list"),
+    (None, 1, "value must be a dict with 'centers' and 'radii', got NoneType"),
+    ({"radii": [0.1]}, 1, "missing key 'centers'"),
+    ({"centers": [[0.5, 0.5]]}, 1, "missing key 'radii'"),
+    ({"centers": "x", "radii": [0.1]}, 1, "centers must be a list, got str"),
+    ({"centers": [[0.5, 0.5]], "radii": 0.1}, 1, "radii must be a list, got float"),
+    ({"centers": [[0.5, 0.5]], "radii": [0.1]}, 2, "expected 2 centers, got 1"),
+    ({"centers": [[0.5, 0.5], [0.1, 0.1]], "radii": [0.1]}, 2, "expected 2 radii, got 1"),
+    ({"centers": [[0.5]], "radii": [0.1]}, 1, "centers[0] must be a pair [x, y], got [0.5]"),
+    ({"centers": [[0.5, 0.5, 0.5]], "radii": [0.1]}, 1, "centers[0] must be a pair"),
+    ({"centers": [0.5], "radii": [0.1]}, 1, "centers[0] must be a pair [x, y], got 0.5"),
+    ({"centers": [[0.5, "a"]], "radii": [0.1]}, 1, "centers[0][1] must be a number, got str"),
+    ({"centers": [[True, 0.5]], "radii": [0.1]}, 1, "centers[0][0] must be a number, got bool"),
+    ({"centers": [[0.5, None]], "radii": [0.1]}, 1, "centers[0][1] must be a number, got "
+                                                    "NoneType"),
+    ({"centers": [[float("nan"), 0.5]], "radii": [0.1]}, 1, "centers[0][0] is not finite: nan"),
+    ({"centers": [[0.5, float("inf")]], "radii": [0.1]}, 1, "centers[0][1] is not finite: inf"),
+    ({"centers": [[0.5, 0.5]], "radii": [float("nan")]}, 1, "radii[0] is not finite: nan"),
+    ({"centers": [[0.5, 0.5]], "radii": [float("inf")]}, 1, "radii[0] is not finite: inf"),
+    ({"centers": [[0.5, 0.5]], "radii": [-0.1]}, 1, "radii[0] must be > 0, got -0.1"),
+    ({"centers": [[0.5, 0.5]], "radii": [0.0]}, 1, "radii[0] must be > 0, got 0.0"),
+    ({"centers": [[0.5, 0.5]], "radii": ["0.1"]}, 1, "radii[0] must be a number, got str"),
+    ({"centers": [[0.5, 0.5]], "radii": [[0.1]]}, 1, "radii[0] must be a number, got list"),
+    ({"centers": [[0.5, 0.5], [0.5, 0.5]], "radii": [0.1, 0.1]}, 2,
+     "circles 0 and 1 overlap: d^2 - (r_i + r_j)^2 = -0.04"),
+    ({"centers": [[0.05, 0.5]], "radii": [0.1]}, 1, "circle 0 crosses the wall x = 0 by 0.05"),
+])
+def test_malformed_rejected_with_reason(value, n, reason):
+    check = check_packing(value, n)
+    assert not check.ok
+    assert check.score == 0.0
+    assert check.reason.startswith(reason), check.reason
+
+
+def test_checker_accepts_ints_and_tuples():
+    assert check_packing({"centers": ((0, 0),), "radii": (1,)}, 1).reason.startswith("circle 0")
+    assert check_packing({"centers": [(0.5, 0.5)], "radii": (0.5,), "extra": 1}, 1).ok
+
+
+@pytest.mark.parametrize("n", [0, -1, 1.5, True, "3"])
+def test_checker_bad_n_raises(n):
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        check_packing(QUARTERS, n)
+
+
+def test_grid_score():
+    assert grid_score(4) == 1.0
+    assert grid_score(6) == 1.0
+    assert grid_score(26) == 26 / 12
+
+
+# ----------------------------------------------------------------------------- the repair
+
+
+def test_repair_makes_an_almost_feasible_packing_exact():
+    rng = np.random.default_rng(0)
+    c = np.array(QUARTERS["centers"]) + rng.normal(0, 1e-12, (4, 2))
+    r = np.full(4, 0.25) * (1 + 1e-12)
+    assert not check_packing(_pack(c.tolist(), r.tolist()), 4).ok
+    c2, r2 = repair(c, r)
+    check = check_packing({"centers": c2.tolist(), "radii": r2.tolist()}, 4)
+    assert check.ok, check.reason
+    assert check.score > 1.0 - 1e-10                           # shrunk minimally
+
+
+def test_repair_keeps_an_exact_packing():
+    c, r = repair(QUARTERS["centers"], QUARTERS["radii"])
+    assert r.tolist() == QUARTERS["radii"] and c.tolist() == QUARTERS["centers"]
+
+
+def test_repair_relocates_a_squeezed_out_circle():
+    # circle 2 sits inside circle 0 with radius 0 (what an optimiser may leave behind)
+    c = np.array([[0.25, 0.25], [0.75, 0.75], [0.25, 0.25]])
+    r = np.array([0.25, 0.25, 0.0])
+    c2, r2 = repair(c, r)
+    check = check_packing({"centers": c2.tolist(), "radii": r2.tolist()}, 3)
+    assert check.ok, check.reason
+    assert r2[2] > 0.1                                         # moved to an empty corner
+
+
+def test_feasible_radii_and_violation():
+    c = np.array([[0.2, 0.2], [0.5, 0.5], [0.9, 0.3]])
+    r = feasible_radii(c)
+    assert violation(c, r) <= 1e-15
+    assert violation(c, r + 0.1) > 0.09
+
+
+# ----------------------------------------------------------------------------- the seed program
+
+
+def test_readingroom_is_not_importable_in_the_sandbox():
+    # why the seed program is self-contained (numpy and scipy are there, readingroom is not)
+    code = ("def main():\n    import numpy, scipy.optimize\n    try:\n        import readingroom\n"
+            "    except ImportError:\n        return 'no readingroom'\n    return 'readingroom'\n")
+    res = run_sandboxed(code, timeout_s=30, memory_mb=1024)
+    assert res.ok, res.reason
+    if res.layer == "bwrap":
+        assert res.value == "no readingroom"
+
+
+def test_seed_program_structure():
+    blocks = parse_blocks(SEED_PROGRAM)
+    assert len(blocks) == 1
+    regions = parse_regions(SEED_PROGRAM)
+    assert tuple(regions) == REGIONS
+    assert "import readingroom" not in SEED_PROGRAM and "from readingroom" not in SEED_PROGRAM
+    for name in REGIONS:                       # the seed's regions are the first fragments
+        assert regions[name].replace("    ", "") == FRAGMENTS[name][0].replace("    ", "")
+    start = SEED_PROGRAM.index("# EVOLVE-BLOCK-START")
+    end = SEED_PROGRAM.index("# EVOLVE-BLOCK-END")
+    assert start < SEED_PROGRAM.index("# region: init") < end
+    assert SEED_PROGRAM.index("def repair(") > end             # the exact repair is fixed
+
+
+def test_substitute_region_and_errors():
+    code = substitute_region(SEED_PROGRAM, "optimise", "pass")
+    assert parse_regions(code)["optimise"] == "    pass\n"
+    assert parse_regions(code)["init"] == parse_regions(SEED_PROGRAM)["init"]
+    with pytest.raises(ValueError, match="no region 'nope'"):
+        substitute_region(SEED_PROGRAM, "nope", "pass")
+    with pytest.raises(ValueError, match="not closed"):
+        parse_regions("# region: a\nx = 1\n")
+    with pytest.raises(ValueError, match="without a region"):
+        parse_regions("x = 1\n# endregion\n")
+    with pytest.raises(ValueError, match="inside region"):
+        parse_regions("# region: a\n# region: b\n# endregion\n# endregion\n")
+
+
+def test_seed_program_runs_in_the_sandbox_and_passes():
+    out = evaluate(SEED_PROGRAM, 6, timeout_s=60)
+    assert out["ok"], out["reason"]
+    assert out["score"] > grid_score(6)
+    assert check_packing(out["value"], 6).ok
+    assert set(out) >= {"ok", "score", "reason", "wall_s", "layer"}
+
+
+VARIANTS = [(name, k) for name in REGIONS for k in range(1, len(FRAGMENTS[name]))]
+
+
+def test_every_fragment_runs_and_passes():
+    """The seed with each alternative snippet substituted (one region at a time) still runs in
+    the sandbox and passes the exact checker (n = 6 and n = 10; two runs at a time)."""
+    jobs = [(name, k, n) for name, k in VARIANTS for n in (6, 10)]
+
+    def run(job):
+        name, k, n = job
+        return job, evaluate(substitute_region(SEED_PROGRAM, name, FRAGMENTS[name][k]), n,
+                             timeout_s=60)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(run, jobs))
+    failed = [(job, out["reason"]) for job, out in results if not out["ok"]]
+    assert not failed
+    for (name, k, n), out in results:
+        assert out["score"] > 0.9 * grid_score(n), (name, k, n, out["score"])
+
+
+def test_evaluate_reports_failures():
+    out = evaluate("def main(n):\n    return {'centers': [[0.5, 0.5]] * n, 'radii': [0.1] * n}\n",
+                   2, timeout_s=30)
+    assert not out["ok"] and out["score"] is None
+    assert out["reason"].startswith("check: circles 0 and 1 overlap")
+    out = evaluate("def main(n):\n    raise RuntimeError('boom')\n", 2, timeout_s=30)
+    assert out["reason"] == "sandbox: exception: RuntimeError: boom"
+
+
+def test_cascade_two_stages():
+    cascade = packing_cascade(8, timeout_s=60, small_timeout_s=30)
+    pickle.dumps(cascade)
+    res = cascade(SEED_PROGRAM)
+    assert res.completed, res.reason
+    assert [s.name for s in res.stages] == ["small", "full"]
+    assert res.score > grid_score(8)
+    # a program that packs only the plain grid stops at the small stage
+    grid = ("import math\ndef main(n):\n    k = math.ceil(math.sqrt(n))\n"
+            "    c = [[(i % k + 0.5) / k, (i // k + 0.5) / k] for i in range(n)]\n"
+            "    return {'centers': c, 'radii': [0.5 / k * (1 - 1e-9)] * n}\n")
+    res = cascade(grid)
+    assert res.stopped_at == "small" and res.reason.startswith("below threshold")
+    res = cascade("def main(n):\n    return 1 / 0\n")
+    assert res.stopped_at == "small" and "ZeroDivisionError" in res.reason
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+@pytest.mark.parametrize("method", [multistart_slsqp, basin_hopping])
+def test_baselines_monotone_and_checked(method):
+    res = method(6, 4, seed=0)
+    assert len(res.curve) == 4 and len(res.scores) == 4
+    assert all(b >= a for a, b in zip(res.curve, res.curve[1:]))
+    assert res.curve[-1] == res.score == max(s for s in res.scores if s is not None)
+    check = check_packing(res.best, 6)
+    assert check.ok and check.score == res.score
+    assert res.score > grid_score(6)
+    again = method(6, 4, seed=0)
+    assert again.curve == res.curve                          # same seed, same numbers
+
+
+def test_baselines_bad_arguments():
+    with pytest.raises(ValueError, match="budget"):
+        multistart_slsqp(6, 0)
+    with pytest.raises(ValueError, match="n must"):
+        basin_hopping(1, 3)
+    with pytest.raises(ValueError, match="step"):
+        basin_hopping(6, 3, step=0)
+
+
+def test_draw_packing():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = draw_packing(QUARTERS)
+    assert "sum of radii = 1.0000000000" in ax.get_title()
+    assert len(ax.patches) == 5
+    ax = draw_packing({"centers": [[0.5, 0.5], [0.5, 0.5]], "radii": [0.1, 0.1]})
+    assert "invalid" in ax.get_title()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

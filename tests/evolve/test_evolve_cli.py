@@ -1,0 +1,77 @@
+"""`python -m readingroom.evolve`: bad input, the sandbox report, a real run, and a real run
+killed with SIGKILL that resumes from its database without losing an evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from readingroom.evolve.__main__ import main
+from readingroom.evolve.database import ProgramDatabase
+from readingroom.evolve.loop import DIFF_FAILED
+from readingroom.evolve.problems import circle_packing
+
+
+@pytest.mark.parametrize("argv", [["run", "sudoku"], ["run", "circle-packing", "--budget", "0"],
+                                  ["run", "circle-packing", "--seed", "-3"], []])
+def test_bad_arguments_exit_with_status_2(argv):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+
+
+def test_a_bad_proposer_or_cluster_is_a_usage_error(tmp_path, capsys):
+    db = str(tmp_path / "x.db")
+    assert main(["run", "circle-packing", "--proposer", "gpt", "--db", db]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["run", "circle-packing", "--cluster", "not-an-address", "--db", db]) == 2
+
+
+def test_sandbox_command_reports_the_layer(capsys):
+    assert main(["sandbox"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["layer"] in ("bwrap", "unshare", "rlimits-only")
+    assert report["layer"] == report["available"][0]
+
+
+def _evaluated(db_path, n):
+    problem = circle_packing(n)
+    db = ProgramDatabase(db_path, features=dict(problem.features), islands=2, seed=0)
+    done = {p.id: (p.code, p.score, p.status) for p in db.children()
+            if not (p.reason or "").startswith(DIFF_FAILED)}
+    db.close()
+    return done
+
+
+def test_a_run_killed_with_sigkill_resumes_from_its_file(tmp_path):
+    db = tmp_path / "run.db"
+    argv = [sys.executable, "-m", "readingroom.evolve", "run", "circle-packing", "--n", "6",
+            "--budget", "40", "--islands", "2", "--workers", "1", "--db", str(db),
+            "--no-progress"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            time.sleep(0.5)
+            if db.exists() and len(_evaluated(db, 6)) >= 3:
+                break
+        else:
+            pytest.fail("the run evaluated fewer than 3 programs in 120 s")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole group: the run and its pool
+        proc.wait()
+    before = _evaluated(db, 6)
+    assert len(before) >= 3
+    budget = len(before) + 2
+    assert main(["run", "circle-packing", "--n", "6", "--budget", str(budget), "--islands", "2",
+                 "--workers", "1", "--db", str(db), "--no-progress"]) == 0
+    after = _evaluated(db, 6)
+    assert len(after) == budget
+    assert all(after[i] == before[i] for i in before)  # nothing evaluated was lost or changed
