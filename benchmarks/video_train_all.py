@@ -1,6 +1,6 @@
 """Train and score every committed model of the video chapter in one go (made for one GPU).
 
-    python benchmarks/video_train_all.py --device cuda            # the committed run
+    READINGROOM_CODE_COMMIT=$(git rev-parse HEAD) python benchmarks/video_train_all.py --device cuda
     python benchmarks/video_train_all.py --quick --out /tmp/v     # a CPU smoke test, minutes
 
 Stage 1 trains the VAE and the motion classifier side by side; stage 2 the five DiTs side by side

@@ -21,6 +21,7 @@ from readingroom.common import (
     file_sha256,
     load_weights,
     read_record,
+    run_provenance,
     save_weights,
     seed_everything,
 )
@@ -344,6 +345,17 @@ def test_code_version_is_null_outside_a_repository(tmp_path, monkeypatch):
     path = tmp_path / "out" / "w.safetensors"
     save_weights(tiny(), path, **PROVENANCE)
     assert read_record(path)["code_version"] is None
+
+
+def test_code_version_from_the_environment_on_a_copy_without_git(tmp_path, monkeypatch):
+    # a copy of the tree sent to another machine: no .git there, or a stale one
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setenv("READINGROOM_CODE_COMMIT", "96dc9c7c")
+    path = tmp_path / "w.safetensors"
+    save_weights(tiny(), path, **PROVENANCE)
+    assert read_record(path)["code_version"] == {
+        "commit": "96dc9c7c", "dirty": None, "source": "READINGROOM_CODE_COMMIT"}
+    assert run_provenance("cmd")["code_version"]["commit"] == "96dc9c7c"
 
 
 def test_code_version_is_null_without_git(tmp_path, monkeypatch):

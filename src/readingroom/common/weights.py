@@ -211,6 +211,11 @@ def _dumps_record(record: Mapping[str, Any]) -> str:
     )
 
 
+# The commit a copy of the tree was made from, for runs on a machine whose copy has no (or a
+# stale) .git; see _code_version.
+CODE_COMMIT_ENV = "READINGROOM_CODE_COMMIT"
+
+
 def _git(folder: Path, *args: str) -> str | None:
     """Output of ``git -C folder args`` (stripped of the final newline), or None if it fails.
 
@@ -237,7 +242,15 @@ def _code_version(folder: Path, outputs: tuple[Path, ...]) -> dict[str, Any] | N
     ``dirty`` is True when ``git status`` reports any change (modified, staged or untracked,
     non-ignored files) other than the ``outputs`` being written, which are left out so that
     saving into the checkout does not by itself make the record "dirty".
+
+    A copy of the tree made for another machine may carry no ``.git``, or a stale one: there,
+    set ``READINGROOM_CODE_COMMIT`` to the commit the copy was made from, and the record says
+    ``{"commit": that, "dirty": None, "source": "READINGROOM_CODE_COMMIT"}`` instead of asking
+    git (``dirty`` is unknown).
     """
+    given = os.environ.get(CODE_COMMIT_ENV, "").strip()
+    if given:
+        return {"commit": given, "dirty": None, "source": CODE_COMMIT_ENV}
     lines = _git(folder, "rev-parse", "HEAD", "--show-toplevel")
     if lines is None:
         return None
