@@ -6,7 +6,11 @@ start, repaired and checked exactly by :func:`readingroom.evolve.circles.check_p
 * ``multistart_slsqp``: ``budget`` independent runs from random starts, keep the best;
 * ``basin_hopping``: perturb the best packing so far and re-optimise, ``budget`` times;
 * ``seed``: the evolution's seed program (:data:`~readingroom.evolve.circles.SEED_PROGRAM`),
-  once, in the sandbox -- where evolution starts.
+  once, in the sandbox -- where evolution starts;
+* ``evolution``: the loop (:func:`~readingroom.evolve.loop.run_evolution`) with the offline
+  mutation proposer, ``budget`` evaluated children (each one run of a candidate program, in the
+  sandbox: one local optimisation unless evolution swapped in a multi-hop optimiser), on
+  ``--workers`` processes. Diffs that do not apply cost no evaluation.
 
 Records per method: the best checked score, the best score after every evaluation (the curve),
 each evaluation's own score, seconds, and the best packing itself; beside them AlphaEvolve's and
@@ -37,8 +41,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="local optimisations per method (default 40)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--maxiter", type=int, default=300, help="SLSQP iterations per run")
-    ap.add_argument("--methods", default="multistart_slsqp,basin_hopping,seed",
-                    help="comma-separated subset of multistart_slsqp,basin_hopping,seed")
+    ap.add_argument("--methods", default="multistart_slsqp,basin_hopping,seed,evolution",
+                    help="comma-separated subset of multistart_slsqp,basin_hopping,seed,evolution")
+    ap.add_argument("--workers", type=int, default=2, help="evaluation processes for evolution")
     ap.add_argument("--out", default=str(ROOT / "book/data/evolve/baselines.json"))
     args = ap.parse_args(argv)
 
@@ -48,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     from readingroom.evolve import circles
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    known = {"multistart_slsqp", "basin_hopping", "seed"}
+    known = {"multistart_slsqp", "basin_hopping", "seed", "evolution"}
     if not methods or set(methods) - known:
         ap.error(f"--methods must be a subset of {sorted(known)}, got {args.methods!r}")
     out = Path(args.out)
@@ -73,7 +78,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     for name in methods:
         start = time.monotonic()
-        if name == "seed":
+        if name == "evolution":
+            row = _evolve(args)
+        elif name == "seed":
             res = circles.evaluate(circles.SEED_PROGRAM, args.n, timeout_s=600)
             row = {"score": res["score"], "ok": res["ok"], "reason": res["reason"],
                    "wall_s": res["wall_s"], "layer": res["layer"], "best": res["value"]}
@@ -88,6 +95,23 @@ def main(argv: list[str] | None = None) -> dict:
               flush=True)
     print(f"wrote {out}")
     return record
+
+
+def _evolve(args) -> dict:
+    """One evolution run with the same evaluation budget (a throwaway database)."""
+    import concurrent.futures as cf
+    import tempfile
+
+    from readingroom.evolve import MutationProposer, circle_packing, run_evolution
+
+    problem = circle_packing(args.n, timeout_s=600)
+    with tempfile.TemporaryDirectory() as tmp, cf.ProcessPoolExecutor(args.workers) as pool:
+        res = run_evolution(problem, MutationProposer(problem.fragments), budget=args.budget,
+                            db_path=Path(tmp) / "run.db", seed=args.seed, islands=4,
+                            batch=args.workers, executor=pool, progress=False)
+    return {"score": res.best.score, "curve": res.curve, "evaluations": res.evaluations,
+            "failed_diffs": res.failed_diffs, "failed_evaluations": res.failed_evaluations,
+            "best_code": res.best.code, "best_id": res.best.id}
 
 
 if __name__ == "__main__":
