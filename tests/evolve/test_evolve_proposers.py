@@ -397,3 +397,22 @@ def test_extract_program():
     assert extract_program("```\na\n```\n```python\nb\n```") == "b\n"
     assert extract_program("```\na\n```") == "a\n"
     assert extract_program("x = 1\n") == "x = 1\n"
+
+
+def test_knobs_are_preferred_when_the_block_declares_them():
+    import random as _random
+
+    from readingroom.evolve.blocks import apply_diff
+
+    code = ("def main():\n    # EVOLVE-BLOCK-START\n    STEP = 0.5\n    ROUNDS = 7\n"
+            "    x = sum(range(1, 3))\n    y = [1.5, 2.5][1]\n    # EVOLVE-BLOCK-END\n"
+            "    return STEP * ROUNDS + x + y\n")
+    only_knobs = MutationProposer(weights={"constant": 1.0}, knob_bias=1.0, max_ops=1)
+    rng = _random.Random(0)
+    for _ in range(50):
+        child = apply_diff(code, only_knobs.propose("", code, [], rng).text)
+        assert child.ok
+        changed = [a for a, b in zip(code.splitlines(), child.code.splitlines()) if a != b]
+        assert changed and all(line.strip()[0].isupper() for line in changed)
+    with pytest.raises(ValueError, match="knob_bias"):
+        MutationProposer(knob_bias=1.5)

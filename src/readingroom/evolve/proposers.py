@@ -94,6 +94,8 @@ class Proposer(Protocol):
 
 # -- MutationProposer ---------------------------------------------------------------------------
 
+# A knob: an upper-case name assigned a plain number (``MAXITER = 300``, ``STEP = 0.03``).
+_KNOB = re.compile(r"^\s*[A-Z][A-Z0-9_]*\s*=\s*[-+]?[0-9.]")
 _REGION_OPEN = re.compile(r"^(\s*)#\s*region:\s*(\S+)\s*$")
 _REGION_CLOSE = re.compile(r"^\s*#\s*endregion\b")
 # Lines that parse_diff would read as markers: an edit holding one cannot be written safely.
@@ -231,7 +233,10 @@ class MutationProposer:
     * ``"constant"``: perturb 1 to ``max_constants`` numeric literals inside the blocks (see
       :func:`_numbers`): a float is multiplied by log-normal noise ``exp(N(0, sigma**2))`` and
       written with 4 significant digits; an int moves by ``±k``, ``k`` uniform in
-      ``1..int_step``, and stays >= 1. Types and signs are kept.
+      ``1..int_step``, and stays >= 1. Types and signs are kept. Where the block declares
+      *knobs* (lines ``NAME = <number>`` with an upper-case name, the usual way a program exposes
+      its settings), the constants are drawn from those with probability ``knob_bias``; other
+      literals (an ``axis=1``, a ``range(1, n)``) mostly break the program when moved.
     * ``"region"``: replace the body of a named region (``# region: <name>`` ... ``# endregion``
       inside a block) by another snippet of ``fragments[name]``, re-indented to the region.
     * ``"crossover"``: from a random inspiration whose code differs, copy the body of a region
@@ -250,11 +255,13 @@ class MutationProposer:
         max_constants: most constants one ``"constant"`` operator changes (an int >= 1).
         sigma: standard deviation of the log of the float noise (> 0).
         int_step: largest change of an int (an int >= 1).
+        knob_bias: probability of perturbing only knobs when the block has some, in ``[0, 1]``.
     """
 
     def __init__(self, fragments: Mapping[str, Sequence[str]] | None = None, *,
                  weights: Mapping[str, float] | None = None, max_ops: int = 2,
-                 max_constants: int = 2, sigma: float = 0.3, int_step: int = 2) -> None:
+                 max_constants: int = 2, sigma: float = 0.3, int_step: int = 2,
+                 knob_bias: float = 0.8) -> None:
         if fragments is None:
             fragments = {}
         if not isinstance(fragments, Mapping):
@@ -287,8 +294,12 @@ class MutationProposer:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
             raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
+        if not (isinstance(knob_bias, (int, float)) and not isinstance(knob_bias, bool)
+                and 0.0 <= knob_bias <= 1.0):
+            raise ValueError(f"knob_bias must be a number in [0, 1], got {knob_bias!r}")
         self.max_ops, self.max_constants = max_ops, max_constants
         self.sigma, self.int_step = float(sigma), int_step
+        self.knob_bias = float(knob_bias)
 
     def __repr__(self) -> str:
         return (f"MutationProposer(fragments={sorted(self.fragments)}, weights={self.weights}, "
@@ -301,6 +312,9 @@ class MutationProposer:
         numbers = _numbers(lines)
         if not numbers:
             return None
+        knobs = [n for n in numbers if _KNOB.match(lines[n[0]])]
+        if knobs and rng.random() < self.knob_bias:
+            numbers = knobs
         chosen = rng.sample(numbers, min(len(numbers), rng.randint(1, self.max_constants)))
         new_rows: dict[int, str] = {}
         notes = []
