@@ -244,3 +244,37 @@ def test_gpt2_init_sets_weights_and_biases():
     assert torch.all(lin.bias == 0) and abs(lin.weight.std().item() - 0.02) < 1e-3
     assert abs(emb.weight.std().item() - 0.02) < 1e-3
     assert torch.all(ln.weight == 1) and torch.all(ln.bias == 0)  # LayerNorm untouched
+
+
+@pytest.mark.parametrize("greedy", [True, False])
+def test_generate_with_a_cache_gives_the_same_tokens(greedy):
+    torch.manual_seed(0)
+    model = TinyTransformer(TransformerConfig(vocab_size=11, n_ctx=24, d_model=32, n_layers=2))
+    prompt = torch.randint(0, 11, (16, 3))
+    plain = model.generate(prompt, 12, greedy=greedy, temperature=1.3,
+                           generator=torch.Generator().manual_seed(5))
+    cached = model.generate(prompt, 12, greedy=greedy, temperature=1.3,
+                            generator=torch.Generator().manual_seed(5), cache=True)
+    assert torch.equal(plain, cached)
+    # past n_ctx the window slides: the cache is not used, and the answer is still the same
+    long_plain = model.generate(prompt, 30, greedy=True)
+    assert torch.equal(long_plain, model.generate(prompt, 30, greedy=True, cache=True))
+
+
+def test_cached_attention_matches_the_full_pattern_rows():
+    torch.manual_seed(1)
+    config = TransformerConfig(vocab_size=7, n_ctx=8, d_model=16, n_layers=1, n_heads=2)
+    block = TinyTransformer(config).blocks[0]
+    x = torch.randn(2, 5, 16)
+    full, attn = block(x)
+    cache: list = []
+    first, _ = block(x[:, :3], cache)
+    rest, attn_rest = block(x[:, 3:], cache)
+    torch.testing.assert_close(torch.cat([first, rest], 1), full)
+    torch.testing.assert_close(attn_rest, attn[:, :, 3:, :])
+
+
+def test_generate_cache_must_be_a_bool():
+    model = TinyTransformer(TransformerConfig(vocab_size=5, n_ctx=8, d_model=8, n_heads=2))
+    with pytest.raises(TypeError, match="cache must be a bool"):
+        model.generate(torch.zeros(1, 2, dtype=torch.long), 2, cache=1)

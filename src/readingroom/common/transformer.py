@@ -118,17 +118,31 @@ class CausalSelfAttention(nn.Module):
         )  # [n_ctx, n_ctx]
         self.register_buffer("causal_mask", mask, persistent=False)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Map ``x`` ``[B, T, D]`` to ``(output [B, T, D], attention probs [B, H, T, T])``."""
+    def forward(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map ``x`` ``[B, T, D]`` to ``(output [B, T, D], attention probs [B, H, T, S])``.
+
+        Without ``cache``, ``S = T``. With ``cache`` (a list, empty at the first call, that this
+        method fills with the keys and values seen so far), ``x`` holds the positions after the
+        cached ones and attends to those too (``S`` = cached + ``T``): incremental decoding.
+        """
         B, T, D = x.shape
         q, k, v = self.qkv(x).split(D, dim=-1)  # 3 x [B, T, D]
         # Split the width into heads: [B, T, D] -> [B, H, T, Dh].
         q = q.view(B, T, self.n_heads, self.d_head).transpose(1, 2)
         k = k.view(B, T, self.n_heads, self.d_head).transpose(1, 2)
         v = v.view(B, T, self.n_heads, self.d_head).transpose(1, 2)
+        past = 0
+        if cache is not None:
+            if cache:
+                past = cache[0].shape[2]
+                k = torch.cat([cache[0], k], dim=2)  # [B, H, past + T, Dh]
+                v = torch.cat([cache[1], v], dim=2)
+            cache[:] = [k, v]
 
-        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # [B, H, T, T]
-        mask = self.causal_mask[:T, :T]  # [T, T], True where key position <= query position
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # [B, H, T, S]
+        # [T, S], True where key position <= query position (queries start at ``past``)
+        mask = self.causal_mask[past:past + T, :past + T]
         scores = scores.masked_fill(~mask, float("-inf"))
         attn = self.pattern(scores)  # [B, H, T, T], each row sums to 1
 
@@ -163,9 +177,11 @@ class Block(nn.Module):
         self.ln2 = norm(config.d_model) if self.has_mlp else nn.Identity()
         self.mlp = MLP(config) if self.has_mlp else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the updated residual stream ``[B, T, D]`` and the attention ``[B, H, T, T]``."""
-        a, attn = self.attn(self.ln1(x))
+    def forward(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the updated residual stream ``[B, T, D]`` and the attention ``[B, H, T, S]``
+        (``cache``: see :meth:`CausalSelfAttention.forward`)."""
+        a, attn = self.attn(self.ln1(x), cache)
         x = x + a
         if self.mlp is not None:
             x = x + self.mlp(self.ln2(x))
@@ -286,6 +302,7 @@ class TinyTransformer(nn.Module):
         greedy: bool = True,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
+        cache: bool = False,
     ) -> torch.Tensor:
         """Extend ``idx`` ``[B, T]`` by ``max_new_tokens`` tokens, one at a time.
 
@@ -293,6 +310,12 @@ class TinyTransformer(nn.Module):
         position's logits: the argmax when ``greedy``, else a sample from
         ``softmax(logits / temperature)`` drawn with ``generator`` (for repeatable samples).
         The model is put in eval mode while generating and its mode restored afterwards.
+
+        With ``cache=True`` each step computes only the new position, reusing the keys and values
+        of the earlier ones (a key/value cache): the same logits up to float rounding, in time
+        linear rather than quadratic in the length. It applies while the whole sequence fits in
+        ``n_ctx`` (``T + max_new_tokens <= n_ctx``); beyond that the window slides and every step
+        is recomputed. Forward hooks on the attention then see ``[B, H, 1, S]`` patterns.
 
         Returns:
             ``[B, T + max_new_tokens]`` token ids (the input followed by the new tokens).
@@ -316,6 +339,11 @@ class TinyTransformer(nn.Module):
                 f"generator must be a torch.Generator or None, got {type(generator).__name__}"
             )
 
+        if not isinstance(cache, bool):
+            raise TypeError(f"cache must be a bool, got {cache!r}")
+        if cache and idx.shape[1] + max_new_tokens <= self.config.n_ctx:
+            with eval_mode(self):
+                return self._generate_cached(idx, max_new_tokens, greedy, temperature, generator)
         with eval_mode(self):
             for _ in range(max_new_tokens):
                 context = idx[:, -self.config.n_ctx :]  # [B, <= n_ctx]
@@ -326,4 +354,25 @@ class TinyTransformer(nn.Module):
                     probs = F.softmax(logits / temperature, dim=-1)  # [B, V]
                     next_id = torch.multinomial(probs, 1, generator=generator)  # [B, 1]
                 idx = torch.cat([idx, next_id], dim=1)  # [B, T + 1]
+        return idx
+
+    def _generate_cached(self, idx: torch.Tensor, max_new_tokens: int, greedy: bool,
+                         temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+        """:meth:`generate` with a key/value cache per layer (the sequence fits in ``n_ctx``)."""
+        caches: list[list[torch.Tensor]] = [[] for _ in self.blocks]
+        tokens, start = idx, 0
+        for _ in range(max_new_tokens):
+            pos = torch.arange(start, start + tokens.shape[1], device=idx.device)  # [t]
+            x = self.emb_dropout(self.tok_emb(tokens) + self.pos_emb(pos))  # [B, t, D]
+            for block, cache in zip(self.blocks, caches):
+                x, _ = block(x, cache)
+            logits = self.unembed(self.ln_f(x[:, -1]))  # [B, V]
+            if greedy:
+                next_id = logits.argmax(dim=-1, keepdim=True)  # [B, 1]
+            else:
+                probs = F.softmax(logits / temperature, dim=-1)  # [B, V]
+                next_id = torch.multinomial(probs, 1, generator=generator)  # [B, 1]
+            start += tokens.shape[1]
+            tokens = next_id
+            idx = torch.cat([idx, next_id], dim=1)  # [B, T + 1]
         return idx

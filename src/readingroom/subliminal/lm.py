@@ -758,7 +758,7 @@ def generate_numbers(model: TinyTransformer, n: int, vocab: Vocab | None = None,
         b = min(batch_size, n - start)
         prompt = torch.tensor([[vocab.bos, vocab.num_prompt]] * b, device=device)  # [b, 2]
         seqs = model.generate(prompt, max_new_tokens, greedy=False, temperature=temperature,
-                              generator=gen)[:, 2:]  # [b, max_new_tokens]
+                              generator=gen, cache=True)[:, 2:]  # [b, max_new_tokens]
         for row in seqs.tolist():
             out.append(row[: row.index(vocab.eos) + 1] if vocab.eos in row else row)
     return out
