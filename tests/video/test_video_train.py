@@ -37,7 +37,7 @@ def full_run(vae):
 
 def test_recipe_defaults_are_valid():
     recipe = DitRecipe()
-    assert recipe.size == "medium" and recipe.attention == "full" and recipe.extra == {}
+    assert recipe.size == "medium" and recipe.attention == "full"
 
 
 @pytest.mark.parametrize("field,value,error,match", [

@@ -25,7 +25,8 @@ from readingroom.video.committed import (
     dit_path, load_classifier, load_dit, load_dit_file, load_vae, video_data_dir,
 )
 from readingroom.video.data import (
-    MOTIONS, SHAPES, VideoBatch, VideoSpec, frame_mixed, frame_shuffled, make_videos,
+    MOTIONS, SHAPES, SPEED_RANGE, VideoBatch, VideoSpec, frame_mixed, frame_shuffled,
+    make_videos,
 )
 from readingroom.video.dit import ATTENTION_MODES, DIT_SIZES, DiT, DiTBlock, DiTConfig, block_kinds
 from readingroom.video.flow import (
@@ -38,7 +39,8 @@ from readingroom.video.patch import Packed, attention_mask, pack, patchify, unpa
 from readingroom.video.plots import animate_rows, animation_html, filmstrip, save_gif
 from readingroom.video.report import decode_videos, encode_videos
 from readingroom.video.train import (
-    BASE_SPEC, PATCH, TRAIN_SPECS, DitRecipe, batch_seed, fit_dit, generate, latent_batch,
+    BASE_SPEC, GUIDANCE, PATCH, SAMPLE_STEPS, TRAIN_SPECS, DitRecipe, batch_seed, fit_dit,
+    generate, latent_batch,
     make_dit, sample_report,
 )
 from readingroom.video.vae import (
@@ -46,7 +48,7 @@ from readingroom.video.vae import (
 )
 
 __all__ = [
-    "MOTIONS", "SHAPES", "VideoSpec", "VideoBatch", "make_videos", "frame_shuffled",
+    "MOTIONS", "SHAPES", "SPEED_RANGE", "VideoSpec", "VideoBatch", "make_videos", "frame_shuffled",
     "frame_mixed",
     "CausalConv3d", "CausalVAE", "VAEConfig", "vae_loss", "encode_normalised",
     "decode_normalised",
@@ -55,7 +57,8 @@ __all__ = [
     "as_tokens", "from_tokens", "flow_loss", "flow_val_loss", "sample_flow", "first_frame_mask",
     "masses", "centroids", "speed_jerk", "mass_drift", "permanence", "psnr", "world_metrics",
     "MotionClassifier", "train_classifier", "classify", "accuracy",
-    "PATCH", "BASE_SPEC", "TRAIN_SPECS", "DitRecipe", "fit_dit", "make_dit", "generate",
+    "PATCH", "BASE_SPEC", "SAMPLE_STEPS", "GUIDANCE", "TRAIN_SPECS", "DitRecipe", "fit_dit",
+    "make_dit", "generate",
     "sample_report", "batch_seed", "latent_batch",
     "video_data_dir", "dit_path", "load_vae", "load_dit", "load_dit_file", "load_classifier",
     "encode_videos", "decode_videos",

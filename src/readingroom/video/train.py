@@ -23,7 +23,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -38,7 +38,7 @@ from readingroom.video.flow import (
 from readingroom.video.metrics import world_metrics
 from readingroom.video.vae import CausalVAE, VAEConfig, decode_normalised, encode_normalised
 
-__all__ = ["PATCH", "BASE_SPEC", "TRAIN_SPECS", "VAE_CONFIG", "DitRecipe", "fit_vae", "fit_dit",
+__all__ = ["PATCH", "BASE_SPEC", "SAMPLE_STEPS", "GUIDANCE", "TRAIN_SPECS", "VAE_CONFIG", "DitRecipe", "fit_vae", "fit_dit",
            "make_dit", "generate", "sample_report", "batch_seed", "latent_batch"]
 
 PATCH = (1, 2, 2)
@@ -53,6 +53,9 @@ TRAIN_SPECS: tuple[tuple[VideoSpec, float], ...] = (
     (VideoSpec(13, 32, 32), 0.12),
     (VideoSpec(1, 32, 32), 0.12),
 )
+# the sampler every committed number uses: Euler steps and classifier-free guidance weight w
+SAMPLE_STEPS = 30
+GUIDANCE = 2.0
 VAE_CONFIG = VAEConfig(channels=1, latent_channels=4, width=32, time_factor=2, space_factor=4)
 
 
@@ -115,7 +118,6 @@ class DitRecipe:
     class_dropout: float = 0.1
     eval_every: int = 500
     checkpoint_every: int = 500
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.size not in DIT_SIZES:
@@ -272,7 +274,7 @@ def fit_dit(vae: CausalVAE, stats, recipe: DitRecipe, *, seed: int, device: str 
 
 @torch.no_grad()
 def generate(model: DiT, vae: CausalVAE, stats, spec: VideoSpec, labels: torch.Tensor, *,
-             seed: int, steps: int = 30, guidance: float = 2.0,
+             seed: int, steps: int = SAMPLE_STEPS, guidance: float = GUIDANCE,
              first_frames: torch.Tensor | None = None) -> torch.Tensor:
     """Sample pixel videos ``[n, 1, T, H, W]`` (clamped to ``[0, 1]``) of ``spec``, one per label.
 
