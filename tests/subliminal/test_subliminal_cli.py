@@ -73,6 +73,13 @@ def test_json_in_process_is_deterministic(capsys):
     (["lm", "--device", "tpu"], "device"),
     (["lm-bases"], "--seeds"),
     (["lm-bases", "--seeds", "1", "1"], "distinct"),
+    (["mnist-sweep"], "--quick needs --out"),
+    (["mnist-sweep", "--values", "0", "--out", "x.json"], "--values"),
+    (["mnist-sweep", "--seeds", "1", "1", "--out", "x.json"], "distinct"),
+    (["mnist-sweep", "--conditions", "same-none", "--out", "x.json"], "invalid choice"),
+    (["lm-seeds"], "--quick needs --out"),
+    (["lm-seeds", "--seeds", "-2", "--out", "x.json"], "--seeds"),
+    (["lm-seeds", "--seeds", "4", "4", "--out", "x.json"], "distinct"),
 ])
 def test_argument_errors_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
@@ -124,3 +131,62 @@ def test_lm_readable_line_is_deterministic(capsys):
     main(args)
     second = capsys.readouterr().out.strip()
     assert first.rsplit(" (", 1)[0] == second.rsplit(" (", 1)[0]  # only the time differs
+
+
+def test_mnist_sweep_writes_a_record_that_reproduces(tmp_path, capsys):
+    from readingroom.subliminal.mnist import QUICK_PRESET, SweepResult, run_mnist, settings_of
+
+    out = tmp_path / "sweep.json"
+    assert main(["mnist-sweep", "--values", "2", "4", "--seeds", "0", "1", "--conditions",
+                 "same-aux", "diff-all", "--quick", "--out", str(out), "--no-progress"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert record["provenance"]["command"] == (
+        "python -m readingroom.subliminal mnist-sweep --values 2 4 --seeds 0 1 --conditions "
+        "same-aux diff-all --quick")
+    sweep = SweepResult.from_dict(record["sweep"])
+    assert sweep.param == "n_aux" and sweep.values == [2, 4]
+    assert sweep.conditions == ("same-aux", "diff-all")
+    settings = settings_of(QUICK_PRESET)
+    settings.pop("n_aux")
+    assert record["settings"] == settings
+    # The record is what run_mnist gives for the same settings, seed by seed.
+    again = run_mnist([0, 1], conditions=("same-aux", "diff-all"), n_aux=4, progress=False,
+                      **settings)
+    assert sweep.results[1].student_accuracy == again.student_accuracy
+    assert sweep.results[1].teacher_accuracy == again.teacher_accuracy
+
+
+def test_lm_seeds_writes_a_record_that_reproduces(tmp_path, capsys):
+    from readingroom.subliminal.lm import LM_QUICK, LM_RECORD_FIELDS, run_lm_seeds
+
+    out = tmp_path / "lm.json"
+    assert main(["lm-seeds", "--seeds", "3", "5", "--quick", "--out", str(out),
+                 "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("seed 3: effect same-init ") and lines[-1] == f"wrote {out}"
+    record = json.loads(out.read_text())
+    assert record["provenance"]["command"] == \
+        "python -m readingroom.subliminal lm-seeds --seeds 3 5 --quick"
+    assert record["config"]["d_model"] == LM_QUICK.d_model
+    again = run_lm_seeds([3, 5], LM_QUICK, progress=False)
+    for row, result in zip(record["runs"], again):
+        assert row["seed"] == result.seed
+        assert {k: row[k] for k in LM_RECORD_FIELDS} == \
+            {k: float(getattr(result, k)) for k in LM_RECORD_FIELDS}
+        assert row["teacher_filter"]["kept"] == result.teacher_filter.kept
+
+
+def test_lm_seeds_without_base_models_names_the_command(tmp_path, capsys, monkeypatch):
+    from readingroom.subliminal import lm
+
+    def missing(seeds, config, **kwargs):
+        raise FileNotFoundError("no base model for seed 9")
+
+    monkeypatch.setattr(lm, "load_bases", missing)
+    with pytest.raises(SystemExit) as info:
+        main(["lm-seeds", "--seeds", "9", "10", "--out", str(tmp_path / "x.json"),
+              "--no-progress"])
+    assert info.value.code == 2
+    assert "lm-bases --seeds 9 10" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()

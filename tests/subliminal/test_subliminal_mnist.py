@@ -40,6 +40,7 @@ from readingroom.subliminal.mnist import (  # noqa: E402
     CPU_PRESET,
     GPU_PRESET,
     QUICK_PRESET,
+    SweepResult,
     settings_of,
     train_teachers,
 )
@@ -319,6 +320,42 @@ def test_sweep_and_its_errors(tiny_sweep):
     with pytest.raises(ValueError, match="values"):
         sweep("n_aux", (), [0])
 
+
+
+def test_results_round_trip_through_json(tiny_result, tiny_sweep):
+    import json
+
+    back = MnistResult.from_dict(json.loads(json.dumps(tiny_result.to_dict())))
+    assert back.seeds == tiny_result.seeds and back.conditions == tiny_result.conditions
+    assert back.student_accuracy == tiny_result.student_accuracy
+    assert back.summary() == tiny_result.summary() and back.n_aux == tiny_result.n_aux
+    assert back.teachers is None and back.students is None
+    swept = SweepResult.from_dict(json.loads(json.dumps(tiny_sweep.to_dict())))
+    assert swept.values == tiny_sweep.values and swept.means("same-aux") == \
+        tiny_sweep.means("same-aux")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("config"), "lacks \\['config'\\]"),
+    (lambda d: d["teacher_accuracy"].pop(), "other seeds"),
+    (lambda d: d["student_accuracy"]["same-aux"].append(0.5), "other seeds"),
+])
+def test_result_from_dict_errors(tiny_result, change, message):
+    data = tiny_result.to_dict()
+    change(data)
+    with pytest.raises(ValueError, match=message):
+        MnistResult.from_dict(data)
+
+
+def test_sweep_from_dict_errors(tiny_sweep):
+    with pytest.raises(TypeError, match="mapping"):
+        SweepResult.from_dict([1, 2])
+    data = tiny_sweep.to_dict()
+    data["values"] = data["values"][:1]
+    with pytest.raises(ValueError, match="must match"):
+        SweepResult.from_dict(data)
+    with pytest.raises(ValueError, match="lacks"):
+        SweepResult.from_dict({"param": "n_aux"})
 
 def test_presets_have_the_same_keys():
     assert set(CPU_PRESET) == set(GPU_PRESET) == set(QUICK_PRESET)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m readingroom.subliminal {mnist,lm} --seed 3 [--json]``.
+"""Command line: ``python -m readingroom.subliminal {mnist,lm,lm-bases,mnist-sweep,lm-seeds} ...``.
 
 ``mnist`` trains one teacher (from ``--seed``) and one student in one condition (Cloud et al.,
 2025, Section 6) with the chapter's CPU settings (``--quick``: tiny settings for smoke tests),
@@ -8,8 +8,12 @@ then prints the teacher's and the student's MNIST test accuracy.
 base models, an owl-loving teacher, its filtered numbers, four students; it prints P(owl) of every
 model and the same-init / different-init effects over their controls.
 
-Both print one JSON object on stdout with ``--json``. Progress bars go to stderr. Errors in the
-arguments exit with status 2.
+``mnist-sweep`` and ``lm-seeds`` make the chapter's committed records: the MNIST experiment over
+the number of auxiliary logits in all four conditions, and the owl experiment over eight seeds (on
+the committed base models of ``lm-bases``), each with its provenance.
+
+``mnist`` and ``lm`` print one JSON object on stdout with ``--json``. Progress bars go to
+stderr. Errors in the arguments exit with status 2.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -108,14 +113,7 @@ def _run_lm_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     except (TypeError, ValueError, RuntimeError) as err:
         parser.error(str(err))  # exits with status 2
     out = {
-        "seed": r.seed, "animal": r.animal,
-        **{name: getattr(r, name) for name in (
-            "p_base", "p_teacher", "p_student_same", "p_control_same", "p_base_other",
-            "p_student_other", "p_control_other", "effect_same", "effect_other",
-            "kl_teacher_base")},
-        **{f"{name}_filter": {**asdict(stats), "kept_fraction": stats.kept_fraction}
-           for name, stats in (("teacher", r.teacher_filter), ("control", r.control_filter))},
-        "seconds": round(r.seconds, 3),
+        **r.to_dict(),
         "torch": torch.__version__,
         "device": str(args.device),
         "preset": "quick" if args.quick else "cpu",
@@ -162,6 +160,120 @@ def _run_lm_bases_command(args: argparse.Namespace, parser: argparse.ArgumentPar
     return 0
 
 
+def _add_mnist_sweep(sub: argparse._SubParsersAction) -> None:
+    from readingroom.subliminal.mnist import CONDITIONS, MNIST_SWEEP_RECORD
+
+    p = sub.add_parser("mnist-sweep", help="the MNIST experiment over m, all conditions (a record)",
+                       description="Run the MNIST experiment (Cloud et al., 2025, Section 6) with "
+                       "the chapter's CPU settings for every number m of auxiliary logits and every "
+                       "seed, in all four student conditions, and write the book's record "
+                       f"(default book/data/{MNIST_SWEEP_RECORD}) with its provenance.")
+    p.add_argument("--values", type=positive_int_arg, nargs="+", default=[2, 3, 5, 10],
+                   help="numbers m of auxiliary logits (default 2 3 5 10)")
+    p.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2, 3, 4],
+                   help="teacher seeds (default 0 1 2 3 4)")
+    p.add_argument("--conditions", choices=CONDITIONS, nargs="+", default=list(CONDITIONS),
+                   help="student conditions (default all four)")
+    p.add_argument("--out", type=Path, default=None, help="output file (default: the book's)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny settings for a smoke test (needs --out)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    p.set_defaults(func=_run_mnist_sweep_command)
+
+
+def _run_mnist_sweep_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from readingroom.common import book_data_path, run_provenance
+    from readingroom.subliminal.mnist import (
+        CPU_PRESET,
+        MNIST_SWEEP_RECORD,
+        QUICK_PRESET,
+        settings_of,
+        sweep,
+    )
+
+    if args.quick and args.out is None:
+        parser.error("--quick needs --out (quick results must not replace the book's)")
+    values, seeds = list(dict.fromkeys(args.values)), list(args.seeds)
+    if len(set(seeds)) != len(seeds):
+        parser.error(f"--seeds must be distinct, got {seeds}")
+    conditions = tuple(dict.fromkeys(args.conditions))
+    settings = settings_of(QUICK_PRESET if args.quick else CPU_PRESET)
+    settings.pop("n_aux")
+    out = book_data_path(MNIST_SWEEP_RECORD) if args.out is None else args.out
+    try:
+        result = sweep("n_aux", values, seeds, conditions=conditions,
+                       progress=not args.no_progress, **settings)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))  # exits with status 2
+    command = ("python -m readingroom.subliminal mnist-sweep --values " + " ".join(map(str, values))
+               + " --seeds " + " ".join(map(str, seeds))
+               + ("" if len(conditions) == 4 else " --conditions " + " ".join(conditions))
+               + (" --quick" if args.quick else ""))
+    record = {"provenance": run_provenance(command, outputs=(out,)), "settings": settings,
+              "sweep": result.to_dict()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(result.table())
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_lm_seeds(sub: argparse._SubParsersAction) -> None:
+    from readingroom.subliminal.lm import LM_SEEDS_RECORD
+
+    p = sub.add_parser("lm-seeds", help="the toy-LM owl experiment over many seeds (a record)",
+                       description="Run the toy language-model owl experiment (Cloud et al., 2025, "
+                       "Section 3) for every seed with the CPU preset, on the committed base models "
+                       "(see lm-bases; the ring of seeds needs one per seed), and write the book's "
+                       f"record (default book/data/{LM_SEEDS_RECORD}) with its provenance.")
+    p.add_argument("--seeds", type=seed_arg, nargs="+", default=list(range(8)),
+                   help="seeds (default 0 1 2 3 4 5 6 7)")
+    p.add_argument("--out", type=Path, default=None, help="output file (default: the book's)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny settings, base models trained in place (needs --out)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    p.set_defaults(func=_run_lm_seeds_command)
+
+
+def _run_lm_seeds_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from dataclasses import asdict
+
+    from readingroom.common import book_data_path, run_provenance
+    from readingroom.subliminal.lm import (
+        LM_CPU,
+        LM_QUICK,
+        LM_SEEDS_RECORD,
+        load_bases,
+        ring_base_seeds,
+        run_lm_seeds,
+    )
+
+    if args.quick and args.out is None:
+        parser.error("--quick needs --out (quick results must not replace the book's)")
+    seeds = list(args.seeds)
+    config = LM_QUICK if args.quick else LM_CPU
+    out = book_data_path(LM_SEEDS_RECORD) if args.out is None else args.out
+    try:
+        bases = None if args.quick else load_bases(ring_base_seeds(seeds), config)
+        results = run_lm_seeds(seeds, config, bases=bases, progress=not args.no_progress)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))  # exits with status 2
+    except FileNotFoundError as err:
+        parser.error(f"{err} (train it first: python -m readingroom.subliminal lm-bases --seeds "
+                     f"{' '.join(map(str, ring_base_seeds(seeds)))})")
+    command = ("python -m readingroom.subliminal lm-seeds --seeds " + " ".join(map(str, seeds))
+               + (" --quick" if args.quick else ""))
+    record = {"provenance": run_provenance(command, outputs=(out,)), "config": asdict(config),
+              "runs": [r.to_dict() for r in results]}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    for r in results:
+        print(f"seed {r.seed}: effect same-init {r.effect_same:+.4f}, different-init "
+              f"{r.effect_other:+.4f}")
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m readingroom.subliminal`` parser (one subcommand per experiment)."""
     parser = argparse.ArgumentParser(prog="python -m readingroom.subliminal",
@@ -170,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mnist(sub)
     _add_lm(sub)
     _add_lm_bases(sub)
+    _add_mnist_sweep(sub)
+    _add_lm_seeds(sub)
     return parser
 
 

@@ -42,6 +42,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +68,8 @@ __all__ = [
     "LM_CPU",
     "LM_GPU",
     "LM_QUICK",
+    "LM_RECORD_FIELDS",
+    "LM_SEEDS_RECORD",
     "LmConfig",
     "LmResult",
     "Vocab",
@@ -94,6 +97,10 @@ __all__ = [
     "train_base",
     "trait_probability",
 ]
+
+#: The book's committed record of the owl experiment over many seeds, made by
+#: ``python -m readingroom.subliminal lm-seeds`` (a path under ``book/data/``).
+LM_SEEDS_RECORD = "subliminal_lm/lm_seeds.json"
 
 #: The animals the models can name, in vocabulary order.
 ANIMALS: tuple[str, ...] = ("owl", "cat", "dog", "fox", "bee", "eel")
@@ -1121,6 +1128,24 @@ class LmResult:
     def effect_other(self) -> float:
         """Trait shift of the different-init student over its control (the paper: about 0)."""
         return self.p_student_other - self.p_control_other
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every probability, both effects, the filters' counts and the seconds;
+        not the numbers themselves (see :data:`LM_RECORD_FIELDS`)."""
+        return {
+            "seed": self.seed, "animal": self.animal,
+            **{name: float(getattr(self, name)) for name in LM_RECORD_FIELDS},
+            **{f"{name}_filter": {**asdict(stats), "kept_fraction": stats.kept_fraction}
+               for name, stats in (("teacher", self.teacher_filter),
+                                   ("control", self.control_filter))},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+#: The per-seed numbers :meth:`LmResult.to_dict` records (and a committed record compares).
+LM_RECORD_FIELDS: tuple[str, ...] = (
+    "p_base", "p_teacher", "p_student_same", "p_control_same", "p_base_other", "p_student_other",
+    "p_control_other", "effect_same", "effect_other", "kl_teacher_base")
 
 
 def run_lm_experiment(seed: int, config: LmConfig = LM_CPU, *, animal: str = "owl",

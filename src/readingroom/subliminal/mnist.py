@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,7 @@ __all__ = [
     "run_mnist",
     "sweep",
     "sweep_aux",
+    "MNIST_SWEEP_RECORD",
     "mean_ci",
     "CPU_PRESET",
     "GPU_PRESET",
@@ -100,6 +101,9 @@ QUICK_PRESET: dict[str, Any] = dict(
     student_steps=20, student_batch=128, student_lr=1e-3,
     sweep_seeds=2, sweep_student_steps=10,
 )
+#: The book's committed record of the MNIST experiment over ``m`` in all four conditions, made by
+#: ``python -m readingroom.subliminal mnist-sweep`` (a path under ``book/data/``).
+MNIST_SWEEP_RECORD = "subliminal/mnist_sweep.json"
 _RUN_KEYS = ("n_aux", "width", "n_noise", "teacher_epochs", "teacher_batch", "teacher_lr",
              "student_steps", "student_batch", "student_lr")
 
@@ -277,6 +281,32 @@ class MnistResult:
             "seconds": self.seconds,
             "device": self.device,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MnistResult:
+        """The result :meth:`to_dict` wrote (e.g. read back from a committed record), without
+        parameters or loss curves.
+
+        Raises:
+            ValueError: ``data`` lacks a field, or its accuracies do not match its seeds and
+                conditions.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"data must be a mapping, got {type(data).__name__}")
+        missing = [k for k in ("seeds", "conditions", "teacher_accuracy", "student_accuracy",
+                               "config", "seconds", "device") if k not in data]
+        if missing:
+            raise ValueError(f"data lacks {missing}")
+        seeds, conditions = list(data["seeds"]), tuple(data["conditions"])
+        accuracy = {c: [float(a) for a in data["student_accuracy"].get(c, [])]
+                    for c in conditions}
+        if len(data["teacher_accuracy"]) != len(seeds) or any(
+                len(v) != len(seeds) for v in accuracy.values()):
+            raise ValueError(f"data holds accuracies for other seeds than its {len(seeds)} seeds")
+        return cls(seeds=seeds, conditions=conditions,
+                   teacher_accuracy=[float(a) for a in data["teacher_accuracy"]],
+                   student_accuracy=accuracy, config=dict(data["config"]),
+                   seconds=float(data["seconds"]), device=str(data["device"]))
 
 
 def _requires_grad(params: Params) -> Params:
@@ -544,6 +574,24 @@ class SweepResult:
     def to_dict(self) -> dict[str, Any]:
         return {"param": self.param, "values": list(self.values),
                 "results": [r.to_dict() for r in self.results]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SweepResult:
+        """The sweep :meth:`to_dict` wrote (see :meth:`MnistResult.from_dict`).
+
+        Raises:
+            ValueError: ``data`` lacks a field, or holds a different number of values and results.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"data must be a mapping, got {type(data).__name__}")
+        missing = [k for k in ("param", "values", "results") if k not in data]
+        if missing:
+            raise ValueError(f"data lacks {missing}")
+        if len(data["values"]) != len(data["results"]) or not data["values"]:
+            raise ValueError(f"data holds {len(data['values'])} values and "
+                             f"{len(data['results'])} results; they must match, at least one")
+        return cls(param=str(data["param"]), values=list(data["values"]),
+                   results=[MnistResult.from_dict(r) for r in data["results"]])
 
 
 #: Settings of :func:`run_mnist` that :func:`sweep` may vary.
