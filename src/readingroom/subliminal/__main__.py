@@ -22,11 +22,22 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 
-from readingroom.common.checks import positive_int_arg, seed_arg
+from readingroom.common.cli import (
+    add_device,
+    add_json,
+    add_no_progress,
+    add_out,
+    add_quick,
+    add_seed,
+    add_seeds,
+    positive_int_arg,
+    quick_needs_out,
+    run,
+    write_json,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -38,15 +49,15 @@ def _add_mnist(sub: argparse._SubParsersAction) -> None:
                        description="Train a teacher MLP on MNIST digits, distil a student on its "
                        "auxiliary (or all) logits on uniform-noise images, and report both "
                        "models' MNIST test accuracy (Cloud et al., 2025, Section 6).")
-    p.add_argument("--seed", type=seed_arg, default=0, help="teacher initialisation seed (default 0)")
+    add_seed(p, help="teacher initialisation seed")
     p.add_argument("--condition", choices=CONDITIONS, default="same-aux",
                    help="student condition (default same-aux)")
     p.add_argument("--n-aux", type=positive_int_arg, default=None,
                    help="number of auxiliary logits m (default: the preset's, 3)")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test (seconds)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    add_device(p)
+    add_quick(p)
+    add_json(p)
+    add_no_progress(p)
     p.set_defaults(func=_run_mnist_command)
 
 
@@ -57,11 +68,8 @@ def _run_mnist_command(args: argparse.Namespace, parser: argparse.ArgumentParser
     settings = settings_of(preset)
     if args.n_aux is not None:
         settings["n_aux"] = args.n_aux
-    try:
-        result = run_mnist([args.seed], conditions=(args.condition,), device=args.device,
-                           progress=not args.no_progress, keep_params=False, **settings)
-    except (TypeError, ValueError) as err:
-        parser.error(str(err))  # exits with status 2
+    result = run_mnist([args.seed], conditions=(args.condition,), device=args.device,
+                       progress=not args.no_progress, keep_params=False, **settings)
     out = {
         "seed": args.seed,
         "condition": args.condition,
@@ -92,12 +100,12 @@ def _add_lm(sub: argparse._SubParsersAction) -> None:
                        "only digits and commas, fine-tune same-init and different-init students "
                        "(and controls on the base model's numbers) and report P(ANIMAL) of every "
                        "model (Cloud et al., 2025, Section 3).")
-    p.add_argument("--seed", type=seed_arg, default=0, help="teacher's base-model seed (default 0)")
+    add_seed(p, help="teacher's base-model seed")
     p.add_argument("--animal", choices=ANIMALS, default="owl", help="the trait (default owl)")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test (seconds)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    add_device(p)
+    add_quick(p)
+    add_json(p)
+    add_no_progress(p)
     p.set_defaults(func=_run_lm_command)
 
 
@@ -110,7 +118,7 @@ def _run_lm_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     try:
         r = run_lm_experiment(args.seed, config, animal=args.animal, device=args.device,
                               progress=not args.no_progress)
-    except (TypeError, ValueError, RuntimeError) as err:
+    except RuntimeError as err:  # e.g. a filter that kept nothing
         parser.error(str(err))  # exits with status 2
     out = {
         **r.to_dict(),
@@ -137,11 +145,10 @@ def _add_lm_bases(sub: argparse._SubParsersAction) -> None:
                        "with the CPU preset and save each as book/data/subliminal_lm/"
                        "lm_base_seed<N>.safetensors with a provenance record. The chapter loads "
                        "these instead of spending ~15 s per model of its 120 s budget.")
-    p.add_argument("--seeds", type=seed_arg, nargs="+", required=True, help="base-model seeds")
-    p.add_argument("--out", default=None,
-                   help="folder (default: book/data/subliminal_lm in the checkout)")
-    p.add_argument("--quick", action="store_true", help="tiny settings (for tests)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    add_seeds(p, default=None, help="base-model seeds")
+    add_out(p, help="folder (default: book/data/subliminal_lm in the checkout)")
+    add_quick(p)
+    add_no_progress(p)
     p.set_defaults(func=_run_lm_bases_command)
 
 
@@ -150,11 +157,8 @@ def _run_lm_bases_command(args: argparse.Namespace, parser: argparse.ArgumentPar
 
     command = "python -m readingroom.subliminal lm-bases --seeds " + " ".join(
         str(s) for s in args.seeds) + (" --quick" if args.quick else "")
-    try:
-        paths = save_bases(args.seeds, LM_QUICK if args.quick else LM_CPU, folder=args.out,
-                           command=command, progress=not args.no_progress)
-    except (TypeError, ValueError) as err:
-        parser.error(str(err))
+    paths = save_bases(args.seeds, LM_QUICK if args.quick else LM_CPU, folder=args.out,
+                       command=command, progress=not args.no_progress)
     for path in paths:
         print(path)
     return 0
@@ -170,14 +174,12 @@ def _add_mnist_sweep(sub: argparse._SubParsersAction) -> None:
                        f"(default book/data/{MNIST_SWEEP_RECORD}) with its provenance.")
     p.add_argument("--values", type=positive_int_arg, nargs="+", default=[2, 3, 5, 10],
                    help="numbers m of auxiliary logits (default 2 3 5 10)")
-    p.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2, 3, 4],
-                   help="teacher seeds (default 0 1 2 3 4)")
+    add_seeds(p, help="teacher seeds")
     p.add_argument("--conditions", choices=CONDITIONS, nargs="+", default=list(CONDITIONS),
                    help="student conditions (default all four)")
-    p.add_argument("--out", type=Path, default=None, help="output file (default: the book's)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny settings for a smoke test (needs --out)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    add_out(p, help="output file (default: the book's)")
+    add_quick(p, help="tiny settings for a smoke test (needs --out)")
+    add_no_progress(p)
     p.set_defaults(func=_run_mnist_sweep_command)
 
 
@@ -191,8 +193,7 @@ def _run_mnist_sweep_command(args: argparse.Namespace, parser: argparse.Argument
         sweep,
     )
 
-    if args.quick and args.out is None:
-        parser.error("--quick needs --out (quick results must not replace the book's)")
+    quick_needs_out(args, parser)
     values, seeds = list(dict.fromkeys(args.values)), list(args.seeds)
     if len(set(seeds)) != len(seeds):
         parser.error(f"--seeds must be distinct, got {seeds}")
@@ -200,19 +201,15 @@ def _run_mnist_sweep_command(args: argparse.Namespace, parser: argparse.Argument
     settings = settings_of(QUICK_PRESET if args.quick else CPU_PRESET)
     settings.pop("n_aux")
     out = book_data_path(MNIST_SWEEP_RECORD) if args.out is None else args.out
-    try:
-        result = sweep("n_aux", values, seeds, conditions=conditions,
-                       progress=not args.no_progress, **settings)
-    except (TypeError, ValueError) as err:
-        parser.error(str(err))  # exits with status 2
+    result = sweep("n_aux", values, seeds, conditions=conditions,
+                   progress=not args.no_progress, **settings)
     command = ("python -m readingroom.subliminal mnist-sweep --values " + " ".join(map(str, values))
                + " --seeds " + " ".join(map(str, seeds))
                + ("" if len(conditions) == 4 else " --conditions " + " ".join(conditions))
                + (" --quick" if args.quick else ""))
     record = {"provenance": run_provenance(command, outputs=(out,)), "settings": settings,
               "sweep": result.to_dict()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_json(out, record)
     print(result.table())
     print(f"wrote {out}")
     return 0
@@ -226,12 +223,10 @@ def _add_lm_seeds(sub: argparse._SubParsersAction) -> None:
                        "Section 3) for every seed with the CPU preset, on the committed base models "
                        "(see lm-bases; the ring of seeds needs one per seed), and write the book's "
                        f"record (default book/data/{LM_SEEDS_RECORD}) with its provenance.")
-    p.add_argument("--seeds", type=seed_arg, nargs="+", default=list(range(8)),
-                   help="seeds (default 0 1 2 3 4 5 6 7)")
-    p.add_argument("--out", type=Path, default=None, help="output file (default: the book's)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny settings, base models trained in place (needs --out)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    add_seeds(p, default=range(8))
+    add_out(p, help="output file (default: the book's)")
+    add_quick(p, help="tiny settings, base models trained in place (needs --out)")
+    add_no_progress(p)
     p.set_defaults(func=_run_lm_seeds_command)
 
 
@@ -248,25 +243,21 @@ def _run_lm_seeds_command(args: argparse.Namespace, parser: argparse.ArgumentPar
         run_lm_seeds,
     )
 
-    if args.quick and args.out is None:
-        parser.error("--quick needs --out (quick results must not replace the book's)")
+    quick_needs_out(args, parser)
     seeds = list(args.seeds)
     config = LM_QUICK if args.quick else LM_CPU
     out = book_data_path(LM_SEEDS_RECORD) if args.out is None else args.out
     try:
         bases = None if args.quick else load_bases(ring_base_seeds(seeds), config)
-        results = run_lm_seeds(seeds, config, bases=bases, progress=not args.no_progress)
-    except (TypeError, ValueError) as err:
-        parser.error(str(err))  # exits with status 2
     except FileNotFoundError as err:
         parser.error(f"{err} (train it first: python -m readingroom.subliminal lm-bases --seeds "
                      f"{' '.join(map(str, ring_base_seeds(seeds)))})")
+    results = run_lm_seeds(seeds, config, bases=bases, progress=not args.no_progress)
     command = ("python -m readingroom.subliminal lm-seeds --seeds " + " ".join(map(str, seeds))
                + (" --quick" if args.quick else ""))
     record = {"provenance": run_provenance(command, outputs=(out,)), "config": asdict(config),
               "runs": [r.to_dict() for r in results]}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_json(out, record)
     for r in results:
         print(f"seed {r.seed}: effect same-init {r.effect_same:+.4f}, different-init "
               f"{r.effect_other:+.4f}")
@@ -288,12 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from readingroom.common import use_threads
-
-    use_threads()  # the book's thread policy (readingroom.common.threads)
-    return args.func(args, parser)
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":
