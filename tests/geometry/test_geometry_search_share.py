@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from readingroom.geometry import parse_problem, search, search_proof_holds, solve
-from readingroom.geometry.ddar import Result, fact
+from readingroom.geometry.ddar import Result
+from readingroom.geometry.facts import fact
 from readingroom.geometry.language import GeometryInputError
 from readingroom.geometry.search import _LEMMA, Lemma, SearchResult, _used_lemmas
 

@@ -6,47 +6,31 @@ The problem language, numeric diagrams, and a deduction engine core (DD + AR).
   and goal predicates (:data:`GOALS`);
 * :mod:`~readingroom.geometry.language` — :func:`parse_problem`, :func:`parse_file`,
   :func:`format_problem` and the :class:`Problem` dataclasses;
-* :mod:`~readingroom.geometry.numeric` — :func:`build_diagram` (random instances) and
-  :func:`check_goal` / ``check_*`` (numeric predicates);
+* :mod:`~readingroom.geometry.primitives` — the :class:`Line` and :class:`Circle` loci and
+  their intersections;
+* :mod:`~readingroom.geometry.placements` — how each construction places its points;
+* :mod:`~readingroom.geometry.diagram` — :func:`build_diagram` (random instances, the
+  :class:`Diagram`);
+* :mod:`~readingroom.geometry.goals` — :func:`check_goal` / ``check_*`` (numeric predicates);
 * :mod:`~readingroom.geometry.draw` — :func:`draw_diagram`;
+* :mod:`~readingroom.geometry.facts` — canonical :class:`Fact` s and a problem's
+  :func:`premises`;
+* :mod:`~readingroom.geometry.ar` — algebraic reasoning over the exact :class:`LinearSystem`;
+* :mod:`~readingroom.geometry.rules` — the deductive rules (:data:`RULES`);
 * :mod:`~readingroom.geometry.ddar` — :func:`solve` (deductive rules + algebraic reasoning),
-  :func:`format_proof`, canonical :class:`Fact` s and the exact :class:`LinearSystem`;
+  :func:`format_proof`, :func:`proof_holds`;
 * :mod:`~readingroom.geometry.search` — auxiliary-point :func:`candidates` and the beam
   :func:`search` over DD + AR (``python -m readingroom.geometry solve ...``).
 """
 
-from readingroom.geometry.ddar import (
-    RULES,
-    Fact,
-    LinearSystem,
-    Result,
-    fact,
-    format_proof,
-    proof_holds,
-    premises,
-    solve,
-)
+from readingroom.geometry.ar import LinearSystem
+from readingroom.geometry.ddar import Result, format_proof, proof_holds, solve
 from readingroom.geometry.definitions import CONSTRUCTIONS, GOALS, ConstructionDef, GoalDef
+from readingroom.geometry.diagram import CircleRecord, Diagram, GeometryBuildError, build_diagram
 from readingroom.geometry.draw import draw_diagram
-from readingroom.geometry.language import (
-    Clause,
-    Construction,
-    GeometryInputError,
-    Goal,
-    Problem,
-    format_problem,
-    parse_file,
-    parse_goal,
-    parse_problem,
-)
-from readingroom.geometry.numeric import (
+from readingroom.geometry.facts import Fact, fact, premises
+from readingroom.geometry.goals import (
     CHECKERS,
-    Circle,
-    CircleRecord,
-    Diagram,
-    GeometryBuildError,
-    Line,
-    build_diagram,
     check_aconst,
     check_coll,
     check_cong,
@@ -62,6 +46,17 @@ from readingroom.geometry.numeric import (
     check_simtri,
     goal_residual,
 )
+from readingroom.geometry.language import (
+    Clause,
+    Construction,
+    GeometryInputError,
+    Goal,
+    Problem,
+    format_problem,
+    parse_file,
+    parse_goal,
+    parse_problem,
+)
 from readingroom.geometry.optimize import (
     Constraint,
     DiagramOptimizationError,
@@ -70,6 +65,8 @@ from readingroom.geometry.optimize import (
     optimize_diagram,
     residuals,
 )
+from readingroom.geometry.primitives import Circle, Line
+from readingroom.geometry.rules import RULES
 from readingroom.geometry.search import (
     Lemma,
     SearchResult,

@@ -18,7 +18,7 @@ uses. This module is the table of those constructions, written as plain data:
   named centre; the circle through the first three points).
 
 The semantics follow the published definitions of AlphaGeometry (its ``defs.txt``); the numeric
-realisation of each construction is in :mod:`readingroom.geometry.numeric`.
+realisation of each construction is in :mod:`readingroom.geometry.placements`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from readingroom.geometry.language import Problem
-from readingroom.geometry.numeric import Diagram
+from readingroom.geometry.diagram import Diagram
 
 __all__ = ["draw_diagram"]
 

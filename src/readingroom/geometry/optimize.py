@@ -1,6 +1,6 @@
 """Diagrams for non-constructive statements by numerical optimisation (AlphaGeometry2, §3.3).
 
-:func:`~readingroom.geometry.numeric.build_diagram` places points clause by clause, so it cannot
+:func:`~readingroom.geometry.diagram.build_diagram` places points clause by clause, so it cannot
 draw a problem whose points are fixed by more constraints than a construction can satisfy
 directly: a point on three loci, a ``points`` construction with an extra locus, or a free
 triangle that an extra clause forces into a special shape (``m = midpoint m b c, on_bline m a b``
@@ -16,7 +16,7 @@ generation") builds such diagrams in two stages, which :func:`optimize_diagram` 
 
 A start that does not converge, or converges to a degenerate diagram, is replaced by a fresh
 random start, up to ``restarts`` times; :class:`DiagramOptimizationError` (a
-:class:`~readingroom.geometry.numeric.GeometryBuildError`) names the problem if none works.
+:class:`~readingroom.geometry.diagram.GeometryBuildError`) names the problem if none works.
 
 The constraints are the ``properties`` of every construction (see
 :mod:`~readingroom.geometry.definitions`), so the optimiser sees only what those predicates
@@ -48,14 +48,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from readingroom.geometry.definitions import CONSTRUCTIONS
+from readingroom.geometry.diagram import Diagram, GeometryBuildError, _drawables, build_diagram
+from readingroom.geometry.goals import check_goal
 from readingroom.geometry.language import Problem, parse_angle, parse_problem, parse_ratio
-from readingroom.geometry.numeric import (
-    Diagram,
-    GeometryBuildError,
-    _drawables,
-    build_diagram,
-    check_goal,
-)
 
 __all__ = [
     "Constraint",
@@ -93,7 +88,7 @@ class Constraint:
 
 @dataclass
 class OptimizedDiagram(Diagram):
-    """A :class:`~readingroom.geometry.numeric.Diagram` (``check_goal`` works on it) plus how it
+    """A :class:`~readingroom.geometry.diagram.Diagram` (``check_goal`` works on it) plus how it
     was found: ``residual`` (max absolute residual), ``restarts`` (random starts used,
     1 = the first), ``adam_steps`` and ``lm_iterations`` of the successful start, ``seconds``
     (all starts), ``min_separation`` (closest pair of points over the diagram's scale)."""
@@ -498,7 +493,7 @@ def optimize_diagram(problem: Problem | str, seed: int | None = 0, restarts: int
 
 def make_diagram(problem: Problem | str, seed: int = 0, require_goal: bool = True) -> Diagram:
     """A numeric diagram of ``problem``: the constructive builder's random instance
-    (:func:`~readingroom.geometry.numeric.build_diagram`), or, for a statement it cannot place
+    (:func:`~readingroom.geometry.diagram.build_diagram`), or, for a statement it cannot place
     (AlphaGeometry2's non-constructive statements, a point fixed by more conditions than one
     construction can meet), the optimiser's (:func:`optimize_diagram`). With ``require_goal``
     (ignored for a problem without a goal) the goal must hold on it.

@@ -33,14 +33,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from readingroom.geometry import ddar
+from readingroom.geometry.diagram import Diagram, _drawables, _Placer
+from readingroom.geometry.facts import Fact
 from readingroom.geometry.language import Clause, Construction, GeometryInputError, Problem
-from readingroom.geometry.numeric import (
-    Diagram,
-    _Degenerate,
-    _drawables,
-    _Placer,
-)
 from readingroom.geometry.optimize import make_diagram
+from readingroom.geometry.primitives import _Degenerate
 
 __all__ = ["FAMILIES", "Lemma", "SearchResult", "candidates", "extend_diagram", "score", "search",
            "search_proof_holds"]
@@ -72,11 +69,11 @@ class Lemma:
     auxiliary points ``aux``: ``proof`` is that branch's numbered proof of it, ``problem`` the
     branch's augmented problem, ``steps`` the facts of the proof."""
 
-    fact: ddar.Fact
+    fact: Fact
     aux: list[str]
     proof: list[str]
     problem: Problem
-    steps: list[ddar.Fact]
+    steps: list[Fact]
 
 
 @dataclass

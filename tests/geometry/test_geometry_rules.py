@@ -1,9 +1,10 @@
-"""Tests for the DD rules added to readingroom.geometry.ddar: circle centre (tangent-chord angle,
+"""Tests for readingroom.geometry.rules, the deductive rules: circle centre (tangent-chord angle,
 its converse, central angle), converse midline, median to the hypotenuse, angle bisector
-theorem and SAS similarity. Each rule gets a small problem that it solves and that the engine
+theorem and SAS similarity; SSS similarity, the circumcentre and the converse of the power of a
+point; and the catalogue. Each rule gets a small problem that it solves and that the engine
 without it does not; every proof step is re-checked numerically on fresh random diagrams.
 
-These run with ``split_angles=False``: with the split on, the angle chase resolves
+The first group runs with ``split_angles=False``: with the split on, the angle chase resolves
 ``2X = k (mod pi)`` from the diagram and proves the circle-centre theorems by itself (tested
 below), so the rules would not show in the proofs."""
 
@@ -15,6 +16,7 @@ import pytest
 
 from readingroom.geometry import RULES, parse_problem, proof_holds, solve
 from readingroom.geometry.ddar import _Engine
+
 
 T = "a b c = triangle a b c; "
 
@@ -69,7 +71,7 @@ def test_split_angle_chase_proves_the_centre_theorems_without_the_rule(monkeypat
     assert proof_holds(parse_problem(text), r, seeds=(11, 12, 13)), text
 
 
-def test_new_rules_are_listed():
+def test_centre_and_triangle_rules_are_listed():
     names = {name for name, _ in RULES}
     assert {"tangent_chord", "tangent_chord_converse", "central_angle", "midline_converse",
             "hypotenuse_median", "angle_bisector", "similar_sas"} <= names
@@ -81,3 +83,71 @@ def test_no_rule_matches_a_wrong_configuration_on_the_problem_set():
         r = solve(problem, seed=0, timeout=10)
         assert r.discarded == 0, problem.name
         assert r.stop in ("solved", "saturated"), (problem.name, r.stop)
+
+
+# --- the rules, called directly on an engine --------------------------------------------------
+
+def _reasons(eng):
+    return {str(f): why for f, (why, _) in eng.why.items()}
+
+
+SSS = ("b c = segment b c; d = free d; e = eqdistance e d b c; "
+       "t = on_bline t b d, on_bline t c e ? eqangle b t c t d t e t")
+CIRC = ("a b c = triangle a b c; o = circle o a b c; h = orthocenter h a b c; "
+        "x = reflect x h b c ? cong o x o a")
+POW = ("t q x = triangle t q x; c = on_line c t q; s = on_line s t x, eqdistance s t t c; "
+       "d = on_line d t x, eqdistance d t t q ? cyclic q c s d")
+
+
+def test_sss_similarity_gives_the_angles_of_congruent_triangles(engine):
+    eng = engine(SSS)
+    eng.rule_sss_similar()
+    r = _reasons(eng)
+    assert r["eqangle b t c t d t e t"].startswith("similar triangles (SSS) ")
+    for f in eng.why:
+        assert f.holds(eng.diagram)
+
+
+def test_sss_similarity_needs_proportional_sides(engine):
+    # a scalene triangle and a free triangle: no two triangles share their side ratios
+    eng = engine("a b c = triangle a b c; d e f = triangle d e f ? para a b d e",
+                 require_goal=False)
+    before = len(eng.why)
+    eng.rule_sss_similar()
+    assert len(eng.why) == before
+
+
+def test_circumcentre_rule_extends_cong_to_every_point_of_the_circle():
+    r = solve(CIRC, seed=0, timeout=20)  # the rules first derive cyclic a b c x
+    assert r.solved and r.discarded == 0
+    assert any("[centre of a circle" in line for line in r.proof)
+
+
+def test_without_circumcentre_or_sss_their_problems_are_not_solved(monkeypatch):
+    for text, method in ((CIRC, "rule_circumcentre"), (SSS, "rule_sss_similar")):
+        with monkeypatch.context() as m:
+            m.setattr(_Engine, method, lambda self: None)
+            assert not solve(text, seed=0, timeout=20).solved, method
+        assert solve(text, seed=0, timeout=20).solved, method
+
+
+def test_power_of_a_point_converse_fires_on_its_configuration(engine):
+    eng = engine(POW)
+    eng.rule_power_converse()
+    r = _reasons(eng)
+    assert r.get("cyclic c d q s") == "power of a point (converse)"
+
+
+def test_power_of_a_point_converse_respects_the_sides(engine):
+    eng = engine(POW)
+    # pretend the diagram shows q and c on opposite sides of t: the rule must not fire
+    eng._side = lambda t, a, b: (a, b) in (("c", "q"), ("q", "c"))
+    eng.rule_power_converse()
+    assert "cyclic c d q s" not in _reasons(eng)
+
+
+def test_sss_circumcentre_power_and_length_rules_are_listed():
+    names = {name for name, _ in RULES}
+    assert {"similar_sss", "circumcentre", "power_converse", "AR length chase"} <= names
+
+

@@ -1,18 +1,68 @@
-"""Tests for the second batch of DDAR additions: the angle chase's diagram split of
-``g * X = k (mod pi)``, the length system (sums along lines), SSS similarity, the circumcentre
-rule and the converse of the power of a point."""
+"""Tests for readingroom.geometry.ar, the algebraic reasoning: exact linear systems with
+provenance (angle chasing mod pi, ratio chasing), the diagram's split of ``g * X = k (mod pi)``,
+the length system (sums along lines), and the minimal premises of AR steps."""
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 
 import pytest
 
-from readingroom.geometry import RULES, build_diagram, parse_problem, solve
-from readingroom.geometry.ddar import LinearSystem, _Engine, fact, premises
+from readingroom.geometry import LinearSystem, fact, solve
+from readingroom.geometry.ddar import _Engine
 
 HALF = Fraction(1, 2)
+
+
+# --- AR on hand-built equations ---------------------------------------------------------------
+
+
+def test_angle_chase_two_perps_are_parallel_not_perp():
+    s = LinearSystem(modulus=1)  # line directions in units of pi, mod 1
+    s.add({"l1": 1, "l3": -1}, Fraction(1, 2), tag="perp l1 l3")
+    s.add({"l2": 1, "l3": -1}, Fraction(1, 2), tag="perp l2 l3")
+    assert s.implies({"l1": 1, "l2": -1}, 0) == {"perp l1 l3", "perp l2 l3"}
+    assert s.implies({"l1": 1, "l2": -1}, Fraction(1, 2)) is None  # not perpendicular
+    assert s.implies({"l1": 1, "l3": -1}, Fraction(-1, 2)) == {"perp l1 l3"}  # -1/2 == 1/2
+    assert s.implies({"l1": 1, "l4": -1}, 0) is None
+
+
+def test_angle_chase_eqangle_from_para_and_premises():
+    s = LinearSystem(modulus=1)
+    s.add({"ab": 1, "cd": -1}, 0, tag="para ab cd")
+    s.add({"ef": 1, "gh": -1}, 0, tag="para ef gh")
+    s.add({"xy": 1, "zw": -1}, 0, tag="para xy zw")  # unrelated
+    # angle(ab, ef) = angle(cd, gh):  ab - ef - cd + gh = 0
+    assert s.implies({"ab": 1, "ef": -1, "cd": -1, "gh": 1}, 0) == {"para ab cd", "para ef gh"}
+    # a perp chain: three right angles make a right angle
+    t = LinearSystem(modulus=1)
+    for i in range(3):
+        t.add({f"l{i}": 1, f"l{i + 1}": -1}, Fraction(1, 2), tag=i)
+    assert t.implies({"l0": 1, "l3": -1}, Fraction(1, 2)) == {0, 1, 2}
+    assert t.implies({"l0": 1, "l2": -1}, 0) == {0, 1}
+
+
+def test_angle_mod_one_is_sound_with_coefficient_two():
+    s = LinearSystem(modulus=1)
+    s.add({"x": 2}, 0, tag="2x=0")  # x is 0 or 1/2: neither may be concluded
+    assert s.implies({"x": 1}, 0) is None
+    assert s.implies({"x": 1}, Fraction(1, 2)) is None
+    assert s.implies({"x": 2}, 0) == {"2x=0"}
+    s.add({"x": 1, "y": -1}, Fraction(1, 2), tag="perp x y")  # now x has a unit pivot
+    assert s.implies({"y": 2}, 0) == {"2x=0", "perp x y"}  # 2y = 2x - 1 = 0 mod 1
+    with pytest.raises(ValueError):
+        s.add({"x": Fraction(1, 2)}, 0)
+
+
+def test_ratio_chase_transitivity_with_premises():
+    s = LinearSystem()
+    s.add({"ab": 1, "cd": -1}, tag="cong ab cd")
+    s.add({"cd": 1, "ef": -1}, tag="cong cd ef")
+    s.add({"gh": 1, "ij": -1, "kl": -1, "mn": 1}, tag="eqratio gh ij kl mn")
+    assert s.implies({"ab": 1, "ef": -1}) == {"cong ab cd", "cong cd ef"}
+    assert s.implies({"ab": 1, "gh": -1}) is None
+    assert s.implies({"gh": 1, "kl": -1, "ij": -1, "mn": 1}) == {"eqratio gh ij kl mn"}
+    assert s.add({"ab": 1, "ef": -1}) is False  # implied: not new
 
 
 # --- LinearSystem._split ----------------------------------------------------------------------
@@ -79,77 +129,14 @@ def test_split_angles_flag_is_checked_in_the_result():
     assert any("[central angle" in line for line in off.proof)
 
 
-# --- the rules, called directly on a saturated engine -----------------------------------------
-
-def _engine(text, seed=0, require_goal=True):
-    problem = parse_problem(text)
-    diagram = build_diagram(problem, seed=seed, require_goal=require_goal)
-    eng = _Engine(problem, diagram, time.monotonic() + 60, 1e-7)
-    for f, clause in premises(problem, diagram)[0]:
-        eng.add(f, "construction " + clause)
-    eng.build()
-    return eng
-
+# --- the length system -----------------------------------------------------------------------
 
 def _reasons(eng):
     return {str(f): why for f, (why, _) in eng.why.items()}
 
 
-SSS = ("b c = segment b c; d = free d; e = eqdistance e d b c; "
-       "t = on_bline t b d, on_bline t c e ? eqangle b t c t d t e t")
-CIRC = ("a b c = triangle a b c; o = circle o a b c; h = orthocenter h a b c; "
-        "x = reflect x h b c ? cong o x o a")
-POW = ("t q x = triangle t q x; c = on_line c t q; s = on_line s t x, eqdistance s t t c; "
-       "d = on_line d t x, eqdistance d t t q ? cyclic q c s d")
 LEN = ("a b = segment a b; c = on_line c a b; d = on_line d a b, eqdistance d c a b "
        "? cong a c b d")
-
-
-def test_sss_similarity_gives_the_angles_of_congruent_triangles():
-    eng = _engine(SSS)
-    eng.rule_sss_similar()
-    r = _reasons(eng)
-    assert r["eqangle b t c t d t e t"].startswith("similar triangles (SSS) ")
-    for f in eng.why:
-        assert f.holds(eng.diagram)
-
-
-def test_sss_similarity_needs_proportional_sides():
-    # a scalene triangle and a free triangle: no two triangles share their side ratios
-    eng = _engine("a b c = triangle a b c; d e f = triangle d e f ? para a b d e",
-                  require_goal=False)
-    before = len(eng.why)
-    eng.rule_sss_similar()
-    assert len(eng.why) == before
-
-
-def test_circumcentre_rule_extends_cong_to_every_point_of_the_circle():
-    r = solve(CIRC, seed=0, timeout=20)  # the rules first derive cyclic a b c x
-    assert r.solved and r.discarded == 0
-    assert any("[centre of a circle" in line for line in r.proof)
-
-
-def test_without_circumcentre_or_sss_their_problems_are_not_solved(monkeypatch):
-    for text, method in ((CIRC, "rule_circumcentre"), (SSS, "rule_sss_similar")):
-        with monkeypatch.context() as m:
-            m.setattr(_Engine, method, lambda self: None)
-            assert not solve(text, seed=0, timeout=20).solved, method
-        assert solve(text, seed=0, timeout=20).solved, method
-
-
-def test_power_of_a_point_converse_fires_on_its_configuration():
-    eng = _engine(POW)
-    eng.rule_power_converse()
-    r = _reasons(eng)
-    assert r.get("cyclic c d q s") == "power of a point (converse)"
-
-
-def test_power_of_a_point_converse_respects_the_sides():
-    eng = _engine(POW)
-    # pretend the diagram shows q and c on opposite sides of t: the rule must not fire
-    eng._side = lambda t, a, b: (a, b) in (("c", "q"), ("q", "c"))
-    eng.rule_power_converse()
-    assert "cyclic c d q s" not in _reasons(eng)
 
 
 def test_length_chase_adds_lengths_along_a_line():
@@ -163,28 +150,23 @@ def test_length_chase_is_what_proves_it(monkeypatch):
     assert not solve(LEN, seed=0, timeout=20).solved
 
 
-def test_rule_lengths_records_cong_from_the_length_system():
-    eng = _engine(LEN)
+def test_rule_lengths_records_cong_from_the_length_system(engine):
+    eng = engine(LEN)
     eng.rule_lengths()
     r = _reasons(eng)
     assert r.get("cong a c b d") == "AR length chase"
 
 
-def test_new_rules_are_listed():
-    names = {name for name, _ in RULES}
-    assert {"similar_sss", "circumcentre", "power_converse", "AR length chase"} <= names
-
-
 # --- minimal premises of AR steps ------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["simson_line", "euler_line", "nine_point_circle", "miquel"])
-def test_every_ar_step_of_a_proof_has_minimal_premises(name):
+def test_every_ar_step_of_a_proof_has_minimal_premises(name, engine):
     from readingroom.geometry.problems import load_problems
 
     problem = {p.name: p for p in load_problems()}[name]
     r = solve(problem, seed=0, timeout=20)
     assert r.solved
-    eng = _engine(str(problem))
+    eng = engine(str(problem))
     kinds = {"AR angle chase": ("para", "perp", "eqangle"),
              "AR ratio chase": ("cong", "eqratio", "midp")}
     checked = 0
@@ -200,8 +182,8 @@ def test_every_ar_step_of_a_proof_has_minimal_premises(name):
     assert checked >= 1
 
 
-def test_local_ar_uses_only_the_given_premises():
-    eng = _engine("a b c d = quadrangle a b c d; e = on_pline e a b c; f = on_pline f e c d "
+def test_local_ar_uses_only_the_given_premises(engine):
+    eng = engine("a b c d = quadrangle a b c d; e = on_pline e a b c; f = on_pline f e c d "
                   "? para a e e f", require_goal=False)
     ab, bc = fact("para", "a", "e", "b", "c"), fact("para", "e", "f", "c", "d")
     target = fact("para", "a", "e", "c", "d")
