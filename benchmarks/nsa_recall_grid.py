@@ -78,7 +78,7 @@ def run():
     ex.RECALL_RECIPE = chosen
     from readingroom.nsa.__main__ import main
     sys.exit(main(["recall", "--seed", "0", "1", "2", "3", "4", "--device", DEV, "--jobs", JOBS,
-                   "--weights", "0", "--out-dir", "/tmp/nsa", "--no-progress"]))
+                   "--weights", "0", "--out", "/tmp/nsa", "--no-progress"]))
 
 
 if __name__ == "__main__":

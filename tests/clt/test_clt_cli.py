@@ -67,7 +67,11 @@ def test_code_sha256_changes_with_the_sources(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["robustness", "--seeds", "-1"], ["robustness", "--seeds", "x"],
-                                  ["robustness", "--clt-steps", "0"], ["nope"], []])
+                                  ["robustness", "--clt-steps", "0"],
+                                  ["robustness", "--clt-steps", "x"],
+                                  ["robustness", "--progress"],  # progress is on by default now
+                                  ["robustness", "--device", "cpu"],  # it has no --device
+                                  ["nope"], []])
 def test_bad_arguments_exit_with_status_2(argv, capsys):
     with pytest.raises(SystemExit) as err:
         main(argv)
@@ -78,6 +82,25 @@ def test_bad_arguments_exit_with_status_2(argv, capsys):
 def test_parser_defaults():
     args = build_parser().parse_args(["robustness"])
     assert args.seeds == [0, 1, 2, 3, 4] and args.clt_steps == 2000 and args.out is None
+    assert not args.no_progress  # progress bars by default, like every other CLI
+
+
+def test_no_progress_silences_the_bars(tmp_path, capsys, monkeypatch):
+    import readingroom.clt.experiments as experiments
+
+    seen = []
+
+    def fake_robustness(seed, *, recipe, config, clt_steps, progress):
+        seen.append(progress)
+        return {"swap_rate": 0.5, "agreement": 1.0, "dallas_path": []}
+
+    monkeypatch.setattr(experiments, "robustness", fake_robustness)
+    out = tmp_path / "r.json"
+    assert main(["robustness", "--seeds", "1", "--out", str(out), "--no-progress"]) == 0
+    assert main(["robustness", "--seeds", "1", "--out", str(out)]) == 0
+    assert seen == [False, True]
+    assert json.loads(out.read_text())["runs"][0]["swap_rate"] == 0.5
+    assert "wrote" in capsys.readouterr().out
 
 
 def test_committed_robustness_records_the_chapter_recipe():

@@ -116,3 +116,42 @@ def test_write_json_makes_the_folder(tmp_path):
     path = cli.write_json(tmp_path / "a" / "b.json", {"x": [1, 2]})
     text = path.read_text()
     assert json.loads(text) == {"x": [1, 2]} and text.endswith("\n") and '\n "x"' in text
+
+
+def test_resolve_device(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("READINGROOM_DEVICE", raising=False)
+    assert cli.resolve_device("cpu") == torch.device("cpu")
+    assert cli.resolve_device(" CPU ") == torch.device("cpu")
+    auto = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert cli.resolve_device("auto") == auto
+    monkeypatch.setenv("READINGROOM_DEVICE", "cpu")  # auto is pick_device's choice: the variable
+    assert cli.resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="--device must be auto, cpu, cuda or cuda:N"):
+        cli.resolve_device("tpu")
+
+
+def test_resolve_device_without_the_cuda_asked_for(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for value in ("cuda", "cuda:0"):
+        with pytest.raises(ValueError, match=f"--device {value}: no CUDA device"):
+            cli.resolve_device(value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert cli.resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(ValueError, match="--device cuda:2: this machine has 2 CUDA device"):
+        cli.resolve_device("cuda:2")
+
+
+def test_resolve_device_errors_are_usage_errors_under_run(monkeypatch, capsys):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as info:
+        cli.run(_parser(lambda args, parser: cli.resolve_device(args.device) and 0),
+                ["go", "--device", "cuda"])
+    assert info.value.code == cli.EXIT_BAD_INPUT
+    assert "--device cuda: no CUDA device" in capsys.readouterr().err

@@ -48,12 +48,38 @@ def test_cli_train_json(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("argv", [["train", "--arm", "ppo"], ["train", "--seed", "-1"],
-                                  ["sweep", "--rl-steps", "0"], ["translate", "--seeds", "x"],
-                                  []])
-def test_cli_bad_arguments_exit_2(argv):
-    proc = subprocess.run([sys.executable, "-m", "readingroom.dupo", *argv],
+                                  ["train", "--seed", str(2**32)], ["train", "--rl-steps", "x"],
+                                  ["sweep", "--rl-steps", "0"], ["sweep", "--seeds", "-1"],
+                                  ["translate", "--seeds", "x"], ["sweep", "--json"],
+                                  ["train", "--device", "cpu"], ["fly"], []])
+def test_cli_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_module_entry_point_exits_2_without_a_command():
+    proc = subprocess.run([sys.executable, "-m", "readingroom.dupo"],
                           capture_output=True, text=True)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 2 and "usage: python -m readingroom.dupo" in proc.stderr
+
+
+def test_cli_sweep_writes_its_record_to_out(tmp_path, capsys, monkeypatch):
+    import readingroom.dupo.experiments as experiments
+
+    def fake_run_seed(seed, recipe, progress):
+        assert progress is False
+        return {"seed": seed, "arms": {"dupo": {"test_accuracy": [0.5, 0.75]}}}
+
+    monkeypatch.setattr(experiments, "run_seed", fake_run_seed)
+    out = tmp_path / "sub" / "arms.json"
+    assert main(["sweep", "--seeds", "3", "4", "--rl-steps", "7", "--out", str(out),
+                 "--no-progress"]) == 0
+    record = json.loads(out.read_text())
+    assert record["command"] == "python -m readingroom.dupo sweep --seeds 3 4 --rl-steps 7"
+    assert record["recipe"]["rl_steps"] == 7 and [r["seed"] for r in record["runs"]] == [3, 4]
+    assert f"wrote {out}" in capsys.readouterr().err
 
 
 def test_dual_accuracy_of_the_exact_solver_is_one(exact_solver):

@@ -217,7 +217,9 @@ def test_cli_quick_run_writes_a_record(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv", [["phase", "--seeds", "-1"], ["phase", "--seeds", "x"],
-                                  ["phase", "--quick"], ["nope"], []])
+                                  ["phase", "--seeds", str(2**32)], ["phase", "--seeds"],
+                                  ["phase", "--quick"], ["phase", "--device", "cpu"],
+                                  ["nope"], []])
 def test_cli_bad_arguments_exit_with_status_2(argv, capsys):
     with pytest.raises(SystemExit) as err:
         main(argv)
@@ -228,6 +230,7 @@ def test_cli_bad_arguments_exit_with_status_2(argv, capsys):
 def test_cli_parser_defaults():
     args = build_parser().parse_args(["phase"])
     assert args.seeds == [0, 1, 2, 3, 4] and args.out is None and not args.quick
+    assert not args.no_progress
 
 
 def test_committed_phase_record_used_todays_recipe():

@@ -467,7 +467,7 @@ def test_summarise_averages_the_loss_over_tens():
 
 def test_parser_defaults():
     args = build_parser().parse_args(["recall"])
-    assert (args.command, args.seed, args.out_dir, args.weights, args.quick, args.no_progress) == (
+    assert (args.command, args.seed, args.out, args.weights, args.quick, args.no_progress) == (
         "recall", [0], None, None, False, False)
     assert (args.device, args.jobs) == ("cpu", 1)
     assert build_parser().parse_args(["recall", "--seed", "3", "1"]).seed == [3, 1]
@@ -476,7 +476,7 @@ def test_parser_defaults():
 def test_quick_recall_command_writes_the_results_and_weights(tmp_path, capsys):
     book = recall_path(0)
     before = book.stat().st_mtime_ns if book.exists() else None
-    argv = ["recall", "--quick", "--out-dir", str(tmp_path), "--weights", "--no-progress"]
+    argv = ["recall", "--quick", "--out", str(tmp_path), "--weights", "--no-progress"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert f"wrote {tmp_path / 'recall_seed0.json'}" in printed
@@ -514,14 +514,17 @@ def test_quick_recall_command_writes_the_results_and_weights(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["recall", "--quick"], "--quick needs --out-dir"),
+        (["recall", "--quick"], "--quick needs --out"),
+        (["recall", "--quick", "--out-dir", "x"], "unrecognized arguments: --out-dir"),
         (["recall", "--seed", "-1"], "--seed"),
         (["recall", "--seed", "x"], "--seed"),
         (["recall", "--seed", str(2**32)], "--seed"),
         (["recall", "--unknown"], "unrecognized"),
         (["recall", "--seed", "1", "--weights", "0"], "--weights 0: not among --seed 1"),
-        (["recall", "--jobs", "0"], "--jobs must be >= 1"),
-        (["recall", "--device", "tpu"], "invalid choice"),
+        (["recall", "--jobs", "0"], "argument --jobs: must be a positive int"),
+        (["recall", "--jobs", "x"], "argument --jobs"),
+        (["recall", "--device", "tpu"], "argument --device: must be auto, cpu, cuda or cuda:N"),
+        (["recall", "--device", "cuda:x"], "argument --device"),
         (["train"], "invalid choice"),
         ([], "required"),
     ],
@@ -534,7 +537,7 @@ def test_bad_arguments_exit_with_status_2(argv, message, capsys):
 
 
 def test_weights_of_the_seeds_listed_only(tmp_path, capsys):
-    argv = ["recall", "--quick", "--out-dir", str(tmp_path), "--seed", "2", "5", "--weights", "5",
+    argv = ["recall", "--quick", "--out", str(tmp_path), "--seed", "2", "5", "--weights", "5",
             "--jobs", "2", "--no-progress"]
     assert main(argv) == 0
     names = {p.name for p in tmp_path.iterdir()}
@@ -545,11 +548,22 @@ def test_weights_of_the_seeds_listed_only(tmp_path, capsys):
     assert five["command"] == "python -m readingroom.nsa recall --seed 5 --weights --quick"
     # run in two worker processes, the seed-5 record equals a run of seed 5 alone, in this one
     alone = tmp_path / "alone"
-    assert main(["recall", "--quick", "--out-dir", str(alone), "--seed", "5", "--no-progress"]) == 0
+    assert main(["recall", "--quick", "--out", str(alone), "--seed", "5", "--no-progress"]) == 0
     again = json.loads((alone / "recall_seed5.json").read_text())
     for kind in KINDS:
         for key in ("accuracy", "curve", "loss_every_10"):
             assert again["runs"][kind][key] == five["runs"][kind][key], (kind, key)
+
+
+def test_recall_refuses_a_missing_gpu(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as err:
+        main(["recall", "--quick", "--out", str(tmp_path), "--device", "cuda", "--no-progress"])
+    assert err.value.code == 2
+    assert "--device cuda: no CUDA device is available here" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before any training
 
 
 def test_module_entry_point_exits_2_without_a_command():

@@ -33,14 +33,15 @@ def test_committed_reader_reproduces_its_record(kind, flag, curriculum) -> None:
         assert value == pytest.approx(record["metrics"][key], abs=0.01), key
 
 
-def test_train_command_refuses_a_missing_gpu(tmp_path, capsys) -> None:
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_train_command_refuses_a_missing_gpu(device, tmp_path, capsys, monkeypatch) -> None:
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a CUDA device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # on any machine
     with pytest.raises(SystemExit) as err:
-        main(["train", "--quick", "--out", str(tmp_path / "w.safetensors"), "--device", "cuda"])
+        main(["train", "--quick", "--out", str(tmp_path / "w.safetensors"), "--device", device])
     assert err.value.code == 2 and "no CUDA device" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_load_reader_says_how_to_make_missing_weights() -> None:
@@ -83,6 +84,11 @@ def test_train_command_quick_writes_weights_and_record(tmp_path, capsys) -> None
     ["train", "--quick", "--out", "w.safetensors", "--curriculum", "tiny"],
     ["train", "--out", "weights.pt", "--quick"],
     ["train", "--quick", "--out", "w.safetensors", "--device", "tpu!"],
+    ["train", "--quick", "--out", "w.safetensors", "--device", "cuda:x"],
+    ["train", "--seed", str(2**32)],
+    ["train", "--quick", "--out", "w.safetensors", "--json"],  # train has no --json
+    ["corpus", "--seed", "1"],                             # corpus takes --out only
+    ["nope"],
     [],
 ])
 def test_train_command_rejects_bad_arguments(argv, capsys) -> None:

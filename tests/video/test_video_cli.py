@@ -38,7 +38,13 @@ def out_with_vae(tmp_path):
     ["train", "--attention", "diagonal"],
     ["vae", "--batch", "two"],
     ["classifier", "--seed", "-1"],
+    ["classifier", "--seed", "x"],
+    ["report", "--vae-seed", str(2**32)],
     ["sample", "--n", "0"],
+    ["sample", "--device", "tpu"],
+    ["sample", "--device", "cuda:x"],
+    ["train", "--snapshots", "0"],
+    ["vae", "--progress"],
 ])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -47,9 +53,13 @@ def test_usage_errors_exit_2(argv, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
-def test_bad_device_returns_2(tmp_path, capsys):
-    assert main(["sample", "--device", "tpu", "--out", str(tmp_path)]) == 2
-    assert "error:" in capsys.readouterr().err
+def test_missing_cuda_is_bad_input(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["sample", "--device", "cuda", "--out", str(tmp_path / "v")])
+    assert exit_.value.code == 2
+    assert "--device cuda: no CUDA device" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()  # refused before anything is written
 
 
 def test_sample_bad_motion_returns_2(tmp_path, capsys):
@@ -63,8 +73,10 @@ def test_sample_bad_motion_returns_2(tmp_path, capsys):
     (["--size", "large"], "only its record"),              # not committed: names the command
     (["--size", "small", "--frames", "4"], "frames"),      # no latent of that length
 ])
-def test_sample_errors_return_2(argv, match, capsys):
-    assert main(["sample", *argv, "--out", str(video_data_dir()), *CPU]) == 2
+def test_sample_errors_exit_2(argv, match, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sample", *argv, "--out", str(video_data_dir()), *CPU])
+    assert exit_.value.code == 2
     assert match in capsys.readouterr().err
 
 
@@ -90,13 +102,17 @@ def test_train_probe(out_with_vae, capsys):
 
 
 def test_train_needs_the_vae(tmp_path, capsys):
-    assert main(["train", "--steps", "1", "--size", "small", "--out", str(tmp_path), *CPU]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--steps", "1", "--size", "small", "--out", str(tmp_path), *CPU])
+    assert exit_.value.code == 2
     assert "python -m readingroom.video vae --seed 0" in capsys.readouterr().err
 
 
 def test_train_rejects_a_bad_learning_rate(out_with_vae, capsys):
-    assert main(["train", "--steps", "1", "--lr", "-1", "--size", "small",
-                 "--out", str(out_with_vae), *CPU]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--steps", "1", "--lr", "-1", "--size", "small",
+              "--out", str(out_with_vae), *CPU])
+    assert exit_.value.code == 2
     assert "lr must be positive" in capsys.readouterr().err
 
 

@@ -7,22 +7,27 @@ command, argv, date, threads, versions, device and git commit of
 :func:`~readingroom.common.run_provenance`, plus ``code_sha256``: a hash of this package's sources),
 ``recipe`` (the model's and the CLT's settings, which the chapter compares with its own before
 checking its live seed-0 run against row 0) and ``runs`` (one summary per seed, with its wall
-time in ``seconds``). It takes about 40 s per seed on one CPU thread. Errors in the arguments
-exit with status 2.
+time in ``seconds``). It takes about 40 s per seed on one CPU thread (the records' numbers are
+for one thread, so it always runs on one).
+
+Options: ``--seeds S [S ...]``, ``--clt-steps N`` (default 2000), ``--out FILE``,
+``--no-progress`` (progress bars go to stderr otherwise). Exit status 0 when the record is
+written, 2 on bad arguments (:mod:`readingroom.common.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from readingroom.common.checks import seed_arg
+from readingroom.common.cli import (
+    add_no_progress, add_out, add_seeds, positive_int_arg, run, write_json,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -44,26 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("robustness", help="rerun the chapter's pipeline for several seeds",
                        description="Train the toy model and its CLT per seed; measure steering "
                        "and the Dallas graph; write a JSON summary.")
-    p.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2, 3, 4],
-                   help="seeds of the model and the CLT (default 0 1 2 3 4)")
-    p.add_argument("--clt-steps", type=int, default=2000, help="CLT training steps (default 2000)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="output file (default book/data/clt/robustness.json)")
-    p.add_argument("--progress", action="store_true", help="progress bars on stderr")
+    add_seeds(p, help="seeds of the model and the CLT")
+    p.add_argument("--clt-steps", type=positive_int_arg, default=2000,
+                   help="CLT training steps (default 2000)")
+    add_out(p, help="output file (default book/data/clt/robustness.json)")
+    add_no_progress(p)
+    p.set_defaults(func=_robustness)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.clt_steps < 1:
-        parser.error(f"--clt-steps must be a positive int, got {args.clt_steps}")
-
+def _robustness(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from readingroom.clt.experiments import WorldRecipe, robustness
     from readingroom.clt.transcoder import CLTConfig
-    from readingroom.common import book_data_path, run_provenance, use_threads
+    from readingroom.common import book_data_path, run_provenance
 
-    use_threads(1)  # the recorded numbers are for one thread
     out = book_data_path("clt/robustness.json") if args.out is None else args.out
     recipe = WorldRecipe()
     config = CLTConfig(recipe.n_layers, recipe.d_model)
@@ -76,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for seed in args.seeds:
         start = time.perf_counter()
         row = robustness(seed, recipe=recipe, config=config, clt_steps=args.clt_steps,
-                         progress=args.progress)
+                         progress=not args.no_progress)
         row["seconds"] = round(time.perf_counter() - start, 1)
         rows.append(row)
         print(f"seed {seed}: swap {row['swap_rate']:.3f}, agreement {row['agreement']:.3f}, "
@@ -84,10 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = {"provenance": provenance,
               "recipe": {"world": world_recipe, "clt": asdict(config), "clt_steps": args.clt_steps},
               "runs": rows}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
+    write_json(out, record)
     print(f"wrote {out}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser(), argv, threads=1)  # the recorded numbers are for one thread
 
 
 if __name__ == "__main__":

@@ -22,9 +22,12 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from readingroom.common.checks import positive_int_arg, seed_arg
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -40,6 +43,7 @@ __all__ = [
     "device_arg",
     "positive_int_arg",
     "quick_needs_out",
+    "resolve_device",
     "run",
     "seed_arg",
     "write_json",
@@ -60,6 +64,31 @@ def device_arg(text: str) -> str:
     if head in DEVICES and (not index or (head == "cuda" and index.isdigit())):
         return value
     raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, got {text!r}")
+
+
+def resolve_device(value: str) -> torch.device:
+    """The torch device a parsed ``--device`` names. ``auto`` is
+    :func:`~readingroom.common.pick_device`'s choice (``READINGROOM_DEVICE`` if set, else CUDA when
+    available, else the CPU). Raises ``ValueError`` (a usage error under :func:`run`) when CUDA,
+    or device ``N`` of ``cuda:N``, is asked for and is not here."""
+    import torch
+
+    from readingroom.common.device import pick_device
+
+    try:
+        value = device_arg(value)
+    except argparse.ArgumentTypeError as err:
+        raise ValueError(f"--device {err}") from None
+    if value == "auto":
+        return pick_device(None)
+    head, _, index = value.partition(":")
+    if head == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {value}: no CUDA device is available here")
+        if index and int(index) >= torch.cuda.device_count():
+            raise ValueError(f"--device {value}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    return torch.device(value)
 
 
 def add_seed(p: argparse.ArgumentParser, *, default: int = 0, help: str = "seed") -> None:

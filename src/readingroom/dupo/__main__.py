@@ -11,7 +11,9 @@ with its provenance: the command, the recipe, the date, the thread count and lib
 dual, chrF as the score): the supervised start, DuPO and the chrF oracle for every seed, and the
 reward-hacking probes; it writes ``book/data/dupo/translation.json``.
 
-Progress bars go to stderr (``--no-progress`` silences them). Bad arguments exit with status 2.
+Every command takes ``--rl-steps N`` (default: the recipe's) and ``--no-progress`` (progress bars
+go to stderr otherwise). Exit status 0 on success, 2 on bad arguments
+(:mod:`readingroom.common.cli`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 
-from readingroom.common.checks import positive_int_arg, seed_arg
+from readingroom.common.cli import (
+    add_json, add_no_progress, add_out, add_seed, add_seeds, positive_int_arg, run, write_json,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -37,24 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="one arm, one seed")
     t.add_argument("--arm", choices=ARMS, default="dupo", help="the reward (default dupo)")
-    t.add_argument("--seed", type=seed_arg, default=0, help="data split and init seed (default 0)")
+    add_seed(t, help="data split and init seed")
     t.add_argument("--rl-steps", type=positive_int_arg, default=None,
                    help="GRPO steps (default: the recipe's, 300)")
-    t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    add_json(t)
+    add_no_progress(t)
+    t.set_defaults(func=_train)
     for name, help_, steps, out in [
             ("sweep", "every arm over several seeds, written as the book's JSON", 300,
              "dupo/arms.json"),
             ("translate", "the translation world over several seeds, as JSON", 100,
              "dupo/translation.json")]:
         s = sub.add_parser(name, help=help_)
-        s.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2, 3, 4],
-                       help="seeds (default 0 1 2 3 4)")
+        add_seeds(s)
         s.add_argument("--rl-steps", type=positive_int_arg, default=None,
                        help=f"GRPO steps (default: the recipe's, {steps})")
-        s.add_argument("--out", type=Path, default=None,
-                       help=f"where to write the JSON (default book/data/{out})")
-        s.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+        add_out(s, help=f"where to write the JSON (default book/data/{out})")
+        add_no_progress(s)
+        s.set_defaults(func=_sweep)
     return parser
 
 
@@ -67,7 +70,7 @@ def _recipe(args: argparse.Namespace):
     return Recipe() if args.rl_steps is None else Recipe(rl_steps=args.rl_steps)
 
 
-def _train(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from readingroom.dupo.train import run_arm
 
     result = run_arm(args.arm, args.seed, _recipe(args), progress=not args.no_progress)
@@ -81,7 +84,7 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace) -> int:
+def _sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from readingroom.common import book_data_path, run_provenance
     from readingroom.dupo.experiments import run_seed
     from readingroom.dupo.translation import run_translation_seed
@@ -89,13 +92,13 @@ def _sweep(args: argparse.Namespace) -> int:
     translate = args.command == "translate"
     recipe = _recipe(args)
     if translate:
-        run, metric, name = run_translation_seed, "test_chrf", "dupo/translation.json"
+        run_one, metric, name = run_translation_seed, "test_chrf", "dupo/translation.json"
     else:
-        run, metric, name = run_seed, "test_accuracy", "dupo/arms.json"
+        run_one, metric, name = run_seed, "test_accuracy", "dupo/arms.json"
     out = book_data_path(name) if args.out is None else args.out
     start, runs = time.perf_counter(), []
     for seed in args.seeds:
-        runs.append(run(seed, recipe, progress=not args.no_progress))
+        runs.append(run_one(seed, recipe, progress=not args.no_progress))
         final = {arm: round(r[metric][-1], 3) for arm, r in runs[-1]["arms"].items()}
         print(f"seed {seed}: {final}", file=sys.stderr, flush=True)
     command = (f"python -m readingroom.dupo {args.command} --seeds "
@@ -113,18 +116,13 @@ def _sweep(args: argparse.Namespace) -> int:
 
         record["sacrebleu"] = sacrebleu.__version__
         record["chrf"] = "sacrebleu CHRF() defaults: character 6-grams, beta 2, sentence level"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
+    write_json(out, record)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from readingroom.common import use_threads
-
-    use_threads()  # the book's thread policy (readingroom.common.threads)
-    return _train(args) if args.command == "train" else _sweep(args)
+    return run(build_parser(), argv)  # the book's thread policy (readingroom.common.threads)
 
 
 if __name__ == "__main__":

@@ -6,20 +6,23 @@ top induction score during training, locates each curve's jump
 (:func:`~readingroom.induction.jump_step`) and writes everything, with the run's provenance
 (command, date, threads, versions, device), to ``book/data/induction/phase.json`` (or ``--out``);
 the chapter checks the phase change over seeds from that record. It takes 35-50 s per seed on
-one CPU thread (the book's thread policy, :func:`~readingroom.common.use_threads`). ``--quick``
-trains a tiny model for a few steps into ``--out`` (required then), for smoke tests. Errors in
-the arguments exit with status 2.
+one CPU thread (the book's thread policy, :func:`~readingroom.common.use_threads`).
+
+Options: ``--seeds S [S ...]``, ``--out FILE``, ``--quick`` (a tiny model for a few steps into
+``--out``, required then, for smoke tests), ``--no-progress`` (progress bars go to stderr
+otherwise). Exit status 0 when the record is written, 2 on bad arguments
+(:mod:`readingroom.common.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from readingroom.common.checks import seed_arg
+from readingroom.common.cli import (
+    add_no_progress, add_out, add_quick, add_seeds, quick_needs_out, run, write_json,
+)
 
 __all__ = ["PHASE_RECORD", "build_parser", "main"]
 
@@ -38,29 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("phase", help="log the phase change of the two-layer model over seeds",
                        description="Train the chapter's two-layer model per seed; log the "
                        "in-context learning and induction scores; write their jumps as JSON.")
-    p.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2, 3, 4],
-                   help="seeds of the models and the data (default 0 1 2 3 4)")
-    p.add_argument("--out", type=Path, default=None,
-                   help=f"output file (default book/data/{PHASE_RECORD})")
-    p.add_argument("--quick", action="store_true",
-                   help="a tiny model for a few steps, for smoke tests (needs --out)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    add_seeds(p, help="seeds of the models and the data")
+    add_out(p, help=f"output file (default book/data/{PHASE_RECORD})")
+    add_quick(p, help="a tiny model for a few steps, for smoke tests (needs --out)")
+    add_no_progress(p)
+    p.set_defaults(func=_phase)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.quick and args.out is None:
-        parser.error("--quick needs --out (quick results must not replace the book's)")
+def _phase(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    quick_needs_out(args, parser)
 
     from tqdm import tqdm
 
-    from readingroom.common import book_data_path, progress_enabled, run_provenance, use_threads
+    from readingroom.common import book_data_path, progress_enabled, run_provenance
     from readingroom.induction.experiment import CPU_RECIPE
     from readingroom.induction.phase import phase_change_run
 
-    use_threads()  # the book's thread policy: one thread unless READINGROOM_THREADS says more
     seeds = list(dict.fromkeys(args.seeds))
     recipe = dict(_QUICK_RECIPE if args.quick else CPU_RECIPE)
     out = book_data_path(PHASE_RECORD) if args.out is None else args.out
@@ -76,10 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         command += " --quick"
     record = {"provenance": run_provenance(command, outputs=(out,)), "recipe": recipe, "runs": rows}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_json(out, record)
     print(f"wrote {out}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # the book's thread policy: one thread unless READINGROOM_THREADS says more
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

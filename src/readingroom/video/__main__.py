@@ -6,9 +6,11 @@
     python -m readingroom.video report --seed 0              # score every committed DiT
     python -m readingroom.video sample --motion horizontal --gif out.gif
 
-Every command takes ``--out`` (default ``book/data/video``), ``--device`` (``cpu``/``cuda``/
-``auto``) and ``--no-progress``. ``train`` checkpoints under ``<out>/checkpoints`` and resumes from
-there when it is run again. Exit status 0 on success, 2 on bad input.
+Every command takes ``--seed`` (default 0), ``--out`` (the folder of the committed models,
+default ``book/data/video``), ``--device`` (``auto`` (default), ``cpu``, ``cuda`` or ``cuda:N``)
+and ``--no-progress``. ``train`` checkpoints under ``<out>/checkpoints`` and resumes from there
+when it is run again. Exit status 0 on success, 2 on bad input: a bad option or value, or a
+committed model that is missing (:mod:`readingroom.common.cli`).
 """
 
 from __future__ import annotations
@@ -17,24 +19,43 @@ import argparse
 import copy
 import json
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from readingroom.common import pick_device, run_provenance, save_weights, use_threads
-from readingroom.common.checks import positive_int_arg, seed_arg
+from readingroom.common import run_provenance, save_weights
+from readingroom.common.cli import (
+    add_device, add_no_progress, add_out, add_seed, positive_int_arg, resolve_device, run,
+    seed_arg, write_json,
+)
 from readingroom.video.data import MOTIONS
 from readingroom.video.dit import ATTENTION_MODES, DIT_SIZES
 
 DEFAULT_OUT = Path("book/data/video")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=seed_arg, default=0)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the committed models")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+def _common(p: argparse.ArgumentParser, command: Callable[[argparse.Namespace, torch.device], int]
+            ) -> None:
+    """The options every command shares, and ``command(args, device)`` as its handler."""
+    add_seed(p)
+    add_out(p, default=DEFAULT_OUT, help=f"folder of the committed models (default {DEFAULT_OUT})")
+    add_device(p, default="auto")
+    add_no_progress(p)
+    p.set_defaults(func=lambda args, parser: _handle(command, args, parser))
+
+
+def _handle(command: Callable[[argparse.Namespace, torch.device], int],
+            args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Resolve ``--device`` (no CUDA: status 2), make ``--out`` and run ``command``; a committed
+    model that is missing is bad input too (a usage error that names the command making it)."""
+    device = resolve_device(args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        return command(args, device)
+    except FileNotFoundError as err:
+        parser.error(str(err))  # exits with status 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,30 +63,30 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("vae", help="train the causal video autoencoder")
-    _common(p)
+    _common(p, _cmd_vae)
     p.add_argument("--steps", type=positive_int_arg, default=4000)
     p.add_argument("--batch", type=positive_int_arg, default=32)
     p = sub.add_parser("classifier", help="train the motion classifier on real videos")
-    _common(p)
+    _common(p, _cmd_classifier)
     p.add_argument("--steps", type=positive_int_arg, default=300)
     p = sub.add_parser("train", help="train a diffusion transformer on the VAE's latents")
-    _common(p)
+    _common(p, _cmd_train)
     p.add_argument("--size", default="medium", choices=tuple(DIT_SIZES))
     p.add_argument("--attention", default="full", choices=ATTENTION_MODES)
     p.add_argument("--steps", type=positive_int_arg, default=6000)
     p.add_argument("--batch", type=positive_int_arg, default=64)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--vae-seed", type=seed_arg, default=0)
-    p.add_argument("--snapshots", type=int, nargs="*", default=[],
+    p.add_argument("--snapshots", type=positive_int_arg, nargs="*", default=[],
                    help="also save the weights at these steps (fractions of the compute)")
     p.add_argument("--probe", type=positive_int_arg, default=None,
                    help="only time this many steps, print seconds per step, save nothing")
     p = sub.add_parser("report", help="score every DiT in --out and write samples.json")
-    _common(p)
+    _common(p, _cmd_report)
     p.add_argument("--per-class", type=positive_int_arg, default=64)
     p.add_argument("--vae-seed", type=seed_arg, default=0)
     p = sub.add_parser("sample", help="generate videos from a committed DiT")
-    _common(p)
+    _common(p, _cmd_sample)
     p.add_argument("--size", default="medium", choices=tuple(DIT_SIZES))
     p.add_argument("--attention", default="full", choices=ATTENTION_MODES)
     p.add_argument("--motion", default="horizontal", choices=MOTIONS)
@@ -75,10 +96,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=positive_int_arg, default=32)
     p.add_argument("--gif", type=Path, default=None, help="write the videos side by side as a GIF")
     return parser
-
-
-def _device(args: argparse.Namespace) -> torch.device:
-    return pick_device(None if args.device == "auto" else args.device)
 
 
 def _cmd_vae(args, device) -> int:
@@ -193,7 +210,7 @@ def _cmd_report(args, device) -> int:
     result = score_committed(vae, stats, classifier, args.out, seed=args.seed,
                              per_class=args.per_class, progress=not args.no_progress)
     result["provenance"] = run_provenance(command, device, outputs=[out])
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(out, result)
     print(json.dumps({k: v for k, v in result.items() if k != "provenance"}, indent=1)[:4000])
     return 0
 
@@ -203,7 +220,7 @@ def _cmd_sample(args, device) -> int:
     from readingroom.video.data import VideoSpec
     from readingroom.video.train import generate
 
-    spec = VideoSpec(args.frames, args.height, args.width)  # bad sizes: ValueError, exit 2
+    spec = VideoSpec(args.frames, args.height, args.width)  # bad sizes: ValueError, status 2
     vae, stats, _ = load_vae(0, args.out, device)
     model, _ = load_dit(args.size, args.attention, 0, args.out, device)
     labels = torch.full((args.n,), MOTIONS.index(args.motion))
@@ -216,23 +233,10 @@ def _cmd_sample(args, device) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    use_threads()
-    try:
-        device = _device(args)
-    except (ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    command = {"vae": _cmd_vae, "classifier": _cmd_classifier, "train": _cmd_train,
-               "report": _cmd_report, "sample": _cmd_sample}[args.command]
-    try:
-        return command(args, device)
-    except (ValueError, FileNotFoundError) as err:  # bad input: a missing model, a bad value
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+def main(argv: Sequence[str] | None = None) -> int:
+    # the book's thread policy; the library's ValueErrors (a bad --lr, a bad size) are status 2
+    return run(_parser(), argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())
