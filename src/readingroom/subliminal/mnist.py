@@ -79,8 +79,9 @@ DIFF_SEED_OFFSET: int = 10_000
 _MAX_SEED = 2**32 - 1
 
 #: The chapter's CPU preset: 5 seeds x 4 conditions + teachers took 28 s on the book's 2-core CPU
-#: (torch 2.13, 2 threads, idle machine); the 3-value n_aux sweep with 3 seeds about 20 s.
-#: ``n_seeds`` and ``sweep_*`` are for the chapter; :func:`settings_of` returns run_mnist's keys.
+#: (torch 2.13, 2 threads, idle machine). ``n_seeds`` is the chapter's; ``sweep_*`` size a live
+#: sweep (:func:`settings_of` with ``sweep=``; the chapter reads the :data:`MNIST_SWEEP_RECORD`
+#: made with the run settings instead); :func:`settings_of` returns run_mnist's keys.
 CPU_PRESET: dict[str, Any] = dict(
     n_seeds=5, n_aux=3, width=256, n_noise=60_000,
     teacher_epochs=5, teacher_batch=128, teacher_lr=1e-3,

@@ -1,0 +1,45 @@
+"""The chapter's committed records are today's: made with the chapter's settings by the commands
+the chapter quotes, from a clean checkout, on one thread (the chapter also replays their first
+seeds live and compares)."""
+
+from __future__ import annotations
+
+from readingroom.common import load_book_data
+from readingroom.subliminal import LmConfig, SweepResult
+from readingroom.subliminal.lm import LM_CPU, LM_RECORD_FIELDS, LM_SEEDS_RECORD
+from readingroom.subliminal.mnist import CONDITIONS, CPU_PRESET, MNIST_SWEEP_RECORD, settings_of
+
+
+def _clean(provenance: dict) -> None:
+    assert provenance["threads"] == 1
+    assert provenance["code_version"] is not None and not provenance["code_version"]["dirty"]
+
+
+def test_mnist_sweep_record_used_the_chapters_settings():
+    record = load_book_data(MNIST_SWEEP_RECORD)
+    _clean(record["provenance"])
+    assert record["provenance"]["command"] == (
+        "python -m readingroom.subliminal mnist-sweep --values 2 3 5 10 --seeds 0 1 2 3 4")
+    settings = settings_of(CPU_PRESET)
+    settings.pop("n_aux")
+    assert record["settings"] == settings
+    sweep = SweepResult.from_dict(record["sweep"])
+    assert sweep.param == "n_aux" and sweep.values == [2, 3, 5, 10]
+    assert sweep.conditions == CONDITIONS
+    for value, result in zip(sweep.values, sweep.results):
+        assert result.n_aux == value and result.seeds == list(range(CPU_PRESET["n_seeds"]))
+        assert {k: v for k, v in result.config.items() if k in settings} == settings
+
+
+def test_lm_seeds_record_used_the_chapters_config():
+    record = load_book_data(LM_SEEDS_RECORD)
+    _clean(record["provenance"])
+    assert record["provenance"]["command"] == \
+        "python -m readingroom.subliminal lm-seeds --seeds 0 1 2 3 4 5 6 7"
+    assert LmConfig(**record["config"]) == LM_CPU
+    runs = record["runs"]
+    assert [r["seed"] for r in runs] == list(range(8))
+    for row in runs:
+        assert set(LM_RECORD_FIELDS) <= set(row)
+        assert row["effect_same"] == row["p_student_same"] - row["p_control_same"]
+        assert row["effect_other"] == row["p_student_other"] - row["p_control_other"]
