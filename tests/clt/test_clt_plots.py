@@ -143,6 +143,7 @@ def test_graph_figure_svg_has_every_kept_node_and_edge(world, pruned):
     lines = [e for e in root.iter(f"{SVG}line") if e.get("class", "").split()[0] == "edge"]
     assert len(lines) == int(pruned.edge_mask.sum()) > 0
     edges = {(int(t), int(s)) for t, s in pruned.edge_mask.nonzero().tolist()}
+    assert POSITIVE != NEGATIVE
     found = set()
     for line in lines:
         _, s, t = line.get("class").split()
@@ -150,7 +151,7 @@ def test_graph_figure_svg_has_every_kept_node_and_edge(world, pruned):
         title = line.find(f"{SVG}title")
         weight = float(pruned.graph.adjacency[int(t[1:]), int(s[1:])])
         assert title is not None and float(title.text) == pytest.approx(weight, abs=5e-4)
-        assert line.get("stroke") == ("#2b6cb0" if weight > 0 else "#c53030")
+        assert line.get("stroke") == (POSITIVE if weight > 0 else NEGATIVE)  # sign -> colour
     assert found == edges
 
 

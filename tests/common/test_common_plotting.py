@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from readingroom.common import BOOK_COLORS, TrainHistory, plot_history, use_book_style
 
@@ -22,23 +23,45 @@ def history(n: int = 50) -> TrainHistory:
     return TrainHistory(losses=[1.0 / (i + 1) + 0.1 * (i % 3) for i in range(n)])
 
 
-def test_book_colors_are_the_okabe_ito_palette():
-    assert isinstance(BOOK_COLORS, tuple) and len(BOOK_COLORS) == 8
-    assert BOOK_COLORS[0] == "#0072B2" and "#E69F00" in BOOK_COLORS
-    assert all(c.startswith("#") and len(c) == 7 for c in BOOK_COLORS)
+def _hex(colour) -> str:
+    return mpl.colors.to_hex(colour)
 
 
-def test_use_book_style_sets_rcparams_idempotently():
+def test_book_colors_are_distinct_matplotlib_colours():
+    assert isinstance(BOOK_COLORS, tuple) and len(BOOK_COLORS) >= 2
+    assert all(mpl.colors.is_color_like(c) for c in BOOK_COLORS)
+    assert len({_hex(c) for c in BOOK_COLORS}) == len(BOOK_COLORS)  # no two lines look alike
+
+
+def test_use_book_style_styles_the_figures_drawn_after_it():
     use_book_style()
-    rc = mpl.rcParams
-    assert tuple(rc["figure.figsize"]) == (6.4, 3.6)
-    assert rc["figure.dpi"] == 110 and rc["savefig.dpi"] == 150
-    assert not rc["axes.spines.top"] and not rc["axes.spines.right"]
-    assert rc["grid.alpha"] == 0.3
-    assert [c.upper() for c in rc["axes.prop_cycle"].by_key()["color"]] == list(BOOK_COLORS)
-    before = dict(rc)
-    use_book_style()
-    assert dict(mpl.rcParams) == before
+    fig, ax = plt.subplots()
+    # lines take the book's colours in order, then the cycle starts again
+    lines = [ax.plot([0, 1], [i, i + 1])[0] for i in range(len(BOOK_COLORS) + 1)]
+    assert [_hex(line.get_color()) for line in lines] == [_hex(c) for c in BOOK_COLORS * 2][
+        : len(lines)]
+    # no top or right spine, a grid behind the data, a layout that keeps labels inside
+    assert not ax.spines["top"].get_visible() and not ax.spines["right"].get_visible()
+    assert ax.spines["left"].get_visible() and ax.spines["bottom"].get_visible()
+    fig.canvas.draw()
+    assert ax.xaxis.get_gridlines() and all(g.get_visible() for g in ax.xaxis.get_gridlines())
+    assert all(g.get_visible() for g in ax.yaxis.get_gridlines())
+    assert isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    # every figure after it has the same size
+    other, _ = plt.subplots()
+    assert tuple(other.get_size_inches()) == tuple(fig.get_size_inches())
+
+
+def test_use_book_style_changes_the_defaults_and_is_idempotent():
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        default = dict(mpl.rcParams)
+        use_book_style()
+        styled = dict(mpl.rcParams)
+        use_book_style()
+        assert dict(mpl.rcParams) == styled  # a second call changes nothing
+    assert styled != default
+    assert styled["axes.prop_cycle"] != default["axes.prop_cycle"]
 
 
 def test_plot_history_draws_raw_and_smoothed_losses():

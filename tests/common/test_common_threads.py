@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import threadpoolctl
 import torch
 
 from readingroom.common import start_chapter, thread_count, thread_env, use_threads
@@ -71,7 +72,7 @@ def test_use_threads_sets_torch_and_the_environment(clean_env):
 
 
 def test_use_threads_limits_numpy_blas(clean_env):
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    # threadpoolctl is a dependency (pyproject.toml), so the BLAS pools are always limited
     use_threads(1)
     blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
     assert blas and all(p["num_threads"] == 1 for p in blas)

@@ -9,7 +9,7 @@ input ``x_t`` (Eq. 5). So the switch takes two steps:
     model = LlamaForCausalLM(config)             # any model whose attention layers call
     enable_nsa(model, NSAConfig(...))            # ALL_ATTENTION_FUNCTIONS, e.g. Llama, Qwen2, ...
 
-:func:`enable_nsa` gives every attention layer an :class:`NSAParams` child (so the optimizer
+:func:`enable_nsa` gives every attention layer an :class:`NSAParams` child (so the optimiser
 sees its parameters), a forward pre-hook that keeps the layer's input for the gates, and sets the
 model's attention implementation to ``"nsa"``. The model's own projections, RoPE and KV cache are
 used unchanged: NSA replaces only the softmax-attention step. The attention mask of a batch is

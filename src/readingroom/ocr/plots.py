@@ -53,7 +53,7 @@ def plot_compression(readings: Sequence[Reading], edges: Sequence[float],
 
     Our ratio is characters per vision token divided by
     :data:`~readingroom.ocr.tokenizer.CHARS_PER_BPE_TOKEN` (an estimate of BPE tokens); the
-    paper's is in its own tokenizer's tokens.
+    paper's is in its own tokeniser's tokens.
     """
     _check_readings(readings)
     ax = get_axes(ax)
@@ -133,7 +133,7 @@ def plot_memory(recall: np.ndarray, factors: Sequence[float], n_tokens: int = 64
 
 
 def _png_data_uri(image: np.ndarray) -> str:
-    """A grayscale image ``[H, W]`` in ``[0, 1]`` as an inline ``data:image/png`` URI."""
+    """A greyscale image ``[H, W]`` in ``[0, 1]`` as an inline ``data:image/png`` URI."""
     import base64
     import io
 

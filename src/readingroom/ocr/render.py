@@ -1,6 +1,6 @@
 """Render text as a page image: the input side of contexts optical compression.
 
-DeepSeek-OCR reads text from a picture of a page. Here a page is a small grayscale image with
+DeepSeek-OCR reads text from a picture of a page. Here a page is a small greyscale image with
 text set in DejaVu Sans Mono, the monospace font that ships with matplotlib (so no download is
 needed). A monospace font makes every character equally wide, so the number of characters that
 fit on a line (:func:`chars_per_line`), the number of lines on a page (:func:`lines_per_page`)
@@ -253,11 +253,11 @@ def wrap_text(text: str, width: int) -> tuple[str, ...]:
 
 def render_page(text: str, *, size: tuple[int, int] = (256, 256), font_size: int = 12,
                 margin: int = 4, max_lines: int | None = None) -> Page:
-    """Render ``text`` black on white as a grayscale page.
+    """Render ``text`` black on white as a greyscale page.
 
     The text is wrapped with :func:`wrap_text` to :func:`chars_per_line` characters, and the
     lines are drawn from the top-left corner (inside the margin) at the font's line height,
-    antialiased, in an 8-bit grayscale image that is then scaled to ``[0, 1]``.
+    antialiased, in an 8-bit greyscale image that is then scaled to ``[0, 1]``.
 
     Args:
         text: characters from :data:`~readingroom.ocr.text.ALPHABET` and ``"\\n"`` (a forced
@@ -300,7 +300,7 @@ def render_page(text: str, *, size: tuple[int, int] = (256, 256), font_size: int
 
     canvas = Image.new("L", (width, height), color=255)  # white paper
     draw = ImageDraw.Draw(canvas)
-    draw.fontmode = "L"  # antialiased grayscale glyphs
+    draw.fontmode = "L"  # antialiased greyscale glyphs
     font = _font(font_size)
     line_height = _line_height(font_size)
     for row, line in enumerate(lines):

@@ -49,7 +49,7 @@ __all__ = ["ALPHABET", "CORPUS_FILE", "CORPUS_MODULES", "CORPUS_RECORD", "MAX_CH
            "build_corpus", "corpus", "corpus_sha256", "random_text", "read_corpus", "sample_text", "write_corpus"]
 
 #: Every character a generated text may contain: space, lowercase ``a-z``, digits ``0-9`` and the
-#: punctuation ``.,;:'()-``, in this order (the order the tokenizer numbers them in).
+#: punctuation ``.,;:'()-``, in this order (the order the tokeniser numbers them in).
 ALPHABET: str = " abcdefghijklmnopqrstuvwxyz0123456789.,;:'()-"
 
 #: The standard-library modules whose docstrings make up the corpus, sorted by name.

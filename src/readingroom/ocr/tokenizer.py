@@ -1,4 +1,4 @@
-"""A character-level tokenizer for the OCR decoder: one token per character of :data:`ALPHABET`.
+"""A character-level tokeniser for the OCR decoder: one token per character of :data:`ALPHABET`.
 
 Ids ``0..3`` are the special tokens ``<pad>`` (0), ``<bos>``, ``<eos>`` and ``<unk>``; the
 characters of the alphabet follow in alphabet order, so the default vocabulary has
@@ -7,12 +7,12 @@ caller asks for ``strict=True``, which raises instead.
 
 Character tokens and the paper's tokens are not the same unit. DeepSeek-OCR quotes its
 compression ratio as text tokens per vision token, counting text tokens with its own BPE
-tokenizer, and English BPE vocabularies average roughly four characters per token
+tokeniser, and English BPE vocabularies average roughly four characters per token
 (:data:`CHARS_PER_BPE_TOKEN`). A ratio measured here in characters per vision token is therefore
 about four times the ratio in BPE tokens per vision token: 40 characters per vision token is
 roughly the paper's "10x". Divide by :data:`CHARS_PER_BPE_TOKEN` before comparing with the paper,
 and treat the result as an estimate, since the characters-per-token figure varies with the text
-and the tokenizer.
+and the tokeniser.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = ["CHARS_PER_BPE_TOKEN", "SPECIAL_TOKENS", "CharTokenizer"]
 
 #: Rough average number of characters per token of an English BPE vocabulary. Use it to turn
 #: characters per vision token into the paper's text (BPE) tokens per vision token. It is a rule
-#: of thumb, not a property of DeepSeek-OCR's tokenizer: code, numbers and other languages give
+#: of thumb, not a property of DeepSeek-OCR's tokeniser: code, numbers and other languages give
 #: fewer characters per token, plain English prose a few more.
 CHARS_PER_BPE_TOKEN: float = 4.0
 

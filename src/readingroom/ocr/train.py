@@ -263,7 +263,7 @@ def glyph_targets(pages: Sequence[Page], mode: str, tokenizer: CharTokenizer,
     dense labels of :func:`pretrain_encoder`.
 
     Raises:
-        TypeError, ValueError: empty pages or non-Page items, an unknown mode, a bad tokenizer,
+        TypeError, ValueError: empty pages or non-Page items, an unknown mode, a bad tokeniser,
             a non-positive ``patch_size`` or ``slots``.
     """
     m = get_mode(mode)

@@ -1,7 +1,7 @@
 """Toy videos generated in place: one bouncing shape per clip, its motion class as the "prompt".
 
 Sora is trained on captioned videos; at toy scale the caption is one of four motion classes
-(:data:`MOTIONS`) and the video is a single grayscale shape (:data:`SHAPES`) moving at constant
+(:data:`MOTIONS`) and the video is a single greyscale shape (:data:`SHAPES`) moving at constant
 speed and bouncing off the walls. Every property a "world simulator" should keep is known exactly
 here: the true centre of the object in every frame, its speed per axis, its mass (area).
 
