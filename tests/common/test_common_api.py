@@ -32,6 +32,7 @@ EXPECTED = {
     "load_book_data",
     "save_weights",
     "load_weights",
+    "load_committed",
     "read_record",
     "file_sha256",
     "run_provenance",

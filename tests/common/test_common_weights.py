@@ -19,6 +19,7 @@ from readingroom.common import (
     TinyTransformer,
     TransformerConfig,
     file_sha256,
+    load_committed,
     load_weights,
     read_record,
     run_provenance,
@@ -497,3 +498,103 @@ def test_run_provenance_errors():
         run_provenance("  ")
     with pytest.raises(TypeError, match="outputs"):
         run_provenance("x", outputs=(3,))
+
+
+# --- load_committed: the one way packages load committed weights ---------------------------------
+
+
+def committed(tmp_path, metrics=None):
+    path = tmp_path / "demo.safetensors"
+    save_weights(tiny(0), path, **{**PROVENANCE, "metrics": metrics or {}},
+                 extra={"d_model": 16})
+    return path
+
+
+def mean_logit(model: nn.Module) -> dict[str, float]:
+    with torch.no_grad():
+        return {"mean_logit": float(model(tokens()).mean())}
+
+
+def test_load_committed_loads_into_a_model_or_a_factory_in_eval_mode(tmp_path):
+    trained = tiny(0)
+    path = committed(tmp_path, mean_logit(trained))
+    model = tiny(1).train()
+    loaded, record = load_committed(path, model, command="make it")
+    assert loaded is model and not loaded.training and same_state(loaded, trained)
+    assert record == read_record(path)
+
+    seen = []
+
+    def factory(record):
+        seen.append(record["extra"]["d_model"])
+        return tiny(2, d_model=record["extra"]["d_model"])
+
+    loaded, _ = load_committed(str(path), factory, command="make it", check=mean_logit,
+                               device="cpu")
+    assert seen == [16] and not loaded.training and same_state(loaded, trained)
+
+
+def test_load_committed_missing_file_names_path_and_command(tmp_path):
+    path = tmp_path / "sub" / "demo.safetensors"
+    built = []
+    with pytest.raises(FileNotFoundError) as err:
+        load_committed(path, lambda record: built.append(1), command="python -m demo --seed 3")
+    assert str(path) in str(err.value) and "`python -m demo --seed 3`" in str(err.value)
+    assert "only its record" not in str(err.value) and not built  # nothing built
+    with pytest.raises(FileNotFoundError, match="does not exist$"):
+        load_committed(path, tiny(), command=None)
+    # only the record is committed (a large model's weights stay out of the repository)
+    path = committed(tmp_path)
+    path.unlink()
+    with pytest.raises(FileNotFoundError, match=r"only its record demo\.json is committed; "
+                                                r"make it with `python -m demo`"):
+        load_committed(path, tiny(), command="python -m demo")
+
+
+def test_load_committed_refuses_a_tampered_file(tmp_path):
+    path = committed(tmp_path)
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="was modified after it was recorded"):
+        load_committed(path, tiny(1), command="make it")
+
+
+def test_load_committed_reproduce_check_names_the_metric(tmp_path):
+    recorded = mean_logit(tiny(0))["mean_logit"]
+    path = committed(tmp_path, {"mean_logit": recorded, "loss": 1.5})
+    # the check measures what the record says (other recorded metrics are not re-measured)
+    load_committed(path, tiny(1), command="make it", check=mean_logit)
+
+    def off(by):
+        return lambda model: {"mean_logit": mean_logit(model)["mean_logit"] + by}
+
+    load_committed(path, tiny(1), command="make it", check=off(1e-3), tolerance=2e-3)
+    with pytest.raises(ValueError) as err:
+        load_committed(path, tiny(1), command="python -m demo", check=off(1e-3), tolerance=5e-4)
+    message = str(err.value)
+    assert "no longer reproduces its record" in message and "mean_logit" in message
+    assert repr(recorded) in message and repr(recorded + 1e-3) in message
+    assert "tolerance 0.0005" in message and "`python -m demo`" in message
+    with pytest.raises(ValueError, match="mean_logit"):  # NaN never passes
+        load_committed(path, tiny(1), command="x", check=lambda m: {"mean_logit": math.nan})
+    with pytest.raises(ValueError, match=r"'accuracy', which its record does not hold"):
+        load_committed(path, tiny(1), command="x", check=lambda m: {"accuracy": 1.0})
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    (dict(model=3), TypeError, "model must be a torch.nn.Module or a factory"),
+    (dict(model=lambda record: "no"), TypeError, "factory must return a torch.nn.Module"),
+    (dict(command=" "), ValueError, "command"),
+    (dict(check=3), TypeError, "check must be None or callable"),
+    (dict(tolerance=-1.0), ValueError, "tolerance"),
+    (dict(tolerance=True), TypeError, "tolerance"),
+    (dict(check=lambda m: [1.0]), TypeError, "check must return a dict"),
+])
+def test_load_committed_validation(tmp_path, kwargs, error, message):
+    path = committed(tmp_path)
+    args = {"model": tiny(1), "command": "make it", **kwargs}
+    with pytest.raises(error, match=message):
+        load_committed(path, **args)
+    with pytest.raises(ValueError, match="safetensors"):
+        load_committed(tmp_path / "demo.pt", tiny(), command="make it")

@@ -13,8 +13,8 @@ Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
 :mod:`~readingroom.common.plotting`, :mod:`~readingroom.common.timer`,
 :mod:`~readingroom.common.threads` (the one-thread-per-process policy),
 :mod:`~readingroom.common.offline`, :mod:`~readingroom.common.paths`,
-:mod:`~readingroom.common.weights` (``save_weights``/``load_weights``/``read_record``/
-``file_sha256``: committed ``.safetensors`` weights with their provenance record).
+:mod:`~readingroom.common.weights` (``save_weights``/``load_weights``/``load_committed``/
+``read_record``/``file_sha256``: committed ``.safetensors`` weights with their provenance record).
 """
 
 from .device import Preset, choose_preset, pick_device
@@ -27,7 +27,9 @@ from .threads import thread_count, thread_env, use_threads
 from .timer import ChapterTimer, start_chapter
 from .train import TrainHistory, eval_mode, next_token_loss, progress_enabled, train
 from .transformer import TinyTransformer, TransformerConfig
-from .weights import file_sha256, load_weights, read_record, run_provenance, save_weights
+from .weights import (
+    file_sha256, load_committed, load_weights, read_record, run_provenance, save_weights,
+)
 
 __all__ = [
     "check_int",
@@ -60,6 +62,7 @@ __all__ = [
     "load_book_data",
     "save_weights",
     "load_weights",
+    "load_committed",
     "read_record",
     "run_provenance",
     "file_sha256",

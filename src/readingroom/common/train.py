@@ -193,12 +193,8 @@ def _run_eval(
     model: nn.Module, eval_fn: Callable[[nn.Module], Mapping[str, float]]
 ) -> dict[str, float]:
     """Call ``eval_fn(model)`` in eval mode without gradients; restore training mode after."""
-    model.eval()
-    try:
-        with torch.no_grad():
-            metrics = eval_fn(model)
-    finally:
-        model.train()
+    with eval_mode(model), torch.no_grad():
+        metrics = eval_fn(model)
     if not isinstance(metrics, Mapping):
         raise TypeError(f"eval_fn must return a dict of str -> float, got {type(metrics).__name__}")
     try:

@@ -18,10 +18,14 @@ the weights (a few MB) together with a JSON record saying how they were made. Th
    :func:`load_weights`, which checks the file against the recorded hash and loads it with clear
    errors when the architecture no longer matches. The chapter can quote the record's numbers
    with :func:`read_record` (and still runs a short live training so the reader sees the loop).
+   A package's loader (e.g. ``readingroom.ocr.reader.load_reader``) does this with
+   :func:`load_committed`: a missing file names the command that makes it, the model comes back
+   in eval mode, and an optional check re-measures the record's metrics.
 
 3. **Test.** A unit test loads the committed weights into today's code and checks that
-   evaluating them reproduces ``record["metrics"]``, so a change to the model code that breaks
-   the committed weights fails CI instead of silently changing the book's numbers.
+   evaluating them reproduces ``record["metrics"]`` (``load_committed(..., check=...)``), so a
+   change to the model code that breaks the committed weights fails CI instead of silently
+   changing the book's numbers.
 
 Tied weights. ``safetensors`` refuses tensors that share memory, and a model with tied embeddings
 (e.g. ``TinyTransformer(TransformerConfig(..., tie_embeddings=True))``) has two state-dict keys
@@ -42,7 +46,7 @@ import math
 import numbers
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -52,7 +56,10 @@ from torch import nn
 
 from .seed import _check_seed
 
-__all__ = ["save_weights", "load_weights", "read_record", "file_sha256", "run_provenance"]
+__all__ = [
+    "save_weights", "load_weights", "load_committed", "read_record", "file_sha256",
+    "run_provenance",
+]
 
 #: The suffix a weights file must have; its record is the same path with ``.json``.
 SUFFIX = ".safetensors"
@@ -600,3 +607,104 @@ def load_weights(
     }
     model.load_state_dict(state, strict=False)
     return record
+
+
+def load_committed(
+    path: str | os.PathLike,
+    model: nn.Module | Callable[[dict[str, Any]], nn.Module],
+    *,
+    command: str | None,
+    check: Callable[[nn.Module], Mapping[str, float]] | None = None,
+    tolerance: float = 0.0,
+    device: torch.device | str | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Load weights the book committed (see the module docstring) into a model in eval mode.
+
+    The one way the packages load ``book/data/`` weights: check the file is there, build the
+    model, load it with :func:`load_weights` (which checks the file's SHA-256 against its record),
+    move it to ``device``, put it in eval mode and, when ``check`` is given, make sure today's code
+    still reproduces the numbers in the record.
+
+    Args:
+        path: the ``.safetensors`` file (a relative path is relative to the working directory, as
+            for :func:`load_weights`; use :func:`~readingroom.common.book_data_path` for a file
+            under ``book/data/``).
+        model: the module to load into, or a factory ``model(record) -> nn.Module`` called with
+            the record (:func:`read_record`) for models whose configuration the record holds; a
+            factory may also raise to refuse a record (e.g. one made with other settings).
+        command: the command that makes the file again, named when the file is missing (``None``
+            when there is none to give).
+        check: ``check(model) -> {metric: value}``, run on the loaded model (eval mode, on
+            ``device``); each value must be within ``tolerance`` of ``record["metrics"][metric]``.
+        tolerance: the largest absolute difference ``check`` may find, >= 0.
+        device: where to move the model after loading (``None``: leave it where it is).
+
+    Returns:
+        ``(model, record)``: the loaded model, in eval mode, and its record.
+
+    Raises:
+        FileNotFoundError: no file at ``path``; the message gives the full path, says whether its
+            record is committed without it, and names ``command``.
+        ValueError: as :func:`load_weights` (hash mismatch, another architecture); a metric of
+            ``check`` is not in the record, or differs from it by more than ``tolerance`` (the
+            message names the metric with the recorded and the measured value).
+        TypeError: a bad argument, or ``model`` is a factory that returns no ``nn.Module``.
+    """
+    weights = _weights_path(path)
+    if command is not None:
+        command = _check_text(command, "command")
+    if check is not None and not callable(check):
+        raise TypeError(f"check must be None or callable, got {type(check).__name__}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real):
+        raise TypeError(f"tolerance must be a real number, got {type(tolerance).__name__}")
+    if not tolerance >= 0 or not math.isfinite(tolerance):
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance}")
+    if not weights.is_file():
+        record_file = _record_path(weights)
+        message = f"{weights} does not exist"
+        if record_file.is_file():
+            message += f": only its record {record_file.name} is committed"
+        if command is not None:
+            message += f"; make it with `{command}`"
+        raise FileNotFoundError(message)
+    if not isinstance(model, nn.Module):
+        if not callable(model):
+            raise TypeError(
+                f"model must be a torch.nn.Module or a factory model(record) -> nn.Module, "
+                f"got {type(model).__name__}"
+            )
+        built = model(read_record(weights))
+        if not isinstance(built, nn.Module):
+            raise TypeError(
+                f"the model factory must return a torch.nn.Module, got {type(built).__name__}"
+            )
+        model = built
+    record = load_weights(model, weights)
+    if device is not None:
+        model = model.to(device)
+    model.eval()
+    if check is None:
+        return model, record
+    measured = check(model)
+    if not isinstance(measured, Mapping):
+        raise TypeError(f"check must return a dict of metric -> number, "
+                        f"got {type(measured).__name__}")
+    recorded = record.get("metrics") or {}
+    worst = None
+    for name, value in measured.items():
+        if name not in recorded:
+            raise ValueError(
+                f"{weights}: the check measures {name!r}, which its record does not hold "
+                f"(recorded metrics: {_listed(sorted(recorded)) or 'none'})"
+            )
+        diff = abs(float(value) - float(recorded[name]))
+        if not diff <= tolerance and (worst is None or not diff <= worst[0]):
+            worst = (diff, name, float(value))
+    if worst is not None:
+        diff, name, value = worst
+        raise ValueError(
+            f"{weights} no longer reproduces its record: {name} is {value!r} in today's code, "
+            f"{recorded[name]!r} in the record (difference {diff:.3g} > tolerance {tolerance:g})"
+            + (f"; make the weights again with `{command}`" if command is not None else "")
+        )
+    return model, record

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from readingroom.common import book_data_path, load_weights
+from readingroom.common import book_data_path, load_committed
 from readingroom.ocr.experiments import Reading, compression_sweep
 from readingroom.ocr.model import MiniDeepSeekOCR, OCRConfig
 
@@ -55,22 +55,17 @@ def reader_path(seed: int = 0, kind: str = "book") -> Path:
 
 def load_reader(seed: int = 0, kind: str = "book") -> tuple[MiniDeepSeekOCR, dict]:
     """The committed reader of ``seed`` (and ``kind``: ``"book"``, trained in the tiny and small
-    modes, or ``"all-modes"``) and its record (hash checked by
-    :func:`~readingroom.common.load_weights`).
+    modes, or ``"all-modes"``) and its record, in eval mode (hash checked by
+    :func:`~readingroom.common.load_committed`).
 
     Raises:
         ValueError: an unknown ``kind``.
         FileNotFoundError: no weights for ``seed`` (the message says how to make them).
     """
     config = _kind(kind)[0]
-    path = reader_path(seed, kind)
-    if not path.is_file():
-        flag = "" if kind == "book" else f" --curriculum {kind}"
-        raise FileNotFoundError(f"{path} is missing; make it with "
-                                f"`python -m readingroom.ocr train --seed {seed}{flag}`")
-    model = MiniDeepSeekOCR(config)
-    record = load_weights(model, path)
-    return model.eval(), record
+    flag = "" if kind == "book" else f" --curriculum {kind}"
+    return load_committed(reader_path(seed, kind), MiniDeepSeekOCR(config),
+                          command=f"python -m readingroom.ocr train --seed {seed}{flag}")
 
 
 def reader_metrics(model: MiniDeepSeekOCR) -> tuple[dict[str, float], list[Reading]]:

@@ -37,6 +37,7 @@ the drift every model shows when it is fine-tuned on numbers cancels.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -51,9 +52,8 @@ from readingroom.common import (
     TinyTransformer,
     TransformerConfig,
     book_data_path,
-    load_weights,
+    load_committed,
     make_generator,
-    read_record,
     save_weights,
     seed_everything,
     train,
@@ -611,7 +611,7 @@ def load_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *,
     """The base models :func:`save_bases` saved, for ``seeds``, checked against their records.
 
     Each file must exist, match its recorded SHA-256 (checked by
-    :func:`readingroom.common.load_weights`), have been trained with ``config``'s base-model
+    :func:`readingroom.common.load_committed`), have been trained with ``config``'s base-model
     fields, and reproduce the recorded animal distribution (to 1e-6) in today's code.
 
     Returns:
@@ -628,29 +628,23 @@ def load_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *,
     vocab = Vocab()
     keys = ("d_model", "n_layers", "n_heads", "n_ctx", "base_docs", "base_steps", "base_batch",
             "base_lr", "animal_frac")
-    out = {}
-    for seed in seeds:
-        path = base_weights_path(seed, folder)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"no saved base model for seed {seed} at {path}; train it with "
-                f"`python -m readingroom.subliminal lm-bases --seeds {seed}`")
-        recorded = read_record(path)["extra"]["config"]
-        wanted = asdict(config)
+    wanted = asdict(config)
+
+    def build(record: dict, path: Path) -> TinyTransformer:
+        recorded = record["extra"]["config"]
         diff = {k: (recorded.get(k), wanted[k]) for k in keys if recorded.get(k) != wanted[k]}
         if diff:
             raise ValueError(f"the base model at {path} was trained with a different config "
                              f"(field: (saved, wanted)) {diff}; retrain it with lm-bases")
-        model = TinyTransformer(_model_config(vocab, config))
-        record = load_weights(model, path)
-        model = model.to(device).eval()
-        now = _base_metrics(model, vocab)
-        worst = max(abs(now[k] - float(v)) for k, v in record["metrics"].items())
-        if worst > 1e-6:
-            raise ValueError(f"the base model at {path} no longer reproduces its recorded animal "
-                             f"distribution (largest difference {worst:.2e}): the model code "
-                             "changed; retrain it with lm-bases")
-        out[seed] = model
+        return TinyTransformer(_model_config(vocab, config))
+
+    out = {}
+    for seed in seeds:
+        path = base_weights_path(seed, folder)
+        out[seed], _ = load_committed(
+            path, functools.partial(build, path=path), device=device, tolerance=1e-6,
+            command=f"python -m readingroom.subliminal lm-bases --seeds {seed}",
+            check=lambda model: _base_metrics(model, vocab))
     return out
 
 
