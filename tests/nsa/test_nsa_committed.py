@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from readingroom.common import load_book_data, load_weights
-from readingroom.nsa.experiments import (
-    KINDS, RECALL_RECIPE, heldout_set, make_recall_model, recall_path,
-)
-from readingroom.nsa.recall import recall_accuracy
+import readingroom.nsa.experiments as experiments
+from readingroom.common import load_book_data
+from readingroom.nsa import KINDS, RECALL_RECIPE, load_recall
 
 SEEDS = (0, 1, 2, 3, 4)
 
@@ -33,10 +31,41 @@ def test_recorded_runs_used_todays_recipe(seed):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_committed_weights_reproduce_their_accuracy(kind):
-    model = make_recall_model(kind)
-    record = load_weights(model, recall_path(0, kind))
-    tokens, targets = heldout_set(RECALL_RECIPE, seed=0)
-    accuracy = recall_accuracy(model.eval(), tokens, targets)
-    assert abs(accuracy - record["metrics"]["accuracy"]) < 0.01
+    # check=True: today's code must score the held-out set within 0.01 of the weights' record ...
+    model, record = load_recall(kind, 0, check=True)
+    assert not model.training and record["extra"]["kind"] == kind
+    # ... which is the accuracy the seed's summary (and so the chapter) quotes.
     summary = load_book_data("nsa/recall_seed0.json")
-    assert abs(accuracy - summary["runs"][kind]["accuracy"]) < 0.01
+    assert record["metrics"]["accuracy"] == summary["runs"][kind]["accuracy"]
+
+
+def test_load_recall_names_the_command_for_missing_weights():
+    with pytest.raises(FileNotFoundError, match=r"recall --seed 7 --weights"):
+        load_recall("nsa", 7)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        load_recall("sparse", 0)
+
+
+def test_load_recall_refuses_weights_of_another_recipe_or_kind(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    for kind in ("nsa", "window"):
+        source = experiments.recall_path(0, kind)
+        shutil.copy(source, tmp_path / source.name)
+        shutil.copy(source.with_suffix(".json"), tmp_path / source.with_suffix(".json").name)
+    record_path = tmp_path / "recall_nsa_seed0.json"
+    record = json.loads(record_path.read_text())
+    record["extra"]["recipe"] = record["extra"]["recipe"].replace("steps=2000", "steps=1000")
+    record_path.write_text(json.dumps(record))
+    monkeypatch.setattr(experiments, "recall_path",
+                        lambda seed, kind=None: tmp_path / f"recall_{kind}_seed{seed}.safetensors")
+    with pytest.raises(ValueError, match="with the recipe"):
+        load_recall("nsa", 0)
+    model, _ = load_recall("window", 0)  # the untouched copy loads
+    assert not model.training
+    # a file saved as one kind cannot be loaded as another
+    shutil.copy(tmp_path / "recall_window_seed0.safetensors", tmp_path / "recall_full_seed0.safetensors")
+    shutil.copy(tmp_path / "recall_window_seed0.json", tmp_path / "recall_full_seed0.json")
+    with pytest.raises(ValueError, match="trained as 'window'"):
+        load_recall("full", 0)

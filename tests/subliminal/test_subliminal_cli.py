@@ -109,7 +109,7 @@ def test_lm_json_in_a_subprocess():
 
 
 def test_lm_bases_saves_loadable_models(tmp_path, capsys):
-    from readingroom.subliminal.lm import LM_QUICK, load_bases
+    from readingroom.subliminal.lm_models import LM_QUICK, load_bases
 
     assert main(["lm-bases", "--seeds", "1", "2", "--quick", "--out", str(tmp_path),
                  "--no-progress"]) == 0
@@ -158,7 +158,8 @@ def test_mnist_sweep_writes_a_record_that_reproduces(tmp_path, capsys):
 
 
 def test_lm_seeds_writes_a_record_that_reproduces(tmp_path, capsys):
-    from readingroom.subliminal.lm import LM_QUICK, LM_RECORD_FIELDS, run_lm_seeds
+    from readingroom.subliminal.lm import LM_RECORD_FIELDS, run_lm_seeds
+    from readingroom.subliminal.lm_models import LM_QUICK
 
     out = tmp_path / "lm.json"
     assert main(["lm-seeds", "--seeds", "3", "5", "--quick", "--out", str(out),
@@ -178,12 +179,12 @@ def test_lm_seeds_writes_a_record_that_reproduces(tmp_path, capsys):
 
 
 def test_lm_seeds_without_base_models_names_the_command(tmp_path, capsys, monkeypatch):
-    from readingroom.subliminal import lm
+    from readingroom.subliminal import lm_models
 
     def missing(seeds, config, **kwargs):
         raise FileNotFoundError("no base model for seed 9")
 
-    monkeypatch.setattr(lm, "load_bases", missing)
+    monkeypatch.setattr(lm_models, "load_bases", missing)
     with pytest.raises(SystemExit) as info:
         main(["lm-seeds", "--seeds", "9", "10", "--out", str(tmp_path / "x.json"),
               "--no-progress"])

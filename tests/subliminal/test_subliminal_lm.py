@@ -1,4 +1,5 @@
-"""Unit tests for readingroom.subliminal.lm: the toy owl / numbers experiment of Cloud et al."""
+"""Unit tests for the toy owl / numbers experiment of Cloud et al. (2025, Section 3): the data
+(readingroom.subliminal.lm_data), the models (lm_models) and the experiment (lm)."""
 
 from __future__ import annotations
 
@@ -10,36 +11,40 @@ import torch
 
 from readingroom.common import make_generator
 from readingroom.subliminal.lm import (
-    ANIMALS,
-    BASE_ANIMAL_WEIGHTS,
-    LM_CPU,
-    LM_GPU,
-    LM_QUICK,
-    FilterStats,
     InContextShift,
-    LmConfig,
     LmResult,
-    Vocab,
-    animal_distribution,
-    animal_documents,
-    filter_numbers,
-    filter_verdict,
-    finetune_student,
-    finetune_teacher,
-    generate_numbers,
     in_context_shift,
-    make_batch,
-    number_divergence,
-    number_documents,
-    pretraining_corpus,
-    base_weights_path,
     lm_table,
-    load_bases,
     ring_base_seeds,
     run_lm_experiment,
     run_lm_seeds,
-    save_bases,
     summarize_lm,
+)
+from readingroom.subliminal.lm_data import (
+    ANIMALS,
+    BASE_ANIMAL_WEIGHTS,
+    FilterStats,
+    Vocab,
+    animal_documents,
+    filter_numbers,
+    filter_verdict,
+    make_batch,
+    number_documents,
+    pretraining_corpus,
+)
+from readingroom.subliminal.lm_models import (
+    LM_CPU,
+    LM_GPU,
+    LM_QUICK,
+    LmConfig,
+    animal_distribution,
+    base_weights_path,
+    finetune_student,
+    finetune_teacher,
+    generate_numbers,
+    load_bases,
+    number_divergence,
+    save_bases,
     train_base,
     trait_probability,
 )

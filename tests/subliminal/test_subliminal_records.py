@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from readingroom.common import load_book_data
 from readingroom.subliminal import LmConfig, SweepResult
-from readingroom.subliminal.lm import LM_CPU, LM_RECORD_FIELDS, LM_SEEDS_RECORD
+from readingroom.subliminal.lm import LM_RECORD_FIELDS, LM_SEEDS_RECORD
+from readingroom.subliminal.lm_models import LM_CPU
 from readingroom.subliminal.mnist import CONDITIONS, CPU_PRESET, MNIST_SWEEP_RECORD, settings_of
 
 

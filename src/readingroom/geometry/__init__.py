@@ -20,7 +20,9 @@ The problem language, numeric diagrams, and a deduction engine core (DD + AR).
 * :mod:`~readingroom.geometry.ddar` — :func:`solve` (deductive rules + algebraic reasoning),
   :func:`format_proof`, :func:`proof_holds`;
 * :mod:`~readingroom.geometry.search` — auxiliary-point :func:`candidates` and the beam
-  :func:`search` over DD + AR (``python -m readingroom.geometry solve ...``).
+  :func:`search` over DD + AR (``python -m readingroom.geometry solve ...``);
+* :mod:`~readingroom.geometry.problems` — the book's problem set (:func:`load_problems`, with
+  :data:`DESCRIPTIONS` and :data:`DIFFICULTY` tags).
 """
 
 from readingroom.geometry.ar import LinearSystem
@@ -66,6 +68,13 @@ from readingroom.geometry.optimize import (
     residuals,
 )
 from readingroom.geometry.primitives import Circle, Line
+from readingroom.geometry.problems import (
+    DESCRIPTIONS,
+    DIFFICULTIES,
+    DIFFICULTY,
+    load_problems,
+    problems_text,
+)
 from readingroom.geometry.rules import RULES
 from readingroom.geometry.search import (
     Lemma,
@@ -86,4 +95,5 @@ __all__ = [
     "Lemma", "SearchResult", "candidates", "search", "search_proof_holds",
     "Constraint", "DiagramOptimizationError", "OptimizedDiagram", "constraints",
     "optimize_diagram", "residuals",
+    "DESCRIPTIONS", "DIFFICULTIES", "DIFFICULTY", "load_problems", "problems_text",
 ]

@@ -6,9 +6,19 @@
 * :mod:`~readingroom.nsa.prefill` — :func:`nsa_prefill`, Eq. (5) chunk by chunk, gathering the
   selected blocks (no ``T x T`` tensor);
 * :mod:`~readingroom.nsa.reference` — the per-token float64 loop it is tested against;
-* :mod:`~readingroom.nsa.module` — the drop-in layer :class:`NativeSparseAttention`.
+* :mod:`~readingroom.nsa.module` — the drop-in layer :class:`NativeSparseAttention`;
+* :mod:`~readingroom.nsa.analysis` — what a trained model attends to (:func:`attention_maps`,
+  :func:`branches_only`);
+* :mod:`~readingroom.nsa.cost` — tokens loaded per decoding step (:func:`decode_costs`, the
+  paper's Table 4);
+* :mod:`~readingroom.nsa.recall` — the key-value retrieval task (:func:`recall_accuracy`,
+  :func:`value_found`);
+* :mod:`~readingroom.nsa.experiments` — the chapter's retrieval experiment (:func:`run_recall`)
+  and its committed models (:func:`load_recall`);
+* :mod:`~readingroom.nsa.plots` — the chapter's figures.
 """
 
+from readingroom.nsa.analysis import attention_maps, branches_only
 from readingroom.nsa.attention import BACKENDS, NSAParts, masked_attention, nsa_attention
 from readingroom.nsa.blocks import (
     choose_blocks,
@@ -25,8 +35,23 @@ from readingroom.nsa.blocks import (
     window_mask,
 )
 from readingroom.nsa.config import BRANCHES, CPU_CONFIG, NSAConfig
+from readingroom.nsa.cost import PAPER_TABLE4, decode_costs
+from readingroom.nsa.experiments import (
+    KINDS,
+    RECALL_RECIPE,
+    RecallRecipe,
+    accuracy_by_distance,
+    heldout_set,
+    learned_at,
+    load_recall,
+    make_recall_model,
+    recall_path,
+    run_recall,
+)
 from readingroom.nsa.module import BlockCompressor, NativeSparseAttention, NSACache, NSAParameters
+from readingroom.nsa.plots import plot_branch_maps, plot_decode_cost, plot_recall, plot_recall_records
 from readingroom.nsa.prefill import nsa_prefill
+from readingroom.nsa.recall import recall_accuracy, value_found
 from readingroom.nsa.reference import nsa_loop_reference
 
 __all__ = [
@@ -34,4 +59,12 @@ __all__ = [
     "NativeSparseAttention", "choose_blocks", "compressed_mask", "forced_blocks", "overlap_pairs", "compression_blocks", "masked_attention",
     "nsa_attention", "nsa_loop_reference", "nsa_prefill", "num_compressed", "num_selection_blocks",
     "overlap_matrix", "select_blocks", "selection_mask", "selection_scores", "window_mask",
+    # what a trained model attends to, and the decoding cost
+    "attention_maps", "branches_only", "PAPER_TABLE4", "decode_costs",
+    # the retrieval experiment and its committed models
+    "KINDS", "RECALL_RECIPE", "RecallRecipe", "accuracy_by_distance", "heldout_set", "learned_at",
+    "load_recall", "make_recall_model", "recall_path", "run_recall", "recall_accuracy",
+    "value_found",
+    # figures
+    "plot_branch_maps", "plot_decode_cost", "plot_recall", "plot_recall_records",
 ]

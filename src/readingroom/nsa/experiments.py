@@ -8,7 +8,8 @@ cannot see a needle more than ``w`` tokens back, the control.
 Training for long enough to compare them takes longer than a chapter may run on a CPU, so
 ``python -m readingroom.nsa recall --seed S`` trains all three (:func:`run_recall`) and writes
 their curves and held-out accuracies to ``book/data/nsa/recall_seed{S}.json``; for seed 0 it also
-writes the weights (``recall_{kind}_seed0.safetensors``), which the chapter loads to look inside.
+writes the weights (``recall_{kind}_seed0.safetensors``), which the chapter loads to look inside
+(:func:`load_recall`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from torch import nn
 from readingroom.common.checks import check_int
 from readingroom.common.paths import book_data_path
 from readingroom.common.seed import make_generator
+from readingroom.common.weights import load_committed
 from readingroom.nsa.analysis import needle_distance
 from readingroom.nsa.config import CPU_CONFIG, NSAConfig
-from readingroom.nsa.recall import RecallRun, RecallTask, recall_hits, train_recall
+from readingroom.nsa.recall import RecallRun, RecallTask, recall_accuracy, recall_hits, train_recall
 
 __all__ = [
     "KINDS", "QUICK_RECIPE", "RECALL_RECIPE", "RecallRecipe", "accuracy_by_distance",
-    "heldout_set", "learned_at", "make_recall_model", "recall_job", "recall_path", "run_recall", "summarise",
+    "heldout_set", "learned_at", "load_recall", "make_recall_model", "recall_job", "recall_path", "run_recall", "summarise",
     "write_summary",
 ]
 
@@ -117,6 +119,42 @@ def recall_path(seed: int, kind: str | None = None) -> Path:
     """``book/data/nsa/recall_seed{seed}.json``, or the weights of one ``kind``."""
     name = f"nsa/recall_seed{seed}.json" if kind is None else f"nsa/recall_{kind}_seed{seed}.safetensors"
     return book_data_path(name)
+
+
+def load_recall(kind: str, seed: int = 0, *, check: bool = False,
+                device: torch.device | str | None = None) -> tuple[nn.Module, dict]:
+    """The committed model of attention ``kind`` trained with ``seed``, and its record.
+
+    ``python -m readingroom.nsa recall --seed S --weights`` wrote the weights
+    (:func:`recall_path`; the book commits seed 0's). They are loaded with
+    :func:`~readingroom.common.load_committed` into :func:`make_recall_model` ``(kind)``: the
+    file's SHA-256 is checked against its record, a record made with another recipe than
+    :data:`RECALL_RECIPE` is refused, and the model comes back in eval mode on ``device``
+    (``None``: the CPU). With ``check=True`` the model's accuracy on :func:`heldout_set`
+    ``(RECALL_RECIPE, seed)`` must also be within 0.01 of the recorded ``accuracy``.
+
+    Raises:
+        ValueError: an unknown ``kind``; a record of another recipe or kind; a file that does not
+            match its record; with ``check``, an accuracy that no longer matches.
+        FileNotFoundError: no weights for ``seed`` (the message gives the command that makes them).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    path = recall_path(seed, kind)
+
+    def build(record: dict) -> nn.Module:
+        extra = record.get("extra") or {}
+        if extra.get("kind") != kind or extra.get("recipe") != repr(RECALL_RECIPE):
+            raise ValueError(f"{path} was trained as {extra.get('kind')!r} with the recipe "
+                             f"{extra.get('recipe')}, not as {kind!r} with {RECALL_RECIPE!r}")
+        return make_recall_model(kind)
+
+    def accuracy(model: nn.Module) -> dict[str, float]:
+        return {"accuracy": recall_accuracy(model, *heldout_set(RECALL_RECIPE, seed))}
+
+    return load_committed(path, build,
+                          command=f"python -m readingroom.nsa recall --seed {seed} --weights",
+                          check=accuracy if check else None, tolerance=0.01, device=device)
 
 
 def run_recall(recipe: RecallRecipe, seed: int, *, progress: bool = True,

@@ -6,10 +6,14 @@ dominated by it, with a few global blocks), a 16x convolutional token compressor
 attention, a projector (:mod:`~readingroom.ocr.encoder`) — and a small causal decoder with a
 DeepSeekMoE-style mixture-of-experts feed-forward (Dai et al., 2024, arXiv 2401.06066) reads the
 text back from them (:mod:`~readingroom.ocr.moe`, :mod:`~readingroom.ocr.decoder`). The text is
-Python docstrings, shipped as package data (:mod:`~readingroom.ocr.text`).
+Python docstrings, shipped as package data (:mod:`~readingroom.ocr.text`). The chapter's
+experiments (:mod:`~readingroom.ocr.experiments`), its committed reader
+(:mod:`~readingroom.ocr.reader`, :func:`load_reader`), the error alignment
+(:mod:`~readingroom.ocr.errors`) and the figures (:mod:`~readingroom.ocr.plots`) build on them.
 """
 
 from readingroom.ocr.decoder import DecoderConfig, DecoderOutput, MoEDecoder, count_parameters
+from readingroom.ocr.errors import align, highlight_errors
 from readingroom.ocr.encoder import (
     COMPRESSION,
     MODES,
@@ -30,13 +34,31 @@ from readingroom.ocr.model import (
     page_target,
     precision,
 )
-from readingroom.ocr.moe import MoEAux, MoEConfig, MoEFeedForward
+from readingroom.ocr.experiments import (
+    binned_precision,
+    compression_rho,
+    compression_sweep,
+    memory_sweep,
+    pick_samples,
+    read_controls,
+    token_budget,
+)
+from readingroom.ocr.moe import MoEAux, MoEConfig, MoEFeedForward, moe_reference
+from readingroom.ocr.plots import (
+    plot_compression,
+    plot_memory,
+    plot_token_budget,
+    plot_token_grid,
+    readings_html,
+)
+from readingroom.ocr.reader import load_reader
 from readingroom.ocr.render import (
     Page, char_advance, glyph_boxes, page_capacity, render_page, render_text_page,
 )
 from readingroom.ocr.text import ALPHABET, sample_text
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN, CharTokenizer
 from readingroom.ocr.train import (
+    READER_CURRICULUM,
     PageRecipe,
     evaluate,
     glyph_targets,
@@ -55,11 +77,15 @@ __all__ = [
     "EncoderConfig", "DeepEncoder",
     # decoder
     "MoEConfig", "MoEAux", "MoEFeedForward", "DecoderConfig", "DecoderOutput", "MoEDecoder",
-    "count_parameters",
+    "count_parameters", "moe_reference",
     # the whole reader and its scores
     "OCRConfig", "MiniDeepSeekOCR", "make_batch", "page_target", "edit_distance", "precision",
     "compression_ratio",
     # training and scoring
     "PageRecipe", "sample_pages", "train_reader", "evaluate", "glyph_targets",
-    "pretrain_encoder",
+    "pretrain_encoder", "READER_CURRICULUM",
+    # the chapter's experiments, the committed reader, errors and figures
+    "binned_precision", "compression_rho", "compression_sweep", "memory_sweep", "pick_samples",
+    "read_controls", "token_budget", "load_reader", "align", "highlight_errors",
+    "plot_compression", "plot_memory", "plot_token_budget", "plot_token_grid", "readings_html",
 ]

@@ -12,7 +12,9 @@ with the paper's in-context control (the same numbers as a prompt, not trained o
 
 Modules: :mod:`~readingroom.subliminal.data` (digits and noise), :mod:`~readingroom.subliminal.mlp`
 (a batch of independent MLPs), :mod:`~readingroom.subliminal.mnist` (the experiment),
-:mod:`~readingroom.subliminal.lm` (the toy language model),
+:mod:`~readingroom.subliminal.lm_data` (the toy language model's number data: vocabulary,
+documents, the filter), :mod:`~readingroom.subliminal.lm_models` (its base models, teacher,
+students and trait), :mod:`~readingroom.subliminal.lm` (the owl experiment),
 :mod:`~readingroom.subliminal.theorem`, :mod:`~readingroom.subliminal.plots`; command line:
 ``python -m readingroom.subliminal mnist --seed 0`` and ``... lm --seed 0``.
 """
@@ -32,6 +34,7 @@ from readingroom.subliminal.mnist import (
     GPU_PRESET,
     QUICK_PRESET,
     DIFF_SEED_OFFSET,
+    MNIST_SWEEP_RECORD,
     MnistResult,
     SweepResult,
     mean_ci,
@@ -43,25 +46,35 @@ from readingroom.subliminal.mnist import (
     sweep_aux,
     train_teachers,
 )
-from readingroom.subliminal.lm import (
-    LM_CPU,
-    LM_GPU,
-    LM_QUICK,
-    InContextShift,
-    LmConfig,
-    LmResult,
+from readingroom.subliminal.lm_data import (
+    BASE_ANIMAL_WEIGHTS,
     Vocab,
     filter_numbers,
     filter_verdict,
+)
+from readingroom.subliminal.lm_models import (
+    LM_CPU,
+    LM_GPU,
+    LM_QUICK,
+    LmConfig,
+    finetune_teacher,
     generate_numbers,
+    load_bases,
+    save_bases,
+    train_base,
+    trait_probability,
+)
+from readingroom.subliminal.lm import (
+    LM_RECORD_FIELDS,
+    LM_SEEDS_RECORD,
+    InContextShift,
+    LmResult,
     in_context_shift,
     lm_table,
-    load_bases,
+    ring_base_seeds,
     run_lm_experiment,
     run_lm_seeds,
-    save_bases,
     summarize_lm,
-    trait_probability,
 )
 from readingroom.subliminal.plots import plot_conditions, plot_cosines, plot_lm, plot_sweep
 from readingroom.subliminal.theorem import (
@@ -90,6 +103,7 @@ __all__ = [
     # MNIST experiment (Section 6)
     "CONDITIONS",
     "DIFF_SEED_OFFSET",
+    "MNIST_SWEEP_RECORD",
     "MnistResult",
     "SweepResult",
     "CPU_PRESET",
@@ -117,23 +131,31 @@ __all__ = [
     "plot_cosines",
     "plot_sweep",
     "plot_lm",
-    # toy language model (Section 3)
-    "LM_CPU",
-    "LM_GPU",
-    "LM_QUICK",
-    "InContextShift",
-    "LmConfig",
-    "LmResult",
+    # toy language model (Section 3): the number data
+    "BASE_ANIMAL_WEIGHTS",
     "Vocab",
     "filter_numbers",
     "filter_verdict",
+    # its models
+    "LM_CPU",
+    "LM_GPU",
+    "LM_QUICK",
+    "LmConfig",
+    "finetune_teacher",
     "generate_numbers",
+    "load_bases",
+    "save_bases",
+    "train_base",
+    "trait_probability",
+    # the experiment
+    "LM_RECORD_FIELDS",
+    "LM_SEEDS_RECORD",
+    "InContextShift",
+    "LmResult",
     "in_context_shift",
     "lm_table",
-    "load_bases",
+    "ring_base_seeds",
     "run_lm_experiment",
     "run_lm_seeds",
-    "save_bases",
     "summarize_lm",
-    "trait_probability",
 ]

@@ -92,7 +92,7 @@ def _run_mnist_command(args: argparse.Namespace, parser: argparse.ArgumentParser
 
 
 def _add_lm(sub: argparse._SubParsersAction) -> None:
-    from readingroom.subliminal.lm import ANIMALS
+    from readingroom.subliminal.lm_data import ANIMALS
 
     p = sub.add_parser("lm", help="the owl experiment in a toy language model (one seed)",
                        description="Pretrain two tiny base models, fine-tune one into a teacher "
@@ -112,7 +112,8 @@ def _add_lm(sub: argparse._SubParsersAction) -> None:
 def _run_lm_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dataclasses import asdict
 
-    from readingroom.subliminal.lm import LM_CPU, LM_QUICK, run_lm_experiment
+    from readingroom.subliminal.lm import run_lm_experiment
+    from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK
 
     config = LM_QUICK if args.quick else LM_CPU
     try:
@@ -153,7 +154,7 @@ def _add_lm_bases(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_lm_bases_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from readingroom.subliminal.lm import LM_CPU, LM_QUICK, save_bases
+    from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK, save_bases
 
     command = "python -m readingroom.subliminal lm-bases --seeds " + " ".join(
         str(s) for s in args.seeds) + (" --quick" if args.quick else "")
@@ -234,14 +235,8 @@ def _run_lm_seeds_command(args: argparse.Namespace, parser: argparse.ArgumentPar
     from dataclasses import asdict
 
     from readingroom.common import book_data_path, run_provenance
-    from readingroom.subliminal.lm import (
-        LM_CPU,
-        LM_QUICK,
-        LM_SEEDS_RECORD,
-        load_bases,
-        ring_base_seeds,
-        run_lm_seeds,
-    )
+    from readingroom.subliminal.lm import LM_SEEDS_RECORD, ring_base_seeds, run_lm_seeds
+    from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK, load_bases
 
     quick_needs_out(args, parser)
     seeds = list(args.seeds)
