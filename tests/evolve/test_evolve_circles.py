@@ -12,9 +12,10 @@ import pytest
 
 from readingroom.evolve.blocks import parse_blocks
 from readingroom.evolve.circles import (
-    FRAGMENTS, REGIONS, SEED_PROGRAM, basin_hopping, check_packing, draw_packing, evaluate,
-    feasible_radii, grid_score, multistart_slsqp, packing_cascade, parse_regions, repair,
-    substitute_region, violation,
+    FRAGMENTS, REGIONS, SEED_PROGRAM, basin_hopping, check_packing, check_time_budget,
+    check_warm_start, draw_packing, evaluate, feasible_radii, feasible_score, grid_score,
+    largest_hole, multistart_slsqp, optimise_penalty, optimise_slsqp, packing_cascade,
+    parse_regions, repair, substitute_region, violation,
 )
 from readingroom.evolve.sandbox import run_sandboxed
 
@@ -198,6 +199,11 @@ def test_seed_program_structure():
     end = SEED_PROGRAM.index("# EVOLVE-BLOCK-END")
     assert start < SEED_PROGRAM.index("# region: init") < end
     assert SEED_PROGRAM.index("def repair(") > end             # the exact repair is fixed
+    assert SEED_PROGRAM.index("def main(n=26, warm_start=None, time_budget_s=None, seed=0)") > end
+    assert SEED_PROGRAM.index("def optimise_slsqp(") < start   # so are the helpers
+    for name in ("construct", "polish", "perturb", "search"):  # the heuristic evolves
+        assert start < SEED_PROGRAM.index(f"def {name}(") < end
+    assert REGIONS == ("init", "optimise", "move", "schedule")
 
 
 def test_substitute_region_and_errors():
@@ -225,22 +231,173 @@ def test_seed_program_runs_in_the_sandbox_and_passes():
 VARIANTS = [(name, k) for name in REGIONS for k in range(1, len(FRAGMENTS[name]))]
 
 
+def _packing(out):
+    return {"centers": out["value"]["centers"], "radii": out["value"]["radii"]}
+
+
 def test_every_fragment_runs_and_passes():
     """The seed with each alternative snippet substituted (one region at a time) still runs in
-    the sandbox and passes the exact checker (n = 6 and n = 10; two runs at a time)."""
-    jobs = [(name, k, n) for name, k in VARIANTS for n in (6, 10)]
+    the sandbox and passes the exact checker: in constructor mode (n = 6 and 10; only the
+    regions a cold start uses), from scratch in search mode (n = 8, the same regions) and
+    warm-started in search mode (n = 8, every region but ``init``, which a warm start skips).
+    A warm-started run never returns less than its warm start. Two runs at a time."""
+    warm = evaluate(SEED_PROGRAM, 8, timeout_s=60)
+    assert warm["ok"], warm["reason"]
+    jobs = []
+    for name, k in VARIANTS:
+        if name in ("init", "optimise"):
+            jobs += [(name, k, 6, None), (name, k, 10, None), (name, k, 8, "cold")]
+        if name != "init":
+            jobs.append((name, k, 8, "warm"))
 
     def run(job):
-        name, k, n = job
-        return job, evaluate(substitute_region(SEED_PROGRAM, name, FRAGMENTS[name][k]), n,
-                             timeout_s=60)
+        name, k, n, mode = job
+        code = substitute_region(SEED_PROGRAM, name, FRAGMENTS[name][k])
+        if mode is None:
+            return job, evaluate(code, n, timeout_s=60)
+        return job, evaluate(code, n, timeout_s=60, time_budget_s=0.5,
+                             warm_start=_packing(warm) if mode == "warm" else None)
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(run, jobs))
     failed = [(job, out["reason"]) for job, out in results if not out["ok"]]
     assert not failed
-    for (name, k, n), out in results:
-        assert out["score"] > 0.9 * grid_score(n), (name, k, n, out["score"])
+    for (name, k, n, mode), out in results:
+        assert out["score"] > 0.9 * grid_score(n), (name, k, n, mode, out["score"])
+        if mode == "warm":
+            assert out["score"] >= warm["score"], (name, k)
+
+
+# ----------------------------------------------------------------------------- search mode
+
+
+def test_search_mode_runs_from_scratch_and_from_a_warm_start():
+    cold = evaluate(SEED_PROGRAM, 10, timeout_s=60, time_budget_s=1.0)
+    assert cold["ok"], cold["reason"]
+    assert 0.3 < cold["cpu_s"] < 1.0 + 3.0          # imports + the budget + the repair
+    assert set(cold["value"]) == {"centers", "radii", "cpu_s"}
+    warm = evaluate(SEED_PROGRAM, 10, timeout_s=60, time_budget_s=1.0,
+                    warm_start=_packing(cold))
+    assert warm["ok"], warm["reason"]
+    assert warm["score"] >= cold["score"]            # never less than the warm start
+    # a warm start that is not feasible is repaired by the candidate, not refused
+    bad = _packing(cold)
+    bad["radii"] = [2 * r for r in bad["radii"]]
+    out = evaluate(SEED_PROGRAM, 10, timeout_s=60, time_budget_s=0.5, warm_start=bad)
+    assert out["ok"], out["reason"]
+
+
+def test_search_mode_enforces_the_time_budget():
+    greedy = ("import time\n"
+              "def main(n, warm_start=None, time_budget_s=None, seed=0):\n"
+              "    while True:\n        pass\n")
+    out = evaluate(greedy, 4, timeout_s=30, time_budget_s=0.5, grace_s=0.5)
+    assert not out["ok"] and out["reason"] == "sandbox: cpu"
+    assert out["wall_s"] < 20
+    # a constructor-mode program (main(n) only) cannot take the search-mode call
+    out = evaluate("def main(n):\n    return {}\n", 4, timeout_s=30, time_budget_s=0.5)
+    assert not out["ok"] and "TypeError" in out["reason"]
+
+
+def test_search_mode_passes_the_warm_start_and_a_seed():
+    echo = ("def main(n, warm_start=None, time_budget_s=None, seed=0):\n"
+            "    return {**warm_start, 'cpu_s': 0.25, 'seed': seed, 'budget': time_budget_s}\n")
+    out = evaluate(echo, 4, timeout_s=30, time_budget_s=1.5, warm_start=QUARTERS)
+    assert out["ok"] and out["score"] == 1.0 and out["cpu_s"] == 0.25
+    assert out["value"]["budget"] == 1.5
+    again = evaluate(echo, 4, timeout_s=30, time_budget_s=1.5, warm_start=QUARTERS)
+    assert again["value"]["seed"] == out["value"]["seed"]       # a CRC of code and warm start
+    other = evaluate(echo + "\n", 4, timeout_s=30, time_budget_s=1.5, warm_start=QUARTERS)
+    assert other["value"]["seed"] != out["value"]["seed"]
+    fixed = evaluate(echo, 4, timeout_s=30, time_budget_s=1.5, warm_start=QUARTERS, seed=7)
+    assert fixed["value"]["seed"] == 7
+    # a reported time that is not a number >= 0 is ignored
+    liar = echo.replace("'cpu_s': 0.25", "'cpu_s': -1")
+    assert evaluate(liar, 4, timeout_s=30, time_budget_s=1.5, warm_start=QUARTERS)["cpu_s"] \
+        is None
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf"), True, "2", None])
+def test_bad_time_budget_raises_naming_it(value):
+    with pytest.raises(ValueError, match="time_budget_s must be a finite number of seconds > 0"):
+        check_time_budget(value)
+    if value is not None:
+        with pytest.raises(ValueError, match="time_budget_s"):
+            evaluate(SEED_PROGRAM, 4, time_budget_s=value)
+
+
+def test_search_mode_argument_errors():
+    with pytest.raises(ValueError, match="warm_start needs a time_budget_s"):
+        evaluate(SEED_PROGRAM, 4, warm_start=QUARTERS)
+    with pytest.raises(ValueError, match=r"timeout_s \(the hard cap, 2.0 s\) must exceed "
+                                         r"time_budget_s \(3.0 s\)"):
+        evaluate(SEED_PROGRAM, 4, timeout_s=2.0, time_budget_s=3.0)
+    with pytest.raises(ValueError, match="grace_s"):
+        evaluate(SEED_PROGRAM, 4, time_budget_s=1.0, grace_s=-1)
+    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+        evaluate(SEED_PROGRAM, 4, time_budget_s=1.0, seed=-2)
+    with pytest.raises(ValueError, match="warm_start\\['radii'\\] must hold 4 numbers, got 3"):
+        evaluate(SEED_PROGRAM, 4, time_budget_s=1.0,
+                 warm_start={"centers": QUARTERS["centers"], "radii": [0.25] * 3})
+
+
+@pytest.mark.parametrize("warm, message", [
+    ([1, 2], "warm_start must be a dict with 'centers' and 'radii', got list"),
+    ({"centers": QUARTERS["centers"]}, "warm_start must be a dict with 'centers' and 'radii'"),
+    ({"centers": "x", "radii": [0.1] * 4}, "warm_start['centers'] must be a list of 4 pairs, "
+                                           "got str"),
+    ({"centers": QUARTERS["centers"][:3], "radii": [0.1] * 4},
+     "warm_start['centers'] must hold 4 pairs, got 3"),
+    ({"centers": QUARTERS["centers"], "radii": (0.1,) * 5},
+     "warm_start['radii'] must hold 4 numbers, got 5"),
+    ({"centers": [[0.5, 0.5]] * 3 + [[0.5]], "radii": [0.1] * 4},
+     "warm_start['centers'][3] must be a pair of finite numbers"),
+    ({"centers": [[0.5, 0.5]] * 3 + [[0.5, float("nan")]], "radii": [0.1] * 4},
+     "warm_start['centers'][3] must be a pair of finite numbers"),
+    ({"centers": [[0.5, 0.5]] * 3 + [[0.5, "0.5"]], "radii": [0.1] * 4},
+     "warm_start['centers'][3] must be a pair of finite numbers"),
+    ({"centers": QUARTERS["centers"], "radii": [0.1, 0.1, -0.1, 0.1]},
+     "warm_start['radii'][2] must be a finite number >= 0, got -0.1"),
+    ({"centers": QUARTERS["centers"], "radii": [0.1, True, 0.1, 0.1]},
+     "warm_start['radii'][1] must be a finite number >= 0, got True"),
+    ({"centers": QUARTERS["centers"], "radii": [0.1, 0.1, 0.1, float("inf")]},
+     "warm_start['radii'][3] must be a finite number >= 0, got inf"),
+])
+def test_malformed_warm_start_raises_naming_it(warm, message):
+    with pytest.raises(ValueError) as err:
+        check_warm_start(warm, 4)
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_check_warm_start_gives_plain_floats():
+    warm = check_warm_start({"centers": ((0, 1), [0.5, 0.25]), "radii": [0, 1], "x": 1}, 2)
+    assert warm == {"centers": [[0.0, 1.0], [0.5, 0.25]], "radii": [0.0, 1.0]}
+    assert all(type(v) is float for c in warm["centers"] for v in c)
+
+
+def test_largest_hole_finds_the_empty_quarter():
+    rng = np.random.default_rng(0)
+    hole = largest_hole(QUARTERS["centers"], QUARTERS["radii"], 3, rng)
+    assert np.hypot(hole[0] - 0.75, hole[1] - 0.75) < 0.05
+    assert np.allclose(largest_hole([[0.3, 0.3]], [0.2], 0, rng, probes=20000), 0.5, atol=0.03)
+
+
+def test_local_optimisers_stop_at_the_deadline_and_margin_agrees():
+    import time
+
+    rng = np.random.default_rng(1)
+    c = rng.uniform(0.1, 0.9, (10, 2))
+    r = feasible_radii(c)
+    full = optimise_slsqp(c, r)
+    near = optimise_slsqp(c, r, margin=0.1)
+    assert violation(*full) <= 1e-6 and violation(*near) <= 1e-6
+    # near pairs only, then every pair if anything overlaps: as good within a few percent
+    assert feasible_score(*near) > 0.97 * feasible_score(*full)
+    start = time.process_time()
+    cut = optimise_slsqp(c, r, deadline=start)               # already past: one iteration
+    pen = optimise_penalty(c, r, deadline=start)
+    assert time.process_time() - start < 0.5
+    assert cut[0].shape == (10, 2) and pen[1].shape == (10,)
 
 
 def test_evaluate_reports_failures():
@@ -292,6 +449,22 @@ def test_baselines_bad_arguments():
         basin_hopping(1, 3)
     with pytest.raises(ValueError, match="step"):
         basin_hopping(6, 3, step=0)
+    with pytest.raises(ValueError, match="give a budget .* or seconds"):
+        multistart_slsqp(6)
+    for bad in (0, -1.0, float("nan"), "1"):
+        with pytest.raises(ValueError, match="seconds must be a finite number of seconds > 0"):
+            basin_hopping(6, seconds=bad)
+
+
+@pytest.mark.parametrize("method", [multistart_slsqp, basin_hopping])
+def test_baselines_under_a_cpu_seconds_budget(method):
+    res = method(6, seed=0, seconds=1.0)
+    assert res.budget is None and res.seconds == 1.0
+    assert len(res.curve) == len(res.times) == len(res.scores) >= 1
+    assert res.times == sorted(res.times) and res.cpu_s < 1.0 + 0.5    # the last run is cut
+    assert check_packing(res.best, 6).score == res.score
+    both = method(6, 2, seed=0, seconds=30.0)                # whichever comes first
+    assert len(both.curve) == 2
 
 
 def test_draw_packing():

@@ -75,3 +75,30 @@ def test_a_run_killed_with_sigkill_resumes_from_its_file(tmp_path):
     after = _evaluated(db, 6)
     assert len(after) == budget
     assert all(after[i] == before[i] for i in before)  # nothing evaluated was lost or changed
+
+
+@pytest.mark.parametrize("extra", [["--time-budget", "-1"], ["--time-budget", "nan"],
+                                   ["--time-budget", "90", "--timeout", "60"]])
+def test_a_bad_time_budget_is_a_usage_error(tmp_path, capsys, extra):
+    db = str(tmp_path / "x.db")
+    assert main(["run", "circle-packing", "--n", "6", "--db", db, *extra]) == 2
+    assert "time_budget_s" in capsys.readouterr().err
+
+
+def test_a_search_mode_run_writes_its_curve(tmp_path, capsys):
+    db, out = tmp_path / "run.db", tmp_path / "run.json"
+    argv = ["run", "circle-packing", "--n", "6", "--budget", "3", "--islands", "1",
+            "--workers", "1", "--time-budget", "0.5", "--db", str(db), "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    summary = json.loads(out.read_text())
+    assert summary["evaluations"] == 3
+    assert len(summary["curve"]) == len(summary["elapsed_s"]) == len(summary["cpu_s"]) == 3
+    assert summary["curve"] == sorted(summary["curve"]) and summary["curve"][-1] <= \
+        summary["best_score"]
+    assert summary["elapsed_s"] == sorted(summary["elapsed_s"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["evaluations"] == 3
+    problem = circle_packing(6)
+    pdb = ProgramDatabase(db, features=dict(problem.features), islands=1, seed=0)
+    assert all("packing" in p.metrics for p in pdb.children() if p.status == "ok")
+    pdb.close()

@@ -162,3 +162,62 @@ def test_an_initial_program_that_fails_is_refused():
     with pytest.raises(ValueError, match="initial program of toy fails"):
         run_evolution(_problem(fail_above=0.1), MutationProposer(), budget=2, db_path=":memory:",
                       progress=False)
+
+
+def chain_evaluate(code: str, warm_start: float | None = None) -> dict:
+    """The toy's score, and a construction that counts how many evaluations it was built on:
+    the warm start plus one (trusted test code)."""
+    out = toy_evaluate(code)
+    depth = (warm_start or 0) + 1
+    out["metrics"] = {**out["metrics"], "depth": depth}
+    return out
+
+
+def depth_of(program) -> float:
+    return program.metrics["depth"]
+
+
+def _chain_problem() -> Problem:
+    return Problem(name="toy-chain", statement="Make main() return 3.", initial_program=TOY,
+                   evaluate=chain_evaluate, features={"x": (0.0, 6.0, 6)}, warm_start=depth_of)
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_warm_start_passes_the_parents_construction_to_each_child(tmp_path, pool):
+    path = tmp_path / "run.db"
+    if pool:
+        with cf.ProcessPoolExecutor(2) as executor:
+            run_evolution(_chain_problem(), MutationProposer(), budget=12, db_path=path, seed=2,
+                          islands=2, batch=3, executor=executor, progress=False)
+    else:
+        run_evolution(_chain_problem(), MutationProposer(), budget=12, db_path=path, seed=2,
+                      islands=2, progress=False)
+    db = ProgramDatabase(path, features={"x": (0.0, 6.0, 6)}, islands=2, seed=2)
+    children = db.children()
+    assert len(children) == 12
+    for child in children:                 # the root was evaluated from scratch: depth 1
+        assert child.metrics["depth"] == db.get(child.parent_id).metrics["depth"] + 1
+    assert max(c.metrics["depth"] for c in children) > 2     # constructions build up
+    db.close()
+
+
+def test_without_evolution_every_child_starts_from_the_roots_construction(tmp_path):
+    path = tmp_path / "run.db"
+    run_evolution(_chain_problem(), MutationProposer(), budget=6, db_path=path, seed=0,
+                  islands=1, evolution=False, progress=False)
+    db = ProgramDatabase(path, features={"x": (0.0, 6.0, 6)}, islands=1, seed=0)
+    assert {c.metrics["depth"] for c in db.children()} == {2}
+    db.close()
+
+
+def test_stop_ends_a_run_before_its_budget(tmp_path):
+    calls = []
+
+    def stop(db):
+        calls.append(len(db))
+        return len(db.children()) >= 3
+
+    result = run_evolution(_problem(), MutationProposer(), budget=100, db_path=":memory:",
+                           seed=0, islands=1, batch=1, progress=False, stop=stop)
+    assert result.evaluations == 3 and len(result.curve) == 3
+    assert len(calls) == 4                                   # checked before every batch

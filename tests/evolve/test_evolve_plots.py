@@ -139,5 +139,8 @@ def test_live_dashboard_records_history_and_redraws(db):
     assert len(dash.fig.axes) == 4  # three panels and the grid's colour bar, not one per draw
     dash.close()
     assert len(dash.fig.axes) == 4
+    fresh = LiveDashboard(every_s=0.0)
+    fresh.close(db)  # a database given at the end is drawn without any batch seen
+    assert len(fresh.fig.axes) == 4 and fresh.history == []
     with pytest.raises(ValueError, match="every_s"):
         LiveDashboard(every_s=-1)

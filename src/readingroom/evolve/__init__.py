@@ -8,7 +8,9 @@
   :mod:`~readingroom.evolve.executor`: evaluating untrusted programs safely and in parallel;
 * :mod:`~readingroom.evolve.circles`, :mod:`~readingroom.evolve.problems`: circle packing with an
   exact checker, and the baselines;
-* :mod:`~readingroom.evolve.loop`: the loop that ties them together.
+* :mod:`~readingroom.evolve.matmul`: matrix multiplication as an exact tensor decomposition;
+* :mod:`~readingroom.evolve.loop`: the loop that ties them together;
+* :mod:`~readingroom.evolve.plots`: a run drawn from its database, live or afterwards.
 
 Command line: ``python -m readingroom.evolve run circle-packing --budget N --seed S``.
 """
@@ -24,8 +26,15 @@ from readingroom.evolve.circles import (
 )
 from readingroom.evolve.database import Program, ProgramDatabase
 from readingroom.evolve.executor import evaluate_many, make_executor
+from readingroom.evolve.matmul import check_decomposition, matmul_tensor, multiply, strassen
 from readingroom.evolve.loop import EvolveResult, Problem, run_evolution
-from readingroom.evolve.problems import circle_packing, evaluate_packing, make_problem
+from readingroom.evolve.plots import (
+    LiveDashboard, lineage_rows, lineage_table, plot_curves, plot_dashboard, plot_grid,
+    plot_islands, plot_progress,
+)
+from readingroom.evolve.problems import (
+    circle_packing, evaluate_packing, make_problem, matmul_decomposition,
+)
 from readingroom.evolve.prompt import build_prompt, format_feedback
 from readingroom.evolve.proposers import (
     MutationProposer, OpenAIProposer, Proposal, Proposer, make_proposer,
@@ -40,4 +49,7 @@ __all__ = [
     "EvolveResult", "Problem", "run_evolution", "circle_packing", "evaluate_packing",
     "make_problem", "build_prompt", "format_feedback", "MutationProposer", "OpenAIProposer",
     "Proposal", "Proposer", "make_proposer", "SandboxResult", "run_sandboxed", "sandbox_layer",
+    "check_decomposition", "matmul_tensor", "multiply", "strassen", "matmul_decomposition",
+    "LiveDashboard", "lineage_rows", "lineage_table", "plot_curves", "plot_dashboard",
+    "plot_grid", "plot_islands", "plot_progress",
 ]

@@ -13,7 +13,15 @@ that fails its evaluation is stored with the sandbox's or the checker's reason. 
 committed to the SQLite database as it arrives, so a run killed at any moment resumes from the
 file: the budget counts the evaluations already stored.
 
-The three switches of the paper's ablation (§3.4, Fig. 8 in spirit) are arguments:
+Search heuristics (§3.2): for its mathematical problems AlphaEvolve evolves programs that *search*:
+each "was given a fixed time budget and was shown the best construction found by the previous best
+heuristic", and its goal was "to leverage this starting point and the allotted time to find an even
+better construction". A :class:`Problem` with ``warm_start`` does this: every child is evaluated as
+``evaluate(child, warm_start=problem.warm_start(parent))`` -- its parent's best construction, which
+the evaluator stored in the parent's metrics -- so the constructions improve along the lineage,
+and the code that improves them best is what gets selected. (The time budget is the evaluator's.)
+
+The three switches of the paper's ablation (§4, Fig. 8 in spirit) are arguments:
 ``evolution=False`` proposes every child from the initial program (no building on successes),
 ``diversity=False`` keeps one cell on one island (no MAP-Elites, no islands), and
 ``feedback=False`` leaves the evaluator's feedback out of the prompt.
@@ -21,6 +29,7 @@ The three switches of the paper's ablation (§3.4, Fig. 8 in spirit) are argumen
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +59,10 @@ class Problem:
         features: the MAP-Elites feature dimensions, name -> ``(low, high, bins)``; the values
             come from each result's ``features``.
         fragments: named code snippets an offline proposer may swap in.
+        warm_start: ``None``, or ``warm_start(parent) -> object``: what a child of ``parent``
+            starts from (AlphaEvolve §3.2: the best construction found so far); the loop then
+            calls ``evaluate(code, warm_start=...)`` for every child (the initial program gets
+            ``evaluate(code)``). A module-level function, so the problem pickles.
     """
 
     name: str
@@ -58,6 +71,7 @@ class Problem:
     evaluate: Callable[[str], Mapping[str, Any]]
     features: Mapping[str, tuple[float, float, int]] = field(default_factory=dict)
     fragments: Mapping[str, list[str]] = field(default_factory=dict)
+    warm_start: Callable[[Any], Any] | None = None
 
 
 @dataclass
@@ -110,11 +124,20 @@ def _score_curve(children: list[Any]) -> list[float]:
     return curve
 
 
+def _evaluate_warm(evaluate: Callable[..., Mapping[str, Any]], item: tuple[str, Any]) -> \
+        Mapping[str, Any]:
+    """``evaluate(code, warm_start=warm)`` for ``item = (code, warm)`` (picklable with a
+    ``functools.partial``, for a process pool)."""
+    code, warm = item
+    return evaluate(code, warm_start=warm)
+
+
 def run_evolution(problem: Problem, proposer: Any, *, budget: int, db_path: str | Path,
                   seed: int = 0, islands: int = 4, batch: int | None = None,
                   executor: Any = None, evolution: bool = True, diversity: bool = True,
                   feedback: bool = True, progress: bool = True,
-                  on_batch: Callable[[ProgramDatabase], None] | None = None) -> EvolveResult:
+                  on_batch: Callable[[ProgramDatabase], None] | None = None,
+                  stop: Callable[[ProgramDatabase], bool] | None = None) -> EvolveResult:
     """Evolve ``problem`` until ``budget`` children have been evaluated (counting those already
     in the database at ``db_path``, so a killed run resumes where it stopped).
 
@@ -130,6 +153,10 @@ def run_evolution(problem: Problem, proposer: Any, *, budget: int, db_path: str 
             evaluated in parallel on ``executor`` (``None``: one after another, here).
         evolution, diversity, feedback: the ablation switches (module docstring).
         on_batch: called with the database after each batch (to draw the run as it goes).
+        stop: called with the database before each batch; ``True`` ends the run there, before
+            the budget is spent (a time limit, say).
+
+    The progress bar counts the evaluations and shows the best score so far.
     """
     budget = check_int(budget, "budget")
     seed = check_int(seed, "seed", minimum=0)
@@ -155,8 +182,9 @@ def run_evolution(problem: Problem, proposer: Any, *, budget: int, db_path: str 
 
     bar = tqdm(total=budget, initial=min(evaluated(), budget), desc=problem.name,
                disable=not progress_enabled(progress))
+    bar.set_postfix(best=f"{db.best().score:.10g}")
     island = 0
-    while evaluated() < budget:
+    while evaluated() < budget and not (stop is not None and stop(db)):
         todo = min(batch, budget - evaluated())
         children = []  # (code, parent, island, diff text)
         while len(children) < todo:
@@ -178,17 +206,23 @@ def run_evolution(problem: Problem, proposer: Any, *, budget: int, db_path: str 
             else:
                 children.append((result.code, parent, island, answer.text))
             island = (island + 1) % islands
-        if executor is None:
-            results = [evaluate(code) for code, *_ in children]
+        if problem.warm_start is not None:
+            fn = functools.partial(_evaluate_warm, evaluate)
+            items: list[Any] = [(code, problem.warm_start(parent))
+                                for code, parent, *_ in children]
         else:
-            results = evaluate_many(executor, evaluate, [code for code, *_ in children],
-                                    progress=False)
+            fn, items = evaluate, [code for code, *_ in children]
+        if executor is None:
+            results = [fn(item) for item in items]
+        else:
+            results = evaluate_many(executor, fn, items, progress=False)
         for (code, parent, isl, diff), res in zip(children, results):
             db.add(code, parent_id=parent.id, island=isl,
                    score=res["score"] if res["ok"] else None, diff=diff,
                    status="ok" if res["ok"] else "failed", reason=None if res["ok"] else
                    str(res["reason"]), metrics=res.get("metrics"), features=res.get("features"))
             bar.update(1)
+        bar.set_postfix(best=f"{db.best().score:.10g}")
         if db.migration_due:
             db.migrate()
         if on_batch is not None:

@@ -193,8 +193,11 @@ class LiveDashboard:
             self._last = now
             self._draw()
 
-    def close(self) -> None:
-        """Draw the final state (the run's database must still be open)."""
+    def close(self, db: ProgramDatabase | None = None) -> None:
+        """Draw the final state: of ``db`` (e.g. the run's file reopened after
+        :func:`~readingroom.evolve.loop.run_evolution` closed it), else of the last batch seen."""
+        if db is not None:
+            self._db = _check_db(db)
         if self._db is None:
             raise RuntimeError("the dashboard has not seen a batch yet")
         self._draw()
