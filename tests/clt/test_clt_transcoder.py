@@ -70,7 +70,7 @@ def test_config_coefficients_must_not_be_negative(name):
 
 @pytest.mark.parametrize("name", ["c", "bandwidth", "threshold_init"])
 def test_config_positive_coefficients_reject_zero(name):
-    with pytest.raises(ValueError, match=f"{name} must be > 0"):
+    with pytest.raises(ValueError, match=f"{name} must be a positive finite float, got 0.0"):
         CLTConfig(n_layers=2, d_model=4, **{name: 0.0})
 
 

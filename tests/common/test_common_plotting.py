@@ -98,7 +98,7 @@ def test_plot_history_on_given_axes_with_label_and_log_scale():
         ({"history": TrainHistory()}, ValueError, "history must hold at least one loss"),
         ({"ax": "axes"}, TypeError, "ax must be a matplotlib Axes"),
         ({"smooth": 0}, ValueError, "smooth must be a positive int, got 0"),
-        ({"smooth": 2.5}, TypeError, "smooth must be a positive int"),
+        ({"smooth": 2.5}, TypeError, "smooth must be an int, got float 2.5"),
         ({"label": 3}, TypeError, "label must be a str"),
         ({"log_y": "yes"}, TypeError, "log_y must be a bool"),
     ],

@@ -106,13 +106,16 @@ def test_history_final_loss():
 
 
 @pytest.mark.parametrize(
-    "window, error", [(0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError)]
+    "window, error, match", [(0, ValueError, "window must be a positive int, got 0"),
+                             (-2, ValueError, "window must be a positive int, got -2"),
+                             (2.0, TypeError, "window must be an int, got float 2.0"),
+                             (True, TypeError, "window must be an int, got bool True")]
 )
-def test_history_window_validation(window, error):
+def test_history_window_validation(window, error, match):
     history = TrainHistory(losses=[1.0])
-    with pytest.raises(error, match="window must be a positive int"):
+    with pytest.raises(error, match=match):
         history.smoothed(window)
-    with pytest.raises(error, match="window must be a positive int"):
+    with pytest.raises(error, match=match):
         history.final_loss(window)
 
 

@@ -401,7 +401,7 @@ def test_presets_and_config():
     (dict(d_model=0), ValueError, "d_model must be a positive int"),
     (dict(d_model=30, n_heads=4), ValueError, "divisible by n_heads"),
     (dict(n_numbers=2.5), TypeError, "n_numbers must be an int"),
-    (dict(student_lr=0.0), ValueError, "student_lr must be in"),
+    (dict(student_lr=0.0), ValueError, "student_lr must be a positive finite float, got 0.0"),
     (dict(teacher_lr="big"), TypeError, "teacher_lr must be a float"),
     (dict(teacher_mix=1.0), ValueError, "teacher_mix must be in"),
     (dict(animal_frac=0.0), ValueError, "animal_frac must be in"),
@@ -432,7 +432,7 @@ def test_model_function_errors(base):
                          progress=False)
     with pytest.raises(ValueError, match="n must be a positive int"):
         generate_numbers(base, 0, VOCAB, seed=0)
-    with pytest.raises(ValueError, match="temperature must be in"):
+    with pytest.raises(ValueError, match="temperature must be a positive finite float, got 0.0"):
         generate_numbers(base, 3, VOCAB, seed=0, temperature=0.0)
     with pytest.raises(ValueError, match="max_new_tokens must be <= n_ctx - 2"):
         generate_numbers(base, 3, VOCAB, seed=0, max_new_tokens=100)

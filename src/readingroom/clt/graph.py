@@ -29,7 +29,7 @@ import torch
 
 from readingroom.clt.adapter import Frozen, ModelAdapter, traced
 from readingroom.clt.transcoder import CrossLayerTranscoder
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_choice, check_float, check_int
 
 __all__ = [
     "Node",
@@ -133,8 +133,7 @@ class AttributionGraph:
 
     def indices(self, kind: str) -> list[int]:
         """Positions in ``nodes`` of every node of ``kind``."""
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        check_choice(kind, "kind", KINDS)
         return [i for i, n in enumerate(self.nodes) if n.kind == kind]
 
     def node_index(self, kind: str, layer: int, pos: int, index: int = -1) -> int:
@@ -161,15 +160,6 @@ def check_pair(adapter: object, clt: object) -> None:
     if clt.config.n_layers != adapter.n_layers or clt.config.d_model != adapter.d_model:
         raise ValueError(f"the CLT is for L={clt.config.n_layers}, D={clt.config.d_model} but the "
                          f"model has L={adapter.n_layers}, D={adapter.d_model}")
-
-
-def _check_fraction(value: object, name: str) -> float:
-    """A number in ``(0, 1]`` (bools refused), or a ``TypeError``/``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number in (0, 1], got {type(value).__name__} {value!r}")
-    if not 0 < value <= 1:
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-    return float(value)
 
 
 def _top_logits(probs: torch.Tensor, max_logits: int, mass: float) -> list[int]:
@@ -213,7 +203,7 @@ def attribute(
             f"tokens must be one prompt, [T] or [1, T], got shape {tuple(tokens.shape)}")
     check_int(max_logits, "max_logits", minimum=1)
     check_int(batch_size, "batch_size", minimum=1)
-    _check_fraction(logit_mass, "logit_mass")
+    check_float(logit_mass, "logit_mass", low=0, low_open=True, high=1)
 
     model = copy.deepcopy(adapter.model).to(dtype).eval()
     adapter = ModelAdapter(model)
@@ -352,8 +342,8 @@ def prune(graph: AttributionGraph, node_threshold: float = 0.8,
     x (influence of their target + its logit weight) and the fewest that carry ``edge_threshold``
     of the total are kept. Feature and error nodes left without an outgoing edge are dropped.
     """
-    _check_fraction(node_threshold, "node_threshold")
-    _check_fraction(edge_threshold, "edge_threshold")
+    check_float(node_threshold, "node_threshold", low=0, low_open=True, high=1)
+    check_float(edge_threshold, "edge_threshold", low=0, low_open=True, high=1)
     w = graph.logit_weights()
     A = graph.adjacency
     node_inf = influence(normalized(A), w)

@@ -37,6 +37,7 @@ import torch
 
 from readingroom.clt.graph import AttributionGraph, PrunedGraph, _on_paths
 from readingroom.clt.replacement import intervene, local_replacement_logits
+from readingroom.common.checks import check_choice
 
 __all__ = ["Supernode", "SupernodeGraph", "group_supernodes", "intervene_supernode",
            "INTERVENTION_MODES"]
@@ -227,8 +228,7 @@ def intervene_supernode(graph: AttributionGraph | PrunedGraph, members: Supernod
         raise TypeError(f"factor must be a number, got {type(factor).__name__} {factor!r}")
     if not math.isfinite(factor):
         raise ValueError(f"factor must be finite, got {factor!r}")
-    if mode not in INTERVENTION_MODES:
-        raise ValueError(f"mode must be one of {INTERVENTION_MODES}, got {mode!r}")
+    check_choice(mode, "mode", INTERVENTION_MODES)
     positions = list(members.members) if isinstance(members, Supernode) else list(members)
     if not positions:
         raise ValueError("members must hold at least one feature node")

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_bool, check_float, check_int
 
 __all__ = [
     "CLTConfig",
@@ -84,15 +84,10 @@ class CLTConfig:
         check_int(self.n_layers, "n_layers", minimum=1)
         check_int(self.d_model, "d_model", minimum=1)
         check_int(self.n_features, "n_features", minimum=1)
-        if not isinstance(self.cross_layer, bool):
-            raise TypeError(f"cross_layer must be a bool, got {self.cross_layer!r}")
+        check_bool(self.cross_layer, "cross_layer")
         for name, positive in (("sparsity", False), ("c", True), ("preact", False),
                                ("bandwidth", True), ("threshold_init", True)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
-            if not math.isfinite(value) or value < 0 or (positive and value == 0):
-                raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value}")
+            check_float(getattr(self, name), name, low=0, low_open=positive)
 
 
 class JumpReLU(torch.autograd.Function):

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 import torch
+from readingroom.common.checks import check_bool
 
 __all__ = ["DEVICE_ENV", "PRESET_ENV", "pick_device", "Preset", "choose_preset"]
 
@@ -225,8 +226,7 @@ def choose_preset(
             "cpu and gpu must have the same keys; "
             f"only in cpu: {only_cpu or 'none'}, only in gpu: {only_gpu or 'none'}"
         )
-    if not isinstance(verbose, bool):
-        raise TypeError(f"verbose must be a bool, got {type(verbose).__name__} {verbose!r}")
+    check_bool(verbose, "verbose")
 
     if device is None:
         chosen = pick_device()

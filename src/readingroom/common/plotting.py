@@ -13,6 +13,7 @@ from matplotlib import cycler
 from matplotlib.axes import Axes
 
 from .train import TrainHistory
+from readingroom.common.checks import check_bool, check_int
 
 __all__ = ["BOOK_COLORS", "get_axes", "use_book_style", "plot_history"]
 
@@ -92,14 +93,10 @@ def plot_history(
         raise ValueError("history must hold at least one loss, got an empty TrainHistory")
     if ax is not None and not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
-    if isinstance(smooth, bool) or not isinstance(smooth, int):
-        raise TypeError(f"smooth must be a positive int, got {type(smooth).__name__} {smooth!r}")
-    if smooth < 1:
-        raise ValueError(f"smooth must be a positive int, got {smooth}")
+    check_int(smooth, "smooth")
     if label is not None and not isinstance(label, str):
         raise TypeError(f"label must be a str or None, got {type(label).__name__}")
-    if not isinstance(log_y, bool):
-        raise TypeError(f"log_y must be a bool, got {log_y!r}")
+    check_bool(log_y, "log_y")
 
     if ax is None:
         import matplotlib.pyplot as plt  # imported here so `import readingroom` stays light

@@ -18,21 +18,9 @@ import random
 import numpy as np
 import torch
 
+from .checks import MAX_SEED, check_device, check_seed
+
 __all__ = ["MAX_SEED", "seed_everything", "make_generator"]
-
-#: Largest accepted seed: NumPy's global generator takes seeds in ``[0, 2**32 - 1]``.
-MAX_SEED: int = 2**32 - 1
-
-
-def _check_seed(seed: object, name: str = "seed") -> int:
-    """Return ``seed`` if it is an int in ``[0, MAX_SEED]``, else raise naming ``name``."""
-    # bool is a subclass of int, but ``seed=True`` is almost certainly a mistake.
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{name} must be a non-negative int, got {type(seed).__name__} {seed!r}")
-    seed = int(seed)
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"{name} must be a non-negative int at most 2**32 - 1, got {seed}")
-    return seed
 
 
 def seed_everything(seed: int) -> int:
@@ -43,12 +31,8 @@ def seed_everything(seed: int) -> int:
 
     Returns:
         The seed, so a cell can write ``seed = seed_everything(0)`` and print it.
-
-    Raises:
-        TypeError: ``seed`` is not an int (``bool`` is rejected too).
-        ValueError: ``seed`` is outside ``[0, 2**32 - 1]``.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device (lazily if CUDA is not yet initialised)
@@ -66,24 +50,9 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     Args:
         seed: an int in ``[0, 2**32 - 1]``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a :class:`torch.device`.
-
-    Raises:
-        TypeError: ``seed`` is not an int, or ``device`` is not a str or torch.device.
-        ValueError: ``seed`` is out of range, ``device`` is not a valid device string, or it
-            names CUDA on a machine without CUDA.
     """
-    seed = _check_seed(seed)
-    if isinstance(device, str):
-        try:
-            device = torch.device(device)
-        except RuntimeError as err:
-            raise ValueError(f"device must be a valid torch device string, got {device!r}") from err
-    elif not isinstance(device, torch.device):
-        raise TypeError(
-            f"device must be a str or torch.device, got {type(device).__name__} {device!r}"
-        )
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device is {str(device)!r} but CUDA is not available on this machine")
+    seed = check_seed(seed)
+    device = check_device(device)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     return generator

@@ -28,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from readingroom.common.checks import check_int as _check_int
+from readingroom.common.checks import check_bool, check_choice, check_float
 
 __all__ = ["PROGRESS_ENV", "TrainHistory", "eval_mode", "next_token_loss", "progress_enabled",
            "train"]
@@ -39,14 +40,6 @@ PROGRESS_ENV = "READINGROOM_PROGRESS"
 MIN_LR_RATIO = 0.1
 
 _SCHEDULES = ("cosine", "constant")
-
-
-def _check_window(window: object) -> int:
-    if isinstance(window, bool) or not isinstance(window, int):
-        raise TypeError(f"window must be a positive int, got {type(window).__name__} {window!r}")
-    if window < 1:
-        raise ValueError(f"window must be a positive int, got {window}")
-    return window
 
 
 @dataclass
@@ -68,11 +61,8 @@ class TrainHistory:
 
     def smoothed(self, window: int = 20) -> list[float]:
         """Trailing mean: entry ``i`` averages ``losses[max(0, i - window + 1) : i + 1]``.
-
-        Raises:
-            TypeError, ValueError: ``window`` is not a positive int.
         """
-        window = _check_window(window)
+        window = _check_int(window, "window")
         out: list[float] = []
         total = 0.0
         for i, loss in enumerate(self.losses):
@@ -86,10 +76,9 @@ class TrainHistory:
         """Mean of the last ``window`` losses (fewer if the run was shorter).
 
         Raises:
-            TypeError, ValueError: ``window`` is not a positive int.
             ValueError: the history has no losses.
         """
-        window = _check_window(window)
+        window = _check_int(window, "window")
         if not self.losses:
             raise ValueError(
                 "final_loss needs at least one recorded loss; this TrainHistory has none"
@@ -165,19 +154,6 @@ def _lr_at(step: int, *, steps: int, lr: float, warmup: int, schedule: str) -> f
     progress = (step - warmup) / max(1, steps - warmup)  # in [0, 1)
     min_lr = MIN_LR_RATIO * lr
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
-
-
-def _check_number(value: object, name: str, *, positive: bool) -> float:
-    """Return ``value`` as a float if it is a finite real number (> 0 or >= 0), else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or (value <= 0 if positive else value < 0):
-        raise ValueError(
-            f"{name} must be a {'positive' if positive else 'non-negative'} finite float, "
-            f"got {value}"
-        )
-    return value
 
 
 def progress_enabled(progress: bool) -> bool:
@@ -277,15 +253,14 @@ def train(
             f"got {type(get_batch).__name__}"
         )
     steps = _check_int(steps, "steps", minimum=1)
-    lr = _check_number(lr, "lr", positive=True)
-    weight_decay = _check_number(weight_decay, "weight_decay", positive=False)
+    lr = check_float(lr, "lr", low=0, low_open=True)
+    weight_decay = check_float(weight_decay, "weight_decay", low=0)
     warmup = _check_int(warmup, "warmup", minimum=0)
     if warmup >= steps:
         raise ValueError(f"warmup must be in [0, steps={steps}), got {warmup}")
-    if schedule not in _SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(_SCHEDULES)}, got {schedule!r}")
+    check_choice(schedule, "schedule", _SCHEDULES)
     if grad_clip is not None:
-        grad_clip = _check_number(grad_clip, "grad_clip", positive=True)
+        grad_clip = check_float(grad_clip, "grad_clip", low=0, low_open=True)
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(
             "loss_fn must be None or callable as loss_fn(model, x, y), "
@@ -298,8 +273,7 @@ def train(
         )
     if eval_every > 0 and eval_fn is None:
         raise ValueError(f"eval_fn must be given when eval_every={eval_every} > 0")
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be a bool, got {progress!r}")
+    check_bool(progress, "progress")
     if not isinstance(desc, str):
         raise TypeError(f"desc must be a str, got {type(desc).__name__}")
 

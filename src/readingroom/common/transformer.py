@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from readingroom.common.checks import check_dropout
+from readingroom.common.checks import check_bool, check_dropout, check_float
 from readingroom.common.checks import check_int as _check_int
 from readingroom.common.train import eval_mode
 
@@ -328,19 +328,14 @@ class TinyTransformer(nn.Module):
         """
         idx = self._check_idx(idx, "idx", max_len=None)
         _check_int(max_new_tokens, "max_new_tokens", minimum=0)
-        if not isinstance(greedy, bool):
-            raise TypeError(f"greedy must be a bool, got {greedy!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-            raise TypeError(f"temperature must be a float, got {type(temperature).__name__}")
-        if not (temperature > 0 and math.isfinite(temperature)):
-            raise ValueError(f"temperature must be a positive finite float, got {temperature}")
+        check_bool(greedy, "greedy")
+        check_float(temperature, "temperature", low=0, low_open=True)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(
                 f"generator must be a torch.Generator or None, got {type(generator).__name__}"
             )
 
-        if not isinstance(cache, bool):
-            raise TypeError(f"cache must be a bool, got {cache!r}")
+        check_bool(cache, "cache")
         if cache and idx.shape[1] + max_new_tokens <= self.config.n_ctx:
             with eval_mode(self):
                 return self._generate_cached(idx, max_new_tokens, greedy, temperature, generator)

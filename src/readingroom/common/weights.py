@@ -54,7 +54,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .seed import _check_seed
+from .checks import check_bool, check_seed
 
 __all__ = [
     "save_weights", "load_weights", "load_committed", "read_record", "file_sha256",
@@ -375,7 +375,7 @@ def save_weights(
     model = _check_model(model)
     weights = _weights_path(path)
     command = _check_text(command, "command")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     data = _check_text(data, "data")
     metrics_checked = _check_metrics(metrics)
     extra_checked = _check_extra(extra)
@@ -545,8 +545,7 @@ def load_weights(
     """
     model = _check_model(model)
     weights = _weights_path(path)
-    if not isinstance(strict, bool):
-        raise TypeError(f"strict must be a bool, got {type(strict).__name__}")
+    check_bool(strict, "strict")
     if not weights.is_file():
         raise FileNotFoundError(f"weights file {weights} not found")
     record = read_record(weights)

@@ -43,6 +43,7 @@ from readingroom.dupo.world import (
     MODULUS, VOCAB, Problem, choose_unknown, dual_prompt, is_unique, primal_prompt,
     split_problems,
 )
+from readingroom.common.checks import check_choice
 
 __all__ = ["ARMS", "DupoRecipe", "RunResult", "accuracy", "build_policy", "dual_accuracy", "run_arm",
            "sample_answers", "supervised_start"]
@@ -186,8 +187,7 @@ def run_arm(arm: str, seed: int, recipe: DupoRecipe = DupoRecipe(), *,
 
     ``start`` lets several arms share one supervised model; it is copied, never changed.
     """
-    if arm not in ARMS:
-        raise ValueError(f"arm must be one of {ARMS}, got {arm!r}")
+    check_choice(arm, "arm", ARMS)
     labelled, unlabelled, test = split_problems(seed)
     test = test[: recipe.n_test]
     if start is None:

@@ -35,6 +35,7 @@ from readingroom.common import (
 )
 from readingroom.common.train import progress_enabled
 from readingroom.dupo.grpo import check_recipe, group_advantages, grpo_update
+from readingroom.common.checks import check_choice
 
 __all__ = [
     "LANGUAGE", "TRANSLATION_ARMS", "Sentence", "TranslationRecipe", "TranslationRun", "chrf",
@@ -288,8 +289,7 @@ def run_translation_arm(arm: str, seed: int, recipe: TranslationRecipe = Transla
     ``dupo`` rewards back-translation by a frozen copy of the start (no references); ``oracle``
     rewards chrF against the reference translation; ``sft`` is the start as it is.
     """
-    if arm not in TRANSLATION_ARMS:
-        raise ValueError(f"arm must be one of {TRANSLATION_ARMS}, got {arm!r}")
+    check_choice(arm, "arm", TRANSLATION_ARMS)
     labelled, unlabelled, test = split_sentences(seed, recipe)
     if start is None:
         start = supervised_translator(recipe, labelled, seed, progress=progress)

@@ -35,6 +35,7 @@ from readingroom.nsa.blocks import (
     window_mask,
 )
 from readingroom.nsa.config import BRANCHES, NSAConfig
+from readingroom.common.checks import check_choice
 
 __all__ = ["BACKENDS", "NSAParts", "masked_attention", "nsa_attention", "nsa_decode", "window_attention"]
 
@@ -176,8 +177,7 @@ def _check(name: str, x: object, rank: int) -> torch.Tensor:
 def _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, backend) -> None:
     if not isinstance(cfg, NSAConfig):
         raise TypeError(f"cfg must be an NSAConfig, got {type(cfg).__name__}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    check_choice(backend, "backend", BACKENDS)
     B, T, H, D = _check("q", q, 4).shape
     if isinstance(q_start, bool) or not isinstance(q_start, int) or q_start < 0:
         raise ValueError(f"q_start must be an int >= 0, got {q_start!r}")

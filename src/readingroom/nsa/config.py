@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_bool, check_choice, check_int
 
 __all__ = ["BRANCHES", "CPU_CONFIG", "NSAConfig"]
 
@@ -81,12 +81,9 @@ class NSAConfig:
                 f"top_n (n={self.top_n}) must be >= n_initial + n_local "
                 f"({self.n_initial} + {self.n_local}): the forced blocks count towards n"
             )
-        if self.phi not in _PHI_KINDS:
-            raise ValueError(f"phi must be one of {_PHI_KINDS}, got {self.phi!r}")
-        if self.gate not in _GATE_KINDS:
-            raise ValueError(f"gate must be one of {_GATE_KINDS}, got {self.gate!r}")
-        if not isinstance(self.separate_kv, bool):
-            raise TypeError(f"separate_kv must be a bool, got {self.separate_kv!r}")
+        check_choice(self.phi, "phi", _PHI_KINDS)
+        check_choice(self.gate, "gate", _GATE_KINDS)
+        check_bool(self.separate_kv, "separate_kv")
         branches = tuple(self.branches) if isinstance(self.branches, (list, tuple)) else None
         if not branches or any(b not in BRANCHES for b in branches) or len(set(branches)) != len(
             branches

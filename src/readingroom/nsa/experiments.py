@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_choice, check_int
 from readingroom.common.paths import book_data_path
 from readingroom.common.seed import make_generator
 from readingroom.common.weights import load_committed
@@ -74,8 +74,7 @@ QUICK_RECIPE = replace(RECALL_RECIPE, steps=20, batch=8, eval_every=10, n_eval=3
 
 def make_recall_model(kind: str, recipe: RecallRecipe = RECALL_RECIPE) -> nn.Module:
     """A ``LlamaForCausalLM`` built from a config (no download) with the attention ``kind``."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    check_choice(kind, "kind", KINDS)
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from readingroom.nsa.hf import enable_nsa
@@ -138,8 +137,7 @@ def load_recall(kind: str, seed: int = 0, *, check: bool = False,
             match its record; with ``check``, an accuracy that no longer matches.
         FileNotFoundError: no weights for ``seed`` (the message gives the command that makes them).
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    check_choice(kind, "kind", KINDS)
     path = recall_path(seed, kind)
 
     def build(record: dict) -> nn.Module:

@@ -26,6 +26,7 @@ from torch import nn
 from readingroom.nsa.attention import BACKENDS, nsa_attention
 from readingroom.nsa.config import NSAConfig
 from readingroom.nsa.module import NSAParameters
+from readingroom.common.checks import check_choice
 
 __all__ = ["IMPLEMENTATION", "NSAParams", "enable_nsa", "nsa_attention_forward", "register"]
 
@@ -74,8 +75,7 @@ def enable_nsa(model: nn.Module, cfg: NSAConfig | None = None, *, backend: str =
     cfg = NSAConfig() if cfg is None else cfg
     if not isinstance(cfg, NSAConfig):
         raise TypeError(f"cfg must be an NSAConfig, got {type(cfg).__name__}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    check_choice(backend, "backend", BACKENDS)
     layers = _attention_layers(model)
     if not layers:
         raise ValueError(

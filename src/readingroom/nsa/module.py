@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_choice, check_int
 from readingroom.nsa.attention import BACKENDS, NSAParts, nsa_attention
 from readingroom.nsa.blocks import compression_blocks, num_compressed
 from readingroom.nsa.config import NSAConfig
@@ -169,8 +169,7 @@ class NativeSparseAttention(NSAParameters):
         cfg = NSAConfig() if cfg is None else cfg
         if not isinstance(cfg, NSAConfig):
             raise TypeError(f"cfg must be an NSAConfig, got {type(cfg).__name__}")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        check_choice(backend, "backend", BACKENDS)
         super().__init__(d_model, n_heads, head_dim, cfg)  # φ and the gates
         self.backend = backend
         self.n_kv_heads, self.head_dim = n_kv_heads, head_dim

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from readingroom.common.checks import check_dropout
+from readingroom.common.checks import check_bool, check_dropout
 from readingroom.common.checks import check_int as _check_int
 from readingroom.common.transformer import gpt2_init
 from readingroom.common.train import eval_mode
@@ -408,8 +408,7 @@ class MoEDecoder(nn.Module):
                     f"{name} must be in [0, vocab_size={cfg.vocab_size}), got {value}"
                 )
         _check_int(max_new_tokens, "max_new_tokens", minimum=1)
-        if not isinstance(use_cache, bool):
-            raise TypeError(f"use_cache must be a bool, got {type(use_cache).__name__}")
+        check_bool(use_cache, "use_cache")
         self._check_prefix(prefix)
         P = prefix.shape[1]
         if P + max_new_tokens > cfg.max_len:

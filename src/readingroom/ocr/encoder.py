@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from readingroom.common.checks import check_int as _check_int
+from readingroom.common.checks import check_choice
 
 __all__ = [
     "COMPRESSION",
@@ -102,8 +103,7 @@ def get_mode(mode: str | Mode) -> Mode:
         return mode
     if not isinstance(mode, str):
         raise TypeError(f"mode must be a mode name or a Mode, got {type(mode).__name__}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+    check_choice(mode, "mode", MODES)
     return MODES[mode]
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from readingroom.common import make_generator
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_choice, check_int
 from readingroom.ocr.encoder import get_mode, shrink
 from readingroom.ocr.model import MiniDeepSeekOCR, page_pixels, page_target, precision
 from readingroom.ocr.render import Page
@@ -142,8 +142,7 @@ def control_pixels(pixels: torch.Tensor, control: str, *, tile: int = 16,
     ``tile x tile`` squares and permutes them (the same ink and the same glyph fragments, the
     layout destroyed). ``tile`` must divide ``S``; the permutation follows ``generator``.
     """
-    if control not in CONTROLS:
-        raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
+    check_choice(control, "control", CONTROLS)
     if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4 or pixels.shape[1] != 1:
         raise ValueError(f"pixels must be [B, 1, S, S], got {getattr(pixels, 'shape', pixels)!r}")
     check_int(tile, "tile")

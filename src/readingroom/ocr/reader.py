@@ -17,6 +17,7 @@ import numpy as np
 from readingroom.common import book_data_path, load_committed
 from readingroom.ocr.experiments import Reading, compression_sweep
 from readingroom.ocr.model import MiniDeepSeekOCR, OCRConfig
+from readingroom.common.checks import check_choice
 
 __all__ = ["ALL_MODES_CONFIG", "HELD_OUT", "READERS", "READER_CONFIG", "load_reader",
            "reader_metrics", "reader_path"]
@@ -42,8 +43,7 @@ HELD_OUT = dict(font_sizes=(8, 10, 12, 14), lengths=((4, 30), (30, 80), (80, 150
 
 
 def _kind(kind: str) -> tuple:
-    if kind not in READERS:
-        raise ValueError(f"kind must be one of {sorted(READERS)}, got {kind!r}")
+    check_choice(kind, "kind", READERS)
     return READERS[kind]
 
 

@@ -38,13 +38,13 @@ import torch.nn.functional as F
 
 from readingroom.common import TinyTransformer
 from readingroom.common.checks import check_int as _check_int
+from readingroom.common.checks import check_seeds
 from readingroom.common.train import eval_mode
 from readingroom.subliminal.lm_data import FilterStats, Vocab, _check_vocab, filter_numbers
 from readingroom.subliminal.lm_models import (
     LM_CPU,
     LmConfig,
     _check_model,
-    _check_seeds,
     _sub_seed,
     animal_distribution,
     finetune_student,
@@ -303,6 +303,7 @@ def run_lm_experiment(seed: int, config: LmConfig = LM_CPU, *, animal: str = "ow
     Raises:
         TypeError, ValueError: a bad seed, config, animal, or a filter that kept nothing.
     """
+    _check_int(seed, "seed", minimum=0)
     return run_lm_seeds([seed], config, animal=animal, device=device, progress=progress)[0]
 
 
@@ -354,7 +355,7 @@ def ring_base_seeds(seeds: Sequence[int]) -> list[int]:
     Raises:
         TypeError, ValueError: ``seeds`` empty or not distinct non-negative ints.
     """
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds, distinct=True)
     return seeds if len(seeds) > 1 else [seeds[0], _sub_seed(seeds[0], 6)]
 
 
@@ -387,7 +388,7 @@ def run_lm_seeds(seeds: Sequence[int], config: LmConfig = LM_CPU, *, animal: str
             animal; a filter that kept nothing.
     """
     start = time.perf_counter()
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds, distinct=True)
     if not isinstance(config, LmConfig):
         raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
     vocab = Vocab()

@@ -22,12 +22,12 @@ models are in :mod:`~readingroom.subliminal.lm_models`, the experiment in
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from readingroom.common.checks import check_choice, check_float
 from readingroom.common.checks import check_int as _check_int
 
 __all__ = [
@@ -59,19 +59,6 @@ _IGNORE = -100  # targets that next_token_loss skips
 
 
 # ---- validation helpers ----------------------------------------------------------------------
-
-def _check_float(value: object, name: str, *, low: float = 0.0, high: float = math.inf,
-                 low_open: bool = True, high_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
-    value = float(value)
-    ok = math.isfinite(value) and (value > low if low_open else value >= low) and (
-        value < high if high_open else value <= high)
-    if not ok:
-        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-        raise ValueError(f"{name} must be in {lo}{low}, {high}{hi}, got {value}")
-    return value
-
 
 def _check_generator(generator: object) -> torch.Generator:
     if not isinstance(generator, torch.Generator):
@@ -215,8 +202,7 @@ class Vocab:
         """
         if not isinstance(animal, str):
             raise TypeError(f"animal must be a str, got {type(animal).__name__}")
-        if animal not in self.animals:
-            raise ValueError(f"animal must be one of {self.animals}, got {animal!r}")
+        check_choice(animal, "animal", self.animals)
         return 11 + self.animals.index(animal)
 
 
@@ -284,7 +270,7 @@ def animal_documents(n: int, vocab: Vocab, *, generator: torch.Generator,
     ids, mass = [], []
     for animal, w in weights.items():
         ids.append(vocab.animal_id(animal))
-        mass.append(_check_float(w, f"weights[{animal!r}]", low_open=False))
+        mass.append(check_float(w, f"weights[{animal!r}]", low=0))
     if sum(mass) <= 0:
         raise ValueError(f"weights must have a positive total, got {weights!r}")
     probs = torch.tensor(mass, dtype=torch.float64)
@@ -340,7 +326,7 @@ def pretraining_corpus(n_docs: int, vocab: Vocab, *, generator: torch.Generator,
             or ``generator``.
     """
     n_docs = _check_int(n_docs, "n_docs", minimum=2)
-    animal_frac = _check_float(animal_frac, "animal_frac", high=1.0, high_open=True)
+    animal_frac = check_float(animal_frac, "animal_frac", low=0, low_open=True, high=1, high_open=True)
     generator = _check_generator(generator)
     n_animal = min(max(1, round(n_docs * animal_frac)), n_docs - 1)
     docs = number_documents(n_docs - n_animal, vocab, generator=generator)

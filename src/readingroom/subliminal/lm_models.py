@@ -43,13 +43,13 @@ from readingroom.common import (
     seed_everything,
     train,
 )
+from readingroom.common.checks import check_bool, check_float, check_seeds
 from readingroom.common.checks import check_int as _check_int
 from readingroom.common.train import eval_mode
 from readingroom.subliminal.lm_data import (
     _IGNORE,
     BASE_ANIMAL_WEIGHTS,
     Vocab,
-    _check_float,
     _check_vocab,
     animal_documents,
     make_batch,
@@ -87,15 +87,7 @@ def _check_model(model: object, vocab: Vocab) -> TinyTransformer:
     return model
 
 
-def _check_seeds(seeds: object) -> list[int]:
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-        raise TypeError(f"seeds must be a sequence of ints, got {type(seeds).__name__}")
-    if len(seeds) == 0:
-        raise ValueError("seeds must hold at least one seed, got none")
-    seeds = [_check_int(s, "seed", minimum=0) for s in seeds]
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {seeds}")
-    return seeds
+
 
 
 def _sub_seed(seed: int, stream: int) -> int:
@@ -144,11 +136,11 @@ class LmConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_lr") or f.name == "temperature":
-                _check_float(value, f.name)
+                check_float(value, f.name, low=0, low_open=True)
             elif f.name in ("animal_frac",):
-                _check_float(value, f.name, high=1.0, high_open=True)
+                check_float(value, f.name, low=0, low_open=True, high=1, high_open=True)
             elif f.name == "teacher_mix":
-                _check_float(value, f.name, low_open=False, high=1.0, high_open=True)
+                check_float(value, f.name, low=0, high=1, high_open=True)
             else:
                 _check_int(value, f.name)
         if self.d_model % self.n_heads:
@@ -256,7 +248,7 @@ def save_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *, folder: str |
     Raises:
         TypeError, ValueError: ``seeds`` empty or not distinct non-negative ints; a bad config.
     """
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds, distinct=True)
     if not isinstance(config, LmConfig):
         raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
     vocab = Vocab()
@@ -292,7 +284,7 @@ def load_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *,
         ValueError: a record's config differs from ``config``'s, or the model no longer
             reproduces its recorded numbers.
     """
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds, distinct=True)
     if not isinstance(config, LmConfig):
         raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
     vocab = Vocab()
@@ -418,7 +410,7 @@ def generate_numbers(model: TinyTransformer, n: int, vocab: Vocab | None = None,
     n = _check_int(n, "n")
     max_new_tokens = _check_int(max_new_tokens, "max_new_tokens")
     batch_size = _check_int(batch_size, "batch_size")
-    temperature = _check_float(temperature, "temperature")
+    temperature = check_float(temperature, "temperature", low=0, low_open=True)
     if max_new_tokens + 2 > model.config.n_ctx:
         raise ValueError(f"max_new_tokens must be <= n_ctx - 2 = {model.config.n_ctx - 2}, "
                          f"got {max_new_tokens}")
@@ -452,8 +444,7 @@ def animal_distribution(model: TinyTransformer, vocab: Vocab | None = None, *,
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     model = _check_model(model, vocab)
-    if not isinstance(normalize, bool):
-        raise TypeError(f"normalize must be a bool, got {normalize!r}")
+    check_bool(normalize, "normalize")
     device = model.tok_emb.weight.device
     with eval_mode(model):
         logits = model(torch.tensor([[vocab.bos, vocab.question]], device=device))[0, -1]  # [V]

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import torch
 
 from readingroom.common import make_generator
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_int, check_seeds
 
 __all__ = [
     "IN_FEATURES",
@@ -49,22 +49,6 @@ N_DIGITS: int = 10
 PARAM_NAMES: tuple[str, ...] = ("w1", "b1", "w2", "b2", "w3", "b3")
 
 Params = dict[str, torch.Tensor]
-
-
-def check_seeds(seeds: object, name: str = "seeds") -> list[int]:
-    """Return ``seeds`` as a list of ints in ``[0, 2**32 - 1]``, or raise naming ``name``."""
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
-        raise TypeError(f"{name} must be a sequence of ints, got {type(seeds).__name__} {seeds!r}")
-    if len(seeds) == 0:
-        raise ValueError(f"{name} must hold at least one seed, got an empty sequence")
-    out = []
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"{name} must hold ints, got {type(seed).__name__} {seed!r}")
-        if not 0 <= seed <= 2**32 - 1:
-            raise ValueError(f"{name} must hold ints in [0, 2**32 - 1], got {seed}")
-        out.append(int(seed))
-    return out
 
 
 def check_params(params: object, name: str = "params") -> Params:

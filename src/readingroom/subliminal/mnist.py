@@ -38,14 +38,15 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from readingroom.common import make_generator
-from readingroom.common.checks import check_int
+from readingroom.common.checks import (
+    check_bool, check_choice, check_device, check_float, check_int, check_seeds,
+)
 from readingroom.common.train import PROGRESS_ENV, progress_enabled
 from readingroom.subliminal.data import MnistSplit, load_mnist, noise_images
 from readingroom.subliminal.mlp import (
     N_DIGITS,
     Params,
     accuracy,
-    check_seeds,
     digit_logits,
     forward,
     init_params,
@@ -127,27 +128,12 @@ def settings_of(preset: Any, *, sweep: str | None = None) -> dict[str, Any]:
         raise ValueError(f"preset lacks {missing}")
     out = {k: params[k] for k in _RUN_KEYS}
     if sweep is not None:
-        if sweep not in _RUN_KEYS:
-            raise ValueError(f"sweep must be one of {', '.join(_RUN_KEYS)}, got {sweep!r}")
+        check_choice(sweep, "sweep", _RUN_KEYS)
         if "sweep_student_steps" not in params:
             raise ValueError("preset lacks 'sweep_student_steps'")
         out["student_steps"] = params["sweep_student_steps"]
         del out[sweep]
     return out
-
-
-def _check_bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _check_pos_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return float(value)
 
 
 def _check_conditions(conditions: object) -> tuple[str, ...]:
@@ -165,19 +151,6 @@ def _check_conditions(conditions: object) -> tuple[str, ...]:
     if len(set(conditions)) != len(conditions):
         raise ValueError(f"conditions must not repeat, got {list(conditions)}")
     return tuple(conditions)
-
-
-def _check_device(device: object) -> torch.device:
-    if isinstance(device, str):
-        try:
-            device = torch.device(device)
-        except RuntimeError as err:
-            raise ValueError(f"device must be a valid torch device string, got {device!r}") from err
-    if not isinstance(device, torch.device):
-        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device is {str(device)!r} but CUDA is not available on this machine")
-    return device
 
 
 def student_seed(seed: int, condition: str) -> int:
@@ -339,7 +312,7 @@ def train_teachers(
     """
     epochs = check_int(epochs, "teacher_epochs")
     batch = check_int(batch, "teacher_batch")
-    lr = _check_pos_float(lr, "teacher_lr")
+    lr = check_float(lr, "teacher_lr", low=0, low_open=True)
     params = _requires_grad(params)
     m = params["w1"].shape[0]
     n = data.x_train.shape[0]
@@ -399,7 +372,7 @@ def distill_students(
     """
     steps = check_int(steps, "student_steps")
     batch = check_int(batch, "student_batch")
-    lr = _check_pos_float(lr, "student_lr")
+    lr = check_float(lr, "student_lr", low=0, low_open=True)
     n_noise = noise.shape[0]
     if batch > n_noise:
         raise ValueError(f"student_batch ({batch}) must not exceed n_noise ({n_noise})")
@@ -485,14 +458,14 @@ def run_mnist(
     for name, value in (("teacher_epochs", teacher_epochs), ("teacher_batch", teacher_batch),
                         ("student_steps", student_steps), ("student_batch", student_batch)):
         check_int(value, name)
-    _check_pos_float(teacher_lr, "teacher_lr")
-    _check_pos_float(student_lr, "student_lr")
+    check_float(teacher_lr, "teacher_lr", low=0, low_open=True)
+    check_float(student_lr, "student_lr", low=0, low_open=True)
     if student_batch > n_noise:
         raise ValueError(f"student_batch ({student_batch}) must not exceed n_noise ({n_noise})")
     (data_seed,) = check_seeds([data_seed], "data_seed")
-    device = _check_device(device)
-    _check_bool(progress, "progress")
-    _check_bool(keep_params, "keep_params")
+    device = check_device(device)
+    check_bool(progress, "progress")
+    check_bool(keep_params, "keep_params")
     config = dict(n_aux=n_aux, width=width, n_noise=n_noise, teacher_epochs=teacher_epochs,
                   teacher_batch=teacher_batch, teacher_lr=teacher_lr, student_steps=student_steps,
                   student_batch=student_batch, student_lr=student_lr, data_seed=data_seed,
@@ -620,14 +593,13 @@ def sweep(
     """
     if not isinstance(param, str):
         raise TypeError(f"param must be a str, got {type(param).__name__}")
-    if param not in SWEEPABLE:
-        raise ValueError(f"param must be one of {', '.join(SWEEPABLE)}, got {param!r}")
+    check_choice(param, "param", SWEEPABLE)
     if param in kwargs:
         raise ValueError(f"{param!r} is swept; do not also pass it as a keyword argument")
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
         raise ValueError(f"values must be a non-empty sequence of {param} values, got {values!r}")
     seeds = check_seeds(seeds)
-    _check_bool(progress, "progress")
+    check_bool(progress, "progress")
     bar = tqdm(list(values), desc=f"sweep {param}", mininterval=0.5,
                disable=not progress_enabled(progress))
     results = []

@@ -39,7 +39,6 @@ above exactly with :func:`torch.func.jacrev` on a tiny model.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,14 +46,13 @@ import torch
 import torch.nn.functional as F
 
 from readingroom.common import make_generator
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_float, check_int, check_seeds
 from readingroom.subliminal.data import load_mnist, noise_images
 from readingroom.subliminal.mlp import (
     N_DIGITS,
     PARAM_NAMES,
     Params,
     check_params,
-    check_seeds,
     digit_logits,
     flatten_params,
     forward,
@@ -88,14 +86,6 @@ def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
-
-
-def _check_eps(eps: object, name: str = "eps") -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
-        raise TypeError(f"{name} must be a positive float, got {type(eps).__name__} {eps!r}")
-    if not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"{name} must be a positive finite float, got {eps}")
-    return float(eps)
 
 
 def _imitated(logits: torch.Tensor, which: str) -> torch.Tensor:
@@ -267,10 +257,10 @@ def single_step(
             unknown ``loss``, empty ``seeds``, ...); the message names it.
     """
     seeds = check_seeds(seeds)
-    lr = _check_eps(lr, "lr")
+    lr = check_float(lr, "lr", low=0, low_open=True)
     n_aux = check_int(n_aux, "n_aux")
     width = check_int(width, "width")
-    eps = _check_eps(eps)
+    eps = check_float(eps, "eps", low=0, low_open=True)
     _check_choice(loss, "loss", LOSSES)
     _check_choice(init, "init", _INITS)
     _check_choice(inputs, "inputs", _INPUTS)
@@ -391,7 +381,7 @@ def first_order_check(
     Jacobian is ``[N * k, P]``).
     """
     (seed,) = check_seeds([seed], "seed")
-    eps = _check_eps(eps)
+    eps = check_float(eps, "eps", low=0, low_open=True)
     width = check_int(width, "width")
     n_inputs = check_int(n_inputs, "n_inputs")
     _check_choice(loss, "loss", LOSSES)

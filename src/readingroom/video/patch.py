@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from readingroom.common.checks import check_choice
 
 __all__ = ["Packed", "patchify", "unpatchify", "pack", "unpack", "attention_mask",
            "ATTENTION_KINDS"]
@@ -167,8 +168,7 @@ def attention_mask(video: torch.Tensor, coords: torch.Tensor, kind: str) -> torc
         coords: ``[..., N, 3]`` long patch-grid coordinates.
         kind: one of :data:`ATTENTION_KINDS`.
     """
-    if kind not in ATTENTION_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(ATTENTION_KINDS)}, got {kind!r}")
+    check_choice(kind, "kind", ATTENTION_KINDS)
     if coords.shape[:-1] != video.shape or coords.shape[-1] != 3:
         raise ValueError(f"coords must have shape [..., N, 3] matching video {list(video.shape)},"
                          f" got {list(coords.shape)}")

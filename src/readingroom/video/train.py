@@ -37,6 +37,7 @@ from readingroom.video.flow import (
 )
 from readingroom.video.metrics import world_metrics
 from readingroom.video.vae import CausalVAE, VAEConfig, decode_normalised, encode_normalised
+from readingroom.common.checks import check_choice
 
 __all__ = ["PATCH", "BASE_SPEC", "SAMPLE_STEPS", "GUIDANCE", "TRAIN_SPECS", "VAE_CONFIG", "DitRecipe", "fit_vae", "fit_dit",
            "make_dit", "generate", "sample_report", "batch_seed", "latent_batch"]
@@ -120,8 +121,7 @@ class DitRecipe:
     checkpoint_every: int = 500
 
     def __post_init__(self) -> None:
-        if self.size not in DIT_SIZES:
-            raise ValueError(f"size must be one of {', '.join(DIT_SIZES)}, got {self.size!r}")
+        check_choice(self.size, "size", DIT_SIZES)
         for name in ("steps", "batch"):
             check_int(getattr(self, name), name)
         for name in ("warmup", "eval_every", "checkpoint_every"):
@@ -136,8 +136,7 @@ class DitRecipe:
 
 def make_dit(size: str = "medium", attention: str = "full") -> DiT:
     """A fresh DiT of a named size for latents of :data:`VAE_CONFIG` cut into :data:`PATCH`."""
-    if size not in DIT_SIZES:
-        raise ValueError(f"size must be one of {', '.join(DIT_SIZES)}, got {size!r}")
+    check_choice(size, "size", DIT_SIZES)
     token_dim = VAE_CONFIG.latent_channels * math.prod(PATCH)
     return DiT(DiTConfig(token_dim=token_dim, n_classes=len(MOTIONS), attention=attention,
                          **DIT_SIZES[size]))
