@@ -26,7 +26,9 @@ from readingroom.evolve.circles import (
 )
 from readingroom.evolve.database import Program, ProgramDatabase
 from readingroom.evolve.executor import evaluate_many, make_executor
+from readingroom.evolve.matmul import SEED_PROGRAM as MATMUL_SEED_PROGRAM
 from readingroom.evolve.matmul import check_decomposition, matmul_tensor, multiply, strassen
+from readingroom.evolve.matmul import evaluate as evaluate_decomposition
 from readingroom.evolve.loop import EvolveResult, Problem, run_evolution
 from readingroom.evolve.plots import (
     LiveDashboard, lineage_rows, lineage_table, plot_curves, plot_dashboard, plot_grid,
@@ -50,6 +52,7 @@ __all__ = [
     "make_problem", "build_prompt", "format_feedback", "MutationProposer", "OpenAIProposer",
     "Proposal", "Proposer", "make_proposer", "SandboxResult", "run_sandboxed", "sandbox_layer",
     "check_decomposition", "matmul_tensor", "multiply", "strassen", "matmul_decomposition",
+    "MATMUL_SEED_PROGRAM", "evaluate_decomposition",
     "LiveDashboard", "lineage_rows", "lineage_table", "plot_curves", "plot_dashboard",
     "plot_grid", "plot_islands", "plot_progress",
 ]
