@@ -129,6 +129,18 @@ def test_plot_curves(db):
     plt.close(fig)
 
 
+def test_live_dashboard_in_the_books_style(db):
+    from readingroom.common import use_book_style
+
+    with matplotlib.rc_context():
+        use_book_style()  # constrained layout: a redraw must not switch layout engines
+        dash = LiveDashboard(every_s=0.0)
+        dash(db)
+        dash(db)
+        dash.close()
+    assert len(dash.fig.axes) == 4
+
+
 def test_live_dashboard_records_history_and_redraws(db):
     dash = LiveDashboard(references={"paper": 1.6}, every_s=0.0)
     with pytest.raises(RuntimeError, match="has not seen"):

@@ -170,7 +170,8 @@ class LiveDashboard:
         for ax in self.axes:
             ax.clear()
         plot_dashboard(self._db, self.axes, references=self.references)
-        self.fig.tight_layout()
+        if self.fig.get_layout_engine() is None:  # the book's style already lays figures out
+            self.fig.set_layout_engine("constrained")
         try:
             from IPython import get_ipython
             from IPython.display import display
