@@ -14,7 +14,9 @@ Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
 :mod:`~readingroom.common.threads` (the one-thread-per-process policy),
 :mod:`~readingroom.common.offline`, :mod:`~readingroom.common.paths`,
 :mod:`~readingroom.common.weights` (``save_weights``/``load_weights``/``load_committed``/
-``read_record``/``file_sha256``: committed ``.safetensors`` weights with their provenance record).
+``read_record``/``file_sha256``: committed ``.safetensors`` weights with their provenance record),
+:mod:`~readingroom.common.sparse` (a TopK or ReLU sparse autoencoder, ``SparseAutoencoder``/
+``train_sae``, imported from the submodule).
 """
 
 from .device import Preset, choose_preset, pick_device
