@@ -479,3 +479,15 @@ def test_draw_packing():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_fragment_choices_names_each_regions_alternative():
+    from readingroom.evolve.circles import FRAGMENTS, SEED_PROGRAM, fragment_choices, \
+        substitute_region
+
+    assert fragment_choices(SEED_PROGRAM, FRAGMENTS) == {name: 0 for name in FRAGMENTS}
+    swapped = substitute_region(SEED_PROGRAM, "move", FRAGMENTS["move"][1])
+    assert fragment_choices(swapped, FRAGMENTS)["move"] == 1
+    mutated = substitute_region(SEED_PROGRAM, "move", "    c, r = c, r\n")
+    assert fragment_choices(mutated, FRAGMENTS)["move"] is None
+    assert fragment_choices(SEED_PROGRAM, {"schedule": FRAGMENTS["schedule"]}) == {"schedule": 0}

@@ -22,6 +22,7 @@ from readingroom.evolve.blocks import (
 from readingroom.evolve.cascade import Cascade, CascadeResult, Stage
 from readingroom.evolve.circles import (
     ALPHAEVOLVE, FRAGMENTS, PREVIOUS, SEED_PROGRAM, basin_hopping, check_packing, draw_packing,
+    fragment_choices,
     multistart_slsqp, repair,
 )
 from readingroom.evolve.database import Program, ProgramDatabase
@@ -46,7 +47,7 @@ from readingroom.evolve.sandbox import SandboxResult, run_sandboxed, sandbox_lay
 __all__ = [
     "BlockError", "DiffError", "DiffResult", "apply_diff", "apply_rewrite", "parse_blocks",
     "parse_diff", "render_diff", "Cascade", "CascadeResult", "Stage", "ALPHAEVOLVE", "PREVIOUS",
-    "FRAGMENTS", "SEED_PROGRAM", "basin_hopping", "check_packing", "draw_packing",
+    "FRAGMENTS", "SEED_PROGRAM", "fragment_choices", "basin_hopping", "check_packing", "draw_packing",
     "multistart_slsqp", "repair", "Program", "ProgramDatabase", "evaluate_many", "make_executor",
     "EvolveResult", "Problem", "run_evolution", "circle_packing", "evaluate_packing",
     "make_problem", "build_prompt", "format_feedback", "MutationProposer", "OpenAIProposer",

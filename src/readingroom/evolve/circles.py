@@ -59,7 +59,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy.optimize import minimize
@@ -72,7 +72,7 @@ __all__ = [
     "REGIONS", "SEED_PROGRAM", "basin_hopping", "check_packing", "check_time_budget",
     "check_warm_start", "draw_packing", "evaluate", "feasible_radii", "feasible_score",
     "grid_score", "largest_hole", "multistart_slsqp", "optimise_penalty", "optimise_slsqp",
-    "packing_cascade", "parse_regions", "repair", "substitute_region", "violation",
+    "fragment_choices", "packing_cascade", "parse_regions", "repair", "substitute_region", "violation",
 ]
 
 #: AlphaEvolve's sums of radii (Novikov et al., 2025, Appendix B.12).
@@ -748,6 +748,17 @@ def parse_regions(code: str) -> dict[str, str]:
     if name is not None:
         raise ValueError(f"region {name!r} is not closed")
     return out
+
+
+def fragment_choices(code: str, fragments: Mapping[str, Sequence[str]]) -> dict[str, int | None]:
+    """For each region of ``code`` that ``fragments`` names, the index of the fragment its body
+    is (compared with whitespace collapsed), or ``None`` for a body no fragment has (a mutated
+    one): which alternatives an evolved program ended up with."""
+    def norm(text: str) -> str:
+        return " ".join(text.split())
+
+    return {name: next((i for i, f in enumerate(fragments[name]) if norm(f) == norm(body)), None)
+            for name, body in parse_regions(code).items() if name in fragments}
 
 
 def substitute_region(code: str, name: str, snippet: str) -> str:
