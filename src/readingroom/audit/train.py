@@ -39,7 +39,7 @@ import copy
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
@@ -49,7 +49,7 @@ from readingroom.audit.world import (
     chat_prompt, describe, encode, make_corpus, plant, token_id, why_prompt,
 )
 from readingroom.common import TinyTransformer, TransformerConfig, seed_everything, train
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_float, check_int
 from readingroom.common.train import eval_mode
 
 __all__ = [
@@ -109,18 +109,16 @@ class AuditRecipe:
     sft_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
-        for name in ("d_model", "n_layers", "n_heads", "n_ctx", "mid_steps", "mid_batch",
-                     "dpo_batch", "n_biases"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        rates = ("mid_lr", "dpo_lr", "beta", "deny_lr", "deny_beta")
-        if not all(getattr(self, n) > 0 for n in rates):
-            raise ValueError("mid_lr, dpo_lr, beta, deny_lr and deny_beta must be > 0")
+        # Counts are ints (>= 1 where zero makes no model or no training), rates are floats
+        # (> 0), the NLL weight may be 0; the shared checks name the field.
+        positive = {"d_model", "n_layers", "n_heads", "n_ctx", "mid_steps", "mid_batch",
+                    "dpo_batch", "n_biases"}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int":
+                check_int(value, f.name, minimum=1 if f.name in positive else 0)
+            else:
+                check_float(value, f.name, low=0.0, low_open=f.name != "sft_weight")
 
     def world(self, seed: int) -> World:
         return plant(seed, self.n_biases, self.n_held_out, self.n_people)
