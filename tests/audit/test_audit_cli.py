@@ -88,6 +88,31 @@ def test_measure_quick_writes_a_record(tmp_path, capsys):
     assert record["runs"][0]["seed"] == 4
 
 
+def test_games_writes_every_seed_with_provenance(tmp_path, game_json):
+    out = tmp_path / "g.json"
+    assert main(["games", "--seeds", "1", "5", "--quick", "--no-progress",
+                 "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["command"] == "python -m readingroom.audit games --seeds 1 5 --quick"
+    assert [g["seed"] for g in record["games"]] == [1, 5]
+    one = json.loads(game_json[1])  # the same seed through 'game --json': the same game
+    assert record["games"][0]["planted"] == one["planted"]
+    assert ({k: t["recovered"] for k, t in record["games"][0]["techniques"].items()}
+            == {k: t["recovered"] for k, t in one["techniques"].items()})
+    assert record["games"][1]["planted"] != one["planted"]  # another seed plants another set
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["games", "--seeds", "1", "--quick"], "--out"),
+    (["games", "--seeds", "2", "2", "--quick", "--out", "x.json"], "distinct"),
+])
+def test_games_bad_input_exits_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(argv + ["--no-progress"])
+    assert err.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_parser_and_module_entry_point():
     assert build_parser().parse_args(["game"]).seed == 0
     proc = subprocess.run([sys.executable, "-m", "readingroom.audit", "game", "--seed", "bad"],

@@ -9,6 +9,9 @@ planted biases it recovered (trained and held out) and the ones it wrongly attri
 models, with its cost (queries: sequences sampled or prompts run through the model; documents
 read; seconds).
 
+``games --seeds S [S ...] --out FILE`` plays the game for every seed and writes their records (the
+``game --json`` object of each seed) with the run's provenance: the record the chapter replays.
+
 ``measure --seeds S [S ...] [--out FILE] [--json]`` trains every seed (with the control model)
 and runs the measurements (a)–(f) of :mod:`readingroom.audit.experiments`; it prints the summary
 over seeds and, with ``--out``, writes every number with its provenance.
@@ -49,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_json(g)
     add_no_progress(g)
     g.set_defaults(func=_game)
+    gs = sub.add_parser("games", help="play the game for several seeds and write the records",
+                        description="For every seed: plant, train, audit blind and unblind, as "
+                                    "'game --json' does; write all records, with provenance.")
+    add_seeds(gs)
+    add_quick(gs)
+    add_out(gs, help="where to write the record (JSON)")
+    add_no_progress(gs)
+    gs.set_defaults(func=_games)
     m = sub.add_parser("measure", help="measurements (a)-(f) over several seeds")
     add_seeds(m)
     add_quick(m)
@@ -69,15 +80,16 @@ def _recipes(args: argparse.Namespace):
     return AUDIT_CPU, GameConfig()
 
 
-def game_record(args: argparse.Namespace) -> dict:
-    """Train, play and unblind for ``args.seed``; the JSON-ready record."""
+def game_record(args: argparse.Namespace, seed: int | None = None) -> dict:
+    """Train, play and unblind for ``seed`` (default ``args.seed``); the JSON-ready record."""
     from readingroom.audit.game import play, unblind
     from readingroom.audit.train import train_models
 
     recipe, config = _recipes(args)
     progress = not args.no_progress
     t0 = time.perf_counter()
-    models = train_models(args.seed, recipe, control=False, progress=progress)
+    seed = args.seed if seed is None else seed
+    models = train_models(seed, recipe, control=False, progress=progress)
     train_s = time.perf_counter() - t0
     report = play(models, config, progress=progress)
     world = models.world
@@ -94,7 +106,7 @@ def game_record(args: argparse.Namespace) -> dict:
                             "documents_read": len(probe.notes.get("indices", [])),
                             "seconds": result["seconds"]}
     return {
-        "seed": args.seed,
+        "seed": seed,
         "preset": "quick" if args.quick else "cpu",
         "planted": {"trained": [str(b) for b in world.trained],
                     "held_out": [str(b) for b in world.held_out],
@@ -131,6 +143,24 @@ def _game(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"{name:>12}: trained {len(t['recovered']['trained'])}/{n_tr}, held-out "
               f"{len(t['recovered']['held_out'])}/{n_ho}, false {len(t['false'])}")
     print(f"\n({record['seconds']['audit']:.1f} s of auditing)")
+    return 0
+
+
+def _games(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from readingroom.common import run_provenance
+
+    if args.out is None:
+        parser.error("games needs --out FILE")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"--seeds must be distinct, got {args.seeds}")
+    t0 = time.perf_counter()
+    games = [game_record(args, seed) for seed in args.seeds]
+    command = "python -m readingroom.audit games --seeds " + " ".join(map(str, args.seeds))
+    if args.quick:
+        command += " --quick"
+    write_json(args.out, {**run_provenance(command, outputs=(args.out,)),
+                          "seconds": round(time.perf_counter() - t0, 1), "games": games})
+    print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
