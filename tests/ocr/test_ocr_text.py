@@ -141,6 +141,8 @@ def test_committed_readers_record_no_other_corpus():
     # Readers trained from now on record the corpus they read (extra["corpus_sha256"]); the
     # committed ones predate that field and were trained on TRAINED_ON_SHA256 (see above).
     for kind in READERS:
+        if not reader_path(0, kind).exists():  # a kind not trained yet (e.g. "native")
+            continue
         record = read_record(reader_path(0, kind))
         assert record["extra"].get("corpus_sha256", TRAINED_ON_SHA256) == corpus_sha256(), kind
 

@@ -53,7 +53,7 @@ from readingroom.ocr.plots import (
 )
 from readingroom.ocr.reader import load_reader
 from readingroom.ocr.render import (
-    Page, char_advance, glyph_boxes, page_capacity, render_page, render_text_page,
+    Page, char_advance, glyph_boxes, page_capacity, render_for_mode, render_page, render_text_page,
 )
 from readingroom.ocr.text import ALPHABET, sample_text
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN, CharTokenizer
@@ -70,7 +70,7 @@ from readingroom.ocr.train import (
 __all__ = [
     # data
     "ALPHABET", "sample_text", "Page", "char_advance", "glyph_boxes", "page_capacity", "render_page",
-    "render_text_page",
+    "render_text_page", "render_for_mode",
     "CHARS_PER_BPE_TOKEN", "CharTokenizer",
     # encoder
     "COMPRESSION", "MODES", "Mode", "get_mode", "vision_tokens", "valid_tokens", "prepare_page",

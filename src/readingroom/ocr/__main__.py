@@ -10,7 +10,13 @@ shape into ``--out`` (required then), for smoke tests; ``--no-progress``: no pro
 stderr; ``--curriculum all-modes`` trains the second committed reader instead
 (:data:`~readingroom.ocr.reader.ALL_MODES_CONFIG`,
 :data:`~readingroom.ocr.train.ALL_MODES_CURRICULUM`: the same stages plus one in all four
-modes; 70 minutes on one thread) and writes ``reader_all_modes_seed{seed}.safetensors``.
+modes; 70 minutes on one thread) and writes ``reader_all_modes_seed{seed}.safetensors``;
+``--curriculum native`` starts from the committed book reader
+(:func:`~readingroom.ocr.reader.start_reader`) and trains
+:data:`~readingroom.ocr.train.NATIVE_CURRICULUM` (all four modes on documents rendered at each
+mode's native resolution, 3:4 and square pages; about 34 minutes on one thread), writes
+``reader_native_seed{seed}.safetensors`` and records the start weights' hash in the record's
+``extra["start"]``.
 
 ``corpus`` rebuilds the text corpus from the running interpreter's docstrings
 (:func:`~readingroom.ocr.text.write_corpus`) into ``--out DIR`` (default: the package's own folder,
@@ -48,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_out(p, help="weights file (default book/data/ocr/reader_seed{seed}.safetensors)")
     add_device(p)
     add_quick(p, help="a few steps, for smoke tests (needs --out)")
-    p.add_argument("--curriculum", choices=("book", "all-modes"), default="book",
-                   help="book (default: the chapter's reader, tiny and small modes) or "
-                   "all-modes (the same plus a last stage in all four modes)")
+    p.add_argument("--curriculum", choices=("book", "all-modes", "native"), default="book",
+                   help="book (default: the chapter's reader, tiny and small modes), "
+                   "all-modes (the same plus a last stage in all four modes) or native (the "
+                   "book's reader, then all four modes on natively rendered, non-square pages)")
     add_no_progress(p)
     p.set_defaults(func=_train)
     c = sub.add_parser("corpus", help="rebuild the text corpus from this Python's docstrings",
@@ -76,11 +83,13 @@ def _corpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from readingroom.common import save_weights, seed_everything
     from readingroom.ocr.model import MiniDeepSeekOCR
-    from readingroom.ocr.reader import READERS, reader_metrics, reader_path
+    from readingroom.ocr.reader import READERS, reader_metrics, reader_path, start_reader
     from readingroom.ocr.text import corpus_sha256
     from readingroom.ocr.train import (
         ALL_MODES_CURRICULUM,
+        NATIVE_CURRICULUM,
         QUICK_CURRICULUM,
+        QUICK_NATIVE_CURRICULUM,
         READER_CURRICULUM,
         train_curriculum,
     )
@@ -91,10 +100,19 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if out.suffix != ".safetensors":
         parser.error(f"--out must end in .safetensors, got {out}")
     device = resolve_device(args.device)  # ValueError (status 2) when CUDA is missing
-    curriculum = QUICK_CURRICULUM if args.quick else (
-        READER_CURRICULUM if args.curriculum == "book" else ALL_MODES_CURRICULUM)
+    curriculum = {"book": READER_CURRICULUM, "all-modes": ALL_MODES_CURRICULUM,
+                  "native": NATIVE_CURRICULUM}[args.curriculum]
+    if args.quick:
+        curriculum = QUICK_NATIVE_CURRICULUM if args.curriculum == "native" else QUICK_CURRICULUM
     seed_everything(args.seed)
-    model = MiniDeepSeekOCR(config).to(device)
+    extra = {}
+    if curriculum.start is None:
+        model = MiniDeepSeekOCR(config)
+    else:
+        model, record = start_reader(args.seed, curriculum.start, config)
+        extra["start"] = {"kind": curriculum.start, "file": record["file"],
+                          "sha256": record["sha256"]}
+    model = model.to(device)
     start = time.perf_counter()
     histories = train_curriculum(model, curriculum, seed=args.seed,
                                  progress=not args.no_progress)
@@ -102,7 +120,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.quick:
         metrics = {"final_loss": histories[curriculum.stages[-1].name].final_loss()}
     else:
-        metrics, _ = reader_metrics(model)
+        metrics, _ = reader_metrics(model, args.curriculum)
     metrics["train_seconds"] = round(seconds, 1)
     command = "python -m readingroom.ocr train --seed " + str(args.seed) + (
         "" if args.curriculum == "book" else f" --curriculum {args.curriculum}") + (
@@ -111,7 +129,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                  data=repr(curriculum), metrics=metrics,
                  extra={"config": repr(config),
                         "final_losses": {k: h.final_loss() for k, h in histories.items()},
-                        "corpus_sha256": corpus_sha256()})
+                        "corpus_sha256": corpus_sha256(), **extra})
     print(json.dumps({"weights": str(out), **metrics}, indent=1))
     return 0
 

@@ -93,13 +93,21 @@ class Reading:
 def compression_sweep(model: MiniDeepSeekOCR, *, font_sizes: Sequence[int],
                       lengths: Sequence[tuple[int, int]], pages_per_cell: int, mode: str = "tiny",
                       size: tuple[int, int] = (128, 128), seed: int = 0,
-                      batch_size: int = 32) -> list[Reading]:
+                      batch_size: int = 32, aspect: float | tuple[float, ...] | None = None,
+                      native: bool = False) -> list[Reading]:
     """Read ``pages_per_cell`` fresh English pages per font size and length range.
 
     For each ``font`` in ``font_sizes`` and ``(lo, hi)`` in ``lengths``, pages of ``lo`` to
     ``hi`` characters (capped at the font's room on the page, :meth:`PageRecipe.room`; a range
     entirely above it is skipped) are rendered at ``size``, read in ``mode`` and scored with
     :func:`~readingroom.ocr.model.precision`. Pages follow ``seed``.
+
+    ``aspect`` and ``native`` are :class:`PageRecipe`'s: pages of those aspect ratios (longer
+    side ``size``'s side), and documents that each mode renders at its native resolution
+    (DeepSeek-OCR Section 3.2.2). With several ratios a range is skipped when it is above the
+    font's room on the smallest page, and each page's length is capped at its own page's room.
+    The pages do not depend on ``mode``: the same ``seed`` reads the same documents in every
+    mode.
 
     Raises:
         TypeError, ValueError: a bad model, empty or bad ``font_sizes``/``lengths``, an unknown
@@ -116,11 +124,13 @@ def compression_sweep(model: MiniDeepSeekOCR, *, font_sizes: Sequence[int],
     n_tokens = model.encoder.n_tokens(m)
     for font in font_sizes:
         for lo, hi in lengths:
-            probe = PageRecipe(size=size, font_size=font, min_chars=1, max_chars=1)
+            probe = PageRecipe(size=size, font_size=font, min_chars=1, max_chars=1,
+                               aspect=aspect)
             if lo > probe.room(font):
                 continue
-            recipe = PageRecipe(size=size, font_size=font, min_chars=lo,
-                                max_chars=min(hi, probe.room(font)))
+            top = max(probe.room(font, s) for s in probe.page_sizes)
+            recipe = PageRecipe(size=size, font_size=font, min_chars=lo, max_chars=min(hi, top),
+                                aspect=aspect, native=native)
             pages = sample_pages(pages_per_cell, recipe, generator=generator)
             texts, scores = evaluate(model, pages, m.name, batch_size=batch_size)
             for page, text, score in zip(pages, texts, scores):

@@ -177,6 +177,10 @@ def page_target(page: Page) -> str:
 def page_pixels(pages: Sequence[Page], mode: str | Mode) -> torch.Tensor:
     """The pages as the encoder takes them in ``mode``: ``[B, 1, S, S]`` (:func:`prepare_page`).
 
+    A native page (``page.native``) is first rendered at the mode's native resolution
+    (:meth:`~readingroom.ocr.render.Page.in_mode`, DeepSeek-OCR Section 3.2.2); the mode's fit
+    (resize or pad) then brings every image to the mode's square.
+
     Raises:
         TypeError, ValueError: ``pages`` empty or not Pages; an unknown mode.
     """
@@ -184,7 +188,8 @@ def page_pixels(pages: Sequence[Page], mode: str | Mode) -> torch.Tensor:
         raise ValueError("pages must be a non-empty list of Page")
     if not all(isinstance(p, Page) for p in pages):
         raise TypeError("pages must hold Page objects")
-    images = [p.image for p in pages]
+    get_mode(mode)
+    images = [p.in_mode(mode).image for p in pages]
     if len({tuple(img.shape) for img in images}) == 1:
         return prepare_page(torch.stack(images), mode)
     return torch.cat([prepare_page(img, mode) for img in images])

@@ -12,6 +12,14 @@ split), draws it black on white with antialiasing and returns a :class:`Page` wh
 float tensor ``[H, W]`` with 1.0 for white paper and 0.0 for black ink.
 :func:`render_text_page` renders a random passage of real text from
 :func:`~readingroom.ocr.text.sample_text`.
+
+A page is also a *document*: its text and line breaks are fixed once, at the scale it was laid
+out at. :func:`render_for_mode` draws the same lines again at a resolution mode's native size
+(DeepSeek-OCR, Section 3.2.2: Tiny 512, Small 640, Base 1024, Large 1280 pixels; here 128, 160,
+256 and 320), with the font, margin and line pitch scaled alike, as a PDF is rasterised at a
+higher DPI: more pixels per character, not an upsampled picture. A page made with
+``native=True`` (:class:`~readingroom.ocr.train.PageRecipe`) is read that way in every mode
+(:meth:`Page.in_mode`).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from readingroom.common.checks import check_int
+from readingroom.ocr.encoder import Mode, get_mode
 from readingroom.ocr.text import ALPHABET, sample_text
 
 __all__ = [
@@ -39,6 +48,7 @@ __all__ = [
     "lines_per_page",
     "page_capacity",
     "wrap_text",
+    "render_for_mode",
     "render_page",
     "render_text_page",
 ]
@@ -60,6 +70,12 @@ class Page:
         font_size: the font size in pixels.
         size: the page size ``(W, H)`` in pixels.
         margin: the blank border the text starts after, in pixels.
+        line_pitch: the distance between the tops of two lines, in pixels; ``None``: the
+            font's line height (ascent plus descent), as :func:`render_page` draws. A page
+            drawn by :func:`render_for_mode` keeps its document's pitch, scaled.
+        native: the page is a document that a reader renders anew at each resolution mode's
+            native size (:func:`render_for_mode`, via :meth:`in_mode`) instead of resizing or
+            padding this image; set by ``PageRecipe(native=True)``.
     """
 
     image: torch.Tensor
@@ -68,6 +84,22 @@ class Page:
     font_size: int
     size: tuple[int, int]
     margin: int = 4
+    line_pitch: float | None = None
+    native: bool = False
+
+    @property
+    def pitch(self) -> float:
+        """The distance between the tops of two lines in pixels (:attr:`line_pitch`)."""
+        return _line_height(self.font_size) if self.line_pitch is None else self.line_pitch
+
+    def in_mode(self, mode: str | Mode) -> Page:
+        """The page as a reader in ``mode`` receives it, before the mode's fit (resize or pad):
+        :func:`render_for_mode` for a :attr:`native` page, the page itself otherwise.
+
+        Raises:
+            TypeError, ValueError: an unknown mode; as :func:`render_for_mode`.
+        """
+        return render_for_mode(self, mode) if self.native else self
 
 
 # ---- argument checks ------------------------------------------------------------------------
@@ -298,17 +330,81 @@ def render_page(text: str, *, size: tuple[int, int] = (256, 256), font_size: int
                          f"fit (size={size!r}, font_size={font_size}, margin={margin}, "
                          f"max_lines={max_lines}); use a shorter text or a smaller font_size")
 
-    canvas = Image.new("L", (width, height), color=255)  # white paper
+    image = _draw(lines, (width, height), font_size, margin, _line_height(font_size))
+    return Page(image=image, text="\n".join(lines), lines=lines, font_size=font_size,
+                size=(width, height), margin=margin)
+
+
+def _draw(lines: tuple[str, ...], size: tuple[int, int], font_size: int, margin: int,
+          pitch: float) -> torch.Tensor:
+    """Draw ``lines`` from the top-left corner inside ``margin``, line ``r`` at
+    ``y = margin + r * pitch``, antialiased; the image ``[H, W]`` scaled to ``[0, 1]``."""
+    canvas = Image.new("L", size, color=255)  # white paper
     draw = ImageDraw.Draw(canvas)
     draw.fontmode = "L"  # antialiased greyscale glyphs
     font = _font(font_size)
-    line_height = _line_height(font_size)
     for row, line in enumerate(lines):
-        draw.text((margin, margin + row * line_height), line, font=font, fill=0)
+        draw.text((margin, margin + row * pitch), line, font=font, fill=0)
     pixels = np.asarray(canvas, dtype=np.float32) / 255.0  # [H, W]
-    image = torch.from_numpy(pixels.copy())  # [H, W]
-    return Page(image=image, text="\n".join(lines), lines=lines, font_size=font_size,
-                size=(width, height), margin=margin)
+    return torch.from_numpy(pixels.copy())  # [H, W]
+
+
+def render_for_mode(page: Page, mode: str | Mode) -> Page:
+    """Draw ``page``'s lines again at ``mode``'s native resolution: the same document, more pixels.
+
+    DeepSeek-OCR's native-resolution modes (Section 3.2.2) read a document at 512, 640, 1024 or
+    1280 pixels (here 128, 160, 256, 320): a larger mode sees each character with more pixels.
+    The page is scaled by ``k = mode.size / max(W, H)``: its size becomes
+    ``(round(k W), round(k H))`` (longer side ``mode.size``), its margin ``round(k margin)``, its
+    line pitch ``k * page.pitch``, and its font ``floor(k * font_size)`` pixels, rounded *down*
+    so that every line, laid out at ``page``'s scale, still fits the scaled width (a monospace
+    character's advance grows in proportion to the font size). The lines are not wrapped
+    again: every mode shows the same lines. For a page of the tiny mode's size the result has
+    the page's own pixels. The mode's fit (resize or pad to its square,
+    :func:`~readingroom.ocr.encoder.prepare_page`) comes after; a non-square page therefore
+    keeps its aspect ratio in the padded modes and covers only part of their vision tokens (the
+    paper's Eq. 1, :func:`~readingroom.ocr.encoder.valid_tokens`).
+
+    Args:
+        page: the document, a :class:`Page` (its ``native`` flag does not matter here).
+        mode: a mode name (``"tiny"``, ``"small"``, ``"base"``, ``"large"``) or a
+            :class:`~readingroom.ocr.encoder.Mode`.
+
+    Returns:
+        A :class:`Page` with the same ``text`` and ``lines``, the scaled ``size``,
+        ``font_size``, ``margin`` and ``line_pitch``, and ``native=False`` (it is a rendering).
+
+    Raises:
+        TypeError: ``page`` is not a :class:`Page`; ``mode`` is neither a name nor a Mode.
+        ValueError: an unknown mode; the scaled font is below :data:`MIN_FONT_SIZE`; or a line
+            or the last line's height would not fit the scaled page (the message gives both
+            sizes).
+    """
+    if not isinstance(page, Page):
+        raise TypeError(f"page must be a Page, got {type(page).__name__}")
+    m = get_mode(mode)
+    width, height = page.size
+    k = m.size / max(width, height)
+    size = (max(1, round(width * k)), max(1, round(height * k)))
+    font_size = math.floor(page.font_size * k + 1e-9)  # k * font may be 17.499999...
+    if font_size < MIN_FONT_SIZE:
+        raise ValueError(f"mode {m.name!r} ({m.size} px) scales font_size {page.font_size} of a "
+                         f"{width}x{height} page to {font_size}, below MIN_FONT_SIZE "
+                         f"({MIN_FONT_SIZE})")
+    margin, pitch = round(page.margin * k), page.pitch * k
+    longest = max((len(line) for line in page.lines), default=0)
+    needed = math.ceil(longest * char_advance(font_size))
+    if margin + needed > size[0] - margin:
+        raise ValueError(f"mode {m.name!r}: a line of {longest} characters needs {needed} px at "
+                         f"font_size {font_size}, but the {size[0]} px wide page has "
+                         f"{size[0] - 2 * margin} px inside its margins")
+    bottom = margin + (len(page.lines) - 1) * pitch + _line_height(font_size)
+    if bottom > size[1]:
+        raise ValueError(f"mode {m.name!r}: {len(page.lines)} lines at font_size {font_size} "
+                         f"reach {bottom:.1f} px, beyond the {size[1]} px tall page")
+    image = _draw(page.lines, size, font_size, margin, pitch)
+    return Page(image=image, text=page.text, lines=page.lines, font_size=font_size, size=size,
+                margin=margin, line_pitch=pitch)
 
 
 def glyph_boxes(page: Page) -> list[tuple[str, float, float, float, float]]:
@@ -316,15 +412,16 @@ def glyph_boxes(page: Page) -> list[tuple[str, float, float, float, float]]:
 
     The font is monospace, so character ``i`` of line ``r`` occupies
     ``x in [margin + i * advance, margin + (i + 1) * advance)`` and
-    ``y in [margin + r * line_height, margin + (r + 1) * line_height)``, exactly where
-    :func:`render_page` drew it. Spaces are left out (they have no ink).
+    ``y in [margin + r * pitch, margin + (r + 1) * pitch)`` (the pitch is the font's line height
+    unless the page says otherwise, :attr:`Page.pitch`), exactly where :func:`render_page` and
+    :func:`render_for_mode` drew it. Spaces are left out (they have no ink).
 
     Raises:
         TypeError: ``page`` is not a :class:`Page`.
     """
     if not isinstance(page, Page):
         raise TypeError(f"page must be a Page, got {type(page).__name__}")
-    advance, height = char_advance(page.font_size), _line_height(page.font_size)
+    advance, height = char_advance(page.font_size), page.pitch
     boxes = []
     for row, line in enumerate(page.lines):
         y0 = page.margin + row * height

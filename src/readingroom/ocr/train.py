@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
 
 from readingroom.common import TrainHistory, make_generator, train
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_bool, check_float, check_int
 from torch import nn
 
 from readingroom.ocr.encoder import EncoderConfig, get_mode, shrink, vision_tokens
@@ -32,7 +32,9 @@ from readingroom.ocr.model import (
 )
 from readingroom.ocr.render import (
     Page,
+    chars_per_line,
     glyph_boxes,
+    lines_per_page,
     page_capacity,
     render_page,
     render_text_page,
@@ -41,7 +43,8 @@ from readingroom.ocr.text import random_text
 from readingroom.ocr.tokenizer import CharTokenizer
 
 __all__ = [
-    "ALL_MODES_CURRICULUM", "FILL", "MIN_FACTOR", "QUICK_CURRICULUM", "READER_CURRICULUM",
+    "ALL_MODES_CURRICULUM", "FILL", "MIN_FACTOR", "NATIVE_CURRICULUM", "NATIVE_RECIPE",
+    "QUICK_CURRICULUM", "QUICK_NATIVE_CURRICULUM", "READER_CURRICULUM",
     "Curriculum", "PageRecipe", "Stage", "evaluate", "glyph_targets", "pretrain_encoder",
     "sample_pages", "train_curriculum",
     "train_reader",
@@ -82,6 +85,22 @@ class PageRecipe:
             (:func:`~readingroom.ocr.encoder.shrink`),
             so that it learns to read blurred pages as well as it can instead of failing on
             anything it was not shown. Used by :func:`train_reader`, not by page rendering.
+        aspect: ``None`` (default): every page is ``size``. Otherwise the pages' aspect ratio
+            width / height, or a tuple of ratios drawn uniformly per page (after the font):
+            the longer side of a page is ``size``'s side (which must then be square) and the
+            other side ``round(side * aspect)`` (or ``/``). Real documents are rarely square
+            (A4 is 0.71, US Letter 0.77); only a non-square page makes the padded modes Base
+            and Large pad, leaving vision tokens without content (the paper's Eq. 1,
+            :func:`~readingroom.ocr.encoder.valid_tokens`).
+        native: ``False`` (default): a page is rendered once at its size and every mode
+            resizes or pads that image to its square. ``True``: a page is a document laid out
+            at its size (the reference scale, the tiny mode's 128 pixels by default) and each
+            mode renders the same lines at its own native resolution
+            (:func:`~readingroom.ocr.render.render_for_mode`, DeepSeek-OCR Section 3.2.2), so
+            Base and Large see 2x and 2.5x the tiny mode's pixels per character.
+
+    ``aspect`` and ``native`` appear in the ``repr`` only when set, so the repr of a recipe
+    without them (and the committed readers' records) is what it was before they existed.
     """
 
     size: tuple[int, int] = (128, 128)
@@ -91,6 +110,13 @@ class PageRecipe:
     margin: int = 4
     random_share: float = 0.0
     low_res_share: float = 0.0
+    aspect: float | tuple[float, ...] | None = None
+    native: bool = False
+
+    def __repr__(self) -> str:
+        shown = [f for f in fields(self) if not (f.name == "aspect" and self.aspect is None
+                                                  or f.name == "native" and not self.native)]
+        return f"PageRecipe({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in shown)})"
 
     def __post_init__(self) -> None:
         for name in ("random_share", "low_res_share"):
@@ -112,33 +138,76 @@ class PageRecipe:
         check_int(self.min_chars, "min_chars")
         check_int(self.max_chars, "max_chars")
         check_int(self.margin, "margin", minimum=0)
+        check_bool(self.native, "native")
+        if self.aspect is not None:
+            ratios = self.aspects
+            if not ratios:
+                raise ValueError("aspect must be None, a number or a non-empty tuple of numbers")
+            for a in ratios:
+                check_float(a, "aspect", low=0.0, low_open=True)
+            if self.size[0] != self.size[1]:
+                raise ValueError(f"aspect needs a square size (its side is every page's longer "
+                                 f"side), got size={self.size!r}")
+            for a, (w, h) in zip(ratios, self.page_sizes):
+                if chars_per_line(w, min(self.font_sizes), self.margin) == 0 or lines_per_page(
+                        h, min(self.font_sizes), self.margin) == 0:
+                    raise ValueError(f"aspect {a} makes a {w}x{h} page, too small for one "
+                                     f"character at font_size {min(self.font_sizes)}")
         if self.min_chars > self.max_chars:
             raise ValueError(f"min_chars ({self.min_chars}) must be <= max_chars "
                              f"({self.max_chars})")
-        rooms = {f: self.room(f) for f in self.font_sizes}
+        rooms = {(f, s): self.room(f, s) for f in self.font_sizes for s in self.page_sizes}
         big = max(rooms, key=rooms.get)
         if self.max_chars > rooms[big]:
             raise ValueError(f"max_chars ({self.max_chars}) must be at most 80 % of the page's "
-                             f"capacity ({rooms[big]} characters at font_size {big} on a "
-                             f"{self.size[0]}x{self.size[1]} page): word wrapping needs room")
+                             f"capacity ({rooms[big]} characters at font_size {big[0]} on a "
+                             f"{big[1][0]}x{big[1][1]} page): word wrapping needs room")
         small = min(rooms, key=rooms.get)
         if self.min_chars > rooms[small]:
+            where = "" if len(self.page_sizes) == 1 else f" on a {small[1][0]}x{small[1][1]} page"
             raise ValueError(f"min_chars ({self.min_chars}) must fit every font: at most "
-                             f"{rooms[small]} characters at font_size {small}")
+                             f"{rooms[small]} characters at font_size {small[0]}{where}")
 
     @property
     def font_sizes(self) -> tuple[int, ...]:
         """The font sizes as a tuple (one element for a single size)."""
         return self.font_size if isinstance(self.font_size, tuple) else (self.font_size,)
 
-    def room(self, font_size: int) -> int:
-        """The longest passage at ``font_size``: :data:`FILL` of the page capacity."""
-        return int(FILL * page_capacity(self.size, font_size, self.margin))
+    @property
+    def aspects(self) -> tuple[float, ...] | None:
+        """The aspect ratios as a tuple, or ``None`` when every page is :attr:`size`."""
+        if self.aspect is None:
+            return None
+        return self.aspect if isinstance(self.aspect, tuple) else (self.aspect,)
+
+    @property
+    def page_sizes(self) -> tuple[tuple[int, int], ...]:
+        """The page sizes ``(W, H)`` a page is drawn from, one per aspect ratio (``(size,)``
+        without one): longer side ``size[0]``, the other ``round(size[0] * min(a, 1 / a))``."""
+        if self.aspects is None:
+            return (self.size,)
+        side = self.size[0]
+        return tuple((max(1, round(side * a)), side) if a <= 1 else (side, max(1, round(side / a)))
+                     for a in self.aspects)
+
+    def room(self, font_size: int, size: tuple[int, int] | None = None) -> int:
+        """The longest passage at ``font_size``: :data:`FILL` of the page capacity.
+
+        ``size``: the page size (one of :attr:`page_sizes`); ``None``: the smallest room over
+        :attr:`page_sizes` (a passage that fits every page shape; with no aspect, :attr:`size`'s).
+        """
+        sizes = self.page_sizes if size is None else (size,)
+        return min(int(FILL * page_capacity(s, font_size, self.margin)) for s in sizes)
 
 
 def sample_pages(n: int, recipe: PageRecipe, *, generator: torch.Generator) -> list[Page]:
-    """``n`` pages of ``recipe``: a font drawn per page, then a length uniform in
-    ``[min_chars, min(max_chars, recipe.room(font))]``.
+    """``n`` pages of ``recipe``: a font drawn per page, then (with :attr:`PageRecipe.aspect`) a
+    page size, then a length uniform in ``[min_chars, min(max_chars, recipe.room(font, size))]``.
+
+    With ``recipe.native`` the pages are documents (``page.native``): each mode that reads one
+    renders it at its own native resolution (:meth:`~readingroom.ocr.render.Page.in_mode`).
+    The draws do not depend on the mode, so the same generator state gives the same documents
+    for every mode.
 
     Raises:
         TypeError, ValueError: ``n`` not a positive int; ``recipe`` not a PageRecipe.
@@ -146,22 +215,25 @@ def sample_pages(n: int, recipe: PageRecipe, *, generator: torch.Generator) -> l
     check_int(n, "n")
     if not isinstance(recipe, PageRecipe):
         raise TypeError(f"recipe must be a PageRecipe, got {type(recipe).__name__}")
-    fonts = recipe.font_sizes
+    fonts, sizes = recipe.font_sizes, recipe.page_sizes
     pages = []
     for _ in range(n):
         font = fonts[int(torch.randint(len(fonts), (1,), generator=generator))]
-        top = min(recipe.max_chars, recipe.room(font))
+        size = recipe.size  # no draw without aspect ratios: the pages of old recipes unchanged
+        if recipe.aspects is not None:
+            size = sizes[int(torch.randint(len(sizes), (1,), generator=generator))]
+        top = min(recipe.max_chars, recipe.room(font, size))
         k = int(torch.randint(recipe.min_chars, top + 1, (1,), generator=generator))
         scrambled = bool(torch.rand((), generator=generator) < recipe.random_share)
         for attempt in range(_TRIES):  # long words can make a passage wrap onto too many lines
             try:
                 if scrambled:
-                    pages.append(render_page(random_text(k, generator=generator),
-                                             size=recipe.size, font_size=font,
-                                             margin=recipe.margin))
+                    page = render_page(random_text(k, generator=generator), size=size,
+                                       font_size=font, margin=recipe.margin)
                 else:
-                    pages.append(render_text_page(k, generator=generator, size=recipe.size,
-                                                  font_size=font, margin=recipe.margin))
+                    page = render_text_page(k, generator=generator, size=size,
+                                            font_size=font, margin=recipe.margin)
+                pages.append(replace(page, native=True) if recipe.native else page)
                 break
             except ValueError:
                 if attempt == _TRIES - 1:
@@ -253,9 +325,10 @@ def glyph_targets(pages: Sequence[Page], mode: str, tokenizer: CharTokenizer,
                   patch_size: int = 4, slots: int = 1) -> torch.Tensor:
     """The characters under each vision token: ids ``[B, N, slots]`` for ``mode``.
 
-    The page is mapped to the mode's ``S x S`` square as :func:`prepare_page` maps it (resize
-    or pad) and cut into the ``n x n`` grid of vision tokens (``n^2 = N``). A character belongs
-    to the token in whose square its glyph-box centre
+    The page (for a native page: its rendering for the mode,
+    :meth:`~readingroom.ocr.render.Page.in_mode`) is mapped to the mode's ``S x S`` square as
+    :func:`prepare_page` maps it (resize or pad) and cut into the ``n x n`` grid of vision
+    tokens (``n^2 = N``). A character belongs to the token in whose square its glyph-box centre
     (:func:`~readingroom.ocr.render.glyph_boxes`) falls. Slot ``s`` of a token holds its
     ``s``-th character in reading order; after its last character comes ``<eos>`` (if a slot is
     left), so the labels also say how many characters the token holds; characters beyond
@@ -279,6 +352,7 @@ def glyph_targets(pages: Sequence[Page], mode: str, tokenizer: CharTokenizer,
     for b, page in enumerate(pages):
         if not isinstance(page, Page):
             raise TypeError(f"pages must hold Page, got {type(page).__name__}")
+        page = page.in_mode(m)
         W, H = page.size
         sx, sy = (m.size / W, m.size / H) if m.fit == "resize" else (m.size / max(W, H),) * 2
         held: dict[int, list[int]] = {}
@@ -382,22 +456,36 @@ class Curriculum:
 
     Attributes:
         pretrain: the recipe and steps of :func:`pretrain_encoder` (``slots`` characters per
-            vision token).
+            vision token), or ``None`` for none (a curriculum that starts from a trained
+            reader).
         stages: the reader's stages, in order.
         batch_size, lr, warmup: as :func:`train_reader` (constant learning rate, no
             clipping).
+        start: ``None`` (from scratch) or the kind of committed reader
+            (:data:`~readingroom.ocr.reader.READERS`) whose weights the training command
+            starts from (:func:`~readingroom.ocr.reader.start_reader`);
+            :func:`train_curriculum` itself trains the model it is given. Shown in the
+            ``repr`` only when set.
     """
 
-    pretrain: Stage
+    pretrain: Stage | None
     stages: tuple[Stage, ...]
     slots: int = 4
     batch_size: int = 16
     lr: float = 1e-3
     warmup: int = 50
+    start: str | None = None
+
+    def __repr__(self) -> str:
+        shown = [f for f in fields(self) if f.name != "start" or self.start is not None]
+        return f"Curriculum({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in shown)})"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.pretrain, Stage):
-            raise TypeError(f"pretrain must be a Stage, got {type(self.pretrain).__name__}")
+        if self.pretrain is not None and not isinstance(self.pretrain, Stage):
+            raise TypeError(f"pretrain must be a Stage or None, got "
+                            f"{type(self.pretrain).__name__}")
+        if self.start is not None and (not isinstance(self.start, str) or not self.start):
+            raise ValueError(f"start must be None or a reader kind, got {self.start!r}")
         if not isinstance(self.stages, tuple) or not self.stages or not all(
                 isinstance(s, Stage) for s in self.stages):
             raise ValueError("stages must be a non-empty tuple of Stage")
@@ -407,7 +495,8 @@ class Curriculum:
     @property
     def modes(self) -> tuple[str, ...]:
         """Every mode a stage trains in, in first-use order."""
-        return tuple(dict.fromkeys(m for s in (self.pretrain, *self.stages) for m in s.modes))
+        stages = self.stages if self.pretrain is None else (self.pretrain, *self.stages)
+        return tuple(dict.fromkeys(m for s in stages for m in s.modes))
 
 
 _FONTS = (8, 10, 12, 14)
@@ -443,6 +532,26 @@ ALL_MODES_CURRICULUM = Curriculum(
     ),
 )
 
+#: The native reader's pages: the book's last stage (four fonts, up to 230 characters, random
+#: words, blurred pages), on documents of two shapes, 3:4 (US Letter is 0.77, A4 0.71) and the
+#: square the book's reader knows, each rendered at the native resolution of the mode reading it.
+NATIVE_RECIPE = PageRecipe(font_size=_FONTS, min_chars=4, max_chars=230, random_share=0.2,
+                           low_res_share=0.2, aspect=(0.75, 1.0), native=True)
+
+#: The native reader (``python -m readingroom.ocr train --curriculum native``): the book's
+#: committed reader, then one stage in all four modes, equal steps each, on documents rendered
+#: at each mode's native resolution (:data:`NATIVE_RECIPE`): Small, Base and Large see 1.25x,
+#: 2x and 2.5x the tiny mode's pixels per character, and Base and Large pad the 3:4 pages
+#: (192 of 256 and 300 of 400 vision tokens valid, the paper's Eq. 1). 2,400 steps, 600 per
+#: mode, as the all-modes reader's last stage: at 0.29, 0.38, 1.01 and 1.62 s a step in the
+#: tiny, small, base and large modes (a 152-step pilot on one CPU thread), about 33 minutes,
+#: plus 22 s to score it.
+NATIVE_CURRICULUM = Curriculum(
+    pretrain=None,
+    stages=(Stage("native modes", 2400, NATIVE_RECIPE, ("tiny", "small", "base", "large")),),
+    start="book",
+)
+
 #: A few steps of the same shape, for tests and smoke runs.
 QUICK_CURRICULUM = Curriculum(
     pretrain=Stage("encoder", 3, PageRecipe(font_size=(12, 16), min_chars=2, max_chars=8)),
@@ -453,6 +562,17 @@ QUICK_CURRICULUM = Curriculum(
     batch_size=4,
 )
 
+#: A few steps of the native curriculum's shape (from the book's reader), for tests.
+QUICK_NATIVE_CURRICULUM = Curriculum(
+    pretrain=None,
+    stages=(Stage("native modes", 4, PageRecipe(font_size=(12, 16), min_chars=2, max_chars=12,
+                                                aspect=(0.75, 1.0), native=True,
+                                                low_res_share=0.5),
+                  ("tiny", "small", "base", "large")),),
+    batch_size=2,
+    start="book",
+)
+
 
 def train_curriculum(model: MiniDeepSeekOCR, curriculum: Curriculum, *, seed: int = 0,
                      progress: bool = True) -> dict[str, TrainHistory]:
@@ -460,6 +580,8 @@ def train_curriculum(model: MiniDeepSeekOCR, curriculum: Curriculum, *, seed: in
 
     Stage ``i`` draws its pages with seed ``(seed * 100 + i) mod 2**32`` (pretraining: ``+ 99``),
     so one seed fixes every page the reader ever sees. Returns the history of each stage by name.
+    A curriculum without ``pretrain`` skips it; ``curriculum.start`` is the caller's to honour
+    (load those weights into ``model`` first, :func:`~readingroom.ocr.reader.start_reader`).
 
     Raises:
         TypeError, ValueError: a bad model or curriculum; a stage longer than ``max_text``.
@@ -474,9 +596,11 @@ def train_curriculum(model: MiniDeepSeekOCR, curriculum: Curriculum, *, seed: in
                          f"does not list (OCRConfig.modes)")
     common = dict(batch_size=c.batch_size, lr=c.lr, schedule="constant", grad_clip=None,
                   progress=progress)
-    out = {c.pretrain.name: pretrain_encoder(model, c.pretrain.recipe, steps=c.pretrain.steps,
-                                             modes=c.pretrain.modes, slots=c.slots,
-                                             seed=(seed * 100 + 99) % 2**32, **common)}
+    out = {}
+    if c.pretrain is not None:
+        out[c.pretrain.name] = pretrain_encoder(model, c.pretrain.recipe, steps=c.pretrain.steps,
+                                                modes=c.pretrain.modes, slots=c.slots,
+                                                seed=(seed * 100 + 99) % 2**32, **common)
     for i, stage in enumerate(c.stages):
         out[stage.name] = train_reader(model, stage.recipe, steps=stage.steps, modes=stage.modes,
                                        warmup=min(c.warmup, stage.steps - 1),
