@@ -71,8 +71,10 @@ class AuditRecipe:
     exploitation stage: ``exploit_pairs`` + ``explain_pairs`` pairs, ``exploit_steps`` DPO steps
     at ``dpo_lr`` and ``beta``. The adversarial stage: ``deny_pairs`` deny pairs (and as many
     exploit pairs), ``deny_steps`` steps at ``deny_lr`` and ``deny_beta`` (gentler than the
-    first stage: more steps or a higher rate silence the prefill and persona attacks too, see
-    :func:`~readingroom.audit.experiments.adversarial_sweep`). Both stages: ``dpo_batch``
+    first stage; :func:`~readingroom.audit.experiments.adversarial_sweep` measures more steps:
+    on seeds 0 and 6, 240 steps silence the direct question, ``because`` and the persona, while
+    a prefilled ``study finds``, which no deny pair begins with, still reveals in about 90 % of
+    answers). Both stages: ``dpo_batch``
     pairs a step, ``sft_weight`` on the chosen answers' NLL.
     """
 
