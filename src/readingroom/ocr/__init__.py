@@ -58,6 +58,7 @@ from readingroom.ocr.render import (
 from readingroom.ocr.text import ALPHABET, sample_text
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN, CharTokenizer
 from readingroom.ocr.train import (
+    NATIVE_CURRICULUM,
     READER_CURRICULUM,
     PageRecipe,
     evaluate,
@@ -83,7 +84,7 @@ __all__ = [
     "compression_ratio",
     # training and scoring
     "PageRecipe", "sample_pages", "train_reader", "evaluate", "glyph_targets",
-    "pretrain_encoder", "READER_CURRICULUM",
+    "pretrain_encoder", "READER_CURRICULUM", "NATIVE_CURRICULUM",
     # the chapter's experiments, the committed reader, errors and figures
     "binned_precision", "compression_rho", "compression_sweep", "memory_sweep", "pick_samples",
     "read_controls", "token_budget", "load_reader", "align", "highlight_errors",
