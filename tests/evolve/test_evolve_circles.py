@@ -491,3 +491,36 @@ def test_fragment_choices_names_each_regions_alternative():
     mutated = substitute_region(SEED_PROGRAM, "move", "    c, r = c, r\n")
     assert fragment_choices(mutated, FRAGMENTS)["move"] is None
     assert fragment_choices(SEED_PROGRAM, {"schedule": FRAGMENTS["schedule"]}) == {"schedule": 0}
+
+
+def test_slsqp_retries_start_from_different_points(monkeypatch):
+    """A retry after an infeasible SLSQP result must not repeat an earlier start: SLSQP is
+    deterministic, so the same start fails the same way. Every SLSQP here is made to fail (it
+    returns its start with every radius 0.4); the starts of the three attempts must differ, and
+    be the same on a second call (the perturbation is seeded)."""
+    from types import SimpleNamespace
+
+    from readingroom.evolve import circles
+
+    real = circles.minimize
+    starts = []
+
+    def failing_slsqp(fun, x0, *args, method=None, **kw):
+        if method != "SLSQP":
+            return real(fun, x0, *args, method=method, **kw)
+        starts.append(np.array(x0, dtype=float))
+        x = np.array(x0, dtype=float)
+        x[2 * (len(x) // 3):] = 0.4                                  # overlapping: infeasible
+        return SimpleNamespace(x=x)
+
+    monkeypatch.setattr(circles, "minimize", failing_slsqp)
+    c = np.random.default_rng(0).uniform(0.1, 0.9, (6, 2))
+    optimise_slsqp(c, feasible_radii(c), maxiter=50, retries=2)
+    first = list(starts)
+    assert len(first) == 3
+    for a in range(3):
+        for b in range(a):
+            assert not np.allclose(first[a], first[b]), (a, b)
+    starts.clear()
+    optimise_slsqp(c, feasible_radii(c), maxiter=50, retries=2)
+    assert all(np.array_equal(x, y) for x, y in zip(first, starts)) and len(starts) == 3

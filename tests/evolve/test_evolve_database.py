@@ -313,3 +313,31 @@ def test_kill_minus_nine_loses_nothing_committed(tmp_path):
     assert db.get(new).code == "after"
     assert json.loads(json.dumps(db.stats()))["programs"] == db.count()
     db.close()
+
+
+def test_migration_carries_a_better_run_of_the_same_code_and_survives_reopening(tmp_path):
+    """In search mode the same code warm-started from a better construction scores higher: a
+    migrant whose code the destination already holds must still move when it scores higher (and
+    only then), durably, and a reopened database must not copy it again."""
+    path = tmp_path / "db.sqlite"
+    with make(path) as db:
+        roots = db.add_initial("seed", score=1.0, features=feats(50))
+        better = db.add("seed", parent_id=roots[0], island=0, score=3.0, features=feats(50),
+                        metrics={"packing": "better"})
+        moved = db.migrate(force=True)
+        # island 0's best moves to island 1 (same code as its root, higher score); island 1's
+        # root does not move to island 0, which already runs "seed" at a higher score
+        assert len(moved) == 1
+        m = db.get(moved[0])
+        assert (m.island, m.parent_id, m.code, m.score, m.origin) == (1, better, "seed", 3.0,
+                                                                      "migrant")
+        assert m.metrics == {"packing": "better"}
+        assert db.best(1).id == m.id and db.grid(1, values="id")[2, 0] == m.id
+    with make(path) as db:
+        assert db.get(moved[0]) == m
+        assert db.best(1).id == m.id and db.elites(1)[0].id == m.id
+        assert db.migrate(force=True) == []        # equal scores: nothing new to carry
+        assert db.count(island=1) == 2 and db.count(island=0) == 2
+        # a worse run of the same code does not move either
+        db.add("seed", parent_id=roots[1], island=1, score=2.0, features=feats(10))
+        assert db.migrate(force=True) == []

@@ -130,9 +130,10 @@ def test_constants_keep_type_and_sign_and_touch_only_block_numbers():
             assert value > 0
             changed[old.string] += 1
         assert "return points, -" in child  # the unary minus stays, the literal > 0
-    # zeros, numbers outside the blocks, in strings, comments and docstrings never move
-    assert set(changed) <= {"7", "0.5", "2.399963", "3", "1", "1.01", "1e-3", "12", "2.5e-4"}
-    assert {"0.5", "7", "12", "2.5e-4"} <= set(changed)
+    # zeros, numbers outside the blocks, in strings, comments and docstrings never move; nor do
+    # ints off the knob lines (seed=7, i % 3 + 1: structure, not tunable constants)
+    assert set(changed) <= {"0.5", "2.399963", "1.01", "1e-3", "12", "2.5e-4"}
+    assert {"0.5", "2.399963", "1.01", "1e-3", "12", "2.5e-4"} <= set(changed)
 
 
 def test_ints_move_by_at_most_int_step_and_floats_multiplicatively():
@@ -416,3 +417,59 @@ def test_knobs_are_preferred_when_the_block_declares_them():
         assert changed and all(line.strip()[0].isupper() for line in changed)
     with pytest.raises(ValueError, match="knob_bias"):
         MutationProposer(knob_bias=1.5)
+
+
+INDEXED = block('''\
+def spread(n, rng):
+    pts = np.zeros((n, 2))
+    for k in range(3):
+        pts[:, 1] += 0.25 * rng.normal(0.0, 1.5, n)
+    first = pts[1]
+    return pts.reshape(-1, 2)[:, 0] * 1.5 + first[1]''')
+
+
+def _changed_numbers(before: str, after: str) -> list[tuple[str, str]]:
+    old, new = tokens(before), tokens(after)
+    assert [t.type for t in old] == [t.type for t in new]
+    return [(a.string, b.string) for a, b in zip(old, new) if a.string != b.string]
+
+
+def test_constant_mutation_leaves_indices_counts_and_shapes_alone():
+    """Ints that index, count or shape (range(3), pts[1], (n, 2), [:, 0]) are structure, not
+    tunable constants: only floats (and knobs) move, so the child runs with the same shape."""
+    import numpy as np
+
+    proposer = MutationProposer(weights={"constant": 1.0}, max_ops=1, max_constants=3)
+    for seed in range(60):
+        proposal = proposer.propose("", INDEXED, [], random.Random(seed))
+        child = apply_diff(INDEXED, proposal.text).code
+        changed = _changed_numbers(INDEXED, child)
+        assert changed and all("." in old for old, _ in changed), changed
+        ns = {"np": np}
+        exec(child, ns)
+        assert ns["spread"](5, np.random.default_rng(0)).shape == (5,)
+    # an int outside a knob line is never a candidate: a block of indices only has nothing
+    only_ints = block("x = y[1]\nz = list(range(2, 5))")
+    proposal = proposer.propose("", only_ints, [], random.Random(0))
+    assert proposal.error and "no mutation applies" in proposal.error
+
+
+@pytest.mark.parametrize("module", ["circles", "matmul"])
+def test_constant_mutation_of_the_seed_programs_touches_floats_and_knobs_only(module):
+    import importlib
+    import re
+
+    seed_program = importlib.import_module(f"readingroom.evolve.{module}").SEED_PROGRAM
+    knob = re.compile(r"^\s*[A-Z][A-Z0-9_]*\s*=")
+    rows = seed_program.splitlines()
+    proposer = MutationProposer(weights={"constant": 1.0}, max_ops=1, max_constants=2)
+    before = tokens(seed_program)
+    for seed in range(150):
+        child = apply_diff(seed_program,
+                           proposer.propose("", seed_program, [], random.Random(seed)).text).code
+        after = tokens(child)
+        assert [t.type for t in after] == [t.type for t in before]
+        for a, b in zip(before, after):
+            if a.string != b.string:
+                assert "." in a.string or "e" in a.string.lower() or \
+                    knob.match(rows[a.start[0] - 1]), (a.string, rows[a.start[0] - 1])

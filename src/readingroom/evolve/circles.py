@@ -282,7 +282,9 @@ def optimise_slsqp(centers, radii, maxiter=300, retries=2, deadline=None, margin
 
     SLSQP sometimes stops far from feasible ("inequality constraints incompatible", about one
     run in four from random starts at n = 26); then it is restarted, up to ``retries`` times,
-    from a penalty relaxation (:func:`optimise_penalty`) of the first start.
+    from a penalty relaxation (:func:`optimise_penalty`) of the first start's centers -- the
+    first retry as they are, each later one jittered by seeded Gaussian noise (0.02, seed = the
+    attempt), since both optimisers are deterministic and a repeated start fails again.
 
     ``deadline``: a value of ``time.process_time()`` (this process's CPU seconds) at which the
     run stops where it is (the iterate so far is returned) and no retry starts; ``None``: no
@@ -346,7 +348,9 @@ def optimise_slsqp(centers, radii, maxiter=300, retries=2, deadline=None, margin
             c, r = solve(c, r, *every)
         if violation(c, r) <= 1e-6 or late():
             break
-        c0, r0 = optimise_penalty(start, feasible_radii(start), maxiter, deadline=deadline)
+        s = start if attempt == 0 else np.clip(
+            start + np.random.default_rng(attempt).normal(0.0, 0.02, start.shape), 0.01, 0.99)
+        c0, r0 = optimise_penalty(s, feasible_radii(s), maxiter, deadline=deadline)
     return c, r
 
 

@@ -546,8 +546,10 @@ class ProgramDatabase:
         of island ``i`` (taken before any copy arrives) are copied to island
         ``(i + 1) % islands`` as new rows (``origin="migrant"``, parent = the original, same code,
         score, metrics and features), which join the destination grid by the usual elite rule.
-        A program whose code the destination already holds (as an ok program) is not copied, so
-        repeated migrations do not pile up duplicates. One transaction.
+        A program is not copied when the destination already holds its code (as an ok program)
+        with a score at least as high, so repeated migrations do not pile up duplicates; the
+        same code with a higher score does move (in search mode the same code, warm-started from
+        a better construction, returns a better one). One transaction.
 
         Returns:
             The ids of the new rows (empty when not due, with one island, or nothing new).
@@ -563,7 +565,7 @@ class ProgramDatabase:
                     for p in programs:
                         done = self._conn.execute(
                             "SELECT 1 FROM programs WHERE island = ? AND status = 'ok' AND "
-                            "code = ? LIMIT 1", (dest, p.code)).fetchone()
+                            "code = ? AND score >= ? LIMIT 1", (dest, p.code, p.score)).fetchone()
                         if done is not None:
                             continue
                         new.append(self._insert(

@@ -184,12 +184,15 @@ def _reindent(snippet: str | Sequence[str], indent: str) -> list[str]:
 
 
 def _numbers(lines: list[str]) -> list[tuple[int, int, int, str]]:
-    """Non-zero decimal int and float literals inside the blocks: ``(row, col, end_col, text)``.
+    """The tunable constants inside the blocks: ``(row, col, end_col, text)`` of every non-zero
+    decimal float literal, and of every non-zero int literal on a knob line (see ``_KNOB``).
 
-    Found with :mod:`tokenize`, so digits in names, strings and comments are never touched; a
-    literal is unsigned (a minus sign is a separate token), so changing its magnitude keeps the
-    sign of the expression. Zeros are left alone (indices and origins, and multiplicative noise
-    cannot move them); so are complex, hex, octal and binary literals.
+    An int anywhere else is an index, a count, a shape or an axis (``x[1]``, ``range(3)``,
+    ``(n, 2)``, ``axis=1``): structure, which a move crashes or silently changes, so it is
+    left alone. Found with :mod:`tokenize`, so digits in names, strings and comments are never
+    touched; a literal is unsigned (a minus sign is a separate token), so changing its magnitude
+    keeps the sign of the expression. Zeros are left alone (indices and origins, and
+    multiplicative noise cannot move them); so are complex, hex, octal and binary literals.
     """
     rows = {r for lo, hi in _interiors(lines) for r in range(lo, hi + 1)}
     if not rows:
@@ -203,7 +206,8 @@ def _numbers(lines: list[str]) -> list[tuple[int, int, int, str]]:
             text = tok.string.lower()
             if text.endswith("j") or text[:2] in ("0x", "0o", "0b"):
                 continue
-            if float(text.replace("_", "")) != 0.0:
+            if float(text.replace("_", "")) != 0.0 and (_is_float(text)
+                                                       or _KNOB.match(lines[row])):
                 out.append((row, tok.start[1], tok.end[1], tok.string))
     except (tokenize.TokenError, SyntaxError, ValueError):
         return []
@@ -230,13 +234,15 @@ class MutationProposer:
     parent, with context lines added until they occur exactly once, so the diff applies.
     The operators:
 
-    * ``"constant"``: perturb 1 to ``max_constants`` numeric literals inside the blocks (see
-      :func:`_numbers`): a float is multiplied by log-normal noise ``exp(N(0, sigma**2))`` and
-      written with 4 significant digits; an int moves by ``±k``, ``k`` uniform in
-      ``1..int_step``, and stays >= 1. Types and signs are kept. Where the block declares
-      *knobs* (lines ``NAME = <number>`` with an upper-case name, the usual way a program exposes
-      its settings), the constants are drawn from those with probability ``knob_bias``; other
-      literals (an ``axis=1``, a ``range(1, n)``) mostly break the program when moved.
+    * ``"constant"``: perturb 1 to ``max_constants`` tunable constants inside the blocks (see
+      :func:`_numbers`): float literals, and int literals on *knob* lines (``NAME = <number>``
+      with an upper-case name, the usual way a program exposes its settings). Other ints are
+      indices, counts, shapes and axes (an ``axis=1``, a ``range(1, n)``, an ``x[0]``): moving
+      them crashes the program or silently changes its structure, so they are never touched.
+      A float is multiplied by log-normal noise ``exp(N(0, sigma**2))`` and written with 4
+      significant digits; an int moves by ``±k``, ``k`` uniform in ``1..int_step``, and stays
+      >= 1. Types and signs are kept. Where the block declares knobs, the constants are drawn
+      from those with probability ``knob_bias`` (else from every tunable constant).
     * ``"region"``: replace the body of a named region (``# region: <name>`` ... ``# endregion``
       inside a block) by another snippet of ``fragments[name]``, re-indented to the region.
     * ``"crossover"``: from a random inspiration whose code differs, copy the body of a region
@@ -435,7 +441,7 @@ class MutationProposer:
 
         Returns:
             A ``"diff"`` :class:`Proposal`; ``error`` is set (and ``text`` empty) only when no
-            operator can act: no non-zero constant, no region with an alternative snippet and
+            operator can act: no tunable constant, no region with an alternative snippet and
             no differing inspiration inside the blocks.
 
         Raises:
@@ -465,7 +471,7 @@ class MutationProposer:
             if not ops:
                 break
         if not edits:
-            why = ("no mutation applies: no non-zero constant, no region with an alternative "
+            why = ("no mutation applies: no tunable constant, no region with an alternative "
                    "fragment and no differing inspiration inside the EVOLVE-BLOCKs")
             return Proposal("", "diff", why, error=why)
         text = "".join(f"<<<<<<< SEARCH\n{_join(s)}=======\n{_join(r)}>>>>>>> REPLACE\n"
