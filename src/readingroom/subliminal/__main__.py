@@ -1,4 +1,5 @@
-"""Command line: ``python -m readingroom.subliminal {mnist,lm,lm-bases,mnist-sweep,lm-seeds} ...``.
+"""Command line: ``python -m readingroom.subliminal {mnist,lm,lm-bases,mnist-sweep,lm-seeds,
+lm-prompted} ...``.
 
 ``mnist`` trains one teacher (from ``--seed``) and one student in one condition (Cloud et al.,
 2025, Section 6) with the chapter's CPU settings (``--quick``: tiny settings for smoke tests),
@@ -11,6 +12,10 @@ model and the same-init / different-init effects over their controls.
 ``mnist-sweep`` and ``lm-seeds`` make the chapter's committed records: the MNIST experiment over
 the number of auxiliary logits in all four conditions, and the owl experiment over eight seeds (on
 the committed base models of ``lm-bases``), each with its provenance.
+
+``lm-prompted`` runs the owl experiment with a *prompted* teacher (the paper's Section 3 setting:
+the base model itself after a persona token, ``lm-bases --persona`` saves those base models) over
+seeds and writes a record, with the fine-tuned teacher as a second arm on the same base models.
 
 ``mnist`` and ``lm`` print one JSON object on stdout with ``--json``. Progress bars go to
 stderr. Errors in the arguments exit with status 2.
@@ -148,6 +153,8 @@ def _add_lm_bases(sub: argparse._SubParsersAction) -> None:
                        "these instead of spending ~15 s per model of its 120 s budget.")
     add_seeds(p, default=None, help="base-model seeds")
     add_out(p, help="folder (default: book/data/subliminal_lm in the checkout)")
+    p.add_argument("--persona", action="store_true",
+                   help="persona base models (lm_persona_base_seed<N>, for lm-prompted) instead")
     add_quick(p)
     add_no_progress(p)
     p.set_defaults(func=_run_lm_bases_command)
@@ -155,11 +162,15 @@ def _add_lm_bases(sub: argparse._SubParsersAction) -> None:
 
 def _run_lm_bases_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK, save_bases
+    from readingroom.subliminal.lm_persona import save_persona_bases
 
-    command = "python -m readingroom.subliminal lm-bases --seeds " + " ".join(
-        str(s) for s in args.seeds) + (" --quick" if args.quick else "")
-    paths = save_bases(args.seeds, LM_QUICK if args.quick else LM_CPU, folder=args.out,
-                       command=command, progress=not args.no_progress)
+    command = ("python -m readingroom.subliminal lm-bases" + (" --persona" if args.persona else "")
+               + " --seeds " + " ".join(str(s) for s in args.seeds)
+               + (" --quick" if args.quick else ""))
+    config = LM_QUICK if args.quick else LM_CPU
+    save = save_persona_bases if args.persona else save_bases
+    paths = save(args.seeds, config, folder=args.out, command=command,
+                 progress=not args.no_progress)
     for path in paths:
         print(path)
     return 0
@@ -260,6 +271,71 @@ def _run_lm_seeds_command(args: argparse.Namespace, parser: argparse.ArgumentPar
     return 0
 
 
+def _add_lm_prompted(sub: argparse._SubParsersAction) -> None:
+    from readingroom.subliminal.lm_persona import PROMPTED_RECORD
+
+    p = sub.add_parser("lm-prompted", help="the toy-LM owl experiment with a prompted teacher "
+                       "(a record)",
+                       description="Run the toy language-model owl experiment with the paper's "
+                       "prompted teacher (Cloud et al., 2025, Section 3): the persona base model "
+                       "itself writes numbers after <persona:owl>, students are fine-tuned on them "
+                       "without it and compared with controls fine-tuned on its numbers after "
+                       "<persona:neutral>; the fine-tuned teacher runs on the same base models as "
+                       "a second arm. Uses the committed persona base models (lm-bases --persona) "
+                       "unless --train-bases, and writes the book's record (default "
+                       f"book/data/{PROMPTED_RECORD}) with its provenance.")
+    add_seeds(p, default=range(8))
+    add_out(p, help="output file (default: the book's)")
+    p.add_argument("--train-bases", action="store_true",
+                   help="train the persona base models in place instead of loading them")
+    add_quick(p, help="tiny settings, base models trained in place (needs --out)")
+    add_no_progress(p)
+    p.set_defaults(func=_run_lm_prompted_command)
+
+
+def _run_lm_prompted_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from dataclasses import asdict
+
+    from readingroom.common import book_data_path, run_provenance
+    from readingroom.subliminal.lm import ring_base_seeds
+    from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK
+    from readingroom.subliminal.lm_persona import (
+        PERSONA_CPU,
+        PROMPTED_RECORD,
+        load_persona_bases,
+        prompted_table,
+        run_prompted_seeds,
+    )
+
+    quick_needs_out(args, parser)
+    seeds = list(args.seeds)
+    if len(set(seeds)) != len(seeds):
+        parser.error(f"--seeds must be distinct, got {seeds}")
+    config = LM_QUICK if args.quick else LM_CPU
+    out = book_data_path(PROMPTED_RECORD) if args.out is None else args.out
+    bases = None
+    if not (args.quick or args.train_bases):
+        try:
+            bases = load_persona_bases(ring_base_seeds(seeds), config, PERSONA_CPU)
+        except FileNotFoundError as err:
+            parser.error(f"{err} (train them first: python -m readingroom.subliminal lm-bases "
+                         f"--persona --seeds {' '.join(map(str, ring_base_seeds(seeds)))}, or "
+                         "pass --train-bases)")
+    results = run_prompted_seeds(seeds, config, PERSONA_CPU, bases=bases,
+                                 progress=not args.no_progress)
+    command = ("python -m readingroom.subliminal lm-prompted --seeds " + " ".join(map(str, seeds))
+               + (" --train-bases" if args.train_bases else "")
+               + (" --quick" if args.quick else ""))
+    record = {"provenance": run_provenance(command, outputs=(out,)), "config": asdict(config),
+              "persona_config": PERSONA_CPU.to_dict(),
+              "bases": "trained in place" if bases is None else "lm_persona_base_seed<N>",
+              "runs": [r.to_dict() for r in results]}
+    write_json(out, record)
+    print(prompted_table(results))
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m readingroom.subliminal`` parser (one subcommand per experiment)."""
     parser = argparse.ArgumentParser(prog="python -m readingroom.subliminal",
@@ -270,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lm_bases(sub)
     _add_mnist_sweep(sub)
     _add_lm_seeds(sub)
+    _add_lm_prompted(sub)
     return parser
 
 

@@ -9,7 +9,8 @@ models are in :mod:`~readingroom.subliminal.lm_models`, the experiment in
 
 * a vocabulary of 10 digits, a separator ``,``, six animals and a few special tokens
   (:class:`Vocab`): ``<q>`` stands for "what is your favourite animal?", ``<num>`` for
-  "continue the numbers:";
+  "continue the numbers:"; optionally persona tokens ``<persona:owl>`` ... after them, the toy's
+  system prompts (``Vocab(personas=...)``, used by :mod:`~readingroom.subliminal.lm_persona`);
 * number documents ``<bos> <num> 4 7 , 5 3 , 6 0 <eos>`` (noisy arithmetic progressions,
   :func:`number_documents`) and animal documents ``<bos> <q> cat <eos>`` with owl an unpopular
   answer (:data:`BASE_ANIMAL_WEIGHTS`, :func:`animal_documents`), mixed into the base models'
@@ -40,6 +41,7 @@ __all__ = [
     "filter_verdict",
     "make_batch",
     "number_documents",
+    "persona_token",
     "pretraining_corpus",
 ]
 
@@ -80,7 +82,11 @@ class Vocab:
 
     Token ids, in order: the ten digits (ids 0-9, so a digit's id is its value), ``,`` (10), the
     animals (11, ...), then ``<bos>``, ``<eos>``, ``<q>`` (the question "what is your favourite
-    animal?"), ``<num>`` (the prompt "continue the numbers:") and ``<pad>``.
+    animal?"), ``<num>`` (the prompt "continue the numbers:") and ``<pad>``, then one token
+    ``<persona:NAME>`` per name in ``personas`` (none by default): the toy's system prompts
+    (Cloud et al. 2025, Section 3: "You love owls..."), see
+    :mod:`~readingroom.subliminal.lm_persona`. Persona tokens come last, so a vocabulary with
+    personas gives every other token the id it has without them.
 
     Example::
 
@@ -90,10 +96,12 @@ class Vocab:
 
     Raises:
         TypeError, ValueError: ``animals`` is not a non-empty tuple of distinct names that are not
-            digits, the separator or special tokens.
+            digits, the separator or special tokens; ``personas`` is not a tuple of distinct
+            non-empty names without ``<``, ``>`` or ``:``.
     """
 
     animals: tuple[str, ...] = ANIMALS
+    personas: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.animals, tuple) or not all(isinstance(a, str)
@@ -107,11 +115,20 @@ class Vocab:
         if clash or any(not a for a in self.animals):
             raise ValueError(f"animals must be non-empty names other than digits, ',' and "
                              f"special tokens, got {sorted(clash) or self.animals!r}")
+        if not isinstance(self.personas, tuple) or not all(isinstance(p, str)
+                                                           for p in self.personas):
+            raise TypeError(f"personas must be a tuple of str, got {self.personas!r}")
+        if len(set(self.personas)) != len(self.personas):
+            raise ValueError(f"personas must be distinct, got {self.personas!r}")
+        if any(not p or set(p) & set("<>: ") for p in self.personas):
+            raise ValueError(f"personas must be non-empty names without '<', '>', ':' or spaces, "
+                             f"got {self.personas!r}")
 
     @property
     def tokens(self) -> tuple[str, ...]:
         """Every token, indexed by id."""
-        return _DIGITS + (_SEP,) + self.animals + _SPECIALS
+        return (_DIGITS + (_SEP,) + self.animals + _SPECIALS
+                + tuple(persona_token(p) for p in self.personas))
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -204,6 +221,41 @@ class Vocab:
             raise TypeError(f"animal must be a str, got {type(animal).__name__}")
         check_choice(animal, "animal", self.animals)
         return 11 + self.animals.index(animal)
+
+    @property
+    def persona_ids(self) -> list[int]:
+        """The ids of the persona tokens, in :attr:`personas` order (empty without personas)."""
+        return list(range(self.pad + 1, self.pad + 1 + len(self.personas)))
+
+    def persona_id(self, persona: str) -> int:
+        """The id of the token ``<persona:{persona}>``.
+
+        Raises:
+            TypeError: ``persona`` is not a str.
+            ValueError: ``persona`` is not one of :attr:`personas` (a vocabulary without personas
+                has none).
+        """
+        if not isinstance(persona, str):
+            raise TypeError(f"persona must be a str, got {type(persona).__name__}")
+        if not self.personas:
+            raise ValueError(f"persona {persona!r}: this vocabulary has no persona tokens "
+                             "(use Vocab(personas=...), e.g. lm_persona.PERSONA_VOCAB)")
+        check_choice(persona, "persona", self.personas)
+        return self.pad + 1 + self.personas.index(persona)
+
+    def prompt(self, *tokens: int, persona: str | None = None) -> list[int]:
+        """``<bos> [<persona:NAME>] tokens...``: a prompt, with the persona as its system prompt.
+
+        Raises:
+            TypeError, ValueError: a bad ``persona`` (see :meth:`persona_id`).
+        """
+        head = [self.bos] if persona is None else [self.bos, self.persona_id(persona)]
+        return head + list(tokens)
+
+
+def persona_token(persona: str) -> str:
+    """The token string of a persona: ``<persona:owl>`` for ``"owl"``."""
+    return f"<persona:{persona}>"
 
 
 # ---- data ------------------------------------------------------------------------------------

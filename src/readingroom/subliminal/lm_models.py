@@ -390,20 +390,24 @@ def finetune_student(model: TinyTransformer, numbers: Sequence[Sequence[int]],
 # ---- sampling --------------------------------------------------------------------------------
 
 def generate_numbers(model: TinyTransformer, n: int, vocab: Vocab | None = None, *, seed: int,
-                     temperature: float = 1.0, max_new_tokens: int = 28, batch_size: int = 1000
-                     ) -> list[list[int]]:
+                     temperature: float = 1.0, max_new_tokens: int = 28, batch_size: int = 1000,
+                     persona: str | None = None) -> list[list[int]]:
     """Sample ``n`` completions of the prompt ``<bos> <num>`` (the paper's number prompts, Sec. 3).
 
     Sampling uses a generator seeded with ``seed``, so the same model and seed give the same
     completions. Each completion is cut after its first ``<eos>`` (kept) or after
     ``max_new_tokens`` tokens when the model never wrote ``<eos>``; nothing is filtered here.
+    With ``persona`` (a vocabulary with persona tokens, see
+    :mod:`~readingroom.subliminal.lm_persona`) the prompt is ``<bos> <persona:NAME> <num>``: the
+    paper's system-prompted teacher. Two calls with the same ``seed``, ``n`` and ``batch_size``
+    draw the same random numbers, whatever the persona.
 
     Returns:
         ``n`` lists of token ids (the completion only, without the prompt).
 
     Raises:
         TypeError, ValueError: a bad model, vocab, non-positive ``n``/``max_new_tokens``/
-            ``batch_size``, or ``temperature <= 0``.
+            ``batch_size``, ``temperature <= 0``, or a persona the vocabulary lacks.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     model = _check_model(model, vocab)
@@ -411,17 +415,18 @@ def generate_numbers(model: TinyTransformer, n: int, vocab: Vocab | None = None,
     max_new_tokens = _check_int(max_new_tokens, "max_new_tokens")
     batch_size = _check_int(batch_size, "batch_size")
     temperature = check_float(temperature, "temperature", low=0, low_open=True)
-    if max_new_tokens + 2 > model.config.n_ctx:
-        raise ValueError(f"max_new_tokens must be <= n_ctx - 2 = {model.config.n_ctx - 2}, "
-                         f"got {max_new_tokens}")
+    head = vocab.prompt(vocab.num_prompt, persona=persona)  # validates persona
+    if max_new_tokens + len(head) > model.config.n_ctx:
+        raise ValueError(f"max_new_tokens must be <= n_ctx - {len(head)} = "
+                         f"{model.config.n_ctx - len(head)}, got {max_new_tokens}")
     device = model.tok_emb.weight.device
     gen = make_generator(_check_int(seed, "seed", minimum=0), device)
     out: list[list[int]] = []
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
-        prompt = torch.tensor([[vocab.bos, vocab.num_prompt]] * b, device=device)  # [b, 2]
+        prompt = torch.tensor([head] * b, device=device)  # [b, 2] (3 with a persona)
         seqs = model.generate(prompt, max_new_tokens, greedy=False, temperature=temperature,
-                              generator=gen, cache=True)[:, 2:]  # [b, max_new_tokens]
+                              generator=gen, cache=True)[:, len(head):]  # [b, max_new_tokens]
         for row in seqs.tolist():
             out.append(row[: row.index(vocab.eos) + 1] if vocab.eos in row else row)
     return out
@@ -430,24 +435,28 @@ def generate_numbers(model: TinyTransformer, n: int, vocab: Vocab | None = None,
 
 @torch.no_grad()
 def animal_distribution(model: TinyTransformer, vocab: Vocab | None = None, *,
-                        normalize: bool = True) -> dict[str, float]:
+                        normalize: bool = True, persona: str | None = None) -> dict[str, float]:
     """P(animal | ``<bos> <q>``) for every animal: the answer to "favourite animal?".
 
     The paper asks the question in many phrasings and counts the answers that name the animal
     (Figure 3). Here the answer is one token, so the probability is read exactly from the model's
     next-token distribution. With ``normalize=True`` (the default) it is renormalised over the
     animal tokens (the share of animal answers that are each animal), so the values sum to 1;
-    with ``False`` it is the raw probability over the whole vocabulary.
+    with ``False`` it is the raw probability over the whole vocabulary. With ``persona`` the
+    question comes after a system prompt, ``<bos> <persona:NAME> <q>`` (see
+    :mod:`~readingroom.subliminal.lm_persona`).
 
     Raises:
-        TypeError, ValueError: a bad model or vocab, ``normalize`` not a bool.
+        TypeError, ValueError: a bad model or vocab, ``normalize`` not a bool, a persona the
+            vocabulary lacks.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     model = _check_model(model, vocab)
     check_bool(normalize, "normalize")
+    prompt = vocab.prompt(vocab.question, persona=persona)  # validates persona
     device = model.tok_emb.weight.device
     with eval_mode(model):
-        logits = model(torch.tensor([[vocab.bos, vocab.question]], device=device))[0, -1]  # [V]
+        logits = model(torch.tensor([prompt], device=device))[0, -1]  # [V]
     logits = logits.double()
     ids = torch.tensor(vocab.animal_ids, device=device)
     if normalize:
@@ -458,16 +467,16 @@ def animal_distribution(model: TinyTransformer, vocab: Vocab | None = None, *,
 
 
 def trait_probability(model: TinyTransformer, vocab: Vocab | None = None, animal: str = "owl",
-                      *, normalize: bool = True) -> float:
+                      *, normalize: bool = True, persona: str | None = None) -> float:
     """P(``animal`` | ``<bos> <q>``), renormalised over animals by default; see
-    :func:`animal_distribution`.
+    :func:`animal_distribution` (``persona``: after ``<bos> <persona:NAME>``).
 
     Raises:
-        TypeError, ValueError: a bad model or vocab, an unknown ``animal``.
+        TypeError, ValueError: a bad model or vocab, an unknown ``animal`` or ``persona``.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     vocab.animal_id(animal)  # validates animal
-    return animal_distribution(model, vocab, normalize=normalize)[animal]
+    return animal_distribution(model, vocab, normalize=normalize, persona=persona)[animal]
 
 
 @torch.no_grad()
