@@ -42,3 +42,18 @@ def test_lm_seeds_record_used_the_chapters_config():
     assert [r["seed"] for r in runs] == list(range(8))
     for row in runs:
         assert set(LM_RECORD_FIELDS) <= set(row)
+
+
+def test_prompted_record_used_the_chapters_settings():
+    from readingroom.subliminal import PROMPTED_RECORD
+    from readingroom.subliminal.lm_persona import PERSONA_CPU
+
+    record = load_book_data(PROMPTED_RECORD)
+    _clean(record["provenance"])
+    assert record["provenance"]["command"] == (
+        "python -m readingroom.subliminal lm-prompted --seeds 0 1 2 3 4 5 6 7 --train-bases")
+    assert record["config"] == {k: getattr(LM_CPU, k) for k in record["config"]}
+    assert record["persona_config"]["personas"] == list(PERSONA_CPU.personas)
+    assert [r["seed"] for r in record["runs"]] == list(range(8))
+    for r in record["runs"]:
+        assert r["persona"] == "owl" and r["control_persona"] == "neutral" and r["paired"]

@@ -76,6 +76,7 @@ from readingroom.subliminal.lm import (
     run_lm_seeds,
     summarize_lm,
 )
+from readingroom.subliminal.lm_persona import PROMPTED_RECORD, prompted_teacher_numbers
 from readingroom.subliminal.plots import plot_conditions, plot_cosines, plot_lm, plot_sweep
 from readingroom.subliminal.theorem import (
     FirstOrderCheck,
@@ -158,4 +159,7 @@ __all__ = [
     "run_lm_experiment",
     "run_lm_seeds",
     "summarize_lm",
+    # the prompted teacher
+    "PROMPTED_RECORD",
+    "prompted_teacher_numbers",
 ]
