@@ -35,6 +35,8 @@ from pathlib import Path
 
 from benchlib import cpu_name
 
+from readingroom.common import run_provenance
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "book" / "data" / "bench_threads.json"
 
@@ -125,6 +127,10 @@ def write_record(args: argparse.Namespace, rows: list[dict], ratios: dict, cores
         "timing": "time.perf_counter around one execution (kernel start included)",
         "results": rows,
         "ratios": ratios,
+        # where and from which commit (the record itself left out of 'dirty')
+        "provenance": run_provenance(shlex.join(getattr(sys, "orig_argv", [sys.executable,
+                                                                           *sys.argv])),
+                                     outputs=(args.out,)),
         "max_ratio": {p: max(r[p][k] for r in ratios.values() for k in r.get(p, {}))
                       for p in args.threads if any(p in r for r in ratios.values())},
     }
