@@ -102,3 +102,21 @@ def test_a_search_mode_run_writes_its_curve(tmp_path, capsys):
     pdb = ProgramDatabase(db, features=dict(problem.features), islands=1, seed=0)
     assert all("packing" in p.metrics for p in pdb.children() if p.status == "ok")
     pdb.close()
+
+
+def test_a_resumed_run_says_where_it_resumed_and_keeps_its_best_construction(tmp_path, capsys):
+    from readingroom.evolve import check_packing
+
+    db, out = tmp_path / "run.db", tmp_path / "run.json"
+    common = ["run", "circle-packing", "--n", "6", "--islands", "1", "--workers", "1",
+              "--time-budget", "0.3", "--db", str(db), "--out", str(out), "--no-progress"]
+    assert main([*common, "--budget", "2"]) == 0
+    first = json.loads(out.read_text())
+    assert first["resumed_at"] is None  # a fresh file
+    assert main([*common, "--budget", "4"]) == 0  # the same command, a larger budget: resumes
+    second = json.loads(out.read_text())
+    assert second["resumed_at"] == 2 and second["evaluations"] == 4
+    assert second["provenance"]["command"].startswith("python -m readingroom.evolve run")
+    packing = second["best_metrics"]["packing"]
+    check = check_packing(packing, 6)  # the record's construction passes the exact checker
+    assert check.ok and check.score == second["best_score"]

@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     db = args.db or Path(f"evolve-{stem}-seed{args.seed}.db")
     print(f"sandbox layer: {sandbox_layer()}; database: {db}", file=sys.stderr)
     workers = getattr(executor, "_max_workers", None) or args.workers or 4
+    before = _evaluated(db, problem, args.islands, args.seed)  # > 0: this run resumes
     try:
         result = run_evolution(problem, proposer, budget=args.budget, db_path=db,
                                seed=args.seed, islands=args.islands, batch=max(workers, 1),
@@ -116,10 +117,28 @@ def main(argv: list[str] | None = None) -> int:
                "failed_evaluations": result.failed_evaluations, "db": str(db)}
     print(json.dumps(summary))
     if args.out is not None:
+        from readingroom.common import run_provenance
+
+        command = "python -m readingroom.evolve " + " ".join(
+            a for a in (argv if argv is not None else sys.argv[1:]))
+        summary["resumed_at"] = before or None  # evaluations already in the file at this start
+        summary["best_metrics"] = result.best.metrics  # the construction (packing, factors)
         summary.update(_curve(db, problem, args.islands, args.seed))
+        summary["provenance"] = run_provenance(command, outputs=(args.out, db))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(summary, indent=1) + "\n")
     return 0
+
+
+def _evaluated(db_path: Path, problem, islands: int, seed: int) -> int:
+    """How many children the database file already holds (0 when there is no file)."""
+    from readingroom.evolve.database import ProgramDatabase
+
+    if not Path(db_path).exists():
+        return 0
+    with ProgramDatabase(db_path, features=dict(problem.features), islands=islands,
+                         seed=seed) as db:
+        return len(db.children())
 
 
 def _curve(db_path: Path, problem, islands: int, seed: int) -> dict:
