@@ -55,3 +55,14 @@ def test_the_verifier_the_records_rely_on_still_rejects_a_wrong_algorithm():
     factors["W"] = factors["W"].copy()
     factors["W"][0, 0] += 1
     assert not check_decomposition(factors, 2, 2, 2).ok
+
+
+def test_long_cli_run_record():
+    record = load_book_data("evolve/long_run.json")
+    _clean(record["provenance"])
+    assert record["provenance"]["command"] == (
+        "python -m readingroom.evolve run circle-packing --budget 200 --seed 2 --workers 2 "
+        "--db evolve-long.db --out book/data/evolve/long_run.json --no-progress")
+    assert record["evaluations"] == 200 == len(record["curve"])
+    check = check_packing(record["best_metrics"]["packing"], 26)
+    assert check.ok and check.score == record["best_score"] == record["curve"][-1]
