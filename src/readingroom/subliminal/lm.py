@@ -230,8 +230,31 @@ def in_context_shift(model: TinyTransformer, teacher_numbers: Sequence[Sequence[
 
 # ---- the whole experiment --------------------------------------------------------------------
 
+class StudentEffects:
+    """What every owl experiment reports about its students: the trait shift of the same-init
+    and the different-init student over their controls, and its filters' counts for a record
+    (for a dataclass with ``p_student_*``, ``p_control_*``, ``teacher_filter`` and
+    ``control_filter``)."""
+
+    @property
+    def effect_same(self) -> float:
+        """Trait shift of the same-init student over its control (the paper's headline)."""
+        return self.p_student_same - self.p_control_same
+
+    @property
+    def effect_other(self) -> float:
+        """Trait shift of the different-init student over its control (the paper: about 0)."""
+        return self.p_student_other - self.p_control_other
+
+    def filters_dict(self) -> dict[str, dict]:
+        """``{"teacher_filter": ..., "control_filter": ...}``: the counts and the kept share."""
+        return {f"{name}_filter": {**asdict(stats), "kept_fraction": stats.kept_fraction}
+                for name, stats in (("teacher", self.teacher_filter),
+                                    ("control", self.control_filter))}
+
+
 @dataclass
-class LmResult:
+class LmResult(StudentEffects):
     """One seed of :func:`run_lm_experiment`: P(animal | ``<q>``) of every model, and the filter.
 
     ``p_*`` are renormalised over animals (see :func:`animal_distribution`):
@@ -263,25 +286,13 @@ class LmResult:
     teacher_numbers: list[list[int]] = field(default_factory=list, repr=False)
     control_numbers: list[list[int]] = field(default_factory=list, repr=False)
 
-    @property
-    def effect_same(self) -> float:
-        """Trait shift of the same-init student over its control (the paper's headline)."""
-        return self.p_student_same - self.p_control_same
-
-    @property
-    def effect_other(self) -> float:
-        """Trait shift of the different-init student over its control (the paper: about 0)."""
-        return self.p_student_other - self.p_control_other
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every probability, both effects, the filters' counts and the seconds;
         not the numbers themselves (see :data:`LM_RECORD_FIELDS`)."""
         return {
             "seed": self.seed, "animal": self.animal,
             **{name: float(getattr(self, name)) for name in LM_RECORD_FIELDS},
-            **{f"{name}_filter": {**asdict(stats), "kept_fraction": stats.kept_fraction}
-               for name, stats in (("teacher", self.teacher_filter),
-                                   ("control", self.control_filter))},
+            **self.filters_dict(),
             "seconds": round(self.seconds, 3),
         }
 

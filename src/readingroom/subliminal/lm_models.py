@@ -69,7 +69,10 @@ __all__ = [
     "finetune_teacher",
     "generate_numbers",
     "load_bases",
+    "load_saved",
+    "completion_log_probs",
     "number_divergence",
+    "pretrain",
     "save_bases",
     "train_base",
     "trait_probability",
@@ -202,13 +205,26 @@ def train_base(seed: int, vocab: Vocab | None = None, config: LmConfig = LM_CPU,
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     if not isinstance(config, LmConfig):
         raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
+    return pretrain(seed, vocab, config,
+                    lambda gen: pretraining_corpus(config.base_docs, vocab, generator=gen,
+                                                   animal_frac=config.animal_frac),
+                    stream=1, device=device, progress=progress, desc=f"base model {seed}")
+
+
+def pretrain(seed: int, vocab: Vocab, config: LmConfig, corpus, *, stream: int,
+             device: torch.device | str = "cpu", progress: bool = True, desc: str = "base model"
+             ) -> TinyTransformer:
+    """The pretraining both kinds of base model share: weights from ``seed``, the documents
+    ``corpus(generator)`` (``x, y`` from :func:`~readingroom.subliminal.lm_data.make_batch`) drawn
+    from sub-stream ``stream`` of the seed and batches from sub-stream ``stream + 1``, then
+    ``base_steps`` AdamW steps of the book's training loop. Returns the model in eval mode."""
     seed_everything(seed)  # fixes the initial weights; also validates seed
     model = TinyTransformer(_model_config(vocab, config)).to(device)
-    x, y = pretraining_corpus(config.base_docs, vocab, generator=make_generator(_sub_seed(seed, 1)),
-                              animal_frac=config.animal_frac)
-    get_batch = _sampler(x, y, config.base_batch, _sub_seed(seed, 2), model.tok_emb.weight.device)
+    x, y = corpus(make_generator(_sub_seed(seed, stream)))
+    get_batch = _sampler(x, y, config.base_batch, _sub_seed(seed, stream + 1),
+                         model.tok_emb.weight.device)
     train(model, get_batch, steps=config.base_steps, lr=config.base_lr,
-          warmup=min(50, config.base_steps // 10), progress=progress, desc=f"base model {seed}")
+          warmup=min(50, config.base_steps // 10), progress=progress, desc=desc)
     return model.eval()
 
 
@@ -288,25 +304,45 @@ def load_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *,
     if not isinstance(config, LmConfig):
         raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
     vocab = Vocab()
-    keys = ("d_model", "n_layers", "n_heads", "n_ctx", "base_docs", "base_steps", "base_batch",
-            "base_lr", "animal_frac")
+    return load_saved(seeds, vocab, config, functools.partial(base_weights_path, folder=folder),
+                      _base_metrics, "lm-bases", device=device)
+
+
+#: The :class:`LmConfig` fields a saved base model's record must share with the config it is
+#: loaded for (the pretraining fields; the rest concern teachers and students).
+BASE_CONFIG_KEYS = ("d_model", "n_layers", "n_heads", "n_ctx", "base_docs", "base_steps",
+                    "base_batch", "base_lr", "animal_frac")
+
+
+def load_saved(seeds: Sequence[int], vocab: Vocab, config: LmConfig, path_of, metrics, command: str,
+               *, extra: dict | None = None, device: torch.device | str = "cpu"
+               ) -> dict[int, TinyTransformer]:
+    """Load the saved base models ``path_of(seed)`` of both kinds through
+    :func:`readingroom.common.load_committed`: each record's :data:`BASE_CONFIG_KEYS` (and every
+    ``extra`` entry, a key of the record's ``extra`` and its wanted value) must match, and
+    ``metrics(model, vocab)`` must reproduce the recorded numbers to 1e-6. ``command`` is the
+    CLI subcommand (with its flags) that trains a missing one."""
     wanted = asdict(config)
+    extra = extra or {}
 
     def build(record: dict, path: Path) -> TinyTransformer:
         recorded = record["extra"]["config"]
-        diff = {k: (recorded.get(k), wanted[k]) for k in keys if recorded.get(k) != wanted[k]}
+        diff = {k: (recorded.get(k), wanted[k]) for k in BASE_CONFIG_KEYS
+                if recorded.get(k) != wanted[k]}
+        diff.update({k: (record["extra"].get(k), v) for k, v in extra.items()
+                     if record["extra"].get(k) != v})
         if diff:
             raise ValueError(f"the base model at {path} was trained with a different config "
-                             f"(field: (saved, wanted)) {diff}; retrain it with lm-bases")
+                             f"(field: (saved, wanted)) {diff}; retrain it with {command}")
         return TinyTransformer(_model_config(vocab, config))
 
     out = {}
     for seed in seeds:
-        path = base_weights_path(seed, folder)
+        path = path_of(seed)
         out[seed], _ = load_committed(
             path, functools.partial(build, path=path), device=device, tolerance=1e-6,
-            command=f"python -m readingroom.subliminal lm-bases --seeds {seed}",
-            check=lambda model: _base_metrics(model, vocab))
+            command=f"python -m readingroom.subliminal {command} --seeds {seed}",
+            check=lambda model: metrics(model, vocab))
     return out
 
 
@@ -492,17 +528,30 @@ def number_divergence(p_model: TinyTransformer, q_model: TinyTransformer,
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     p_model, q_model = _check_model(p_model, vocab), _check_model(q_model, vocab)
+    head = [vocab.bos, vocab.num_prompt]
+    logp = completion_log_probs(p_model, numbers, head, vocab)  # [tokens, V]
+    logq = completion_log_probs(q_model, numbers, head, vocab)  # [tokens, V]
+    return float((logp.exp() * (logp - logq)).sum(-1).mean())
+
+
+@torch.no_grad()
+def completion_log_probs(model: TinyTransformer, numbers: Sequence[Sequence[int]],
+                         head: Sequence[int], vocab: Vocab) -> torch.Tensor:
+    """Log-probabilities ``[tokens, V]`` (float64) of ``model`` at every completion position of
+    ``head + numbers + <eos>``, sequence by sequence in order: the two sides of a per-token KL
+    between two models (:func:`number_divergence`) or two prompts of one model.
+
+    Raises:
+        ValueError: ``numbers`` is not a non-empty list of token-id lists.
+    """
     if isinstance(numbers, (str, torch.Tensor)) or not isinstance(numbers, Sequence) or not numbers:
         raise ValueError("numbers must be a non-empty list of token-id lists")
-    x, y = make_batch([[vocab.bos, vocab.num_prompt, *s, vocab.eos] for s in numbers], vocab,
-                      loss_from=1)
-    device = p_model.tok_emb.weight.device
+    head = list(head)
+    x, y = make_batch([[*head, *s, vocab.eos] for s in numbers], vocab, loss_from=len(head) - 1)
+    device = model.tok_emb.weight.device
     x, mask = x.to(device), (y != _IGNORE).to(device)  # [N, T] each
-    total, count = 0.0, 0
+    out = []
     for rows in torch.arange(x.shape[0], device=device).split(1000):
-        logp = F.log_softmax(p_model.eval()(x[rows]).double(), dim=-1)  # [b, T, V]
-        logq = F.log_softmax(q_model.eval()(x[rows]).double(), dim=-1)  # [b, T, V]
-        kl = (logp.exp() * (logp - logq)).sum(-1)  # [b, T]
-        total += float(kl[mask[rows]].sum())
-        count += int(mask[rows].sum())
-    return total / count
+        logp = F.log_softmax(model.eval()(x[rows]).double(), dim=-1)  # [b, T, V]
+        out.append(logp[mask[rows]])  # [tokens, V]
+    return torch.cat(out)

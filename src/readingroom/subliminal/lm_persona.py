@@ -36,22 +36,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from readingroom.common import (
     TinyTransformer,
     book_data_path,
-    load_committed,
-    make_generator,
     save_weights,
-    seed_everything,
-    train,
 )
 from readingroom.common.checks import check_bool, check_float, check_seeds
 from readingroom.common.checks import check_int as _check_int
-from readingroom.subliminal.lm import LM_RECORD_FIELDS, LmResult, _one_teacher, ring_base_seeds
+from readingroom.subliminal.lm import (
+    LM_RECORD_FIELDS, LmResult, StudentEffects, _one_teacher, ring_base_seeds,
+)
 from readingroom.subliminal.lm_data import (
-    _IGNORE,
     ANIMALS,
     BASE_ANIMAL_WEIGHTS,
     FilterStats,
@@ -68,12 +64,13 @@ from readingroom.subliminal.lm_models import (
     LM_CPU,
     LmConfig,
     _check_model,
-    _model_config,
-    _sampler,
     _sub_seed,
     animal_distribution,
+    completion_log_probs,
     finetune_student,
     generate_numbers,
+    load_saved,
+    pretrain,
 )
 
 __all__ = [
@@ -280,17 +277,13 @@ def train_persona_base(seed: int, config: LmConfig = LM_CPU,
     """
     config, persona_config = _check_configs(config, persona_config)
     vocab = persona_config.vocab
-    seed_everything(seed)  # fixes the initial weights; also validates seed
-    model = TinyTransformer(_model_config(vocab, config)).to(device)
-    x, y = persona_pretraining_corpus(
-        config.base_docs, vocab, generator=make_generator(_sub_seed(seed, 21)),
-        animal_frac=config.animal_frac, persona_frac=persona_config.persona_frac,
-        strength=persona_config.strength)
-    get_batch = _sampler(x, y, config.base_batch, _sub_seed(seed, 22), model.tok_emb.weight.device)
-    train(model, get_batch, steps=config.base_steps, lr=config.base_lr,
-          warmup=min(50, config.base_steps // 10), progress=progress,
-          desc=f"persona base model {seed}")
-    return model.eval()
+    return pretrain(seed, vocab, config,
+                    lambda gen: persona_pretraining_corpus(
+                        config.base_docs, vocab, generator=gen, animal_frac=config.animal_frac,
+                        persona_frac=persona_config.persona_frac,
+                        strength=persona_config.strength),
+                    stream=21, device=device, progress=progress,
+                    desc=f"persona base model {seed}")
 
 
 def persona_base_weights_path(seed: int, folder: str | Path | None = None) -> Path:
@@ -312,10 +305,6 @@ def _persona_metrics(model: TinyTransformer, vocab: Vocab) -> dict[str, float]:
         out.update({f"p_{a}|{persona}": p
                     for a, p in animal_distribution(model, vocab, persona=persona).items()})
     return out
-
-
-_BASE_KEYS = ("d_model", "n_layers", "n_heads", "n_ctx", "base_docs", "base_steps", "base_batch",
-              "base_lr", "animal_frac")
 
 
 def save_persona_bases(seeds: Sequence[int], config: LmConfig = LM_CPU,
@@ -374,29 +363,10 @@ def load_persona_bases(seeds: Sequence[int], config: LmConfig = LM_CPU,
     """
     seeds = check_seeds(seeds, distinct=True)
     config, persona_config = _check_configs(config, persona_config)
-    vocab = persona_config.vocab
-    wanted = asdict(config)
-
-    def build(record: dict, path: Path) -> TinyTransformer:
-        recorded = record["extra"]["config"]
-        diff = {k: (recorded.get(k), wanted[k]) for k in _BASE_KEYS if recorded.get(k) != wanted[k]}
-        saved_persona = record["extra"].get("persona_config")
-        if saved_persona != persona_config.to_dict():
-            diff["persona_config"] = (saved_persona, persona_config.to_dict())
-        if diff:
-            raise ValueError(f"the persona base model at {path} was trained with a different "
-                             f"config (field: (saved, wanted)) {diff}; retrain it with "
-                             "lm-bases --persona")
-        return TinyTransformer(_model_config(vocab, config))
-
-    out = {}
-    for seed in seeds:
-        path = persona_base_weights_path(seed, folder)
-        out[seed], _ = load_committed(
-            path, functools.partial(build, path=path), device=device, tolerance=1e-6,
-            command=f"python -m readingroom.subliminal lm-bases --persona --seeds {seed}",
-            check=lambda model: _persona_metrics(model, vocab))
-    return out
+    return load_saved(seeds, persona_config.vocab, config,
+                      functools.partial(persona_base_weights_path, folder=folder),
+                      _persona_metrics, "lm-bases --persona",
+                      extra={"persona_config": persona_config.to_dict()}, device=device)
 
 
 # ---- the prompted teacher --------------------------------------------------------------------
@@ -452,29 +422,17 @@ def persona_number_divergence(model: TinyTransformer, numbers: Sequence[Sequence
     """
     vocab = _check_vocab(PERSONA_VOCAB if vocab is None else vocab)
     model = _check_model(model, vocab)
-    if isinstance(numbers, (str, torch.Tensor)) or not isinstance(numbers, Sequence) or not numbers:
-        raise ValueError("numbers must be a non-empty list of token-id lists")
-    device = model.tok_emb.weight.device
-
-    def log_probs(p: str | None) -> torch.Tensor:
-        head = vocab.prompt(vocab.num_prompt, persona=p)
-        x, y = make_batch([[*head, *s, vocab.eos] for s in numbers], vocab,
-                          loss_from=len(head) - 1)
-        x, mask = x.to(device), (y != _IGNORE).to(device)  # [N, T] each
-        out = []
-        for rows in torch.arange(x.shape[0], device=device).split(1000):
-            logp = F.log_softmax(model.eval()(x[rows]).double(), dim=-1)  # [b, T, V]
-            out.append(logp[mask[rows]])  # [tokens, V], row-major: same order in both arms
-        return torch.cat(out)
-
-    logp, logq = log_probs(persona), log_probs(control_persona)
+    logp = completion_log_probs(model, numbers, vocab.prompt(vocab.num_prompt, persona=persona),
+                                vocab)  # [tokens, V]
+    logq = completion_log_probs(model, numbers,
+                                vocab.prompt(vocab.num_prompt, persona=control_persona), vocab)
     return float((logp.exp() * (logp - logq)).sum(-1).mean())
 
 
 # ---- the experiment --------------------------------------------------------------------------
 
 @dataclass
-class PromptedResult:
+class PromptedResult(StudentEffects):
     """One seed of :func:`run_prompted_seeds`.
 
     ``p_*`` are P(animal | ``<bos> <q>``) renormalised over the animals, without a persona unless
@@ -514,16 +472,6 @@ class PromptedResult:
     teacher_numbers: list[list[int]] = field(default_factory=list, repr=False)
     control_numbers: list[list[int]] = field(default_factory=list, repr=False)
 
-    @property
-    def effect_same(self) -> float:
-        """Trait shift of the same-init student over its control (the paper's headline)."""
-        return self.p_student_same - self.p_control_same
-
-    @property
-    def effect_other(self) -> float:
-        """Trait shift of the different-init student over its control (the paper: about 0)."""
-        return self.p_student_other - self.p_control_other
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every number of :data:`PROMPTED_RECORD_FIELDS`, the filters' counts, the
         fine-tuned arm's :data:`~readingroom.subliminal.lm.LM_RECORD_FIELDS` (or ``None``) and
@@ -532,9 +480,7 @@ class PromptedResult:
             "seed": self.seed, "animal": self.animal, "persona": self.persona,
             "control_persona": self.control_persona, "paired": self.paired,
             **{name: float(getattr(self, name)) for name in PROMPTED_RECORD_FIELDS},
-            **{f"{name}_filter": {**asdict(stats), "kept_fraction": stats.kept_fraction}
-               for name, stats in (("teacher", self.teacher_filter),
-                                   ("control", self.control_filter))},
+            **self.filters_dict(),
             "finetuned": None if self.finetuned is None else {
                 k: v for k, v in self.finetuned.to_dict().items()
                 if k in LM_RECORD_FIELDS or k.endswith("_filter")},
