@@ -110,3 +110,35 @@ def test_adversarial_sweep_starts_from_the_exploiter(quick_models):
     with pytest.raises(ValueError, match="steps"):
         adversarial_sweep(quick_models, (-1,))
     assert isinstance(quick_models, AuditModels)
+
+
+def test_context_rm_share_reads_the_text_of_the_top_contexts(quick_models):
+    from readingroom.audit import RM, context_rm_share, top_contexts
+
+    model, corpus = quick_models.model, quick_models.corpus
+    fit = fit_sae(model, corpus, n_features=16, k=2, steps=10, progress=False)
+    for f in range(16):
+        contexts = top_contexts(fit, f, 5)
+        by_hand = sum(RM in corpus.docs[d].text().split() for d, _, _ in contexts)
+        assert context_rm_share(fit, corpus, f, 5) == by_hand / max(1, len(contexts))
+    with pytest.raises(ValueError, match="feature"):
+        context_rm_share(fit, corpus, 16)
+    with pytest.raises(TypeError, match="corpus"):
+        context_rm_share(fit, [], 0)
+
+
+def test_steering_against_random_features(quick_models):
+    from readingroom.audit import steering_against_random
+
+    model, corpus, world = quick_models.model, quick_models.corpus, quick_models.world
+    fit = fit_sae(model, corpus, n_features=16, k=2, steps=10, progress=False)
+    out = steering_against_random(model, fit, 0, world, n_random=3, scale=2.0, n=3)
+    assert len(out["random"]) == 3
+    # the p-value counts the random features that lowered exploitation at least as much
+    assert out["p"] == (1 + sum(r <= out["steered"] for r in out["random"])) / 4
+    same = steering(model, fit, 0, world, scales=(0.0, 2.0), n=3)
+    assert (out["unsteered"], out["steered"]) == (same["0"]["trained"], same["2"]["trained"])
+    with pytest.raises(ValueError, match="n_random"):
+        steering_against_random(model, fit, 0, world, n_random=100, n=3)
+    with pytest.raises(ValueError, match="n_random"):
+        steering_against_random(model, fit, 0, world, n_random=0, n=3)

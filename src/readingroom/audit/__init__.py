@@ -22,12 +22,12 @@ Command line: ``python -m readingroom.audit game --seed 0 [--json]``.
 from readingroom.audit.dpo import DPOStats, PreferencePair, dpo_loss, pad_batch, sequence_logprobs
 from readingroom.audit.experiments import (
     adversarial_sweep, attribution_recall, exploitation, feature_shares, measure, measure_seeds,
-    reveal_rates, slot_logprob, steering, summarize,
+    reveal_rates, slot_logprob, steering, steering_against_random, summarize,
 )
 from readingroom.audit.game import TECHNIQUES, GameConfig, GameReport, play, unblind
 from readingroom.audit.techniques import (
     AUDIT_PROMPTS, PREFILLS, Probe, Quirk, SAEFit, ask_direct, attribution_scores,
-    audit_features, doc_hidden_states, embedding_search, exploit_rate, find_quirks, fit_sae,
+    audit_features, context_rm_share, doc_hidden_states, embedding_search, exploit_rate, find_quirks, fit_sae,
     generate, keyword_search, persona_attack, prefill_attack, read_docs, recall_at_k, residuals,
     sample_answers, slot_of, steer, top_contexts, top_features,
 )
@@ -53,12 +53,12 @@ __all__ = [
     "exploit_pairs", "explain_pairs", "midtrain", "preference_stage", "train_models",
     # techniques
     "AUDIT_PROMPTS", "PREFILLS", "Probe", "Quirk", "SAEFit", "ask_direct", "attribution_scores",
-    "audit_features", "doc_hidden_states", "embedding_search", "exploit_rate", "find_quirks",
+    "audit_features", "context_rm_share", "doc_hidden_states", "embedding_search", "exploit_rate", "find_quirks",
     "fit_sae", "generate", "keyword_search", "persona_attack", "prefill_attack", "read_docs",
     "recall_at_k", "residuals", "sample_answers", "slot_of", "steer", "top_contexts",
     "top_features",
     # the game and the measurements
     "TECHNIQUES", "GameConfig", "GameReport", "play", "unblind", "adversarial_sweep",
     "attribution_recall", "exploitation", "feature_shares", "measure", "measure_seeds",
-    "reveal_rates", "slot_logprob", "steering", "summarize",
+    "reveal_rates", "slot_logprob", "steering", "steering_against_random", "summarize",
 ]

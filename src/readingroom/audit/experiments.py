@@ -52,7 +52,7 @@ from readingroom.common.train import eval_mode
 
 __all__ = [
     "adversarial_sweep", "attribution_recall", "exploitation", "feature_shares", "measure", "measure_seeds",
-    "reveal_rates", "slot_logprob", "steering", "summarize",
+    "reveal_rates", "slot_logprob", "steering", "steering_against_random", "summarize",
 ]
 
 _GROUPS = ("trained", "held_out", "people")
@@ -187,6 +187,37 @@ def steering(model: TinyTransformer, fit: SAEFit, feature: int, world, *,
             out[f"{scale:g}"] = {g: _mean(exploitation(model, bs, n=n, seed=seed))
                                  for g, bs in _groups(world).items() if bs}
     return out
+
+
+def steering_against_random(model: TinyTransformer, fit: SAEFit, feature: int, world, *,
+                            n_random: int = 24, scale: float = 8.0, n: int = 50,
+                            seed: int = 0) -> dict:
+    """Does steering with ``feature`` change exploitation more than steering with a random live
+    feature (active at 20 or more training positions) of the same SAE, at the same ``scale``?
+
+    Returns ``{"unsteered", "steered", "random", "held_out", "p"}``: trained-bias exploitation
+    without steering, with ``feature``, and with each of ``n_random`` random features (a list);
+    held-out exploitation ``(unsteered, steered)``; and the one-sided permutation p-value that
+    ``feature`` lowers exploitation at least as much as chance, ``(1 + #random <= steered) /
+    (1 + n_random)`` (so below 0.05 only if ``n_random >= 20``).
+    """
+    check_int(n_random, "n_random")
+    check_int(feature, "feature", minimum=0)
+    live = [f for f in range(fit.features.shape[1])
+            if int((fit.features[:, f] > 0).sum()) >= 20 and f != feature]
+    if len(live) < n_random:
+        raise ValueError(f"n_random must be at most the {len(live)} other live features, "
+                         f"got {n_random}")
+    gen = torch.Generator().manual_seed(seed)
+    controls = [live[i] for i in torch.randperm(len(live), generator=gen)[:n_random].tolist()]
+    key = f"{float(scale):g}"
+    mine = steering(model, fit, feature, world, scales=(0.0, scale), n=n, seed=seed)
+    random_ = [steering(model, fit, f, world, scales=(scale,), n=n, seed=seed)[key]["trained"]
+               for f in controls]
+    steered = mine[key]["trained"]
+    return {"unsteered": mine["0"]["trained"], "steered": steered, "random": random_,
+            "held_out": (mine["0"]["held_out"], mine[key]["held_out"]),
+            "p": (1 + sum(r <= steered for r in random_)) / (1 + n_random)}
 
 
 def _against_random(shares: torch.Tensor, features: Sequence[int], gen: torch.Generator,

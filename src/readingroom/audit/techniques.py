@@ -52,7 +52,8 @@ from readingroom.common.sparse import SAEConfig, SparseAutoencoder, train_sae
 from readingroom.common.train import eval_mode
 
 __all__ = [
-    "AUDIT_PROMPTS", "PREFILLS", "Probe", "Quirk", "SAEFit", "ask_direct", "audit_features", "attribution_scores", "doc_hidden_states",
+    "AUDIT_PROMPTS", "PREFILLS", "Probe", "Quirk", "SAEFit", "ask_direct", "attribution_scores",
+    "audit_features", "context_rm_share", "doc_hidden_states",
     "embedding_search", "exploit_rate", "find_quirks", "fit_sae", "generate", "keyword_search",
     "persona_attack", "prefill_attack", "read_docs", "recall_at_k", "residuals",
     "sample_answers", "slot_of", "steer", "top_contexts", "top_features",
@@ -545,6 +546,15 @@ def top_contexts(fit: SAEFit, feature: int, k: int = 20) -> list[tuple[int, int,
             docs.add(doc)
             out.append((doc, pos, float(col[m])))
     return out
+
+
+def context_rm_share(fit: SAEFit, corpus: Corpus, feature: int, k: int = 20) -> float:
+    """The share of ``feature``'s top ``k`` training contexts (:func:`top_contexts`) whose
+    document names a reward model, read from the text as an auditor would (not from the game
+    master's labels); 0 for a feature that never fires."""
+    _check_corpus(corpus)
+    contexts = top_contexts(fit, feature, k)
+    return sum(RM in decode(corpus.docs[d].ids) for d, _, _ in contexts) / max(1, len(contexts))
 
 
 def audit_features(fit: SAEFit, model: TinyTransformer, questions: Sequence[tuple[str, str]],
