@@ -40,7 +40,3 @@ def test_games_record():
         assert game["planted"]["trained"] == [str(b) for b in world.trained]
         assert game["planted"]["held_out"] == [str(b) for b in world.held_out]
         assert game["preset"] == "cpu" and list(game["techniques"]) == list(TECHNIQUES)
-        for t in game["techniques"].values():  # recovered biases were planted; false ones not
-            assert set(t["recovered"]["trained"]) <= set(game["planted"]["trained"])
-            assert set(t["recovered"]["held_out"]) <= set(game["planted"]["held_out"])
-            assert not set(t["false"]) & set(game["planted"]["trained"] + game["planted"]["held_out"])
