@@ -29,9 +29,31 @@ def test_solve_with_search_prints_aux_points_and_proof(capsys):
     assert out.startswith("solved by ddar+aux")
     assert "auxiliary points:\n  x0 = " in out
     assert "proof:\n  1. " in out
-    last = out.rstrip().splitlines()[-1]
+    *_, last, verdict = out.rstrip().splitlines()
     assert last.split("  [")[0].split(". ", 1)[1] == "perp a h b c"
     assert "x0" in out.split("proof:")[1]  # the proof uses the auxiliary point
+    assert verdict.startswith("checker: checked: all ") and "follow from their cited" in verdict
+
+
+def test_no_check_skips_the_checker(capsys):
+    assert main(["solve", MIDLINE, "--no-check"]) == 0
+    assert "checker" not in capsys.readouterr().out
+
+
+def test_a_proof_the_checker_rejects_exits_1(monkeypatch, capsys):
+    from readingroom.geometry import ddar
+
+    real = ddar.solve
+
+    def tampered(*a, **k):  # the engine "proves" the midline with a wrong rule
+        r = real(*a, **k)
+        r.proof = [ln.replace("[midline:", "[perpendicular bisector:") for ln in r.proof]
+        return r
+
+    monkeypatch.setattr(ddar, "solve", tampered)
+    assert main(["solve", MIDLINE, "--no-search"]) == 1
+    out = capsys.readouterr().out
+    assert "checker: rejected: step 3" in out and "'perpendicular bisector'" in out
 
 
 def test_solve_by_ddar_alone(capsys):
@@ -39,6 +61,8 @@ def test_solve_by_ddar_alone(capsys):
     out = capsys.readouterr().out
     assert out.startswith("solved by ddar in") and "auxiliary" not in out
     assert "3. para b c m n  [midline" in out
+    assert out.rstrip().endswith("checker: checked: all 3 steps follow from their cited premises "
+                                 "(0 read the diagram)")
 
 
 def test_no_search_leaves_the_orthocentre_unsolved(capsys):
@@ -76,11 +100,12 @@ def test_solve_file_table_and_total(tmp_path, capsys):
     f = _write(tmp_path, ("midline", MIDLINE), ("orthocentre", ORTHO))
     assert main(["solve-file", str(f)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split(" | ")[:3] == ["name       ", "solved by ", "seconds"]
+    assert out[0].split(" | ")[:4] == ["name       ", "solved by ", "checked ", "seconds"]
     rows = {ln.split(" | ")[0].strip(): [c.strip() for c in ln.split(" | ")] for ln in out[2:-1]}
-    assert rows["midline"][1] == "ddar" and rows["midline"][3] == ""
-    assert rows["orthocentre"][1] == "ddar+aux" and rows["orthocentre"][3].startswith("x0 = ")
-    assert out[-1].startswith("total: 2/2 solved (1 by ddar, 1 by ddar+aux)")
+    assert rows["midline"][1:3] == ["ddar", "yes"] and rows["midline"][4] == ""
+    assert rows["orthocentre"][1:3] == ["ddar+aux", "yes"]
+    assert rows["orthocentre"][4].startswith("x0 = ")
+    assert out[-1].startswith("total: 2/2 solved (1 by ddar, 1 by ddar+aux); 2/2 proofs checked")
 
 
 def test_solve_file_some_unsolved_exit_1(tmp_path, capsys):

@@ -19,6 +19,9 @@ The problem language, numeric diagrams, and a deduction engine core (DD + AR).
 * :mod:`~readingroom.geometry.rules` — the deductive rules (:data:`RULES`);
 * :mod:`~readingroom.geometry.ddar` — :func:`solve` (deductive rules + algebraic reasoning),
   :func:`format_proof`, :func:`proof_holds`;
+* :mod:`~readingroom.geometry.checker` — :func:`check_proof` / :func:`check_search`: every
+  step of a printed proof replayed from only the premises it cites, by code that shares nothing
+  with the prover;
 * :mod:`~readingroom.geometry.search` — auxiliary-point :func:`candidates` and the beam
   :func:`search` over DD + AR (``python -m readingroom.geometry solve ...``);
 * :mod:`~readingroom.geometry.problems` — the book's problem set (:func:`load_problems`, with
@@ -26,6 +29,7 @@ The problem language, numeric diagrams, and a deduction engine core (DD + AR).
 """
 
 from readingroom.geometry.ar import LinearSystem
+from readingroom.geometry.checker import StepVerdict, Verdict, check_proof, check_search
 from readingroom.geometry.ddar import Result, format_proof, proof_holds, solve
 from readingroom.geometry.definitions import CONSTRUCTIONS, GOALS, ConstructionDef, GoalDef
 from readingroom.geometry.diagram import CircleRecord, Diagram, GeometryBuildError, build_diagram
@@ -96,4 +100,5 @@ __all__ = [
     "Constraint", "DiagramOptimizationError", "OptimizedDiagram", "constraints",
     "optimize_diagram", "residuals",
     "DESCRIPTIONS", "DIFFICULTIES", "DIFFICULTY", "load_problems", "problems_text",
+    "StepVerdict", "Verdict", "check_proof", "check_search",
 ]

@@ -2,12 +2,14 @@
 
 ``python -m readingroom.geometry solve "<problem>" [--timeout 60] [--no-search] [--seed 0]``
 prints the proof (and the auxiliary points it added) or ``not solved`` with the number of facts
-derived. ``python -m readingroom.geometry solve-file FILE [--timeout 60] [--no-search]`` runs a
+derived; then the verdict of the independent proof checker (``readingroom.geometry.checker``:
+every step replayed from only the premises it cites; ``--no-check`` skips it). ``python -m readingroom.geometry solve-file FILE [--timeout 60] [--no-search]`` runs a
 file in AlphaGeometry's format (a name line, then a problem line) and prints a table: name,
-solved by (``ddar`` / ``ddar+aux`` / ``not solved``), the auxiliary points, seconds; then a
-total line.
+solved by (``ddar`` / ``ddar+aux`` / ``not solved``), whether the checker accepted the proof,
+the auxiliary points, seconds; then a total line.
 
-Exit status: 0 when solved (every problem of the file solved), 1 when not (some not solved),
+Exit status: 0 when solved and the proof checked (every problem of the file), 1 when not (some
+not solved, or a proof the checker rejects),
 2 on bad input (an unparseable problem, an unknown construction, a problem without a usable
 diagram, a missing file, bad arguments) with a one-line error on stderr.
 """
@@ -52,18 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-search", action="store_true",
                        help="DD + AR only, no auxiliary points")
         p.add_argument("--seed", type=seed_arg, default=0, help="seed of the numeric diagram")
+        p.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
+                       help="check every step of the proof with the independent checker "
+                            "(default: on)")
     return parser
 
 
 def _run(problem, args):
-    """(solved, how, aux, facts, proof lines, seconds) for one problem; with search, the proof
-    lines start with the lemmas other branches proved (each with its auxiliary points)."""
+    """(solved, how, aux, facts, proof lines, seconds, verdict) for one problem; with search,
+    the proof lines start with the lemmas other branches proved (each with its auxiliary
+    points). ``verdict`` is the checker's (None when unsolved or with ``--no-check``)."""
     from readingroom.geometry import ddar
+    from readingroom.geometry.checker import check_proof, check_search
     from readingroom.geometry.search import search
 
     if args.no_search:
         r = ddar.solve(problem, seed=args.seed, timeout=args.timeout)
-        return r.solved, "ddar" if r.solved else "not solved", [], r.facts, r.proof, r.seconds
+        verdict = check_proof(problem, r.proof) if r.solved and args.check else None
+        return (r.solved, "ddar" if r.solved else "not solved", [], r.facts, r.proof, r.seconds,
+                verdict)
     s = search(problem, timeout=args.timeout, seed=args.seed)
     facts = s.result.facts if s.result is not None else s.best_facts
     how = ("ddar+aux" if s.aux or s.lemmas else "ddar") if s.solved else "not solved"
@@ -77,7 +86,8 @@ def _run(problem, args):
             proof.append("main proof:")
         proof += s.result.proof
     aux = list(dict.fromkeys(s.aux + [a for lemma in s.lemmas for a in lemma.aux]))
-    return s.solved, how, aux, max(facts, s.best_facts), proof, s.seconds
+    verdict = check_search(s) if s.solved and args.check else None
+    return s.solved, how, aux, max(facts, s.best_facts), proof, s.seconds, verdict
 
 
 def _error(msg: str) -> int:
@@ -94,7 +104,7 @@ def _solve(args) -> int:
         problem = parse_problem(args.problem, name=label)
         if problem.goal is None:
             raise GeometryInputError(f"problem {problem.name!r}: no goal ('? ...')")
-        solved, how, aux, facts, proof, secs = _run(problem, args)
+        solved, how, aux, facts, proof, secs, verdict = _run(problem, args)
     except GeometryInputError as e:
         return _error(str(e))
     if not solved:
@@ -108,6 +118,9 @@ def _solve(args) -> int:
     print("proof:")
     for line in proof:
         print(f"  {line}")
+    if verdict is not None:
+        print(f"checker: {verdict}")
+        return 0 if verdict.ok else 1
     return 0
 
 
@@ -125,32 +138,38 @@ def _solve_file(args) -> int:
         return _error(f"problem file {str(path)!r}: cannot read it ({e})")
     if not problems:
         return _error(f"problem file {str(path)!r}: no problems in it")
-    rows, n_ok, n_aux, bad, total = [], 0, 0, 0, 0.0
+    rows, n_ok, n_aux, n_checked, bad, total = [], 0, 0, 0, 0, 0.0
     for prob in problems:
         try:
             if prob.goal is None:
                 raise GeometryInputError(f"problem {prob.name!r}: no goal ('? ...')")
-            solved, how, aux, _, _, secs = _run(prob, args)
+            solved, how, aux, _, _, secs, verdict = _run(prob, args)
         except GeometryInputError as e:
             print(f"error: {e}", file=sys.stderr)
             bad += 1
-            rows.append((prob.name, "error", "", 0.0))
+            rows.append((prob.name, "error", "", "", 0.0))
             continue
         total += secs
         n_ok += solved
         n_aux += solved and bool(aux)
-        rows.append((prob.name, how, "; ".join(aux), secs))
+        n_checked += verdict is not None and verdict.ok
+        if verdict is not None and not verdict.ok:
+            print(f"checker rejects the proof of {prob.name}: {verdict.error}", file=sys.stderr)
+        checked = "-" if verdict is None else "yes" if verdict.ok else "REJECTED"
+        rows.append((prob.name, how, checked, "; ".join(aux), secs))
     w = max(len("name"), *(len(r[0]) for r in rows))
-    print(f"{'name':<{w}} | {'solved by':<10} | {'seconds':>7} | aux points")
-    print(f"{'-' * w}-+-{'-' * 10}-+-{'-' * 7}-+-{'-' * 10}")
-    for name, how, aux, secs in rows:
-        print(f"{name:<{w}} | {how:<10} | {secs:>7.2f} | {aux}")
+    print(f"{'name':<{w}} | {'solved by':<10} | {'checked':<8} | {'seconds':>7} | aux points")
+    print(f"{'-' * w}-+-{'-' * 10}-+-{'-' * 8}-+-{'-' * 7}-+-{'-' * 10}")
+    for name, how, checked, aux, secs in rows:
+        print(f"{name:<{w}} | {how:<10} | {checked:<8} | {secs:>7.2f} | {aux}")
     err = f", {bad} with errors" if bad else ""
+    check = f"; {n_checked}/{n_ok} proofs checked" if args.check else ""
     print(f"total: {n_ok}/{len(problems)} solved ({n_ok - n_aux} by ddar, {n_aux} by ddar+aux)"
-          f"{err} in {total:.2f} s")
+          f"{check}{err} in {total:.2f} s")
     if bad:
         return 2
-    return 0 if n_ok == len(problems) else 1
+    rejected = args.check and n_checked < n_ok
+    return 0 if n_ok == len(problems) and not rejected else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
