@@ -11,7 +11,9 @@ AlphaGeometry's two-lines-per-problem format) it runs
   imported (it is not a dependency of the book; the column is skipped otherwise).
 
 Each run has ``--timeout`` seconds (wall clock, one diagram, seed 0). Recorded per problem:
-solved, seconds, derived facts, the stop reason, and the auxiliary clauses the search added.
+solved, seconds, derived facts, the stop reason, the auxiliary clauses the search added, and the
+verdict of the independent proof checker (:mod:`readingroom.geometry.checker`) on every proof
+(``checked``; its time is not part of ``seconds``).
 Single-threaded CPU work: run it with ``OMP_NUM_THREADS=1`` for comparable times.
 
 Writes JSON (default book/data/geometry/bench_cpu.json; ``--out`` overrides) with the machine,
@@ -41,7 +43,9 @@ from pathlib import Path
 
 from benchlib import cpu_name
 
+from readingroom.common import run_provenance
 from readingroom.geometry import ddar
+from readingroom.geometry.checker import check_proof, check_search
 from readingroom.geometry.language import Problem, format_problem, parse_file
 from readingroom.geometry.problems import DIFFICULTY, load_problems
 
@@ -76,9 +80,20 @@ def run_ddar(problem: Problem, timeout: float) -> dict:
     except Exception as e:  # a problem the engine rejects is a row, not a crash
         return {"solved": False, "seconds": round(time.monotonic() - t0, 4),
                 "error": f"{type(e).__name__}: {e}"}
-    return {"solved": r.solved, "seconds": round(r.seconds, 4), "facts": r.facts,
-            "rounds": r.rounds, "stop": r.stop,
-            "proof_steps": len(r.steps) if r.solved else None}
+    row = {"solved": r.solved, "seconds": round(r.seconds, 4), "facts": r.facts,
+           "rounds": r.rounds, "stop": r.stop,
+           "proof_steps": len(r.steps) if r.solved else None}
+    if r.solved:
+        row.update(_verdict(check_proof(problem, r.proof)))
+    return row
+
+
+def _verdict(v) -> dict:
+    """The checker's verdict on a proof, as the row records it."""
+    out = {"checked": v.ok, "checked_steps": len(v.steps), "diagram_readings": v.readings}
+    if not v.ok:
+        out["check_error"] = v.error
+    return out
 
 
 def run_search(problem: Problem, timeout: float) -> dict:
@@ -89,7 +104,8 @@ def run_search(problem: Problem, timeout: float) -> dict:
         return {"solved": False, "seconds": round(time.monotonic() - t0, 4),
                 "error": f"{type(e).__name__}: {e}"}
     res = getattr(s, "result", None)
-    return {"solved": bool(s.solved), "seconds": round(s.seconds, 4),
+    checked = _verdict(check_search(s)) if s.solved else {}
+    return {**checked, "solved": bool(s.solved), "seconds": round(s.seconds, 4),
             "aux": [str(a) for a in s.aux], "tried": s.tried,
             "lemmas": [{"fact": str(lm.fact), "aux": lm.aux} for lm in getattr(s, "lemmas", [])],
             "shared": getattr(s, "shared", None),
@@ -171,6 +187,7 @@ def totals(rows: list[dict], methods: list[str]) -> dict:
             "solved": len(solved),
             "errors": sum(1 for r in rows if r[m].get("error")),
             "seconds": round(sum(r[m]["seconds"] for r in rows), 3),
+            "checked": sum(1 for r in solved if r[m].get("checked")),
             "by_difficulty": {t: f"{sum(1 for r in solved if (r['difficulty'] or 'untagged') == t)}"
                                  f"/{sum(1 for r in rows if (r['difficulty'] or 'untagged') == t)}"
                               for t in tags},
@@ -228,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
+        "provenance": run_provenance(shlex.join(["python", "benchmarks/bench_geometry.py",
+                                                 *(argv if argv is not None else sys.argv[1:])]),
+                                     outputs=[out]),
         "timing": "time.monotonic, one run per problem and method, seconds",
         "quick": args.quick,
         "problem_file": (str(args.problems) if args.problems
@@ -242,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     tot = record["totals"]
     print("solved: " + ", ".join(f"{m} {tot[m]['solved']}/{len(rows)} {tot[m]['by_difficulty']}"
+                                 f" ({tot[m].get('checked', 0)} checked)"
                                  for m in methods), flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")

@@ -38,8 +38,10 @@ def test_quick_run_records_rows_and_totals(tmp_path):
         assert row["difficulty"] == "easy" and row["ddar"]["solved"], row
         for m in record["methods"]:
             assert {"solved", "seconds"} <= set(row[m])
+            assert row[m]["checked"] is True and row[m]["checked_steps"] >= 1, row
     assert record["totals"]["problems"] == 5
-    assert record["totals"]["ddar"]["solved"] == 5
+    assert record["totals"]["ddar"]["solved"] == record["totals"]["ddar"]["checked"] == 5
+    assert record["provenance"]["code_version"] is not None
     assert record["totals"]["ddar"]["by_difficulty"] == {"easy": "5/5"}
     assert "midline" in proc.stdout and "solved: ddar 5/5" in proc.stdout
 
@@ -57,6 +59,8 @@ def test_problem_file_and_errors(tmp_path):
     rows = {r["name"]: r for r in record["results"]}
     assert set(rows) == {"mid", "ortho"} and rows["mid"]["difficulty"] is None
     assert rows["mid"]["ddar"]["solved"] and not rows["ortho"]["ddar"]["solved"]
+    assert rows["ortho"]["search"]["solved"] and rows["ortho"]["search"]["checked"] is True
+    assert "checked" not in rows["ortho"]["ddar"]
     assert record["totals"]["ddar"]["by_difficulty"] == {"untagged": "1/2"}
     bad = _run("--timeout", "0", "--out", str(tmp_path / "x.json"))
     assert bad.returncode == 2 and "--timeout" in bad.stderr
