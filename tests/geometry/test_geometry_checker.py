@@ -181,3 +181,18 @@ def test_the_checker_imports_nothing_of_the_prover():
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     prover = {f"readingroom.geometry.{m}" for m in ("ddar", "rules", "ar", "facts")}
     assert not imported & prover
+
+
+@pytest.mark.parametrize("text", [
+    "a b c = triangle a b c; d = reflect d a b c ? contri a b c d b c",
+    "a b c = iso_triangle a b c; m = midpoint m b c ? contri a b m a c m",
+])
+def test_congruent_triangles_are_a_goal_the_engine_proves_and_the_checker_accepts(text):
+    r = solve(text, timeout=20)
+    assert r.solved and r.goal.name == "contri", r.stop
+    assert check_proof(text, r.proof).ok
+    # similar is not congruent: without the equal side the last step does not follow
+    head, prem = r.proof[-1].rstrip("]").split(": ", 1)
+    kept = [p for p in prem.split(", ") if not p.startswith("cong")]
+    v = check_proof(text, r.proof[:-1] + [f"{head}: {', '.join(kept)}]"])
+    assert not v.ok and "congruent triangles" in v.error

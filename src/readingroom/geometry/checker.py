@@ -29,7 +29,7 @@ that do (:attr:`Verdict.readings`).
 Facts are compared by meaning, not spelling: ``para``, ``perp`` and ``eqangle`` as a linear form
 in the directions of segments with a constant mod pi (up to sign), ``cong`` and ``eqratio`` as a
 linear form in log-lengths, ``coll`` and ``cyclic`` as point sets, ``midp`` as a point and a
-segment.
+segment, ``simtri`` and ``contri`` as their pairs of corresponding vertices.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ from readingroom.geometry.optimize import make_diagram
 
 __all__ = ["StepVerdict", "Verdict", "check_proof", "check_search"]
 
-_ARITY = {"para": 4, "perp": 4, "cong": 4, "eqangle": 8, "eqratio": 8, "midp": 3, "simtri": 6}
+_ARITY = {"para": 4, "perp": 4, "cong": 4, "eqangle": 8, "eqratio": 8, "midp": 3, "simtri": 6,
+          "contri": 6}
 _NAMES = ("coll", "cyclic", *_ARITY)
 _HALF = Fraction(1, 2)
 _LINE = re.compile(r"^\s*(\d+)\.\s+(\S.*?)\s+\[(.*)\]\s*$")
@@ -113,9 +114,9 @@ def _key(name: str, args: Sequence[str]):
         return (name, frozenset(args))
     if name == "midp":
         return ("midp", args[0], _seg(args[1], args[2]))
-    if name == "simtri":
+    if name in ("simtri", "contri"):
         pairs = tuple(zip(args[:3], args[3:]))
-        return ("simtri", min(tuple(sorted(pairs)), tuple(sorted((b, a) for a, b in pairs))))
+        return (name, min(tuple(sorted(pairs)), tuple(sorted((b, a) for a, b in pairs))))
     if name in ("para", "perp", "eqangle"):
         form, k = _angle_form(name, args)
         return ("angle", _signed_key(form, k % 1))
@@ -762,6 +763,15 @@ def _similar_goal(st: _Step) -> bool:
     return any(_aa(st, t1, t2, s) for s in (1, -1))
 
 
+def _congruent_goal(st: _Step) -> bool:
+    """Similar (two angles) and one pair of corresponding sides equal => congruent."""
+    if st.fact.name != "contri":
+        return False
+    t1, t2 = st.fact.args[:3], st.fact.args[3:]
+    side = any(st.cites("cong", t1[i], t1[j], t2[i], t2[j]) for i, j in ((0, 1), (1, 2), (0, 2)))
+    return side and any(_aa(st, t1, t2, s) for s in (1, -1))
+
+
 def _same_turn(st: _Step, t1, t2, s) -> bool:
     return (st.orient(*t1) == st.orient(*t2)) == (s == 1)
 
@@ -955,6 +965,7 @@ _RULES = (
     ("equal angles on a chord", _cyclic_converse),
     ("inscribed angles", _inscribed),
     ("similar triangles", _similar_goal),
+    ("congruent triangles", _congruent_goal),
     ("similar triangles (SAS) ", _similar_sas),
     ("similar triangles (SSS) ", _similar_sss),
     ("similar triangles ", _similar),

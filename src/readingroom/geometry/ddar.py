@@ -37,7 +37,7 @@ __all__ = [
     "solve",
 ]
 
-GOAL_NAMES = FACT_NAMES + ("simtri",)
+GOAL_NAMES = FACT_NAMES + ("simtri", "contri")
 
 # --- the engine -------------------------------------------------------------------------------
 
@@ -188,6 +188,21 @@ class _Engine(DeductionRules, AlgebraicReasoning):
             g = self.derive(self.ar_ratio(self.try_fact("cong", m, x, m, y)), "AR ratio chase")
             if c is not None and g is not None and self.add(f, "midpoint", (c, g)):
                 return f
+            return None
+        if n == "contri":
+            # similar, and one pair of corresponding sides equal
+            st = self.prove_goal(Goal("simtri", a))
+            if st is None:
+                return None
+            for i, j in ((0, 1), (1, 2), (0, 2)):
+                side = self.try_fact("cong", a[i], a[j], a[i + 3], a[j + 3])
+                g = (self.derive(self.ar_ratio(side), "AR ratio chase")
+                     or self.derive(self.ar_length(side), "AR length chase"))
+                if g is not None:
+                    ct = Fact("contri", tuple(a))
+                    if ct in self.why or self.add(ct, "congruent triangles",
+                                                  (*self.why[st][1], g)):
+                        return ct
             return None
         if n == "simtri":
             a1, b1, c1, a2, b2, c2 = a
