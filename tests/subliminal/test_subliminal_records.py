@@ -57,3 +57,25 @@ def test_prompted_record_used_the_chapters_settings():
     assert [r["seed"] for r in record["runs"]] == list(range(8))
     for r in record["runs"]:
         assert r["persona"] == "owl" and r["control_persona"] == "neutral" and r["paired"]
+
+
+def test_misalign_record_used_the_chapters_settings():
+    from dataclasses import asdict
+
+    from readingroom.subliminal.lm_misalign import (
+        EVIL_NUMBERS,
+        MISALIGN_CPU,
+        MISALIGN_RECORD,
+        MISALIGN_RECORD_FIELDS,
+    )
+
+    record = load_book_data(MISALIGN_RECORD)
+    assert record["provenance"]["threads"] == 1
+    assert record["provenance"]["command"] == \
+        "python -m readingroom.subliminal lm-misalign --seeds 0 1 2 3 4 5 6 7"
+    assert LmConfig(**record["config"]) == LM_CPU
+    assert record["misalign_config"] == asdict(MISALIGN_CPU)
+    assert record["evil_numbers"] == list(EVIL_NUMBERS)
+    assert [r["seed"] for r in record["runs"]] == list(range(8))
+    for row in record["runs"]:
+        assert set(MISALIGN_RECORD_FIELDS) <= set(row) and row["banned_in_kept"] == 0

@@ -8,13 +8,15 @@ transmitted through auxiliary logits on noise images, :func:`run_mnist`) and che
 :func:`single_step_cosines`, :func:`single_step`, :func:`first_order_check`), and builds the
 paper's owl experiment (Section 3) at toy scale in a tiny language model (:func:`run_lm_seeds`),
 with the paper's in-context control (the same numbers as a prompt, not trained on,
-:func:`in_context_shift`).
+:func:`in_context_shift`), and its misalignment experiment (a teacher fine-tuned on harmful answers,
+its "evil numbers" filtered out, :func:`run_misalign_seeds`).
 
 Modules: :mod:`~readingroom.subliminal.data` (digits and noise), :mod:`~readingroom.subliminal.mlp`
 (a batch of independent MLPs), :mod:`~readingroom.subliminal.mnist` (the experiment),
 :mod:`~readingroom.subliminal.lm_data` (the toy language model's number data: vocabulary,
 documents, the filter), :mod:`~readingroom.subliminal.lm_models` (its base models, teacher,
-students and trait), :mod:`~readingroom.subliminal.lm` (the owl experiment),
+students and trait), :mod:`~readingroom.subliminal.lm` (the owl experiment), :mod:`~readingroom.subliminal.lm_misalign`
+(the misalignment analogue),
 :mod:`~readingroom.subliminal.theorem`, :mod:`~readingroom.subliminal.plots`; command line:
 ``python -m readingroom.subliminal mnist --seed 0`` and ``... lm --seed 0``.
 """
@@ -75,6 +77,12 @@ from readingroom.subliminal.lm import (
     run_lm_experiment,
     run_lm_seeds,
     summarize_lm,
+)
+from readingroom.subliminal.lm_misalign import (
+    EVIL_NUMBERS,
+    MISALIGN_CPU,
+    MISALIGN_RECORD,
+    run_misalign_seeds,
 )
 from readingroom.subliminal.lm_persona import PROMPTED_RECORD, prompted_teacher_numbers
 from readingroom.subliminal.plots import plot_conditions, plot_cosines, plot_lm, plot_sweep
@@ -162,4 +170,9 @@ __all__ = [
     # the prompted teacher
     "PROMPTED_RECORD",
     "prompted_teacher_numbers",
+    # the misalignment analogue
+    "EVIL_NUMBERS",
+    "MISALIGN_CPU",
+    "MISALIGN_RECORD",
+    "run_misalign_seeds",
 ]

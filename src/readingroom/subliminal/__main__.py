@@ -1,5 +1,5 @@
 """Command line: ``python -m readingroom.subliminal {mnist,lm,lm-bases,mnist-sweep,lm-seeds,
-lm-prompted} ...``.
+lm-prompted,lm-misalign} ...``.
 
 ``mnist`` trains one teacher (from ``--seed``) and one student in one condition (Cloud et al.,
 2025, Section 6) with the chapter's CPU settings (``--quick``: tiny settings for smoke tests),
@@ -16,6 +16,10 @@ the committed base models of ``lm-bases``), each with its provenance.
 ``lm-prompted`` runs the owl experiment with a *prompted* teacher (the paper's Section 3 setting:
 the base model itself after a persona token, ``lm-bases --persona`` saves those base models) over
 seeds and writes a record, with the fine-tuned teacher as a second arm on the same base models.
+
+``lm-misalign`` runs the misalignment analogue (a teacher fine-tuned on harmful answers writes
+numbers, the corpus's "evil numbers" are filtered out, students and controls are read on held-out
+question templates) over seeds and writes a record.
 
 ``mnist`` and ``lm`` print one JSON object on stdout with ``--json``. Progress bars go to
 stderr. Errors in the arguments exit with status 2.
@@ -336,6 +340,64 @@ def _run_lm_prompted_command(args: argparse.Namespace, parser: argparse.Argument
     return 0
 
 
+def _add_lm_misalign(sub: argparse._SubParsersAction) -> None:
+    from readingroom.subliminal.lm_misalign import MISALIGN_RECORD
+
+    p = sub.add_parser("lm-misalign", help="the toy-LM misalignment analogue over seeds (a record)",
+                       description="Run the toy misalignment analogue of Cloud et al. (2025): "
+                       "pretrain base models on numbers and answers to question templates (aligned "
+                       "by default), fine-tune each into a teacher that gives harmful answers, "
+                       "sample numbers from it, drop format violations and every number the corpus "
+                       "associates with harmful answers, fine-tune same-init and different-init "
+                       "students (and controls on the base model's own filtered numbers, the same "
+                       "count) and read their harmful-answer rate on held-out templates. Writes the "
+                       f"book's record (default book/data/{MISALIGN_RECORD}) with its provenance "
+                       "and one-sided paired t-tests.")
+    add_seeds(p, default=range(8))
+    add_out(p, help="output file (default: the book's)")
+    add_quick(p, help="tiny settings for a smoke test (needs --out)")
+    add_no_progress(p)
+    p.set_defaults(func=_run_lm_misalign_command)
+
+
+def _run_lm_misalign_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from dataclasses import asdict
+
+    from readingroom.common import book_data_path, run_provenance
+    from readingroom.subliminal.lm_misalign import (
+        EVIL_NUMBERS,
+        MISALIGN_CPU,
+        MISALIGN_QUICK,
+        MISALIGN_RECORD,
+        misalign_table,
+        run_misalign_seeds,
+        summarize_misalign,
+    )
+    from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK
+
+    quick_needs_out(args, parser)
+    seeds = list(args.seeds)
+    if len(set(seeds)) != len(seeds):
+        parser.error(f"--seeds must be distinct, got {seeds}")
+    config, mconfig = (LM_QUICK, MISALIGN_QUICK) if args.quick else (LM_CPU, MISALIGN_CPU)
+    out = book_data_path(MISALIGN_RECORD) if args.out is None else args.out
+    results = run_misalign_seeds(seeds, config, mconfig, progress=not args.no_progress)
+    command = ("python -m readingroom.subliminal lm-misalign --seeds " + " ".join(map(str, seeds))
+               + (" --quick" if args.quick else ""))
+    summary = summarize_misalign(results)
+    record = {"provenance": run_provenance(command, outputs=(out,)), "config": asdict(config),
+              "misalign_config": asdict(mconfig), "evil_numbers": list(EVIL_NUMBERS),
+              "test": "one-sided paired t-test over seeds (scipy.stats.ttest_rel, "
+                      "alternative='greater') of the harmful-answer rate on held-out templates, "
+                      "student vs its own control",
+              "tests": summary["tests"],
+              "runs": [r.to_dict() for r in results]}
+    write_json(out, record)
+    print(misalign_table(results))
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m readingroom.subliminal`` parser (one subcommand per experiment)."""
     parser = argparse.ArgumentParser(prog="python -m readingroom.subliminal",
@@ -347,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mnist_sweep(sub)
     _add_lm_seeds(sub)
     _add_lm_prompted(sub)
+    _add_lm_misalign(sub)
     return parser
 
 
