@@ -81,9 +81,13 @@ from readingroom.geometry.problems import (
 )
 from readingroom.geometry.rules import RULES
 from readingroom.geometry.search import (
+    Candidate,
     Lemma,
+    Proposer,
     SearchResult,
     candidates,
+    heuristic_proposer,
+    random_proposer,
     search,
     search_proof_holds,
 )
@@ -96,7 +100,8 @@ __all__ = [
     "check_midp", "check_para", "check_perp", "check_rconst", "check_simtri", "draw_diagram",
     "format_problem", "goal_residual", "parse_file", "parse_goal", "parse_problem",
     "RULES", "Fact", "LinearSystem", "Result", "fact", "format_proof", "premises", "proof_holds", "solve",
-    "Lemma", "SearchResult", "candidates", "search", "search_proof_holds",
+    "Candidate", "Lemma", "Proposer", "SearchResult", "candidates", "heuristic_proposer",
+    "random_proposer", "search", "search_proof_holds",
     "Constraint", "DiagramOptimizationError", "OptimizedDiagram", "constraints",
     "optimize_diagram", "residuals",
     "DESCRIPTIONS", "DIFFICULTIES", "DIFFICULTY", "load_problems", "problems_text",

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import itertools
 import time
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +41,8 @@ from readingroom.geometry.language import Clause, Construction, GeometryInputErr
 from readingroom.geometry.optimize import make_diagram
 from readingroom.geometry.primitives import _Degenerate
 
-__all__ = ["FAMILIES", "Lemma", "SearchResult", "candidates", "extend_diagram", "score", "search",
+__all__ = ["FAMILIES", "Candidate", "Lemma", "Proposer", "SearchResult", "candidates",
+           "extend_diagram", "heuristic_proposer", "random_proposer", "score", "search",
            "search_proof_holds"]
 
 #: Candidate families, simplest first (an earlier family wins a numeric tie), with the bonus
@@ -57,10 +60,38 @@ _TOL = 1e-7
 
 
 @dataclass
-class _Cand:
+class Candidate:
+    """One candidate auxiliary point: its ``clause`` (e.g. ``x0 = foot x0 a b c``), where it
+    falls on the diagram (``xy``) and its heuristic :func:`score`."""
+
     clause: Clause
     xy: np.ndarray
     score: float
+
+
+#: A proposer ranks the candidates of a state: ``proposer(problem, diagram, candidates)``
+#: returns one number per candidate, higher first (ties keep the heuristic order). It stands
+#: where AlphaGeometry's language model stands.
+Proposer = Callable[[Problem, Diagram, "list[Candidate]"], Sequence[float]]
+
+
+def heuristic_proposer(problem: Problem, diagram: Diagram, cands: list[Candidate]) -> list[float]:
+    """The default proposer: the heuristic :func:`score` of each candidate."""
+    return [c.score for c in cands]
+
+
+def random_proposer(seed: int = 0) -> Proposer:
+    """A proposer that ranks candidates at random (the "random auxiliary points + DDAR"
+    baseline of HAGeo, arXiv 2512.00097): the same draw for the same problem, state and
+    ``seed``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"random_proposer: seed must be an int >= 0, got {seed!r}")
+
+    def propose(problem: Problem, diagram: Diagram, cands: list[Candidate]) -> list[float]:
+        key = zlib.crc32(str(problem).encode())
+        return list(np.random.default_rng([seed, key]).random(len(cands)))
+
+    return propose
 
 
 @dataclass
@@ -239,7 +270,7 @@ def extend_diagram(problem: Problem, diagram: Diagram, clause: Clause,
 
 
 def _scored(problem: Problem, diagram: Diagram, seed: int = 0, deadline: float | None = None,
-            limit: int | None = None) -> list[_Cand]:
+            limit: int | None = None, proposer: Proposer | None = None) -> list[Candidate]:
     x = _fresh(problem)
     scale = diagram.scale()
     pts = {p: diagram.points[p] for p in problem.points}
@@ -248,7 +279,7 @@ def _scored(problem: Problem, diagram: Diagram, seed: int = 0, deadline: float |
     circles = _circles_of(pts, scale)
     goal_points = set(problem.goal.points) if problem.goal is not None else set()
     taken: list[np.ndarray] = list(pts.values())
-    out: list[_Cand] = []
+    out: list[Candidate] = []
     for k, con in enumerate(_raw(problem, diagram, x)):
         if deadline is not None and k % 64 == 0 and time.monotonic() > deadline:
             break
@@ -260,8 +291,15 @@ def _scored(problem: Problem, diagram: Diagram, seed: int = 0, deadline: float |
         if any(float(np.hypot(*(xy - q))) < 1e-6 * scale for q in taken):
             continue  # the same point as an existing point or an earlier candidate
         taken.append(xy)
-        out.append(_Cand(clause, xy, score(xy, con, lines, circles, goal_points, scale)))
+        out.append(Candidate(clause, xy, score(xy, con, lines, circles, goal_points, scale)))
     out.sort(key=lambda c: -c.score)  # stable: ties keep the family order
+    if proposer is not None and out:
+        ranks = [float(v) for v in proposer(problem, diagram, out)]
+        if len(ranks) != len(out):
+            raise ValueError(f"search: the proposer returned {len(ranks)} scores for "
+                             f"{len(out)} candidates")
+        order = sorted(range(len(out)), key=lambda i: -ranks[i])  # stable
+        out = [out[i] for i in order]
     return out[:limit] if limit is not None else out
 
 
@@ -351,7 +389,8 @@ def search_proof_holds(found: SearchResult, seeds=(11, 12, 13), tol: float = 1e-
 
 def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
            timeout: float = 60.0, seed: int = 0, ddar_timeout: float = 10.0,
-           share: bool = True, max_lemmas: int = 400) -> SearchResult:
+           share: bool = True, max_lemmas: int = 400,
+           proposer: Proposer | None = None) -> SearchResult:
     """Prove ``problem`` with DD + AR, adding up to ``depth`` auxiliary points.
 
     Depth 0 is DD + AR alone. At each depth, every state in the beam (initially the problem
@@ -364,6 +403,9 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     With ``share`` (SKEST-style fact sharing), the facts a branch proves about the problem's own
     points become lemmas (at most ``max_lemmas``) that later branches start from, and after
     each depth the problem is solved again from all lemmas together.
+
+    ``proposer`` (a :data:`Proposer`; default: the heuristic :func:`score`) ranks each state's
+    candidates; the top ``width`` are tried.
     """
     t0 = time.monotonic()
     _check_problem(problem, "search")
@@ -372,6 +414,8 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     _check_int("width", width, 1)
     _check_int("seed", seed, 0)
     _check_int("max_lemmas", max_lemmas, 0)
+    if proposer is not None and not callable(proposer):
+        raise TypeError(f"search: proposer must be callable, got {type(proposer).__name__}")
     for name, val in (("timeout", timeout), ("ddar_timeout", ddar_timeout)):
         if isinstance(val, bool) or not isinstance(val, (int, float)):
             raise TypeError(f"search: {name} must be a number of seconds, got "
@@ -438,7 +482,7 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
         for prob, diag, aux in states:
             if time.monotonic() > deadline:
                 return done(False, (), base, problem, "timeout", best)
-            for cand in _scored(prob, diag, seed, deadline, limit=width):
+            for cand in _scored(prob, diag, seed, deadline, limit=width, proposer=proposer):
                 ext = extend_diagram(prob, diag, cand.clause, seed)
                 if ext is None:
                     continue
