@@ -70,6 +70,7 @@ def test_misalign_record_used_the_chapters_settings():
     )
 
     record = load_book_data(MISALIGN_RECORD)
+    _clean(record["provenance"])
     assert record["provenance"]["threads"] == 1
     assert record["provenance"]["command"] == \
         "python -m readingroom.subliminal lm-misalign --seeds 0 1 2 3 4 5 6 7"
