@@ -7,6 +7,9 @@ AlphaGeometry's two-lines-per-problem format) it runs
 * ``ddar``: :func:`readingroom.geometry.ddar.solve` on the problem as stated;
 * ``search``: :func:`readingroom.geometry.search.search` (DD + AR plus up to ``depth``
   auxiliary points, beam search) — only where that module can be imported;
+* ``random``: the same search with the candidates in random order
+  (:func:`~readingroom.geometry.search.random_proposer`): the "random auxiliary points + DDAR"
+  baseline of HAGeo (arXiv 2512.00097), at the same budget;
 * ``newclid``: the Newclid solver on the same text — only where the ``newclid`` package can be
   imported (it is not a dependency of the book; the column is skipped otherwise).
 
@@ -46,6 +49,7 @@ from benchlib import cpu_name
 from readingroom.common import run_provenance
 from readingroom.geometry import ddar
 from readingroom.geometry.checker import check_proof, check_search
+from readingroom.geometry.search import random_proposer
 from readingroom.geometry.language import Problem, format_problem, parse_file
 from readingroom.geometry.problems import DIFFICULTY, load_problems
 
@@ -96,10 +100,11 @@ def _verdict(v) -> dict:
     return out
 
 
-def run_search(problem: Problem, timeout: float) -> dict:
+def run_search(problem: Problem, timeout: float, proposer=None, jobs: int = 1) -> dict:
     t0 = time.monotonic()
     try:
-        s = _search(problem, beam=SEARCH_BEAM, depth=SEARCH_DEPTH, timeout=timeout, seed=SEED)
+        s = _search(problem, beam=SEARCH_BEAM, depth=SEARCH_DEPTH, timeout=timeout, seed=SEED,
+                    proposer=proposer, jobs=jobs)
     except Exception as e:
         return {"solved": False, "seconds": round(time.monotonic() - t0, 4),
                 "error": f"{type(e).__name__}: {e}"}
@@ -157,20 +162,23 @@ def _cell(r: dict | None, extra: str = "") -> str:
     return f"{mark:3s} {r['seconds']:7.2f}s{extra}"
 
 
-def run(problems: list[Problem], timeout: float, methods: list[str]) -> list[dict]:
+def run(problems: list[Problem], timeout: float, methods: list[str], jobs: int = 1) -> list[dict]:
     rows = []
-    print(f"{'problem':38s} {'diff':5s} {'ddar':14s} {'search':14s} aux", flush=True)
+    print(f"{'problem':38s} {'diff':5s} {'ddar':14s} {'search':14s} {'random':14s} aux",
+          flush=True)
     for p in problems:
         row = {"name": p.name, "difficulty": DIFFICULTY.get(p.name),
                "problem": format_problem(p)}
         row["ddar"] = run_ddar(p, timeout)
         if "search" in methods:
-            row["search"] = run_search(p, timeout)
+            row["search"] = run_search(p, timeout, jobs=jobs)
+        if "random" in methods:  # HAGeo's baseline: random auxiliary points + DDAR, same budget
+            row["random"] = run_search(p, timeout, proposer=random_proposer(SEED), jobs=jobs)
         if "newclid" in methods:
             row["newclid"] = run_newclid(p, timeout)
         aux = "; ".join(row.get("search", {}).get("aux", []) or [])
         line = (f"{p.name:38s} {row['difficulty'] or '?':5s} {_cell(row['ddar']):14s} "
-                f"{_cell(row.get('search')):14s} {aux}")
+                f"{_cell(row.get('search')):14s} {_cell(row.get('random')):14s} {aux}")
         if "newclid" in methods:
             line += f"   newclid {_cell(row['newclid'])}"
         print(line, flush=True)
@@ -204,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                              "JSON to a temp file unless --out is given")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"where to write the JSON (default: {DEFAULT_OUT.relative_to(REPO)})")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="search branches run this many at a time (default 1)")
     parser.add_argument("--problems", type=Path, default=None,
                         help="a problem file (name line, problem line) instead of the book's set")
     args = parser.parse_args(argv)
@@ -222,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = ["ddar"]
     skipped = {}
     if _search is not None:
-        methods.append("search")
+        methods += ["search", "random"]
     else:
         skipped["search"] = "readingroom.geometry.search is not importable"
     if _newclid_available():  # pragma: no cover - not installed in the book's environment
@@ -234,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
 
     t0 = time.monotonic()
-    rows = run(problems, timeout, methods)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    rows = run(problems, timeout, methods, jobs=args.jobs)
     record = {
         "benchmark": "geometry prover on the book's problem set: DD + AR alone vs DD + AR with "
                      "auxiliary-point search" + (" vs Newclid" if "newclid" in methods else ""),
@@ -253,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         "problem_file": (str(args.problems) if args.problems
                          else "readingroom/geometry/problems.txt"),
         "config": {"timeout_s": timeout, "seed": SEED, "search_beam": SEARCH_BEAM,
-                   "search_depth": SEARCH_DEPTH},
+                   "search_depth": SEARCH_DEPTH, "jobs": args.jobs,
+                   "random": "search with random_proposer(seed): candidates in random order"},
         "methods": methods,
         "skipped": skipped,
         "wall_s": round(time.monotonic() - t0, 3),

@@ -32,7 +32,7 @@ def test_quick_run_records_rows_and_totals(tmp_path):
     assert record["quick"] is True and record["config"]["timeout_s"] == 5
     first = [p.name for p in load_problems()[:5]]
     assert [r["name"] for r in record["results"]] == first
-    assert record["methods"][:2] == ["ddar", "search"] and "search" not in record["skipped"]
+    assert record["methods"][:3] == ["ddar", "search", "random"] and "search" not in record["skipped"]
     assert "newclid" in record["methods"] or "newclid" in record["skipped"]
     for row in record["results"]:
         assert row["difficulty"] == "easy" and row["ddar"]["solved"], row

@@ -164,3 +164,18 @@ def test_solve_a_non_constructive_statement(capsys):
     assert main(["solve", text, "--no-search"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("solved by ddar") and "thales" in out
+
+
+def test_jobs_run_the_search_in_worker_processes(capsys):
+    assert main(["solve", ORTHO, "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("solved by ddar+aux") and "checker: checked: all" in out
+
+
+def test_bad_jobs_and_cluster(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["solve", ORTHO, "--jobs", "0"])
+    assert e.value.code == 2
+    capsys.readouterr()
+    assert main(["solve", ORTHO, "--cluster", "localhost:8786"]) == 2
+    _one_line_error(capsys.readouterr().err, "tcp://host:8786")

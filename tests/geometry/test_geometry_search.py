@@ -237,3 +237,24 @@ def test_proposer_errors():
         search(p, timeout=5, proposer=lambda problem, diagram, cands: [1.0])
     with pytest.raises(ValueError, match="seed must be an int"):
         random_proposer(-1)
+
+
+def test_branches_in_parallel_find_a_checked_proof():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from readingroom.geometry import check_search
+
+    p = parse_problem(ORTHO)
+    two = search(p, timeout=60, jobs=2)
+    assert two.solved and check_search(two).ok and two.aux
+    with ThreadPoolExecutor(2) as ex:  # any concurrent.futures executor (a Dask client's, too)
+        other = search(p, timeout=60, jobs=2, executor=ex)
+    assert other.solved and check_search(other).ok
+
+
+def test_jobs_and_executor_errors():
+    p = parse_problem(ORTHO)
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        search(p, jobs=0)
+    with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
+        search(p, executor="tcp://localhost:8786")

@@ -169,9 +169,12 @@ def test_cli_prints_lemmas_before_the_main_proof(monkeypatch, capsys):
     fake = SearchResult(True, ["x0 = foot x0 a b c"], main, 0.5, 3, p, "solved", main.facts,
                         [lemma], 1)
     monkeypatch.setattr(search_mod, "search", lambda *a, **k: fake)
-    assert cli.main(["solve", MIDPOINT]) == 0
+    assert cli.main(["solve", MIDPOINT, "--no-check"]) == 0
     out = capsys.readouterr().out
     assert "x0 = foot x0 a b c" in out and "x0 = midpoint x0 a b" in out
     assert out.index("lemma 1: para a b m n, proved with x0 = midpoint x0 a b:") < \
         out.index("main proof:")
     assert "    1. para a b m n  [rule]" in out
+    # the fake lemma's one-line "proof" is no proof: the checker (on by default) says so
+    assert cli.main(["solve", MIDPOINT]) == 1
+    assert "checker: rejected: lemma 1 (para a b m n): step 1" in capsys.readouterr().out

@@ -13,6 +13,7 @@ Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
 :mod:`~readingroom.common.plotting`, :mod:`~readingroom.common.timer`,
 :mod:`~readingroom.common.threads` (the one-thread-per-process policy),
 :mod:`~readingroom.common.offline`, :mod:`~readingroom.common.paths`,
+:mod:`~readingroom.common.executor` (``make_executor``: a local process pool or a Dask cluster),
 :mod:`~readingroom.common.weights` (``save_weights``/``load_weights``/``load_committed``/
 ``read_record``/``file_sha256``: committed ``.safetensors`` weights with their provenance record),
 :mod:`~readingroom.common.sparse` (a TopK or ReLU sparse autoencoder, ``SparseAutoencoder``/
@@ -22,6 +23,7 @@ Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
 from .device import Preset, choose_preset, pick_device
 from .offline import NetworkBlockedError, allow_network, block_network, network_blocked
 from .checks import check_int
+from .executor import make_executor
 from .paths import book_data_path, load_book_data, repo_root
 from .plotting import BOOK_COLORS, plot_history, use_book_style
 from .seed import make_generator, seed_everything
@@ -35,6 +37,7 @@ from .weights import (
 
 __all__ = [
     "check_int",
+    "make_executor",
     "seed_everything",
     "make_generator",
     "pick_device",

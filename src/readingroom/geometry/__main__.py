@@ -6,7 +6,12 @@ derived; then the verdict of the independent proof checker (``readingroom.geomet
 every step replayed from only the premises it cites; ``--no-check`` skips it). ``python -m readingroom.geometry solve-file FILE [--timeout 60] [--no-search]`` runs a
 file in AlphaGeometry's format (a name line, then a problem line) and prints a table: name,
 solved by (``ddar`` / ``ddar+aux`` / ``not solved``), whether the checker accepted the proof,
-the auxiliary points, seconds; then a total line.
+the auxiliary points, seconds; then a total line. ``python -m readingroom.geometry synth --n N
+--seed S --out FILE [--timeout 3]`` generates synthetic theorems with auxiliary points
+(:mod:`readingroom.geometry.synth`), one JSON record a line, with a progress bar on stderr.
+
+``--jobs N`` runs the search's branches N at a time in worker processes; ``--cluster
+tcp://host:port`` runs them on a Dask cluster instead.
 
 Exit status: 0 when solved and the proof checked (every problem of the file), 1 when not (some
 not solved, or a proof the checker rejects),
@@ -22,7 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from readingroom.common.checks import seed_arg
+from readingroom.common.checks import positive_int_arg, seed_arg
 
 __all__ = ["build_parser", "main"]
 
@@ -54,9 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-search", action="store_true",
                        help="DD + AR only, no auxiliary points")
         p.add_argument("--seed", type=seed_arg, default=0, help="seed of the numeric diagram")
+        p.add_argument("--jobs", type=positive_int_arg, default=1,
+                       help="search branches run this many at a time in worker processes "
+                            "(default 1)")
+        p.add_argument("--cluster", default=None,
+                       help="run the search's branches on a Dask cluster, tcp://host:port")
         p.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
                        help="check every step of the proof with the independent checker "
                             "(default: on)")
+    p = sub.add_parser("synth", help="generate synthetic theorems with auxiliary points (JSONL)",
+                       description="Sample random premises, saturate them with DD + AR, trace "
+                                   "derived facts back and keep those whose proof needs "
+                                   "auxiliary points; one JSON record a line.")
+    p.add_argument("--n", type=positive_int_arg, required=True,
+                   help="number of random premise problems to sample")
+    p.add_argument("--seed", type=seed_arg, default=0, help="generator seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
+    p.add_argument("--timeout", type=_seconds, default=3.0,
+                   help="seconds per engine run (default 3)")
+    p.add_argument("--per-sample", type=positive_int_arg, default=3,
+                   help="at most this many examples per sample (default 3)")
+    p.add_argument("--keep-solved", action="store_true",
+                   help="keep examples that DD + AR also proves without the auxiliary points")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -73,7 +98,8 @@ def _run(problem, args):
         verdict = check_proof(problem, r.proof) if r.solved and args.check else None
         return (r.solved, "ddar" if r.solved else "not solved", [], r.facts, r.proof, r.seconds,
                 verdict)
-    s = search(problem, timeout=args.timeout, seed=args.seed)
+    s = search(problem, timeout=args.timeout, seed=args.seed, jobs=args.jobs,
+               executor=args.executor)
     facts = s.result.facts if s.result is not None else s.best_facts
     how = ("ddar+aux" if s.aux or s.lemmas else "ddar") if s.solved else "not solved"
     proof = None
@@ -172,12 +198,45 @@ def _solve_file(args) -> int:
     return 0 if n_ok == len(problems) and not rejected else 1
 
 
+def _synth(args) -> int:
+    import json
+
+    from readingroom.geometry.synth import generate, write_jsonl
+
+    out: Path = args.out
+    if not out.parent.is_dir():
+        return _error(f"--out {str(out)!r}: directory {str(out.parent)!r} does not exist")
+    examples, stats = generate(args.n, args.seed, timeout=args.timeout,
+                               per_sample=args.per_sample,
+                               require_unsolved=not args.keep_solved,
+                               progress=not args.no_progress)
+    write_jsonl(examples, out)
+    print(f"{len(examples)} examples from {args.n} samples in {stats['seconds']:.1f} s -> {out}")
+    print(json.dumps(stats, sort_keys=True))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "solve":
-        return _solve(args)
-    return _solve_file(args)
+    if args.command == "synth":
+        return _synth(args)
+    args.executor = None
+    if args.cluster is not None:
+        from readingroom.common import make_executor
+
+        try:
+            args.executor = make_executor(args.cluster)
+        except (ValueError, ConnectionError) as e:
+            return _error(str(e))
+        args.jobs = max(args.jobs, 2)
+    try:
+        if args.command == "solve":
+            return _solve(args)
+        return _solve_file(args)
+    finally:
+        if args.executor is not None:
+            args.executor.close()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from readingroom.geometry.rules import ROUND, DeductionRules
 __all__ = [
     "Result",
     "format_proof", "proof_holds",
-    "solve",
+    "saturate", "solve",
 ]
 
 GOAL_NAMES = FACT_NAMES + ("simtri", "contri")
@@ -357,6 +357,68 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
                   seconds=time.monotonic() - t0, proof=proof, goal=goal_fact,
                   steps=steps or [], discarded=len(eng.discarded), warnings=warnings, stop=stop,
                   why=eng.why)
+
+
+def saturate(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
+             max_rounds: int = 20, timeout: float = 10.0, tol: float = 1e-7,
+             harvest: bool = True) -> Result:
+    """Run the DD + AR rounds of :func:`solve` on ``problem``'s premises to closure, with no
+    goal (a goal, if the problem has one, is ignored): until a round adds nothing, ``max_rounds``
+    rounds have run, or ``timeout`` seconds have passed (the facts derived so far are kept).
+
+    The returned :class:`Result` has ``solved=False``, ``stop`` ``"saturated"``,
+    ``"max_rounds"`` or ``"timeout"``, and ``why`` holding every fact with its reason, so that
+    :meth:`Result.proof_of` traces any of them back — the first step of AlphaGeometry's
+    synthetic-data pipeline (:mod:`~readingroom.geometry.synth`). ``diagram`` defaults to the
+    constructive builder's instance for ``seed``. With ``harvest`` the para, perp and cong facts
+    the algebra implies between the problem's points are made explicit at the end (as
+    :func:`solve` does for the search's lemmas), within the same time budget.
+    """
+    t0 = time.monotonic()
+    if isinstance(problem, str):
+        problem = parse_problem(problem)
+    if not isinstance(problem, Problem):
+        raise GeometryInputError(f"saturate: expected a Problem or its text, got "
+                                 f"{type(problem).__name__}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise GeometryInputError(f"saturate: timeout must be a positive number of seconds, got "
+                                 f"{timeout!r}")
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+        raise GeometryInputError(f"saturate: max_rounds must be a positive integer, got "
+                                 f"{max_rounds!r}")
+    if diagram is None:
+        diagram = make_diagram(problem, seed=seed, require_goal=False)
+    elif not isinstance(diagram, Diagram):
+        raise GeometryInputError(f"saturate: diagram must be a Diagram, got "
+                                 f"{type(diagram).__name__}")
+    missing = [p for p in problem.points if p not in diagram.points]
+    if missing:
+        raise GeometryInputError(f"saturate: the diagram lacks point(s) {' '.join(missing)}")
+    eng = _Engine(problem, diagram, t0 + timeout, tol)
+    given, warnings = premises(problem, diagram, tol)
+    for f, text in given:
+        eng.add(f, f"construction {text}")
+    rounds, stop = 0, "saturated"
+    try:
+        while True:
+            eng.build()
+            if rounds >= max_rounds:
+                stop = "max_rounds"
+                break
+            rounds += 1
+            eng.new_count = 0
+            for method, _ in ROUND:
+                getattr(eng, method)()
+            if eng.new_count == 0:
+                break
+        if harvest:
+            eng.build()
+            eng.harvest(set(problem.points))
+    except _Timeout:
+        stop = "timeout"
+    return Result(solved=False, facts=len(eng.why), rounds=rounds,
+                  seconds=time.monotonic() - t0, proof=None, discarded=len(eng.discarded),
+                  warnings=warnings, stop=stop, why=eng.why)
 
 
 def proof_holds(problem: Problem | str, result: Result, seeds=(11, 12, 13),

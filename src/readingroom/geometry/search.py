@@ -30,6 +30,7 @@ import itertools
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -370,6 +371,11 @@ def _used_lemmas(result: ddar.Result, pool: dict) -> list[Lemma]:
     return out
 
 
+def _solve_branch(problem: Problem, diagram: Diagram, timeout: float, known, harvest):
+    """One branch of the search, in a worker process."""
+    return ddar.solve(problem, diagram=diagram, timeout=timeout, known=known, harvest=harvest)
+
+
 def search_proof_holds(found: SearchResult, seeds=(11, 12, 13), tol: float = 1e-6) -> bool:
     """Whether every step of a solved search's proof, and of each lemma's proof in the branch
     that proved it, holds numerically on fresh diagrams (one per seed)."""
@@ -390,7 +396,8 @@ def search_proof_holds(found: SearchResult, seeds=(11, 12, 13), tol: float = 1e-
 def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
            timeout: float = 60.0, seed: int = 0, ddar_timeout: float = 10.0,
            share: bool = True, max_lemmas: int = 400,
-           proposer: Proposer | None = None) -> SearchResult:
+           proposer: Proposer | None = None, jobs: int = 1,
+           executor: Executor | None = None) -> SearchResult:
     """Prove ``problem`` with DD + AR, adding up to ``depth`` auxiliary points.
 
     Depth 0 is DD + AR alone. At each depth, every state in the beam (initially the problem
@@ -406,6 +413,12 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
 
     ``proposer`` (a :data:`Proposer`; default: the heuristic :func:`score`) ranks each state's
     candidates; the top ``width`` are tried.
+
+    ``jobs`` > 1 runs the branches of a state ``jobs`` at a time in worker processes (a local
+    process pool, or ``executor``: any :class:`concurrent.futures.Executor`, e.g. a Dask
+    cluster's ``client.get_executor()``); each wave of branches starts from the lemmas the
+    earlier waves proved, so which lemmas a branch sees, and with a short timeout which branch
+    finishes first, can differ from the one-at-a-time run.
     """
     t0 = time.monotonic()
     _check_problem(problem, "search")
@@ -414,6 +427,10 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     _check_int("width", width, 1)
     _check_int("seed", seed, 0)
     _check_int("max_lemmas", max_lemmas, 0)
+    _check_int("jobs", jobs, 1)
+    if executor is not None and not hasattr(executor, "submit"):
+        raise TypeError(f"search: executor must be a concurrent.futures.Executor, got "
+                        f"{type(executor).__name__}")
     if proposer is not None and not callable(proposer):
         raise TypeError(f"search: proposer must be callable, got {type(proposer).__name__}")
     for name, val in (("timeout", timeout), ("ddar_timeout", ddar_timeout)):
@@ -463,58 +480,96 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
         harvest(res, aux, prob)
         return res
 
+    def run_all(items):
+        """``(cand, problem, diagram, aux, result)`` for each branch, in order: one after
+        another, or ``jobs`` at a time on the executor (each wave starts from the lemmas the
+        earlier waves proved)."""
+        if pool_exec is None:
+            for cand, aprob, adiag, naux in items:
+                yield cand, aprob, adiag, naux, run(aprob, adiag, naux)
+            return
+        nonlocal tried
+        for i in range(0, len(items), jobs):
+            wave, futures = items[i:i + jobs], []
+            for cand, aprob, adiag, naux in wave:
+                key = _key(naux)
+                left = deadline - time.monotonic()
+                if key in cache or left <= 0.01:
+                    futures.append(None)
+                    continue
+                tried += 1
+                futures.append(pool_exec.submit(
+                    _solve_branch, aprob, adiag, min(ddar_timeout, left), known(),
+                    own if share else None))
+            for (cand, aprob, adiag, naux), fut in zip(wave, futures):
+                key = _key(naux)
+                if fut is not None:
+                    cache[key] = fut.result()
+                    harvest(cache[key], naux, aprob)
+                yield cand, aprob, adiag, naux, cache.get(key)
+
     def done(solved, aux, res, prob, stop, best):
         lemmas = _used_lemmas(res, pool) if solved else []
         return SearchResult(solved, [str(c) for c in aux], res, time.monotonic() - t0, tried,
                             prob, stop, best, lemmas, len(pool))
 
-    base = run(problem, diagram, ())
-    if base is None:
-        return done(False, (), None, problem, "timeout", 0)
-    if base.solved:
-        return done(True, (), base, problem, "solved", base.facts)
-    base_facts = set(base.why)
-    best = base.facts
-    states = [(problem, diagram, ())]
-    merged_at = 0
-    for _ in range(depth):
-        scored_states = []
-        for prob, diag, aux in states:
-            if time.monotonic() > deadline:
-                return done(False, (), base, problem, "timeout", best)
-            for cand in _scored(prob, diag, seed, deadline, limit=width, proposer=proposer):
-                ext = extend_diagram(prob, diag, cand.clause, seed)
-                if ext is None:
-                    continue
-                aprob, adiag = ext
-                naux = aux + (cand.clause,)
-                res = run(aprob, adiag, naux)
-                if res is None:
+    def loop() -> SearchResult:
+        nonlocal base_facts, tried
+        base = run(problem, diagram, ())
+        if base is None:
+            return done(False, (), None, problem, "timeout", 0)
+        if base.solved:
+            return done(True, (), base, problem, "solved", base.facts)
+        base_facts = set(base.why)
+        best = base.facts
+        states = [(problem, diagram, ())]
+        merged_at = 0
+        for _ in range(depth):
+            scored_states = []
+            for prob, diag, aux in states:
+                if time.monotonic() > deadline:
                     return done(False, (), base, problem, "timeout", best)
-                if res.solved:
-                    return done(True, naux, res, aprob, "solved", res.facts)
-                best = max(best, res.facts)
-                scored_states.append((res.facts, cand.score, aprob, adiag, naux))
-        if share and len(pool) > merged_at:
-            # SKEST-style merge: the problem itself, from every branch's lemmas at once
-            merged_at = len(pool)
-            left = deadline - time.monotonic()
-            if left <= 0.01:
-                return done(False, (), base, problem, "timeout", best)
-            tried += 1
-            merged = ddar.solve(problem, diagram=diagram, timeout=min(ddar_timeout, left),
-                                known=known())
-            if merged.solved:
-                return done(True, (), merged, problem, "solved", merged.facts)
-        if not scored_states:
-            break
-        scored_states.sort(key=lambda s: (-s[0], -s[1]))
-        seen, states = set(), []
-        for _, _, aprob, adiag, naux in scored_states:
-            k = _key(naux)
-            if k not in seen:
-                seen.add(k)
-                states.append((aprob, adiag, naux))
-            if len(states) == beam:
+                items = []
+                for cand in _scored(prob, diag, seed, deadline, limit=width, proposer=proposer):
+                    ext = extend_diagram(prob, diag, cand.clause, seed)
+                    if ext is not None:
+                        items.append((cand, *ext, aux + (cand.clause,)))
+                for cand, aprob, adiag, naux, res in run_all(items):
+                    if res is None:
+                        return done(False, (), base, problem, "timeout", best)
+                    if res.solved:
+                        return done(True, naux, res, aprob, "solved", res.facts)
+                    best = max(best, res.facts)
+                    scored_states.append((res.facts, cand.score, aprob, adiag, naux))
+            if share and len(pool) > merged_at:
+                # SKEST-style merge: the problem itself, from every branch's lemmas at once
+                merged_at = len(pool)
+                left = deadline - time.monotonic()
+                if left <= 0.01:
+                    return done(False, (), base, problem, "timeout", best)
+                tried += 1
+                merged = ddar.solve(problem, diagram=diagram, timeout=min(ddar_timeout, left),
+                                    known=known())
+                if merged.solved:
+                    return done(True, (), merged, problem, "solved", merged.facts)
+            if not scored_states:
                 break
-    return done(False, (), base, problem, "exhausted", best)
+            scored_states.sort(key=lambda s: (-s[0], -s[1]))
+            seen, states = set(), []
+            for _, _, aprob, adiag, naux in scored_states:
+                k = _key(naux)
+                if k not in seen:
+                    seen.add(k)
+                    states.append((aprob, adiag, naux))
+                if len(states) == beam:
+                    break
+        return done(False, (), base, problem, "exhausted", best)
+
+    pool_exec = executor
+    if pool_exec is None and jobs > 1:
+        pool_exec = ProcessPoolExecutor(max_workers=jobs)
+    try:
+        return loop()
+    finally:
+        if executor is None and pool_exec is not None:
+            pool_exec.shutdown(wait=False, cancel_futures=True)
