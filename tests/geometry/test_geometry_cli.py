@@ -80,7 +80,7 @@ def test_unsolved_within_the_timeout(capsys):
     (T + "d = triangel d a b ? perp a b b c", ["unknown construction", "'triangel'"]),
     ("a b c = triangle a b c ? perp a h b c", ["'h'", "not defined"]),
     (T.rstrip("; "), ["no goal"]),
-    ("a b c = triangle12 a b c ? rconst a b a c 1/2", ["not supported"]),
+    ("a b c = triangle a b c ? tangent a b", ["'tangent'"]),
     (T + "d = midpoint d a b ? perp d a d b", ["failed numerically"]),
 ])
 def test_bad_problems_exit_2_with_one_line(text, words, capsys):

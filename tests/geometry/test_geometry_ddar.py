@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from readingroom.geometry.language import Goal
 from readingroom.geometry import (
     GeometryInputError,
     Result,
@@ -169,8 +170,10 @@ def test_solve_errors():
             solve(SOLVED["midline"], timeout=bad)
     with pytest.raises(GeometryInputError, match="max_rounds"):
         solve(SOLVED["midline"], max_rounds=0)
+    # every goal of the language is supported; a Goal built by hand with another name is not
+    odd = dataclasses.replace(parse_problem(SOLVED["midline"]), goal=Goal("tangent", ("m", "n")))
     with pytest.raises(GeometryInputError, match="not supported"):
-        solve("a b c = triangle12 a b c ? rconst a b a c 1/2")
+        solve(odd)
     with pytest.raises(GeometryInputError, match="diagram"):
         solve(SOLVED["midline"], diagram="not a diagram")
     with pytest.raises(GeometryInputError, match="lacks point"):

@@ -4,13 +4,14 @@ fresh random diagrams of the augmented problem."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
 from readingroom.geometry import build_diagram, parse_problem, solve
-from readingroom.geometry.language import Construction, GeometryInputError
+from readingroom.geometry.language import Construction, GeometryInputError, Goal
 from readingroom.geometry.search import (
     FAMILIES,
     SearchResult,
@@ -198,8 +199,9 @@ def test_search_errors():
         candidates(p, limit=-1)
     with pytest.raises(GeometryInputError, match="no goal"):
         search(parse_problem(T.rstrip("; ")))
-    with pytest.raises(GeometryInputError, match="not supported"):
-        search(parse_problem("a b c = triangle12 a b c ? rconst a b a c 1/2"))
+    odd = dataclasses.replace(parse_problem(ORTHO), goal=Goal("tangent", ("a", "h")))
+    with pytest.raises(GeometryInputError, match="'tangent'"):
+        search(odd)
 
 
 # --- proposers ---------------------------------------------------------------------------------

@@ -137,6 +137,9 @@ def _solve(args) -> int:
         print(f"not solved ({facts} facts derived, {secs:.2f} s)")
         return 1
     print(f"solved by {how} in {secs:.2f} s")
+    if problem.goal.name in ("acompute", "rcompute"):
+        answer = proof[-1].split("  [")[0].split(". ", 1)[1]
+        print(f"answer: {answer}")
     if aux:
         print("auxiliary points:")
         for a in aux:

@@ -44,13 +44,14 @@ from fractions import Fraction
 
 from readingroom.geometry.definitions import CONSTRUCTIONS
 from readingroom.geometry.diagram import Diagram
-from readingroom.geometry.language import GeometryInputError, Problem, parse_problem
+from readingroom.geometry.language import GeometryInputError, Problem, angle_fraction, parse_problem
 from readingroom.geometry.optimize import make_diagram
 
 __all__ = ["StepVerdict", "Verdict", "check_proof", "check_search"]
 
 _ARITY = {"para": 4, "perp": 4, "cong": 4, "eqangle": 8, "eqratio": 8, "midp": 3, "simtri": 6,
-          "contri": 6}
+          "contri": 6, "aconst": 5, "rconst": 5}
+_VALUED = ("aconst", "rconst")  # four points and a value: the answers of "find" goals
 _NAMES = ("coll", "cyclic", *_ARITY)
 _HALF = Fraction(1, 2)
 _LINE = re.compile(r"^\s*(\d+)\.\s+(\S.*?)\s+\[(.*)\]\s*$")
@@ -77,8 +78,31 @@ def _form(terms: Iterable[tuple[object, int]]) -> dict:
     return {v: Fraction(c) for v, c in out.items() if c}
 
 
+def _value(name: str, token: str) -> Fraction:
+    try:
+        v = angle_fraction(token) if name == "aconst" else Fraction(token)
+    except (ValueError, ZeroDivisionError):
+        raise _Bad(f"cannot read the value {token!r} of {name}") from None
+    if name == "rconst" and v <= 0:
+        raise _Bad(f"a ratio must be positive, got {token!r}")
+    return v
+
+
+def _length_form(name: str, args: Sequence[str]) -> dict:
+    """``|ab| - r |cd| = 0`` for ``cong a b c d`` (r = 1) and ``rconst a b c d r``."""
+    r = _value(name, args[4]) if name == "rconst" else Fraction(1)
+    out: dict = defaultdict(Fraction)
+    out[_seg(args[0], args[1])] += 1
+    out[_seg(args[2], args[3])] -= r
+    return {v: c for v, c in out.items() if c}
+
+
 def _angle_form(name: str, args: Sequence[str]) -> tuple[dict, Fraction]:
-    """``sum(c * direction(segment)) = k (mod 1)``, angles in units of pi."""
+    """``sum(c * direction(segment)) = k (mod 1)``, angles in units of pi; ``aconst a b c d k``
+    is the angle from ab to cd: ``direction(cd) - direction(ab) = k``."""
+    if name == "aconst":
+        return (_form([(_seg(args[2], args[3]), 1), (_seg(args[0], args[1]), -1)]),
+                _value(name, args[4]))
     segs = [_seg(args[i], args[i + 1]) for i in range(0, len(args), 2)]
     if name in ("para", "perp"):
         return _form([(segs[0], 1), (segs[1], -1)]), (_HALF if name == "perp" else Fraction(0))
@@ -117,9 +141,15 @@ def _key(name: str, args: Sequence[str]):
     if name in ("simtri", "contri"):
         pairs = tuple(zip(args[:3], args[3:]))
         return (name, min(tuple(sorted(pairs)), tuple(sorted((b, a) for a, b in pairs))))
-    if name in ("para", "perp", "eqangle"):
+    if name in ("para", "perp", "eqangle", "aconst"):
         form, k = _angle_form(name, args)
         return ("angle", _signed_key(form, k % 1))
+    if name == "rconst" and _value(name, args[4]) != 1:
+        form = _length_form(name, args)
+        lead = form[min(form)]
+        return ("length", tuple(sorted((v, c / lead) for v, c in form.items())))
+    if name == "rconst":
+        name, args = "cong", args[:4]
     return ("ratio", _signed_key(_ratio_form(name, args), None))
 
 
@@ -356,7 +386,8 @@ class _Step:
         return all(self.equal(_seg(o, pts[0]), _seg(o, p)) for p in pts[1:])
 
     def points(self) -> list[str]:
-        return sorted({a for f in (*self.prem, self.fact) for a in f.args})
+        return sorted({a for f in (*self.prem, self.fact)
+                       for a in (f.args[:4] if f.name in _VALUED else f.args)})
 
     def cites(self, name: str, *args: str) -> bool:
         try:
@@ -467,7 +498,7 @@ class _Checker:
 
 
 def _ar_angle(st: _Step) -> bool:
-    if st.fact.name not in ("para", "perp", "eqangle"):
+    if st.fact.name not in ("para", "perp", "eqangle", "aconst"):
         return False
     groups = st.lines()
 
@@ -481,7 +512,7 @@ def _ar_angle(st: _Step) -> bool:
         form, k = _angle_form(f.name, f.args)
         return _form((line(s), int(c)) for s, c in form.items()), k
 
-    eqs = [equation(p) for p in st.prem if p.name in ("para", "perp", "eqangle")]
+    eqs = [equation(p) for p in st.prem if p.name in ("para", "perp", "eqangle", "aconst")]
     target, k = equation(st.fact)
     if not target:
         return k % 1 == 0
@@ -509,13 +540,16 @@ def _ar_angle(st: _Step) -> bool:
 
 
 def _ar_ratio(st: _Step) -> bool:
-    if st.fact.name not in ("cong", "eqratio"):
+    name, args = st.fact.name, st.fact.args
+    if name == "rconst" and _value(name, args[4]) == 1:
+        name, args = "cong", args[:4]
+    if name not in ("cong", "eqratio"):
         return False
-    return st.ratios_imply(_ratio_form(st.fact.name, st.fact.args).items())
+    return st.ratios_imply(_ratio_form(name, args).items())
 
 
 def _ar_length(st: _Step) -> bool:
-    if st.fact.name != "cong":
+    if st.fact.name not in ("cong", "rconst"):
         return False
     rows, ordered = [], []
     for p in st.prem:
@@ -542,8 +576,7 @@ def _ar_length(st: _Step) -> bool:
         ordered.append(order)
         for a, b, c in itertools.combinations(order, 3):
             rows.append(_form([(_seg(a, c), 1), (_seg(a, b), -1), (_seg(b, c), -1)]))
-    a = st.fact.args
-    q = _combination(rows, _form([(_seg(a[0], a[1]), 1), (_seg(a[2], a[3]), -1)]))
+    q = _combination(rows, _length_form(st.fact.name, st.fact.args))
     if q is None:
         return False
     st.reads = any(q[n_plain:])
@@ -1046,6 +1079,12 @@ def check_proof(problem: Problem | str, proof: str | Sequence[str], *, lemmas=()
     if last is None:
         return Verdict(False, steps, "the proof has no steps")
     goal = problem.goal
+    if goal.name in ("acompute", "rcompute"):  # a question: the answer is the value found
+        answer = "aconst" if goal.name == "acompute" else "rconst"
+        if last.name != answer or last.args[:4] != goal.args[:4]:
+            return Verdict(False, steps, f"the last step proves {last}, not an answer to the "
+                                         f"goal {goal} ({answer} {' '.join(goal.args)} value)")
+        return Verdict(True, steps)
     try:
         goal_key = _key(goal.name, goal.args)
     except _Bad as e:

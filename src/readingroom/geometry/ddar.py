@@ -23,11 +23,19 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from readingroom.geometry.ar import AlgebraicReasoning
 from readingroom.geometry.diagram import Diagram
 from readingroom.geometry.facts import FACT_NAMES, Fact, _merge_groups, _seg, fact, premises
-from readingroom.geometry.language import GeometryInputError, Goal, Problem, parse_problem
+from readingroom.geometry.language import (
+    GeometryInputError,
+    Goal,
+    Problem,
+    angle_fraction,
+    angle_text,
+    parse_problem,
+)
 from readingroom.geometry.optimize import make_diagram
 from readingroom.geometry.rules import ROUND, DeductionRules
 
@@ -37,7 +45,7 @@ __all__ = [
     "saturate", "solve",
 ]
 
-GOAL_NAMES = FACT_NAMES + ("simtri", "contri")
+GOAL_NAMES = FACT_NAMES + ("simtri", "contri", "aconst", "rconst", "acompute", "rcompute")
 
 # --- the engine -------------------------------------------------------------------------------
 
@@ -60,6 +68,14 @@ class Result:
     stop: str = ""
     #: every fact the run holds (premises, lemmas and derived facts) -> (reason, premises)
     why: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def answer(self) -> str | None:
+        """The value a solved "find" goal found, in the language's spelling (``'1pi/3'`` for an
+        angle of pi/3, ``'1/2'`` for a ratio); None for other goals."""
+        if self.solved and self.goal is not None and self.goal.name in ("aconst", "rconst"):
+            return self.goal.args[4]
+        return None
 
     def proof_of(self, f: Fact) -> list[str]:
         """The numbered proof of any fact this run holds (not only the goal)."""
@@ -189,6 +205,10 @@ class _Engine(DeductionRules, AlgebraicReasoning):
             if c is not None and g is not None and self.add(f, "midpoint", (c, g)):
                 return f
             return None
+        if n in ("aconst", "acompute"):
+            return self.prove_angle_value(a, angle_fraction(a[4]) if n == "aconst" else None)
+        if n in ("rconst", "rcompute"):
+            return self.prove_ratio_value(a, Fraction(a[4]) if n == "rconst" else None)
         if n == "contri":
             # similar, and one pair of corresponding sides equal
             st = self.prove_goal(Goal("simtri", a))
@@ -224,6 +244,63 @@ class _Engine(DeductionRules, AlgebraicReasoning):
             return None
         raise GeometryInputError(f"goal {goal}: predicate {n!r} is not supported by the "
                                  f"deduction engine (supported: {', '.join(GOAL_NAMES)})")
+
+
+    def prove_angle_value(self, a, k: Fraction | None) -> Fact | None:
+        """``aconst a b c d k``: the angle from line ab to line cd is ``k`` pi, if the angle chase
+        implies it; with ``k`` None (``acompute``) the value the chase pins down, if any."""
+        if a[0] == a[1] or a[2] == a[3]:
+            return None
+        lab, lcd = self.L(a[0], a[1]), self.L(a[2], a[3])
+        coeffs = {} if lab == lcd else {lcd: 1, lab: -1}
+        if k is None:
+            free, c, _ = self.angles.normal_form(coeffs)
+            if free:
+                return None
+            values = [c % 1, (-c) % 1]
+        else:
+            values = [k % 1]
+        sup = self.line_sup[lab] | self.line_sup[lcd]
+        for v in values:
+            prov = self.angles.implies(coeffs, v) if coeffs else (frozenset() if v == 0 else None)
+            if prov is None:
+                continue
+            f = Fact("aconst", (*a[:4], angle_text(v)))
+            if f in self.why or self.add(f, "AR angle chase", tuple(prov | sup)):
+                return f
+        return None
+
+    def prove_ratio_value(self, a, r: Fraction | None) -> Fact | None:
+        """``rconst a b c d r``: ``|ab| = r |cd|``, if the length chase implies it (or, for
+        ``r = 1``, the ratio chase); with ``r`` None (``rcompute``) the ratio the length system
+        pins down, if any."""
+        if a[0] == a[1] or a[2] == a[3]:
+            return None
+        ab, cd = _seg(a[0], a[1]), _seg(a[2], a[3])
+        if r is None:
+            fa, _, _ = self.lengths.normal_form({ab: 1})
+            fc, _, _ = self.lengths.normal_form({cd: 1})
+            da, dc = dict(fa), dict(fc)
+            if fa and set(da) == set(dc):
+                ratios = {da[v] / dc[v] for v in da}
+                r = ratios.pop() if len(ratios) == 1 else None
+            if r is None and ab != cd and self.ar_ratio(self.try_fact("cong", *ab, *cd)):
+                r = Fraction(1)
+            if r is None:
+                return None
+        if r <= 0:
+            return None
+        f = Fact("rconst", (*a[:4], str(r)))
+        if f in self.why:
+            return f
+        prov = self.lengths.implies({ab: 1, cd: -r} if ab != cd else {}, 0)
+        if prov is not None and (ab != cd or r == 1):
+            return f if self.add(f, "AR length chase", tuple(prov)) else None
+        if r == 1:
+            g = self.derive(self.ar_ratio(self.try_fact("cong", *ab, *cd)), "AR ratio chase")
+            if g is not None and self.add(f, "AR ratio chase", (g,)):
+                return f
+        return None
 
 
 def _trace(why: dict, goal_fact: Fact) -> list[Fact]:

@@ -326,5 +326,8 @@ GOALS: dict[str, GoalDef] = {
                 n_values=1),
         GoalDef("rconst", 4, "|p1p2| / |p3p4| = value; value is 'p/q' or a decimal",
                 n_values=1),
+        # AlphaGeometry2's "find" goals (arXiv 2502.03544, Section 2): the answer is a value
+        GoalDef("acompute", 4, "find the directed angle from line p1p2 to line p3p4 (mod pi)"),
+        GoalDef("rcompute", 4, "find the ratio |p1p2| / |p3p4|"),
     ]
 }

@@ -14,16 +14,21 @@ arXiv 2502.03544), written from the rule semantics, not from either code base:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 from readingroom.geometry.definitions import CONSTRUCTIONS
 from readingroom.geometry.diagram import Diagram
 from readingroom.geometry.goals import goal_residual
-from readingroom.geometry.language import GeometryInputError, Problem
+from readingroom.geometry.language import GeometryInputError, Problem, angle_fraction
 
-__all__ = ["FACT_NAMES", "Fact", "fact", "premises"]
+__all__ = ["FACT_NAMES", "VALUE_NAMES", "Fact", "fact", "premises"]
 
 FACT_NAMES = ("coll", "para", "perp", "cong", "cyclic", "eqangle", "eqratio", "midp")
+#: facts with a value, the answers of AlphaGeometry2's "find" goals: ``aconst a b c d 1pi/4``
+#: (the angle from ab to cd) and ``rconst a b c d 1/2`` (|ab| / |cd|)
+VALUE_NAMES = ("aconst", "rconst")
 
 # --- facts ---------------------------------------------------------------------------------
 
@@ -64,6 +69,10 @@ class Fact:
 
     def holds(self, diagram: Diagram, tol: float = 1e-7) -> bool:
         """Whether the fact holds numerically on ``diagram``."""
+        if self.name in VALUE_NAMES:  # the answer of a "find" goal: four points and a value
+            value = (float(angle_fraction(self.args[4])) * math.pi if self.name == "aconst"
+                     else float(Fraction(self.args[4])))
+            return bool(goal_residual(self.name, diagram.coords(self.args[:4]), value) <= tol)
         return bool(goal_residual(self.name, diagram.coords(self.args)) <= tol)
 
 

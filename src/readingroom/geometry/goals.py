@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the diagram builder checks goals: a run-time import would b
 __all__ = [
     "CHECKERS",
     "check_aconst",
+    "check_acompute",
     "check_coll",
     "check_cong",
     "check_contri",
@@ -50,6 +51,7 @@ __all__ = [
     "check_para",
     "check_perp",
     "check_rconst",
+    "check_rcompute",
     "check_simtri",
     "goal_residual",
 ]
@@ -140,6 +142,10 @@ def goal_residual(name: str, pts: Sequence[Array], value: float | None = None) -
         if cd < _TINY:
             return inf
         return _rel(_norm(p[1] - p[0]) / cd, value)
+    if name == "acompute":  # a question, not a statement: it holds where it can be asked
+        return 0.0 if _angle_of(*p[:4]) is not None else inf
+    if name == "rcompute":
+        return 0.0 if min(_norm(p[1] - p[0]), _norm(p[3] - p[2])) >= _TINY else inf
     raise GeometryInputError(f"unknown predicate {name!r} (known: {', '.join(GOALS)})")
 
 
@@ -167,6 +173,8 @@ check_simtri = _checker("simtri")
 check_contri = _checker("contri")
 check_aconst = _checker("aconst")
 check_rconst = _checker("rconst")
+check_acompute = _checker("acompute")
+check_rcompute = _checker("rcompute")
 
 CHECKERS: dict[str, Callable[..., bool]] = {
     n: globals()[f"check_{n}"] for n in GOALS

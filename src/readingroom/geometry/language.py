@@ -139,6 +139,25 @@ def parse_angle(tok: str) -> float:
     return float(t) * 3.141592653589793 / 180.0
 
 
+def angle_fraction(tok: str) -> Fraction:
+    """An angle written as in :func:`parse_angle`, exactly, in units of pi, in ``[0, 1)``
+    (``'pi/4'`` -> ``1/4``, ``'135o'`` -> ``3/4``); ``ValueError`` if it cannot be read."""
+    t = tok.strip().lower()
+    m = re.fullmatch(r"(\d*)pi(?:/(\d+))?", t)
+    if m:
+        den = int(m.group(2)) if m.group(2) else 1
+        if den == 0:
+            raise ValueError(f"bad angle {tok!r}")
+        return Fraction(int(m.group(1)) if m.group(1) else 1, den) % 1
+    return (Fraction(t[:-1] if t.endswith("o") else t) / 180) % 1
+
+
+def angle_text(k: Fraction) -> str:
+    """The language's spelling of ``k`` pi (``1/4`` -> ``'1pi/4'``; ``0`` -> ``'0o'``)."""
+    k = Fraction(k) % 1
+    return "0o" if k == 0 else f"{k.numerator}pi/{k.denominator}"
+
+
 def parse_ratio(tok: str) -> float:
     """A ratio from ``'1/2'`` or ``'0.5'``."""
     return parse_number(tok)

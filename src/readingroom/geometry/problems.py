@@ -48,6 +48,11 @@ _TABLE: dict[str, tuple[Difficulty, str]] = {
     "arc_midpoint": ("easy", "the bisector from a meets the circumcircle at the arc midpoint"),
     "incenter_excenter_lemma": (
         "easy", "incentre-excentre lemma: that arc midpoint is as far from b as from the incentre"),
+    # AlphaGeometry2's "find" goals: the answer is a value
+    "equilateral_angle": ("easy", "find the angle of an equilateral triangle (acompute)"),
+    "square_diagonal_angle": ("easy", "find the angle between a square's diagonal and its side"),
+    "hypotenuse_median_ratio": (
+        "easy", "find median to the hypotenuse : hypotenuse (rcompute)"),
     # --- aux: one or two auxiliary points
     "orthocenter": ("aux", "the altitudes concur (needs the feet of the altitudes)"),
     "parallelogram_diagonals": ("aux", "the diagonals of a parallelogram bisect each other"),
@@ -72,6 +77,8 @@ _TABLE: dict[str, tuple[Difficulty, str]] = {
     "euler_line": ("hard", "orthocentre, circumcentre and centroid are collinear"),
     "incenter_excenter_cyclic": (
         "hard", "b, c, the incentre and the excentre opposite a are concyclic"),
+    "midline_ratio": ("hard", "find midline : third side (rcompute; needs ratio and length "
+                              "chases combined)"),
     "butterfly": ("hard", "butterfly theorem: m, the midpoint of chord pq, is the midpoint of xy"),
     "pappus": ("hard", "Pappus: the cross-joins of two point triples on two lines are collinear"),
     "desargues": ("hard", "Desargues: triangles perspective from a point are perspective from a "
