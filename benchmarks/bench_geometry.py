@@ -162,13 +162,15 @@ def _cell(r: dict | None, extra: str = "") -> str:
     return f"{mark:3s} {r['seconds']:7.2f}s{extra}"
 
 
-def run(problems: list[Problem], timeout: float, methods: list[str], jobs: int = 1) -> list[dict]:
+def run(problems: list[Problem], timeout: float, methods: list[str], jobs: int = 1,
+        with_text: bool = True) -> list[dict]:
     rows = []
     print(f"{'problem':38s} {'diff':5s} {'ddar':14s} {'search':14s} {'random':14s} aux",
           flush=True)
     for p in problems:
-        row = {"name": p.name, "difficulty": DIFFICULTY.get(p.name),
-               "problem": format_problem(p)}
+        row = {"name": p.name, "difficulty": DIFFICULTY.get(p.name)}
+        if with_text:
+            row["problem"] = format_problem(p)
         row["ddar"] = run_ddar(p, timeout)
         if "search" in methods:
             row["search"] = run_search(p, timeout, jobs=jobs)
@@ -212,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
                              "JSON to a temp file unless --out is given")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"where to write the JSON (default: {DEFAULT_OUT.relative_to(REPO)})")
+    parser.add_argument("--omit-text", action="store_true",
+                        help="leave the problems' text out of the record (e.g. a published file "
+                             "the book does not ship)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="search branches run this many at a time (default 1)")
     parser.add_argument("--problems", type=Path, default=None,
@@ -246,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
-    rows = run(problems, timeout, methods, jobs=args.jobs)
+    rows = run(problems, timeout, methods, jobs=args.jobs, with_text=not args.omit_text)
     record = {
         "benchmark": "geometry prover on the book's problem set: DD + AR alone vs DD + AR with "
                      "auxiliary-point search" + (" vs Newclid" if "newclid" in methods else ""),
@@ -262,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                                      outputs=[out]),
         "timing": "time.monotonic, one run per problem and method, seconds",
         "quick": args.quick,
-        "problem_file": (str(args.problems) if args.problems
+        "problem_file": (args.problems.name if args.problems
                          else "readingroom/geometry/problems.txt"),
         "config": {"timeout_s": timeout, "seed": SEED, "search_beam": SEARCH_BEAM,
                    "search_depth": SEARCH_DEPTH, "jobs": args.jobs,

@@ -53,10 +53,11 @@ def test_problem_file_and_errors(tmp_path):
         "mid\na b c = triangle a b c; m = midpoint m a b; n = midpoint n a c ? para m n b c\n"
         "ortho\na b c = triangle a b c; h = on_tline h b a c, on_tline h c a b ? perp a h b c\n")
     out = tmp_path / "out.json"
-    proc = _run("--problems", str(problems), "--timeout", "5", "--out", str(out))
+    proc = _run("--problems", str(problems), "--timeout", "5", "--out", str(out), "--omit-text")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     record = json.loads(out.read_text())
     rows = {r["name"]: r for r in record["results"]}
+    assert record["problem_file"] == "mine.txt" and not any("problem" in r for r in rows.values())
     assert set(rows) == {"mid", "ortho"} and rows["mid"]["difficulty"] is None
     assert rows["mid"]["ddar"]["solved"] and not rows["ortho"]["ddar"]["solved"]
     assert rows["ortho"]["search"]["solved"] and rows["ortho"]["search"]["checked"] is True
