@@ -216,3 +216,12 @@ def test_proof_holds_on_fresh_diagrams_and_catches_a_false_step():
 def test_proof_holds_needs_a_result():
     with pytest.raises(TypeError, match="result must be a Result"):
         proof_holds(SOLVED["midline"], "proof")
+
+
+def test_a_found_angle_is_checked_on_figures_that_turn_the_same_way():
+    # the directed angle from ab to ac is pi/3 or 2pi/3 as the triangle turns; the answer holds
+    # on fresh figures where it is the answer
+    text = "a b c = ieq_triangle a b c ? acompute a b a c"
+    r = solve(text)
+    assert r.solved and r.answer in ("1pi/3", "2pi/3")
+    assert proof_holds(text, r, seeds=range(5))

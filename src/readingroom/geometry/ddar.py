@@ -504,10 +504,18 @@ def proof_holds(problem: Problem | str, result: Result, seeds=(11, 12, 13),
     ``problem`` (one per seed) in which its goal holds: the guard against a rule that matched a
     wrong configuration on the one diagram the engine used. (A statement such as "f on line ad
     with df = be" has two placements, and the theorem holds in one; diagrams of the other say
-    nothing about the proof.)"""
+    nothing about the proof. For the same reason the answer of a "find" goal is checked on
+    diagrams where it is the answer: a directed angle reads the other way round in a mirror
+    image.)"""
     if not isinstance(result, Result):
         raise TypeError(f"result must be a Result of solve(), got {type(result).__name__}")
     problem = parse_problem(problem) if isinstance(problem, str) else problem
+    if (result.solved and result.goal is not None and problem.goal is not None
+            and problem.goal.name in ("acompute", "rcompute")):
+        # a directed angle's value depends on which way round the figure turns: check the answer
+        # on figures where it is the answer, as for any goal
+        problem = Problem(problem.name, problem.clauses,
+                          Goal(result.goal.name, tuple(result.goal.args)), problem.text)
     for seed in seeds:
         diagram = make_diagram(problem, seed=seed, require_goal=True)
         if not all(step.holds(diagram, tol) for step in result.steps):
