@@ -66,3 +66,15 @@ def test_long_cli_run_record():
     assert record["evaluations"] == 200 == len(record["curve"])
     check = check_packing(record["best_metrics"]["packing"], 26)
     assert check.ok and check.score == record["best_score"] == record["curve"][-1]
+
+
+def test_long_cli_run_record_for_32_circles():
+    record = load_book_data("evolve/long_run_n32.json")
+    _clean(record["provenance"])
+    assert record["provenance"]["command"] == (
+        "python -m readingroom.evolve run circle-packing --n 32 --budget 360 --seed 0 "
+        "--workers 1 --db evolve-n32.db --out book/data/evolve/long_run_n32.json --no-progress")
+    assert record["problem"] == "circle-packing-32"
+    assert record["evaluations"] == 360 == len(record["curve"])
+    check = check_packing(record["best_metrics"]["packing"], 32)
+    assert check.ok and check.score == record["best_score"] == record["curve"][-1]
