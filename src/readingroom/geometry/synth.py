@@ -207,7 +207,9 @@ def examples_from(premises: Problem, *, seed: int = 0, sample: int = 0, timeout:
     auxiliary points). ``rng`` orders the derived facts tried (default: by derivation order).
     With ``require_unsolved`` (default) only facts that DD + AR cannot prove from the statement
     alone (on the same diagram, within ``timeout``) are kept: the examples a proposer learns
-    from, since the search calls its proposer only then.
+    from, since the search calls its proposer only then. Without it every traced-back fact is
+    kept, as AlphaGeometry does (its auxiliary points are those of the traced proof, whether or
+    not another proof without them exists); ``solved_without_aux`` records which.
     ``stats`` (a dict) counts what was skipped and why."""
     if not isinstance(premises, Problem):
         raise TypeError(f"premises must be a Problem, got {type(premises).__name__}")
@@ -257,16 +259,17 @@ def examples_from(premises: Problem, *, seed: int = 0, sample: int = 0, timeout:
         if len(kept) >= 4 * max(per_sample, 1):
             break
         key = tuple(stmt)
-        if key not in closure:  # the statement's own closure: facts it proves without aux
-            red, rd = restricted(stmt)
-            closure[key] = ddar.saturate(red, diagram=rd, timeout=timeout)
-        if f in closure[key].why:
-            bump("in_statement_closure")
-            continue
+        if require_unsolved:  # the statement's own closure: facts it proves without aux
+            if key not in closure:
+                red, rd = restricted(stmt)
+                closure[key] = ddar.saturate(red, diagram=rd, timeout=timeout)
+            if f in closure[key].why:
+                bump("in_statement_closure")
+                continue
         red, rd = restricted(stmt, Goal(f.name, f.args))
         alone = ddar.solve(red, diagram=rd, timeout=timeout).solved
         if alone:
-            bump("solved_without_aux")
+            bump("facts_solved_without_aux")
             if require_unsolved:
                 continue
         kept.append((f, stmt, aux, alone))
