@@ -26,11 +26,20 @@ def test_bad_arguments_exit_with_status_2(argv):
     assert exit_.value.code == 2
 
 
+def _usage_error(argv, capsys) -> str:
+    """Run the CLI on ``argv``, expecting a usage error (status 2); return its stderr."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    return capsys.readouterr().err
+
+
 def test_a_bad_proposer_or_cluster_is_a_usage_error(tmp_path, capsys):
     db = str(tmp_path / "x.db")
-    assert main(["run", "circle-packing", "--proposer", "gpt", "--db", db]) == 2
-    assert "error:" in capsys.readouterr().err
-    assert main(["run", "circle-packing", "--cluster", "not-an-address", "--db", db]) == 2
+    assert "error:" in _usage_error(["run", "circle-packing", "--proposer", "gpt", "--db", db],
+                                    capsys)
+    assert "error:" in _usage_error(["run", "circle-packing", "--cluster", "not-an-address",
+                                     "--db", db], capsys)
 
 
 def test_sandbox_command_reports_the_layer(capsys):
@@ -81,8 +90,8 @@ def test_a_run_killed_with_sigkill_resumes_from_its_file(tmp_path):
                                    ["--time-budget", "90", "--timeout", "60"]])
 def test_a_bad_time_budget_is_a_usage_error(tmp_path, capsys, extra):
     db = str(tmp_path / "x.db")
-    assert main(["run", "circle-packing", "--n", "6", "--db", db, *extra]) == 2
-    assert "time_budget_s" in capsys.readouterr().err
+    assert "time_budget_s" in _usage_error(["run", "circle-packing", "--n", "6", "--db", db,
+                                            *extra], capsys)
 
 
 def test_a_search_mode_run_writes_its_curve(tmp_path, capsys):

@@ -18,7 +18,7 @@ heuristic that gets its parent's best packing and ``--time-budget`` CPU seconds 
 improve on it; ``--time-budget 0`` runs programs that build a packing from scratch instead.
 ``--out FILE`` writes the summary with the curve: per evaluation, the best score so far, the
 seconds since the run began and the CPU seconds the program reported.
-Exit status 0 on success, 2 on bad input.
+Exit status 0 on success, 2 on bad input (:mod:`readingroom.common.cli`'s convention).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ import json
 import sys
 from pathlib import Path
 
-from readingroom.common.checks import positive_int_arg, seed_arg
+from readingroom.common.cli import (
+    add_no_progress, add_out, add_seed, positive_int_arg, run, write_json,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="matmul: multiplications (default 7)")
     p.add_argument("--budget", type=positive_int_arg, default=100,
                    help="candidate programs to evaluate in all (default 100)")
-    p.add_argument("--seed", type=seed_arg, default=0)
+    add_seed(p)
     p.add_argument("--db", type=Path, default=None,
                    help="the SQLite file (default: evolve-<problem>-<n>-seed<S>.db)")
     p.add_argument("--islands", type=positive_int_arg, default=4)
@@ -60,41 +62,47 @@ def _parser() -> argparse.ArgumentParser:
                    help="circle packing: CPU seconds each program searches from its parent's "
                         "packing (default 2; 0: programs build from scratch). Keep it the same "
                         "when resuming a run")
-    p.add_argument("--out", type=Path, default=None,
-                   help="write the summary and the curve (best score per evaluation) as JSON")
-    p.add_argument("--no-progress", action="store_true")
-    sub.add_parser("sandbox", help="print the sandbox layer this machine gives")
+    add_out(p, help="write the summary and the curve (best score per evaluation) as JSON")
+    add_no_progress(p)
+    p.set_defaults(func=_run)
+    sub.add_parser("sandbox", help="print the sandbox layer this machine gives").set_defaults(
+        func=_sandbox)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    parser.set_defaults(argv=list(argv) if argv is not None else sys.argv[1:])  # for provenance
+    return run(parser, argv)
+
+
+def _sandbox(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from readingroom.evolve.sandbox import available_layers, process_cap, sandbox_layer
 
-    if args.command == "sandbox":
-        print(json.dumps({"layer": sandbox_layer(), "available": available_layers(),
-                          "process_cap": process_cap()}))
-        return 0
-    from readingroom.common import use_threads
-    from readingroom.evolve.executor import make_executor
+    print(json.dumps({"layer": sandbox_layer(), "available": available_layers(),
+                      "process_cap": process_cap()}))
+    return 0
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from readingroom.common.executor import make_executor
     from readingroom.evolve.loop import run_evolution
     from readingroom.evolve.problems import make_problem
     from readingroom.evolve.proposers import make_proposer
+    from readingroom.evolve.sandbox import sandbox_layer
 
-    use_threads()
+    if args.problem == "matmul":
+        args.n = args.n or 2
+        kwargs = {"n": args.n, "m": args.m, "p": args.p, "rank": args.rank}
+    else:
+        args.n = args.n or 26
+        kwargs = {"n": args.n, "time_budget_s": args.time_budget or None}
+    problem = make_problem(args.problem, timeout_s=args.timeout, **kwargs)
+    proposer = make_proposer(args.proposer, fragments=problem.fragments)
     try:
-        if args.problem == "matmul":
-            args.n = args.n or 2
-            kwargs = {"n": args.n, "m": args.m, "p": args.p, "rank": args.rank}
-        else:
-            args.n = args.n or 26
-            kwargs = {"n": args.n, "time_budget_s": args.time_budget or None}
-        problem = make_problem(args.problem, timeout_s=args.timeout, **kwargs)
-        proposer = make_proposer(args.proposer, fragments=problem.fragments)
         executor = make_executor(args.cluster, workers=args.workers)
-    except (ValueError, ConnectionError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except ConnectionError as err:
+        parser.error(f"--cluster: {err}")
     stem = problem.name if args.problem == "matmul" else f"{args.problem}-{args.n}"
     db = args.db or Path(f"evolve-{stem}-seed{args.seed}.db")
     print(f"sandbox layer: {sandbox_layer()}; database: {db}", file=sys.stderr)
@@ -104,9 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         result = run_evolution(problem, proposer, budget=args.budget, db_path=db,
                                seed=args.seed, islands=args.islands, batch=max(workers, 1),
                                executor=executor, progress=not args.no_progress)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     finally:
         close = getattr(executor, "shutdown", None) or getattr(executor, "close", None)
         if close is not None:
@@ -120,13 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         from readingroom.common import run_provenance
 
         command = "python -m readingroom.evolve " + " ".join(
-            a for a in (argv if argv is not None else sys.argv[1:]))
+            a for a in args.argv)
         summary["resumed_at"] = before or None  # evaluations already in the file at this start
         summary["best_metrics"] = result.best.metrics  # the construction (packing, factors)
         summary.update(_curve(db, problem, args.islands, args.seed))
         summary["provenance"] = run_provenance(command, outputs=(args.out, db))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(summary, indent=1) + "\n")
+        write_json(args.out, summary)
     return 0
 
 
