@@ -177,5 +177,7 @@ def test_bad_jobs_and_cluster(capsys):
         main(["solve", ORTHO, "--jobs", "0"])
     assert e.value.code == 2
     capsys.readouterr()
-    assert main(["solve", ORTHO, "--cluster", "localhost:8786"]) == 2
-    _one_line_error(capsys.readouterr().err, "tcp://host:8786")
+    with pytest.raises(SystemExit) as e:  # a malformed address is a usage error
+        main(["solve", ORTHO, "--cluster", "localhost:8786"])
+    assert e.value.code == 2
+    assert "tcp://host:8786" in capsys.readouterr().err

@@ -186,8 +186,9 @@ def test_cli_synth_writes_jsonl(tmp_path, capsys):
 
 
 def test_cli_synth_errors(tmp_path, capsys):
-    assert main(["synth", "--n", "1", "--out", str(tmp_path / "no" / "x.jsonl")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--n", "1", "--out", str(tmp_path / "no" / "x.jsonl")])
+    assert e.value.code == 2 and "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["synth", "--n", "0", "--out", str(tmp_path / "x.jsonl")])
     with pytest.raises(SystemExit):

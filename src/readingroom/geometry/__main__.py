@@ -15,8 +15,9 @@ tcp://host:port`` runs them on a Dask cluster instead.
 
 Exit status: 0 when solved and the proof checked (every problem of the file), 1 when not (some
 not solved, or a proof the checker rejects),
-2 on bad input (an unparseable problem, an unknown construction, a problem without a usable
-diagram, a missing file, bad arguments) with a one-line error on stderr.
+2 on bad input (:mod:`readingroom.common.cli`'s convention): a bad problem (unparseable, an
+unknown construction, no usable diagram) or a missing file with a one-line error on stderr, a
+bad option as argparse's usage error.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from readingroom.common.checks import positive_int_arg, seed_arg
+from readingroom.common.cli import add_no_progress, add_seed, positive_int_arg, run
 
 __all__ = ["build_parser", "main"]
 
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds per problem (default 60)")
         p.add_argument("--no-search", action="store_true",
                        help="DD + AR only, no auxiliary points")
-        p.add_argument("--seed", type=seed_arg, default=0, help="seed of the numeric diagram")
+        add_seed(p, help="seed of the numeric diagram")
         p.add_argument("--jobs", type=positive_int_arg, default=1,
                        help="search branches run this many at a time in worker processes "
                             "(default 1)")
@@ -67,13 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
                        help="check every step of the proof with the independent checker "
                             "(default: on)")
+        p.set_defaults(func=_solve if name == "solve" else _solve_file)
     p = sub.add_parser("synth", help="generate synthetic theorems with auxiliary points (JSONL)",
                        description="Sample random premises, saturate them with DD + AR, trace "
                                    "derived facts back and keep those whose proof needs "
                                    "auxiliary points; one JSON record a line.")
     p.add_argument("--n", type=positive_int_arg, required=True,
                    help="number of random premise problems to sample")
-    p.add_argument("--seed", type=seed_arg, default=0, help="generator seed (default 0)")
+    add_seed(p, help="generator seed")
     p.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
     p.add_argument("--timeout", type=_seconds, default=3.0,
                    help="seconds per engine run (default 3)")
@@ -81,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at most this many examples per sample (default 3)")
     p.add_argument("--keep-solved", action="store_true",
                    help="keep examples that DD + AR also proves without the auxiliary points")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress(p)
+    p.set_defaults(func=_synth)
     return parser
 
 
@@ -121,7 +124,7 @@ def _error(msg: str) -> int:
     return 2
 
 
-def _solve(args) -> int:
+def _solve(args, parser=None) -> int:
     from readingroom.geometry.language import GeometryInputError, parse_problem
 
     try:
@@ -153,7 +156,7 @@ def _solve(args) -> int:
     return 0
 
 
-def _solve_file(args) -> int:
+def _solve_file(args, parser=None) -> int:
     from readingroom.geometry.language import GeometryInputError, parse_file
 
     path: Path = args.file
@@ -201,14 +204,14 @@ def _solve_file(args) -> int:
     return 0 if n_ok == len(problems) and not rejected else 1
 
 
-def _synth(args) -> int:
+def _synth(args, parser) -> int:
     import json
 
     from readingroom.geometry.synth import generate, write_jsonl
 
     out: Path = args.out
     if not out.parent.is_dir():
-        return _error(f"--out {str(out)!r}: directory {str(out.parent)!r} does not exist")
+        parser.error(f"--out {str(out)!r}: directory {str(out.parent)!r} does not exist")
     examples, stats = generate(args.n, args.seed, timeout=args.timeout,
                                per_sample=args.per_sample,
                                require_unsolved=not args.keep_solved,
@@ -219,27 +222,33 @@ def _synth(args) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "synth":
-        return _synth(args)
-    args.executor = None
-    if args.cluster is not None:
-        from readingroom.common import make_executor
+def _with_executor(handler):
+    """``handler`` with ``args.executor``: a Dask client for ``--cluster`` (then at least two
+    branches at a time), else ``None``; an unreachable cluster is a usage error."""
+    def wrapped(args, parser) -> int:
+        args.executor = None
+        if args.cluster is not None:
+            from readingroom.common import make_executor
 
+            try:
+                args.executor = make_executor(args.cluster)
+            except ConnectionError as e:
+                parser.error(f"--cluster: {e}")
+            args.jobs = max(args.jobs, 2)
         try:
-            args.executor = make_executor(args.cluster)
-        except (ValueError, ConnectionError) as e:
-            return _error(str(e))
-        args.jobs = max(args.jobs, 2)
-    try:
-        if args.command == "solve":
-            return _solve(args)
-        return _solve_file(args)
-    finally:
-        if args.executor is not None:
-            args.executor.close()
+            return handler(args, parser)
+        finally:
+            if args.executor is not None:
+                args.executor.close()
+    return wrapped
+
+
+_solve, _solve_file = _with_executor(_solve), _with_executor(_solve_file)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":
