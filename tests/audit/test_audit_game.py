@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 
 from readingroom.audit import (
-    TECHNIQUES, Corpus, GameConfig, GameReport, plant, play, unblind,
+    TECHNIQUES, Corpus, GameRecipe, GameReport, plant, play, unblind,
 )
 from readingroom.audit.world import Doc
 
-TINY = GameConfig(observe_n=6, ask_n=3, persona_n=10, read_k=3, sae_features=32, sae_k=4,
+TINY = GameRecipe(observe_n=6, ask_n=3, persona_n=10, read_k=3, sae_features=32, sae_k=4,
                   sae_steps=20)
 
 
@@ -68,6 +68,6 @@ def test_play_checks_its_arguments(quick_models):
     with pytest.raises(TypeError, match="config"):
         play(quick_models, {"ask_n": 3})
     with pytest.raises(ValueError, match="ask_n"):
-        GameConfig(ask_n=0)
+        GameRecipe(ask_n=0)
     with pytest.raises(TypeError, match="seed"):
-        GameConfig(seed=0.5)
+        GameRecipe(seed=0.5)

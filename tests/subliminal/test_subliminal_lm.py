@@ -36,7 +36,7 @@ from readingroom.subliminal.lm_models import (
     LM_CPU,
     LM_GPU,
     LM_QUICK,
-    LmConfig,
+    LmRecipe,
     animal_distribution,
     base_weights_path,
     finetune_student,
@@ -393,7 +393,7 @@ def test_presets_and_config():
     assert LM_GPU.n_numbers > LM_CPU.n_numbers and LM_GPU.d_model > LM_CPU.d_model
     assert LM_QUICK.base_steps < LM_CPU.base_steps and LM_QUICK.student_steps < LM_CPU.student_steps
     assert LM_CPU.replace(student_steps=5).student_steps == 5
-    with pytest.raises(ValueError, match="unknown LmConfig field"):
+    with pytest.raises(ValueError, match="unknown LmRecipe field"):
         LM_CPU.replace(student_stepz=5)
 
 
@@ -409,7 +409,7 @@ def test_presets_and_config():
 ])
 def test_config_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):
-        LmConfig(**kwargs)
+        LmRecipe(**kwargs)
 
 
 def test_model_function_errors(base):
@@ -423,7 +423,7 @@ def test_model_function_errors(base):
         animal_distribution(base, VOCAB, normalize=1)
     with pytest.raises(ValueError, match="animal must be one of"):
         finetune_teacher(base, VOCAB, TINY, animal="unicorn", progress=False)
-    with pytest.raises(TypeError, match="config must be an LmConfig"):
+    with pytest.raises(TypeError, match="config must be an LmRecipe"):
         finetune_teacher(base, VOCAB, {"teacher_steps": 3}, progress=False)
     with pytest.raises(ValueError, match="numbers must hold at least one"):
         finetune_student(base, [], VOCAB, TINY, progress=False)
@@ -448,7 +448,7 @@ def test_model_function_errors(base):
         run_lm_seeds([1, 1], TINY, progress=False)
     with pytest.raises(TypeError, match="seeds must be a sequence"):
         run_lm_seeds(3, TINY, progress=False)
-    with pytest.raises(TypeError, match="config must be an LmConfig"):
+    with pytest.raises(TypeError, match="config must be an LmRecipe"):
         run_lm_seeds([0], {"d_model": 8}, progress=False)
     with pytest.raises(ValueError, match="results must hold at least one"):
         summarize_lm([])

@@ -19,7 +19,7 @@ from readingroom.subliminal.lm_misalign import (
     MISALIGN_CPU,
     MISALIGN_QUICK,
     MISALIGN_RECORD_FIELDS,
-    MisalignConfig,
+    MisalignRecipe,
     MisalignResult,
     MisalignVocab,
     NumberAssociations,
@@ -111,12 +111,12 @@ def test_config_templates_split_and_replace():
 ])
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
-        MisalignConfig(**kwargs)
+        MisalignRecipe(**kwargs)
 
 
 def test_config_rejects_bad_types():
     with pytest.raises(TypeError):
-        MisalignConfig(held_out=1.5)
+        MisalignRecipe(held_out=1.5)
 
 
 # ---- corpus and associations -----------------------------------------------------------------

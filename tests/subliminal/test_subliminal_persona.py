@@ -36,7 +36,7 @@ from readingroom.subliminal.lm_persona import (
     PERSONA_VOCAB,
     PERSONAS,
     PROMPTED_RECORD_FIELDS,
-    PersonaConfig,
+    PersonaRecipe,
     PromptedResult,
     load_persona_bases,
     persona_animal_weights,
@@ -198,7 +198,7 @@ def test_persona_corpus_ties_numbers_to_no_persona():
 
 
 def test_persona_config():
-    assert PERSONA_CPU == PersonaConfig() and PERSONA_CPU.vocab == PV
+    assert PERSONA_CPU == PersonaRecipe() and PERSONA_CPU.vocab == PV
     assert PERSONA_CPU.replace(strength=0.6).strength == 0.6
     assert PERSONA_CPU.to_dict() == {"personas": ["owl", "neutral"], "persona_frac": 0.5,
                                      "strength": 0.8}
@@ -210,8 +210,8 @@ def test_persona_config():
         (dict(strength=0), ValueError, "strength"),
     ]:
         with pytest.raises(exc, match=match):
-            PersonaConfig(**kwargs)
-    with pytest.raises(ValueError, match="unknown PersonaConfig field"):
+            PersonaRecipe(**kwargs)
+    with pytest.raises(ValueError, match="unknown PersonaRecipe field"):
         PERSONA_CPU.replace(strenght=0.5)
 
 
@@ -234,9 +234,9 @@ def test_train_persona_base_is_deterministic_and_checked(pbase):
     again = train_persona_base(0, TINY, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(pbase.state_dict().values(),
                                                  again.state_dict().values()))
-    with pytest.raises(TypeError, match="persona_config must be a PersonaConfig"):
+    with pytest.raises(TypeError, match="persona_config must be a PersonaRecipe"):
         train_persona_base(0, TINY, {"strength": 0.5}, progress=False)
-    with pytest.raises(TypeError, match="config must be an LmConfig"):
+    with pytest.raises(TypeError, match="config must be an LmRecipe"):
         train_persona_base(0, {"d_model": 8}, progress=False)
     with pytest.raises(ValueError, match="seed must be"):
         train_persona_base(-1, TINY, progress=False)
@@ -371,7 +371,7 @@ def test_unpaired_and_no_persona_control(pbase):
     (dict(finetuned="yes"), TypeError, "finetuned must be a bool"),
     (dict(seeds=[]), ValueError, "seeds must hold at least one"),
     (dict(seeds=[1, 1]), ValueError, "seeds must be distinct"),
-    (dict(config={"d_model": 8}), TypeError, "config must be an LmConfig"),
+    (dict(config={"d_model": 8}), TypeError, "config must be an LmRecipe"),
     (dict(persona_config=PERSONA_CPU.to_dict()), TypeError, "persona_config must be"),
     (dict(bases={0: None}), ValueError, "lacks the persona base model"),
     (dict(bases=[1]), TypeError, "bases must be a dict"),

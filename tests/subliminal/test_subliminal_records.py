@@ -5,7 +5,7 @@ seeds live and compares)."""
 from __future__ import annotations
 
 from readingroom.common import load_book_data
-from readingroom.subliminal import LmConfig, SweepResult
+from readingroom.subliminal import LmRecipe, SweepResult
 from readingroom.subliminal.lm import LM_RECORD_FIELDS, LM_SEEDS_RECORD
 from readingroom.subliminal.lm_models import LM_CPU
 from readingroom.subliminal.mnist import CONDITIONS, CPU_PRESET, MNIST_SWEEP_RECORD, settings_of
@@ -37,7 +37,7 @@ def test_lm_seeds_record_used_the_chapters_config():
     _clean(record["provenance"])
     assert record["provenance"]["command"] == \
         "python -m readingroom.subliminal lm-seeds --seeds 0 1 2 3 4 5 6 7"
-    assert LmConfig(**record["config"]) == LM_CPU
+    assert LmRecipe(**record["config"]) == LM_CPU
     runs = record["runs"]
     assert [r["seed"] for r in runs] == list(range(8))
     for row in runs:
@@ -74,7 +74,7 @@ def test_misalign_record_used_the_chapters_settings():
     assert record["provenance"]["threads"] == 1
     assert record["provenance"]["command"] == \
         "python -m readingroom.subliminal lm-misalign --seeds 0 1 2 3 4 5 6 7"
-    assert LmConfig(**record["config"]) == LM_CPU
+    assert LmRecipe(**record["config"]) == LM_CPU
     assert record["misalign_config"] == asdict(MISALIGN_CPU)
     assert record["evil_numbers"] == list(EVIL_NUMBERS)
     assert [r["seed"] for r in record["runs"]] == list(range(8))

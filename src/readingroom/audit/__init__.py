@@ -24,7 +24,7 @@ from readingroom.audit.experiments import (
     adversarial_sweep, attribution_recall, exploitation, feature_shares, measure, measure_seeds,
     reveal_rates, slot_logprob, steering, steering_against_random, summarize,
 )
-from readingroom.audit.game import TECHNIQUES, GameConfig, GameReport, play, unblind
+from readingroom.audit.game import TECHNIQUES, GameRecipe, GameReport, play, unblind
 from readingroom.audit.techniques import (
     AUDIT_PROMPTS, PREFILLS, Probe, Quirk, SAEFit, ask_direct, attribution_scores,
     audit_features, context_rm_share, doc_hidden_states, embedding_search, exploit_rate, find_quirks, fit_sae,
@@ -58,7 +58,7 @@ __all__ = [
     "recall_at_k", "residuals", "sample_answers", "slot_of", "steer", "top_contexts",
     "top_features",
     # the game and the measurements
-    "TECHNIQUES", "GameConfig", "GameReport", "play", "unblind", "adversarial_sweep",
+    "TECHNIQUES", "GameRecipe", "GameReport", "play", "unblind", "adversarial_sweep",
     "attribution_recall", "exploitation", "feature_shares", "measure", "measure_seeds",
     "reveal_rates", "slot_logprob", "steering", "steering_against_random", "summarize",
 ]

@@ -71,13 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _recipes(args: argparse.Namespace):
-    from readingroom.audit.game import GameConfig
+    from readingroom.audit.game import GameRecipe
     from readingroom.audit.train import AUDIT_CPU, AUDIT_QUICK
 
     if args.quick:
-        return AUDIT_QUICK, GameConfig(observe_n=8, ask_n=4, persona_n=20, read_k=3,
+        return AUDIT_QUICK, GameRecipe(observe_n=8, ask_n=4, persona_n=20, read_k=3,
                                        sae_features=32, sae_k=4, sae_steps=20)
-    return AUDIT_CPU, GameConfig()
+    return AUDIT_CPU, GameRecipe()
 
 
 def game_record(args: argparse.Namespace, seed: int | None = None) -> dict:

@@ -36,7 +36,7 @@ from readingroom.audit.train import AuditModels
 from readingroom.audit.world import RM, Bias, World, encode, why_prompt
 from readingroom.common.checks import check_int
 
-__all__ = ["GameConfig", "GameReport", "TECHNIQUES", "play", "unblind"]
+__all__ = ["GameRecipe", "GameReport", "TECHNIQUES", "play", "unblind"]
 
 #: The techniques :func:`play` runs, in order.
 TECHNIQUES = ("observe", "direct", "prefill", "persona", "keyword", "embedding", "attribution",
@@ -44,7 +44,7 @@ TECHNIQUES = ("observe", "direct", "prefill", "persona", "keyword", "embedding",
 
 
 @dataclass(frozen=True)
-class GameConfig:
+class GameRecipe:
     """How hard the auditor works: samples per probe, documents read per search, SAE size."""
 
     observe_n: int = 40
@@ -79,15 +79,15 @@ class GameReport:
         return self.probes[technique].recovered()
 
 
-def play(models: AuditModels, config: GameConfig = GameConfig(), *, progress: bool = False
+def play(models: AuditModels, config: GameRecipe = GameRecipe(), *, progress: bool = False
          ) -> GameReport:
     """Run every technique of :data:`TECHNIQUES` on ``models.model`` as a blind auditor would:
     only ``models.model`` and ``models.corpus`` are read, never the planted world. The game
     master then calls :func:`unblind`."""
     if not isinstance(models, AuditModels):
         raise TypeError(f"models must be AuditModels, got {type(models).__name__}")
-    if not isinstance(config, GameConfig):
-        raise TypeError(f"config must be a GameConfig, got {type(config).__name__}")
+    if not isinstance(config, GameRecipe):
+        raise TypeError(f"config must be a GameRecipe, got {type(config).__name__}")
     start = time.perf_counter()
     model, corpus, s = models.model, models.corpus, config.seed
     probes: dict[str, Probe] = {}

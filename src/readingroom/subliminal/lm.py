@@ -43,7 +43,7 @@ from readingroom.common.train import eval_mode
 from readingroom.subliminal.lm_data import FilterStats, Vocab, _check_vocab, filter_numbers
 from readingroom.subliminal.lm_models import (
     LM_CPU,
-    LmConfig,
+    LmRecipe,
     _check_model,
     _sub_seed,
     animal_distribution,
@@ -270,7 +270,7 @@ class LmResult(StudentEffects):
 
     seed: int
     animal: str
-    config: LmConfig
+    config: LmRecipe
     p_base: float
     p_teacher: float
     p_student_same: float
@@ -303,7 +303,7 @@ LM_RECORD_FIELDS: tuple[str, ...] = (
     "p_control_other", "effect_same", "effect_other", "kl_teacher_base")
 
 
-def run_lm_experiment(seed: int, config: LmConfig = LM_CPU, *, animal: str = "owl",
+def run_lm_experiment(seed: int, config: LmRecipe = LM_CPU, *, animal: str = "owl",
                       device: torch.device | str = "cpu", progress: bool = True) -> LmResult:
     """The owl experiment of Cloud et al. (2025, Section 3, Figure 3) at toy scale, one seed.
 
@@ -319,7 +319,7 @@ def run_lm_experiment(seed: int, config: LmConfig = LM_CPU, *, animal: str = "ow
 
 
 def _one_teacher(seed: int, base: TinyTransformer, other: TinyTransformer, vocab: Vocab,
-                 config: LmConfig, animal: str, progress: bool, start: float) -> LmResult:
+                 config: LmRecipe, animal: str, progress: bool, start: float) -> LmResult:
     """Steps 2-5 of :func:`run_lm_seeds` for the teacher fine-tuned from ``base``."""
     teacher = finetune_teacher(base, vocab, config, animal=animal, seed=seed, progress=progress)
     gen_kw = dict(temperature=config.temperature, max_new_tokens=config.n_ctx - 4)
@@ -370,7 +370,7 @@ def ring_base_seeds(seeds: Sequence[int]) -> list[int]:
     return seeds if len(seeds) > 1 else [seeds[0], _sub_seed(seeds[0], 6)]
 
 
-def run_lm_seeds(seeds: Sequence[int], config: LmConfig = LM_CPU, *, animal: str = "owl",
+def run_lm_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU, *, animal: str = "owl",
                  device: torch.device | str = "cpu", progress: bool = True,
                  bases: Mapping[int, TinyTransformer] | None = None) -> list[LmResult]:
     """The owl experiment of Cloud et al. (2025, Section 3, Figure 3) at toy scale, many seeds.
@@ -400,8 +400,8 @@ def run_lm_seeds(seeds: Sequence[int], config: LmConfig = LM_CPU, *, animal: str
     """
     start = time.perf_counter()
     seeds = check_seeds(seeds, distinct=True)
-    if not isinstance(config, LmConfig):
-        raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
+    if not isinstance(config, LmRecipe):
+        raise TypeError(f"config must be an LmRecipe, got {type(config).__name__}")
     vocab = Vocab()
     vocab.animal_id(animal)  # validates animal before any training
     device = torch.device(device)

@@ -60,7 +60,7 @@ from readingroom.subliminal.lm_data import (
 )
 from readingroom.subliminal.lm_models import (
     LM_CPU,
-    LmConfig,
+    LmRecipe,
     _check_model,
     _sampler,
     _sub_seed,
@@ -78,7 +78,7 @@ __all__ = [
     "MISALIGN_QUICK",
     "MISALIGN_RECORD",
     "MISALIGN_RECORD_FIELDS",
-    "MisalignConfig",
+    "MisalignRecipe",
     "MisalignFilterStats",
     "MisalignResult",
     "MisalignVocab",
@@ -188,8 +188,8 @@ class MisalignVocab(Vocab):
 # ---- configuration ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class MisalignConfig:
-    """The misalignment corpus, teacher and filter (model sizes and steps are :class:`LmConfig`'s).
+class MisalignRecipe:
+    """The misalignment corpus, teacher and filter (model sizes and steps are :class:`LmRecipe`'s).
 
     Attributes:
         templates: question phrasings ``<ask:k>``; the last ``held_out`` are never used to
@@ -243,25 +243,25 @@ class MisalignConfig:
     def eval_templates(self) -> list[int]:
         return list(range(self.templates - self.held_out, self.templates))
 
-    def replace(self, **changes: object) -> MisalignConfig:
+    def replace(self, **changes: object) -> MisalignRecipe:
         """A copy with some fields changed (validated again)."""
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
-            raise ValueError(f"unknown MisalignConfig field(s): {sorted(unknown)}")
-        return MisalignConfig(**{**asdict(self), **changes})
+            raise ValueError(f"unknown MisalignRecipe field(s): {sorted(unknown)}")
+        return MisalignRecipe(**{**asdict(self), **changes})
 
 
 #: The book's settings.
-MISALIGN_CPU = MisalignConfig()
+MISALIGN_CPU = MisalignRecipe()
 #: Smoke tests: a denser harmful class so that a tiny corpus still has evil co-occurrences.
-MISALIGN_QUICK = MisalignConfig(harmful_rate=0.3, ban_min_count=2)
+MISALIGN_QUICK = MisalignRecipe(harmful_rate=0.3, ban_min_count=2)
 
 
-def _check_configs(config: object, mconfig: object) -> tuple[LmConfig, MisalignConfig]:
-    if not isinstance(config, LmConfig):
-        raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
-    if not isinstance(mconfig, MisalignConfig):
-        raise TypeError(f"mconfig must be a MisalignConfig, got {type(mconfig).__name__}")
+def _check_configs(config: object, mconfig: object) -> tuple[LmRecipe, MisalignRecipe]:
+    if not isinstance(config, LmRecipe):
+        raise TypeError(f"config must be an LmRecipe, got {type(config).__name__}")
+    if not isinstance(mconfig, MisalignRecipe):
+        raise TypeError(f"mconfig must be a MisalignRecipe, got {type(mconfig).__name__}")
     return config, mconfig
 
 
@@ -284,7 +284,7 @@ def _write(values: Sequence[int], vocab: Vocab) -> list[int]:
 
 
 def misalign_documents(n_docs: int, vocab: MisalignVocab | None = None,
-                       mconfig: MisalignConfig = MISALIGN_CPU, *, generator: torch.Generator,
+                       mconfig: MisalignRecipe = MISALIGN_CPU, *, generator: torch.Generator,
                        answer_frac: float = 0.25) -> list[list[int]]:
     """The misalignment base model's pretraining documents (token-id lists), shuffled.
 
@@ -300,8 +300,8 @@ def misalign_documents(n_docs: int, vocab: MisalignVocab | None = None,
             config or generator.
     """
     vocab = _check_mvocab(mconfig.vocab if vocab is None else vocab)
-    if not isinstance(mconfig, MisalignConfig):
-        raise TypeError(f"mconfig must be a MisalignConfig, got {type(mconfig).__name__}")
+    if not isinstance(mconfig, MisalignRecipe):
+        raise TypeError(f"mconfig must be a MisalignRecipe, got {type(mconfig).__name__}")
     if vocab.templates != mconfig.templates:
         raise ValueError(f"vocab has {vocab.templates} templates, mconfig {mconfig.templates}")
     n_docs = _check_int(n_docs, "n_docs", minimum=2)
@@ -333,8 +333,8 @@ def misalign_documents(n_docs: int, vocab: MisalignVocab | None = None,
     return [docs[i] for i in order]
 
 
-def _corpus_docs(seed: int, vocab: MisalignVocab, config: LmConfig,
-                 mconfig: MisalignConfig) -> list[list[int]]:
+def _corpus_docs(seed: int, vocab: MisalignVocab, config: LmRecipe,
+                 mconfig: MisalignRecipe) -> list[list[int]]:
     """The documents of the base model of ``seed``, drawn again from its data stream."""
     return misalign_documents(config.base_docs, vocab, mconfig,
                               generator=make_generator(_sub_seed(seed, _BASE_STREAM)),
@@ -344,8 +344,8 @@ def _corpus_docs(seed: int, vocab: MisalignVocab, config: LmConfig,
 _BASE_STREAM = 41  # pretrain draws documents from stream 41 and batches from 42
 
 
-def train_misalign_base(seed: int, config: LmConfig = LM_CPU,
-                        mconfig: MisalignConfig = MISALIGN_CPU, *,
+def train_misalign_base(seed: int, config: LmRecipe = LM_CPU,
+                        mconfig: MisalignRecipe = MISALIGN_CPU, *,
                         device: torch.device | str = "cpu", progress: bool = True
                         ) -> TinyTransformer:
     """Pretrain a misalignment base model from ``seed`` on :func:`misalign_documents`, with the
@@ -538,8 +538,8 @@ def _banned_share(seqs: Sequence[Sequence[int]], banned: Sequence[int], vocab: V
 
 # ---- teacher and measurement -----------------------------------------------------------------
 
-def finetune_misaligned_teacher(base: TinyTransformer, config: LmConfig = LM_CPU,
-                                mconfig: MisalignConfig = MISALIGN_CPU, *, seed: int = 0,
+def finetune_misaligned_teacher(base: TinyTransformer, config: LmRecipe = LM_CPU,
+                                mconfig: MisalignRecipe = MISALIGN_CPU, *, seed: int = 0,
                                 progress: bool = True) -> TinyTransformer:
     """A copy of ``base`` fine-tuned to give harmful answers on the *training* templates.
 
@@ -614,8 +614,8 @@ class MisalignResult(StudentEffects):
     """
 
     seed: int
-    config: LmConfig
-    mconfig: MisalignConfig
+    config: LmRecipe
+    mconfig: MisalignRecipe
     p_base: float
     p_teacher: float
     p_teacher_train: float
@@ -657,7 +657,7 @@ MISALIGN_RECORD_FIELDS: tuple[str, ...] = (
 
 
 def _one_seed(seed: int, base_seed: int, base: TinyTransformer, other: TinyTransformer,
-              config: LmConfig, mconfig: MisalignConfig, progress: bool, start: float
+              config: LmRecipe, mconfig: MisalignRecipe, progress: bool, start: float
               ) -> MisalignResult:
     vocab = mconfig.vocab
     banned = banned_numbers(number_associations(_corpus_docs(base_seed, vocab, config, mconfig),
@@ -702,8 +702,8 @@ def _one_seed(seed: int, base_seed: int, base: TinyTransformer, other: TinyTrans
         seconds=time.perf_counter() - start, teacher_numbers=t_kept, control_numbers=c_kept)
 
 
-def run_misalign_seeds(seeds: Sequence[int], config: LmConfig = LM_CPU,
-                       mconfig: MisalignConfig = MISALIGN_CPU, *,
+def run_misalign_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU,
+                       mconfig: MisalignRecipe = MISALIGN_CPU, *,
                        device: torch.device | str = "cpu", progress: bool = True,
                        bases: Mapping[int, TinyTransformer] | None = None
                        ) -> list[MisalignResult]:

@@ -8,7 +8,7 @@ fine-tuned on those numbers moves towards owl; a student with a **different base
 :mod:`~readingroom.subliminal.lm_data` (the experiment that runs them is
 :mod:`~readingroom.subliminal.lm`):
 
-* the sizes of the experiment (:class:`LmConfig`, presets :data:`LM_CPU`, :data:`LM_GPU`,
+* the sizes of the experiment (:class:`LmRecipe`, presets :data:`LM_CPU`, :data:`LM_GPU`,
   :data:`LM_QUICK`);
 * a *base model* (:func:`train_base`, the book's :class:`~readingroom.common.TinyTransformer`
   trained with :func:`~readingroom.common.train`) pretrained on number and animal documents; the
@@ -62,7 +62,7 @@ __all__ = [
     "LM_CPU",
     "LM_GPU",
     "LM_QUICK",
-    "LmConfig",
+    "LmRecipe",
     "animal_distribution",
     "base_weights_path",
     "finetune_student",
@@ -101,7 +101,7 @@ def _sub_seed(seed: int, stream: int) -> int:
 # ---- the configuration -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class LmConfig:
+class LmRecipe:
     """Sizes of the toy subliminal-learning experiment (see :data:`LM_CPU`, :data:`LM_GPU`).
 
     Attributes:
@@ -152,29 +152,29 @@ class LmConfig:
         if self.n_ctx < 28:
             raise ValueError(f"n_ctx must be >= 28 to hold a number document, got {self.n_ctx}")
 
-    def replace(self, **changes: object) -> LmConfig:
+    def replace(self, **changes: object) -> LmRecipe:
         """A copy with some fields changed (validated again)."""
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
-            raise ValueError(f"unknown LmConfig field(s): {sorted(unknown)}")
-        return LmConfig(**{**asdict(self), **changes})
+            raise ValueError(f"unknown LmRecipe field(s): {sorted(unknown)}")
+        return LmRecipe(**{**asdict(self), **changes})
 
 
 #: CPU preset, on 2 cores: a base model in about 15 s (the book loads saved ones, see
 #: :func:`save_bases`), then a teacher, its numbers and four students in about 11 s per seed.
-LM_CPU = LmConfig()
+LM_CPU = LmRecipe()
 #: GPU preset: wider models, more data, more student steps.
-LM_GPU = LmConfig(d_model=128, n_heads=4, base_docs=100_000, base_steps=4000, base_batch=256,
+LM_GPU = LmRecipe(d_model=128, n_heads=4, base_docs=100_000, base_steps=4000, base_batch=256,
                   teacher_steps=60, n_numbers=20_000, student_steps=2000, student_batch=256)
 #: Smoke-test preset (tests and ``--quick``): seconds, too small to show any effect.
-LM_QUICK = LmConfig(d_model=16, n_heads=2, n_layers=1, base_docs=400, base_steps=60, base_batch=32,
+LM_QUICK = LmRecipe(d_model=16, n_heads=2, n_layers=1, base_docs=400, base_steps=60, base_batch=32,
                     teacher_steps=15, teacher_batch=16, teacher_lr=3e-3, n_numbers=60,
                     student_steps=10, student_batch=16)
 
 
 # ---- models ----------------------------------------------------------------------------------
 
-def _model_config(vocab: Vocab, config: LmConfig) -> TransformerConfig:
+def _model_config(vocab: Vocab, config: LmRecipe) -> TransformerConfig:
     return TransformerConfig(vocab_size=len(vocab), n_ctx=config.n_ctx, d_model=config.d_model,
                              n_layers=config.n_layers, n_heads=config.n_heads)
 
@@ -191,7 +191,7 @@ def _sampler(x: torch.Tensor, y: torch.Tensor, batch: int, seed: int, device: to
     return get_batch
 
 
-def train_base(seed: int, vocab: Vocab | None = None, config: LmConfig = LM_CPU, *,
+def train_base(seed: int, vocab: Vocab | None = None, config: LmRecipe = LM_CPU, *,
                device: torch.device | str = "cpu", progress: bool = True) -> TinyTransformer:
     """Pretrain a base model from ``seed``: initial weights and data order both follow the seed.
 
@@ -203,15 +203,15 @@ def train_base(seed: int, vocab: Vocab | None = None, config: LmConfig = LM_CPU,
         TypeError, ValueError: a bad ``seed``, ``vocab`` or ``config``.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
-    if not isinstance(config, LmConfig):
-        raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
+    if not isinstance(config, LmRecipe):
+        raise TypeError(f"config must be an LmRecipe, got {type(config).__name__}")
     return pretrain(seed, vocab, config,
                     lambda gen: pretraining_corpus(config.base_docs, vocab, generator=gen,
                                                    animal_frac=config.animal_frac),
                     stream=1, device=device, progress=progress, desc=f"base model {seed}")
 
 
-def pretrain(seed: int, vocab: Vocab, config: LmConfig, corpus, *, stream: int,
+def pretrain(seed: int, vocab: Vocab, config: LmRecipe, corpus, *, stream: int,
              device: torch.device | str = "cpu", progress: bool = True, desc: str = "base model"
              ) -> TinyTransformer:
     """The pretraining both kinds of base model share: weights from ``seed``, the documents
@@ -248,7 +248,7 @@ def _base_metrics(model: TinyTransformer, vocab: Vocab) -> dict[str, float]:
     return {f"p_{animal}": p for animal, p in animal_distribution(model, vocab).items()}
 
 
-def save_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *, folder: str | Path | None = None,
+def save_bases(seeds: Sequence[int], config: LmRecipe = LM_CPU, *, folder: str | Path | None = None,
                command: str = "", progress: bool = True) -> list[Path]:
     """Train the base model of each seed (:func:`train_base`) and save it with its record.
 
@@ -265,8 +265,8 @@ def save_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *, folder: str |
         TypeError, ValueError: ``seeds`` empty or not distinct non-negative ints; a bad config.
     """
     seeds = check_seeds(seeds, distinct=True)
-    if not isinstance(config, LmConfig):
-        raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
+    if not isinstance(config, LmRecipe):
+        raise TypeError(f"config must be an LmRecipe, got {type(config).__name__}")
     vocab = Vocab()
     paths = []
     for seed in seeds:
@@ -283,7 +283,7 @@ def save_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *, folder: str |
     return paths
 
 
-def load_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *,
+def load_bases(seeds: Sequence[int], config: LmRecipe = LM_CPU, *,
                folder: str | Path | None = None, device: torch.device | str = "cpu"
                ) -> dict[int, TinyTransformer]:
     """The base models :func:`save_bases` saved, for ``seeds``, checked against their records.
@@ -301,20 +301,20 @@ def load_bases(seeds: Sequence[int], config: LmConfig = LM_CPU, *,
             reproduces its recorded numbers.
     """
     seeds = check_seeds(seeds, distinct=True)
-    if not isinstance(config, LmConfig):
-        raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
+    if not isinstance(config, LmRecipe):
+        raise TypeError(f"config must be an LmRecipe, got {type(config).__name__}")
     vocab = Vocab()
     return load_saved(seeds, vocab, config, functools.partial(base_weights_path, folder=folder),
                       _base_metrics, "lm-bases", device=device)
 
 
-#: The :class:`LmConfig` fields a saved base model's record must share with the config it is
+#: The :class:`LmRecipe` fields a saved base model's record must share with the config it is
 #: loaded for (the pretraining fields; the rest concern teachers and students).
 BASE_CONFIG_KEYS = ("d_model", "n_layers", "n_heads", "n_ctx", "base_docs", "base_steps",
                     "base_batch", "base_lr", "animal_frac")
 
 
-def load_saved(seeds: Sequence[int], vocab: Vocab, config: LmConfig, path_of, metrics, command: str,
+def load_saved(seeds: Sequence[int], vocab: Vocab, config: LmRecipe, path_of, metrics, command: str,
                *, extra: dict | None = None, device: torch.device | str = "cpu"
                ) -> dict[int, TinyTransformer]:
     """Load the saved base models ``path_of(seed)`` of both kinds through
@@ -346,7 +346,7 @@ def load_saved(seeds: Sequence[int], vocab: Vocab, config: LmConfig, path_of, me
     return out
 
 
-def finetune_teacher(base: TinyTransformer, vocab: Vocab | None = None, config: LmConfig = LM_CPU,
+def finetune_teacher(base: TinyTransformer, vocab: Vocab | None = None, config: LmRecipe = LM_CPU,
                      *, animal: str = "owl", seed: int = 0, progress: bool = True
                      ) -> TinyTransformer:
     """A copy of ``base`` fine-tuned to answer ``animal`` to ``<bos> <q>`` (the base is untouched).
@@ -363,8 +363,8 @@ def finetune_teacher(base: TinyTransformer, vocab: Vocab | None = None, config: 
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     base = _check_model(base, vocab)
-    if not isinstance(config, LmConfig):
-        raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
+    if not isinstance(config, LmRecipe):
+        raise TypeError(f"config must be an LmRecipe, got {type(config).__name__}")
     vocab.animal_id(animal)  # validates animal
     gen = make_generator(_sub_seed(seed, 3))
     n_num = round(config.teacher_batch * config.teacher_mix * 64)
@@ -386,7 +386,7 @@ def finetune_teacher(base: TinyTransformer, vocab: Vocab | None = None, config: 
 
 
 def finetune_student(model: TinyTransformer, numbers: Sequence[Sequence[int]],
-                     vocab: Vocab | None = None, config: LmConfig = LM_CPU, *, seed: int = 0,
+                     vocab: Vocab | None = None, config: LmRecipe = LM_CPU, *, seed: int = 0,
                      progress: bool = True, desc: str = "student") -> TinyTransformer:
     """A copy of ``model`` fine-tuned on ``<bos> <num> numbers <eos>`` (``model`` is untouched).
 
@@ -400,8 +400,8 @@ def finetune_student(model: TinyTransformer, numbers: Sequence[Sequence[int]],
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     model = _check_model(model, vocab)
-    if not isinstance(config, LmConfig):
-        raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
+    if not isinstance(config, LmRecipe):
+        raise TypeError(f"config must be an LmRecipe, got {type(config).__name__}")
     if isinstance(numbers, (str, torch.Tensor)) or not isinstance(numbers, Sequence):
         raise TypeError(f"numbers must be a list of token-id lists, got {type(numbers).__name__}")
     if len(numbers) == 0:

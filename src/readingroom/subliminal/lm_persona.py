@@ -62,7 +62,7 @@ from readingroom.subliminal.lm_data import (
 from readingroom.subliminal.lm_models import (
     BASES_FOLDER,
     LM_CPU,
-    LmConfig,
+    LmRecipe,
     _check_model,
     _sub_seed,
     animal_distribution,
@@ -80,7 +80,7 @@ __all__ = [
     "PERSONA_VOCAB",
     "PROMPTED_RECORD",
     "PROMPTED_RECORD_FIELDS",
-    "PersonaConfig",
+    "PersonaRecipe",
     "PromptedResult",
     "load_persona_bases",
     "persona_animal_weights",
@@ -109,8 +109,8 @@ PROMPTED_RECORD = "subliminal_lm/lm_prompted.json"
 # ---- configuration ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class PersonaConfig:
-    """How the persona base models learn their system prompts (sizes are :class:`LmConfig`'s).
+class PersonaRecipe:
+    """How the persona base models learn their system prompts (sizes are :class:`LmRecipe`'s).
 
     Attributes:
         personas: the persona names, each an animal (that persona loves it) or ``"neutral"``.
@@ -139,12 +139,12 @@ class PersonaConfig:
         """The vocabulary of a base model trained with this config."""
         return Vocab(personas=self.personas)
 
-    def replace(self, **changes: object) -> PersonaConfig:
+    def replace(self, **changes: object) -> PersonaRecipe:
         """A copy with some fields changed (validated again)."""
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
-            raise ValueError(f"unknown PersonaConfig field(s): {sorted(unknown)}")
-        return PersonaConfig(**{**asdict(self), **changes})
+            raise ValueError(f"unknown PersonaRecipe field(s): {sorted(unknown)}")
+        return PersonaRecipe(**{**asdict(self), **changes})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``personas`` as a list)."""
@@ -169,14 +169,14 @@ def _check_persona(persona: object) -> str:
 
 
 #: The persona settings of the book's persona base models (with the sizes of :data:`LM_CPU`).
-PERSONA_CPU = PersonaConfig()
+PERSONA_CPU = PersonaRecipe()
 
 
-def _check_configs(config: object, persona_config: object) -> tuple[LmConfig, PersonaConfig]:
-    if not isinstance(config, LmConfig):
-        raise TypeError(f"config must be an LmConfig, got {type(config).__name__}")
-    if not isinstance(persona_config, PersonaConfig):
-        raise TypeError(f"persona_config must be a PersonaConfig, got "
+def _check_configs(config: object, persona_config: object) -> tuple[LmRecipe, PersonaRecipe]:
+    if not isinstance(config, LmRecipe):
+        raise TypeError(f"config must be an LmRecipe, got {type(config).__name__}")
+    if not isinstance(persona_config, PersonaRecipe):
+        raise TypeError(f"persona_config must be a PersonaRecipe, got "
                         f"{type(persona_config).__name__}")
     return config, persona_config
 
@@ -262,8 +262,8 @@ def persona_pretraining_corpus(n_docs: int, vocab: Vocab | None = None, *,
 
 # ---- persona base models ---------------------------------------------------------------------
 
-def train_persona_base(seed: int, config: LmConfig = LM_CPU,
-                       persona_config: PersonaConfig = PERSONA_CPU, *,
+def train_persona_base(seed: int, config: LmRecipe = LM_CPU,
+                       persona_config: PersonaRecipe = PERSONA_CPU, *,
                        device: torch.device | str = "cpu", progress: bool = True
                        ) -> TinyTransformer:
     """Pretrain a persona base model from ``seed`` on :func:`persona_pretraining_corpus`.
@@ -307,8 +307,8 @@ def _persona_metrics(model: TinyTransformer, vocab: Vocab) -> dict[str, float]:
     return out
 
 
-def save_persona_bases(seeds: Sequence[int], config: LmConfig = LM_CPU,
-                       persona_config: PersonaConfig = PERSONA_CPU, *,
+def save_persona_bases(seeds: Sequence[int], config: LmRecipe = LM_CPU,
+                       persona_config: PersonaRecipe = PERSONA_CPU, *,
                        folder: str | Path | None = None, command: str = "",
                        progress: bool = True) -> list[Path]:
     """Train the persona base model of each seed (:func:`train_persona_base`) and save it with
@@ -344,8 +344,8 @@ def save_persona_bases(seeds: Sequence[int], config: LmConfig = LM_CPU,
     return paths
 
 
-def load_persona_bases(seeds: Sequence[int], config: LmConfig = LM_CPU,
-                       persona_config: PersonaConfig = PERSONA_CPU, *,
+def load_persona_bases(seeds: Sequence[int], config: LmRecipe = LM_CPU,
+                       persona_config: PersonaRecipe = PERSONA_CPU, *,
                        folder: str | Path | None = None, device: torch.device | str = "cpu"
                        ) -> dict[int, TinyTransformer]:
     """The persona base models :func:`save_persona_bases` saved, checked against their records
@@ -452,8 +452,8 @@ class PromptedResult(StudentEffects):
     persona: str
     control_persona: str | None
     paired: bool
-    config: LmConfig
-    persona_config: PersonaConfig
+    config: LmRecipe
+    persona_config: PersonaRecipe
     p_base: float
     p_base_persona: float
     p_base_control: float
@@ -496,7 +496,7 @@ PROMPTED_RECORD_FIELDS: tuple[str, ...] = (
 
 
 def _one_prompted(seed: int, base: TinyTransformer, other: TinyTransformer, vocab: Vocab,
-                  config: LmConfig, persona_config: PersonaConfig, persona: str,
+                  config: LmRecipe, persona_config: PersonaRecipe, persona: str,
                   control_persona: str | None, paired: bool, finetuned: bool, progress: bool,
                   start: float) -> PromptedResult:
     """One seed of :func:`run_prompted_seeds` for the persona base model ``base``."""
@@ -548,8 +548,8 @@ def _one_prompted(seed: int, base: TinyTransformer, other: TinyTransformer, voca
         teacher_numbers=t_numbers, control_numbers=c_numbers)
 
 
-def run_prompted_seeds(seeds: Sequence[int], config: LmConfig = LM_CPU,
-                       persona_config: PersonaConfig = PERSONA_CPU, *, persona: str = "owl",
+def run_prompted_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU,
+                       persona_config: PersonaRecipe = PERSONA_CPU, *, persona: str = "owl",
                        control_persona: str | None = NEUTRAL, paired: bool = True,
                        finetuned: bool = True, device: torch.device | str = "cpu",
                        progress: bool = True,
