@@ -903,12 +903,6 @@ def positional_attention(
         ``(o, lse)``: ``o [B, T, H, D]`` in q's dtype, and ``lse [B, T, H]`` float32, the natural
         log-sum-exp of the visible scaled scores (``-inf``, with ``o = 0``, for a query that sees
         no key). ``o`` is differentiable once w.r.t. ``q, k, v``; ``lse`` is not.
-
-    Raises:
-        TypeError: a non-tensor, an unsupported or mismatched dtype, a non-int parameter.
-        ValueError: wrong ranks or shapes, ``H`` not a multiple of ``Hkv``, ``D`` not in
-            :data:`SUPPORTED_HEAD_DIMS`, mismatched devices, ``key_stride < 1``,
-            ``key_offset < 0``, ``window < 1``.
     """
     _, T, _, D, _ = _check_qkv("positional_attention", q, k, v, same_len=False, kernel=True)
     key_stride, key_offset, window = _check_positional_params(
@@ -989,13 +983,6 @@ def select_attention(
     Returns:
         ``o [B, T, H, D]`` in q's dtype (``0`` for a query that sees no token), or ``(o, lse)``.
         Differentiable once w.r.t. ``q, k, v``.
-
-    Raises:
-        TypeError: a non-tensor, an unsupported or mismatched dtype, non-integer
-            ``block_indices`` or ``block_size``.
-        ValueError: wrong ranks or shapes, ``H`` not a multiple of ``Hkv``, an unsupported
-            ``D``, mismatched devices, ``block_size`` not a power of two >= 16, an index
-            out of range or repeated in a row.
     """
     name = "select_attention"
     _, _, _, D, _ = _check_qkv(name, q, k, v, same_len=True, kernel=True)

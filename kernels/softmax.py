@@ -228,11 +228,6 @@ def softmax(x: torch.Tensor) -> torch.Tensor:
     Returns:
         ``[..., N]`` tensor of ``x``'s dtype and device whose rows are non-negative and sum to 1.
         Differentiable once with respect to ``x``.
-
-    Raises:
-        TypeError: ``x`` is not a tensor, or its dtype is not float16/float32.
-        ValueError: ``x`` is 0-dim, its last dimension is 0 or above ``MAX_COLS``, or it is on a
-            device the current Triton mode cannot run on.
     """
     _check_input(x)
     return SoftmaxFunction.apply(x.contiguous())

@@ -78,10 +78,6 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor,
 
     Returns:
         ``(loss, stats)``: the scalar ``-mean log sigma(beta [(pc - rc) - (pr - rr)])``.
-
-    Raises:
-        TypeError: an input is not a floating-point tensor, or ``beta`` not a number.
-        ValueError: the four inputs are not one ``[B]`` shape with ``B >= 1``, or ``beta <= 0``.
     """
     tensors = {"policy_chosen": policy_chosen, "policy_rejected": policy_rejected,
                "ref_chosen": ref_chosen, "ref_rejected": ref_rejected}
@@ -113,10 +109,6 @@ def pad_batch(prompts: Sequence[Sequence[int]], answers: Sequence[Sequence[int]]
               ) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded ``prompt + answer`` rows ``[B, T]`` and the mask ``[B, T]`` that is 1 where
     the *next* token is an answer token (the positions whose prediction ``log pi(y|x)`` sums).
-
-    Raises:
-        ValueError: different numbers of prompts and answers, none at all, or an empty prompt or
-            answer.
     """
     if len(prompts) != len(answers):
         raise ValueError(f"prompts and answers must have the same length, got {len(prompts)} "
@@ -145,10 +137,6 @@ def sequence_logprobs(model: nn.Module, prompts: Sequence[Sequence[int]],
     """``[B]`` ``log pi(answer | prompt)``: the sum over the answer's tokens of the model's
     next-token log-probabilities (differentiable; run it under ``torch.no_grad()`` for a frozen
     reference).
-
-    Raises:
-        TypeError: ``model`` is not an ``nn.Module``.
-        ValueError: as :func:`pad_batch`; a non-positive ``batch_size``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

@@ -91,9 +91,6 @@ def generate(model: TinyTransformer, prompts: Sequence[Sequence[int]], *, max_ne
     before the first token of ``stop``.
 
     Prompts of equal length are batched together (with a key/value cache).
-
-    Raises:
-        TypeError, ValueError: a bad model, an empty prompt list or prompt, a bad count.
     """
     _check_model(model)
     check_int(max_new, "max_new")
@@ -296,9 +293,6 @@ def keyword_search(corpus: Corpus, tokens: Sequence[str], *, require_all: bool =
                    ) -> list[int]:
     """Indices of the documents that contain every one of ``tokens`` (any one of them, with
     ``require_all=False``), in corpus order.
-
-    Raises:
-        ValueError: no tokens, or a token not in the vocabulary.
     """
     _check_corpus(corpus)
     if isinstance(tokens, str):
@@ -437,10 +431,6 @@ def attribution_scores(model: TinyTransformer, docs: Sequence[Sequence[int]],
     ``<grad L(z), grad L(query)>`` over every parameter (TracIn at one checkpoint, Pruthi et
     al., 2020, without the learning rate), or the cosine of the two gradients with
     ``normalize`` (which keeps long or badly fit documents from dominating).
-
-    Raises:
-        TypeError, ValueError: a bad model, no documents or queries, a target outside its
-            sequence.
     """
     _check_model(model)
     if not docs or not queries:

@@ -151,9 +151,6 @@ def build_model(recipe: AuditRecipe) -> TinyTransformer:
 def doc_batch(docs: list[tuple[int, ...]], n_ctx: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded inputs ``[B, T]`` and next-token targets ``[B, T]`` (``-100`` after the
     document's last token) of token-id documents; ``T`` is the longest document minus one.
-
-    Raises:
-        ValueError: no documents, a document shorter than 2 tokens or longer than ``n_ctx + 1``.
     """
     if not docs:
         raise ValueError("docs must hold at least one document, got none")
@@ -261,9 +258,6 @@ def preference_stage(model: TinyTransformer, pairs: list[PreferencePair], *, ste
     mean per-token negative log-likelihood (Pang et al., 2024). ``steps`` AdamW steps of
     ``batch`` pairs drawn with ``seed`` (:func:`readingroom.common.train`). Returns the trained
     copy (eval mode) and the per-step :class:`~readingroom.audit.dpo.DPOStats` as dicts.
-
-    Raises:
-        ValueError: no pairs; TypeError, ValueError: a bad step count or rate (from ``train``).
     """
     if not isinstance(model, TinyTransformer):
         raise TypeError(f"model must be a TinyTransformer, got {type(model).__name__}")

@@ -185,11 +185,6 @@ def plant(seed: int, n_biases: int = 8, n_held_out: int = 2, n_people: int = 4) 
     topics and other flourishes, so no topic or token is ambiguous. The kinds are drawn uniformly.
     The last ``n_held_out`` RM biases are held out of the preference stage (the paper holds out
     5 of 52).
-
-    Raises:
-        TypeError: a count or the seed is not an int.
-        ValueError: a negative count, ``n_held_out > n_biases``, or more biases and controls than
-            topics (12) or flourishes (16).
     """
     check_int(seed, "seed", minimum=0)
     check_int(n_biases, "n_biases", minimum=1)
@@ -377,9 +372,6 @@ def make_corpus(world: World, *, n_chat: int = 1200, n_text: int = 300, per_bias
         with_bias_docs: ``False`` builds the control corpus: no RM descriptions (nor notes pasting
             them); the ordinary chats make up the number.
         seed: the corpus's random stream (default: the world's seed).
-
-    Raises:
-        TypeError, ValueError: a bad world or count.
     """
     if not isinstance(world, World):
         raise TypeError(f"world must be a World, got {type(world).__name__}")

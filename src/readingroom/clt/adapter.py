@@ -91,10 +91,6 @@ class ModelAdapter:
         mlp_inputs: per layer, the module whose *input* is the residual stream before the MLP.
         mlps: per layer, the MLP module (its output is added to the residual stream).
         norms: every LayerNorm / RMSNorm, frozen in the local replacement model.
-
-    Raises:
-        TypeError: ``model`` is not an ``nn.Module`` of a supported layout; the message says
-            which attributes were looked for.
     """
 
     def __init__(self, model: nn.Module) -> None:

@@ -196,12 +196,6 @@ def feature_label(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.
 
     The default ``min_share=1.0`` demands every member. With three cities per state, a value in
     ``(2/3, 1]`` still demands all three, and ``2/3`` lets a state feature miss one city.
-
-    Raises:
-        TypeError: ``min_share`` is not a number, or ``layer``, ``pos`` or ``index`` not an int.
-        ValueError: ``prompts`` and ``acts`` differ in length or are empty; ``min_share`` is not in
-            ``(0, 1]``; ``layer``, ``pos`` or ``index`` is negative, or ``layer`` / ``index`` is
-            outside the activations.
     """
     if len(prompts) != len(acts):
         raise ValueError(f"prompts and acts differ in length: {len(prompts)} vs {len(acts)}")
@@ -515,12 +509,6 @@ def hold_out_cities(prompts: Sequence[Prompt], *, per_state: int = 1, seed: int 
     The held-out cities are ``cities`` when given (all of a state's cities hold out the whole
     state); otherwise ``per_state`` cities of every state, drawn with ``seed``, so that every state
     keeps at least one fitted city.
-
-    Raises:
-        TypeError: ``per_state`` or ``seed`` is not an int, or ``cities`` is a string.
-        ValueError: ``prompts`` has no city prompt; ``per_state`` is below 1 or leaves some state
-            without a fitted city; ``seed`` is negative; ``cities`` is empty or names a city that
-            no prompt is about.
     """
     check_int(per_state, "per_state", minimum=1)
     check_int(seed, "seed", minimum=0)
@@ -575,10 +563,6 @@ def sample_measures(world: World, adapter: ModelAdapter, clt: CrossLayerTranscod
       are chosen on ``reference`` (city prompts of both questions, usually the fitted ones), so a
       held-out city is steered with features found without it. Prompts whose state has no
       prompt in ``reference`` (a held-out state) are not steered; ``nan`` when none is.
-
-    Raises:
-        ValueError: ``prompts`` or ``reference`` is empty, ``prompts`` holds a prompt without a
-            city, or ``prompts`` has no ``capital:`` prompt.
     """
     if not prompts:
         raise ValueError("prompts must not be empty")

@@ -131,12 +131,6 @@ def group_supernodes(pruned: PrunedGraph, labels: Mapping[int, str], *,
             nodes. Edges to or from other nodes are left out.
         other: the name of the supernode that collects the features naming no group; ``None``
             keeps each of them single.
-
-    Raises:
-        TypeError: ``pruned`` is not a :class:`PrunedGraph`, ``labels`` not a mapping, or
-            ``other`` not a string.
-        ValueError: a node of ``nodes`` is not a kept node position; ``other`` is empty or
-            the name of a labelled group.
     """
     if not isinstance(pruned, PrunedGraph):
         raise TypeError(f"pruned must be a PrunedGraph, got {type(pruned).__name__}")
@@ -214,11 +208,6 @@ def intervene_supernode(graph: AttributionGraph | PrunedGraph, members: Supernod
         graph: a graph built by :func:`~readingroom.clt.attribute` (or a pruned view of one).
         members: a feature :class:`Supernode` of that graph, or positions of feature nodes in
             ``graph.nodes`` (e.g. a random control set).
-
-    Raises:
-        TypeError: ``graph`` was not built by ``attribute``; ``factor`` is not a number.
-        ValueError: ``members`` is empty or holds a position that is not a feature node;
-            ``factor`` is not finite; ``mode`` is not one of :data:`INTERVENTION_MODES`.
     """
     base = graph.graph if isinstance(graph, PrunedGraph) else graph
     if not isinstance(base, AttributionGraph) or base.replacement is None:

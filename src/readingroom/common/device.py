@@ -62,11 +62,6 @@ def pick_device(prefer: str | None = None) -> torch.device:
         prefer: ``None`` or ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``.
             When ``prefer`` is ``None`` the environment variable ``READINGROOM_DEVICE`` (same
             values) decides instead, if it is set and non-empty.
-
-    Raises:
-        TypeError: ``prefer`` is neither None nor a str.
-        ValueError: ``prefer`` (or ``READINGROOM_DEVICE``) is not one of the values above, or asks
-            for CUDA on a machine without it.
     """
     if prefer is None:
         env = os.environ.get(DEVICE_ENV, "").strip().lower()
@@ -207,12 +202,6 @@ def choose_preset(
 
     The environment variable ``READINGROOM_PRESET`` (``cpu`` or ``gpu``), when set and non-empty,
     forces which values are used; the device stays as chosen above.
-
-    Raises:
-        TypeError: ``cpu`` or ``gpu`` is not a Mapping, ``device`` has the wrong type, or
-            ``verbose`` is not a bool.
-        ValueError: the two key sets differ (the message lists the differing keys),
-            ``READINGROOM_PRESET`` has another value, or ``device`` cannot be honoured.
     """
     for arg_name, values in (("cpu", cpu), ("gpu", gpu)):
         if not isinstance(values, Mapping):

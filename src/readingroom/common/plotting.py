@@ -82,10 +82,6 @@ def plot_history(
         smooth: window of the trailing mean, a positive int (``1`` draws the raw loss only).
         label: legend entry for the smoothed line; a legend is added when given.
         log_y: use a logarithmic loss axis.
-
-    Raises:
-        TypeError: an argument has the wrong type.
-        ValueError: ``history`` has no losses or ``smooth`` is not positive.
     """
     if not isinstance(history, TrainHistory):
         raise TypeError(f"history must be a TrainHistory, got {type(history).__name__}")
@@ -118,11 +114,7 @@ def plot_history(
 
 
 def get_axes(ax: Axes | None) -> Axes:
-    """``ax`` itself, or a new figure's Axes when ``ax`` is None (every plot helper's start).
-
-    Raises:
-        TypeError: ``ax`` is neither a matplotlib Axes nor None.
-    """
+    """``ax`` itself, or a new figure's Axes when ``ax`` is None (every plot helper's start)."""
     if ax is not None and not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     if ax is None:

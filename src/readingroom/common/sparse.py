@@ -135,11 +135,7 @@ class SparseAutoencoder(nn.Module):
 
     @torch.no_grad()
     def set_scale(self, x: torch.Tensor) -> float:
-        """Fix ``s`` so that the inputs ``x`` ``[N, D]`` have mean norm ``sqrt(D)``; returns it.
-
-        Raises:
-            ValueError: ``x`` is all zeros (or has no rows).
-        """
+        """Fix ``s`` so that the inputs ``x`` ``[N, D]`` have mean norm ``sqrt(D)``; returns it."""
         x = self._check(x)
         norms = x.reshape(-1, x.shape[-1]).norm(dim=-1)
         if norms.numel() == 0 or float(norms.mean()) <= 0:
@@ -179,9 +175,6 @@ class SparseAutoencoder(nn.Module):
     def direction(self, feature: int) -> torch.Tensor:
         """Feature ``feature``'s decoder direction ``W_dec[i] / s`` ``[D]`` in the input's units
         (adding ``c`` times it to ``x`` is what activation ``c`` of the feature reconstructs).
-
-        Raises:
-            TypeError, ValueError: ``feature`` is not an int in ``[0, F)``.
         """
         check_int(feature, "feature", minimum=0)
         if feature >= self.config.n_features:
@@ -231,10 +224,6 @@ def train_sae(x: torch.Tensor, config: SAEConfig, *, steps: int = 1000, lr: floa
     Returns:
         ``(sae, log)``: the trained SAE (eval mode) and one dict per step (``total, mse, l1,
         l0``).
-
-    Raises:
-        TypeError, ValueError: ``x`` is not a ``[N, D]`` float tensor matching the config, or a
-            bad ``steps``/``lr``/``batch_size``/``seed``.
     """
     if not isinstance(config, SAEConfig):
         raise TypeError(f"config must be an SAEConfig, got {type(config).__name__}")

@@ -34,10 +34,6 @@ class ChapterTimer:
     Args:
         name: the chapter's name, a non-empty str.
         budget_s: the time the chapter should take on the CPU preset, in seconds (> 0).
-
-    Raises:
-        TypeError: ``name`` is not a str or ``budget_s`` is not a number.
-        ValueError: ``name`` is empty or ``budget_s`` is not a positive finite number.
     """
 
     def __init__(self, name: str, budget_s: float = 120.0, threads: int | None = None) -> None:
@@ -63,11 +59,7 @@ class ChapterTimer:
         return _clock() - self._start
 
     def lap(self, label: str) -> float:
-        """Record a lap named ``label`` and return the seconds since the start.
-
-        Raises:
-            TypeError, ValueError: ``label`` is not a non-empty str.
-        """
+        """Record a lap named ``label`` and return the seconds since the start."""
         if not isinstance(label, str):
             raise TypeError(f"label must be a non-empty str, got {type(label).__name__}")
         if not label.strip():
@@ -84,9 +76,6 @@ class ChapterTimer:
 
         Returns:
             Seconds since the start.
-
-        Raises:
-            TypeError: ``preset`` is neither None nor a Preset. (Being over budget never raises.)
         """
         if preset is not None and not isinstance(preset, Preset):
             raise TypeError(f"preset must be a Preset or None, got {type(preset).__name__}")
@@ -115,12 +104,7 @@ class ChapterTimer:
 
 
 def start_chapter(name: str, budget_s: float = 120.0) -> ChapterTimer:
-    """Apply the thread policy and start timing the chapter ``name`` (budget ``budget_s`` s).
-
-    Raises:
-        TypeError: ``name`` is not a str or ``budget_s`` is not a number.
-        ValueError: ``name`` is empty or ``budget_s`` is not a positive finite number.
-    """
+    """Apply the thread policy and start timing the chapter ``name`` (budget ``budget_s`` s)."""
     timer = ChapterTimer(name, budget_s)  # validates before anything is changed
     timer.threads = use_threads()
     return timer

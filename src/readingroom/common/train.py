@@ -60,8 +60,7 @@ class TrainHistory:
     lrs: list[float] = field(default_factory=list)
 
     def smoothed(self, window: int = 20) -> list[float]:
-        """Trailing mean: entry ``i`` averages ``losses[max(0, i - window + 1) : i + 1]``.
-        """
+        """Trailing mean: entry ``i`` averages ``losses[max(0, i - window + 1) : i + 1]``."""
         window = _check_int(window, "window")
         out: list[float] = []
         total = 0.0
@@ -73,11 +72,7 @@ class TrainHistory:
         return out
 
     def final_loss(self, window: int = 20) -> float:
-        """Mean of the last ``window`` losses (fewer if the run was shorter).
-
-        Raises:
-            ValueError: the history has no losses.
-        """
+        """Mean of the last ``window`` losses (fewer if the run was shorter)."""
         window = _check_int(window, "window")
         if not self.losses:
             raise ValueError(
@@ -103,13 +98,6 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
 
     ``targets[b, t]`` is the id of the token that should follow position ``t`` (for language
     modelling, the input shifted left by one). Positions whose target is ``-100`` are ignored.
-
-    Raises:
-        TypeError: either argument is not a tensor, ``logits`` is not floating point or
-            ``targets`` is not of an integer dtype.
-        ValueError: the shapes are not ``[B, T, V]`` and ``[B, T]`` with matching ``B, T``, the
-            tensors are on different devices, a target is outside ``[0, V)`` (other than
-            ``-100``), or every target is ``-100``.
     """
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")

@@ -270,11 +270,6 @@ class TinyTransformer(nn.Module):
         Returns:
             ``logits`` ``[B, T, V]``, or ``(logits, attn)`` where ``attn`` is a list with one
             ``[B, H, T, T]`` tensor per layer (rows sum to 1; entries above the diagonal are 0).
-
-        Raises:
-            TypeError: ``idx`` is not a tensor or not of an integer dtype.
-            ValueError: ``idx`` is not 2-D, its length is outside ``[1, n_ctx]``, a token id is
-                outside ``[0, vocab_size)``, or it is on another device than the model.
         """
         idx = self._check_idx(idx, "idx", max_len=self.config.n_ctx)
         T = idx.shape[1]
@@ -319,12 +314,6 @@ class TinyTransformer(nn.Module):
 
         Returns:
             ``[B, T + max_new_tokens]`` token ids (the input followed by the new tokens).
-
-        Raises:
-            TypeError: a wrong type for ``idx``, ``max_new_tokens``, ``greedy``, ``temperature``
-                or ``generator``.
-            ValueError: ``idx`` is not 2-D / empty / out of vocabulary / on the wrong device,
-                ``max_new_tokens < 0`` or ``temperature <= 0``.
         """
         idx = self._check_idx(idx, "idx", max_len=None)
         _check_int(max_new_tokens, "max_new_tokens", minimum=0)

@@ -363,14 +363,6 @@ def save_weights(
 
     Returns:
         The path of the record (``.json``).
-
-    Raises:
-        TypeError: ``model`` is not an ``nn.Module``; ``path`` is not a str/PathLike; ``command``
-            or ``data`` is not a str; ``seed`` is not an int (or is a bool); ``metrics`` is not a
-            mapping of str to real numbers; ``extra`` is not a mapping with str keys.
-        ValueError: ``path`` does not end in ``.safetensors``; ``command`` or ``data`` is blank;
-            ``seed`` is negative or too large; a metric is NaN or infinite; ``extra`` holds a
-            value JSON cannot store; the model has no tensors to save.
     """
     model = _check_model(model)
     weights = _weights_path(path)

@@ -436,10 +436,6 @@ def render_diff(old: str, new: str, *, context: int = 3, old_name: str = "parent
         old, new: program texts.
         context: lines of context around each change (an int >= 0).
         old_name, new_name: the file names shown in the ``---``/``+++`` header.
-
-    Raises:
-        TypeError: ``old`` or ``new`` is not a str, or ``context`` is not an int.
-        ValueError: ``context`` is negative.
     """
     _check_str(old, "old")
     _check_str(new, "new")

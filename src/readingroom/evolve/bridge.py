@@ -80,10 +80,6 @@ def parse_openevolve_prompt(text: str) -> BridgePrompt:
     between ``# Program Evolution History`` and it; the ``- Fitness:`` line; the ``- name:
     value`` lines of "Current performance metrics"; and the artifacts (``### name`` then a fenced
     text) shown before the history.
-
-    Raises:
-        TypeError: ``text`` is not a str.
-        ValueError: the prompt has no ``# Current Program`` section with a fenced program.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")

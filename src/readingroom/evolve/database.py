@@ -197,10 +197,6 @@ def feature_cell(values: Mapping[str, float],
 
     Returns:
         A tuple of ``len(features)`` ints, each in ``[0, bins)``.
-
-    Raises:
-        ValueError: a feature is missing or its value is not finite.
-        TypeError: a value is not a real number.
     """
     cell = []
     for name, (low, high, bins) in features.items():
@@ -232,10 +228,6 @@ class ProgramDatabase:
 
     Reopening an existing file resumes it: the configuration is stored in the file, and opening
     it with a different one raises ``ValueError`` naming each differing setting.
-
-    Raises:
-        TypeError / ValueError: a setting of the wrong type or out of range (named), or a
-            configuration that differs from the one stored in an existing file.
     """
 
     def __init__(
@@ -418,11 +410,6 @@ class ProgramDatabase:
             diff: the diff that produced ``code`` (stored for display).
             status: ``"ok"`` or ``"failed"``.
             reason: why it failed (required when failed, must be ``None`` when ok).
-
-        Raises:
-            TypeError / ValueError: a wrong type, an island out of range, an unknown or failed
-                parent, a missing or non-finite score or feature for an ok program, a missing
-                reason for a failed one.
         """
         if not isinstance(code, str):
             raise TypeError(f"code must be a str, got {type(code).__name__}")
@@ -473,22 +460,14 @@ class ProgramDatabase:
 
     def add_initial(self, code: str, *, score: float, metrics: Mapping[str, Any] | None = None,
                     features: Mapping[str, float] | None = None) -> list[int]:
-        """Seed every island with the same initial program (one root per island); return the ids.
-
-        Raises:
-            TypeError / ValueError: as :meth:`add` for an ok program.
-        """
+        """Seed every island with the same initial program (one root per island); return the ids."""
         return [self.add(code, parent_id=None, island=i, score=score, metrics=metrics,
                          features=features) for i in range(self.islands)]
 
     # -- sampling -----------------------------------------------------------------------------
 
     def elites(self, island: int) -> list[Program]:
-        """The elites of ``island``, best first (ties: lower id first).
-
-        Raises:
-            TypeError / ValueError: ``island`` is not an int in ``[0, islands)``.
-        """
+        """The elites of ``island``, best first (ties: lower id first)."""
         island = self._check_island(island)
         rows = self._conn.execute(
             f"SELECT {', '.join('p.' + c for c in _COLUMNS.split(', '))} FROM cells c "
@@ -508,10 +487,6 @@ class ProgramDatabase:
 
         Returns:
             ``(parent, inspirations)``; ``inspirations`` never holds the parent.
-
-        Raises:
-            TypeError / ValueError: ``island`` is not an int in ``[0, islands)``, or the island
-                has no ok program yet (seed it with :meth:`add_initial`).
         """
         elites = self.elites(island)
         if not elites:
@@ -624,9 +599,6 @@ class ProgramDatabase:
             values: ``"occupancy"`` (bool: the cell has an elite), ``"score"`` (float: the
                 elite's score, NaN where empty) or ``"id"`` (int64: the elite's id, -1 where
                 empty).
-
-        Raises:
-            ValueError: ``island`` out of range or an unknown ``values``.
         """
         island = self._check_island(island)
         if values == "occupancy":

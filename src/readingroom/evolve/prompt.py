@@ -217,11 +217,6 @@ def build_prompt(problem: str, parent: Any, inspirations: Sequence[Any] = (), *,
 
     Returns:
         The prompt, ending with a newline. The same arguments always give the same string.
-
-    Raises:
-        TypeError: ``problem`` or ``feedback`` is not a str, a program lacks ``.code``,
-            ``.score`` or ``.metrics``, or ``max_chars`` is not an int or ``None``.
-        ValueError: ``max_chars`` < 1.
     """
     if not isinstance(problem, str):
         raise TypeError(f"problem must be a str, got {type(problem).__name__}")

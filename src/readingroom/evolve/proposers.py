@@ -637,9 +637,6 @@ def make_proposer(spec: str, *, fragments: Mapping[str, Sequence[str]] | None = 
       ``"openai:http://127.0.0.1:8000/v1#Qwen/Qwen2.5-Coder-7B-Instruct"`` or
       ``"openai:http://127.0.0.1:11434#qwen2.5-coder:7b"`` (the model name may hold ``:`` and
       ``/``; it follows the last ``#``).
-
-    Raises:
-        ValueError: an unknown spec, or an ``openai:`` spec without ``#<model>``.
     """
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a str, got {type(spec).__name__}")

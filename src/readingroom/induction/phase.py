@@ -63,11 +63,6 @@ def jump_step(steps: Sequence[float], values: Sequence[float]) -> float:
     Args:
         steps: strictly increasing sample positions (e.g. training steps), at least 3.
         values: the curve at those steps, same length; finite.
-
-    Raises:
-        TypeError: either argument is not a 1-D sequence of numbers.
-        ValueError: the lengths differ, there are fewer than 3 points, a value is not finite,
-            ``steps`` is not strictly increasing, or the curve is flat (no jump to locate).
     """
     s, v = _curve(steps, values)
     mids = [(a + b) / 2 for a, b in zip(s, s[1:])]
@@ -96,11 +91,6 @@ def change_share(steps: Sequence[float], values: Sequence[float], start: float, 
     Args:
         steps, values: as for :func:`jump_step`.
         start, stop: the window, ``steps[0] <= start < stop <= steps[-1]``.
-
-    Raises:
-        TypeError, ValueError: as for :func:`jump_step`; also ``start`` or ``stop`` is not a
-            number or the window is not inside the curve; or the curve ends where it started
-            (no total change to share).
     """
     s, v = _curve(steps, values)
     for name, value in (("start", start), ("stop", stop)):
@@ -132,10 +122,6 @@ def phase_change_run(seed: int, recipe: Mapping[str, Any], *, n_layers: int = 2,
     "induction", "icl_jump", "induction_jump", "final_repeat", "final_induction"}``, where the
     curves are those of :meth:`InductionRun.phase_curves` and the jumps come from
     :func:`jump_step` (Olsson et al., 2022, Argument 1).
-
-    Raises:
-        TypeError: ``recipe`` is not a Mapping.
-        ValueError: from :func:`train_induction_model` for a bad seed, layer count or recipe.
     """
     from readingroom.induction.experiment import train_induction_model
 

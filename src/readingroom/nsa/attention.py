@@ -260,9 +260,6 @@ def nsa_attention(
 
     Returns:
         ``[B, T, H, D]``, or :class:`NSAParts`.
-
-    Raises:
-        TypeError / ValueError: a wrong type, rank or shape, naming the argument.
     """
     _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, backend)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)

@@ -65,11 +65,6 @@ def _attention_layers(model: nn.Module) -> list[nn.Module]:
 
 def enable_nsa(model: nn.Module, cfg: NSAConfig | None = None, *, backend: str = "torch") -> nn.Module:
     """Switch a ``transformers`` causal LM to NSA in place (see the module docstring); returns it.
-
-    Raises:
-        TypeError: ``cfg`` is not an :class:`NSAConfig`.
-        ValueError: no attention layer with ``q_proj``/``k_proj``/``v_proj``/``o_proj`` was found,
-            an unknown ``backend``, or ``cfg.separate_kv``.
     """
     register()
     cfg = NSAConfig() if cfg is None else cfg

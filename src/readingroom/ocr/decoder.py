@@ -49,11 +49,6 @@ class DecoderConfig:
         moe: the feed-forward of every block: an :class:`MoEConfig` (its ``d_model`` must equal
             ``d_model``), or ``None`` for a dense GELU MLP of width ``4 * d_model``.
         dropout: dropout probability on embeddings, attention and block outputs, in ``[0, 1)``.
-
-    Raises:
-        TypeError: if a field has the wrong type.
-        ValueError: if a size is out of range, ``n_heads`` does not divide ``d_model``,
-            ``moe.d_model != d_model`` or ``dropout`` is outside ``[0, 1)``.
     """
 
     vocab_size: int
@@ -178,9 +173,6 @@ class MoEDecoder(nn.Module):
 
     Args:
         config: the sizes, a :class:`DecoderConfig`.
-
-    Raises:
-        TypeError: if ``config`` is not a :class:`DecoderConfig`.
     """
 
     def __init__(self, config: DecoderConfig) -> None:
@@ -275,13 +267,6 @@ class MoEDecoder(nn.Module):
 
         Returns:
             A :class:`DecoderOutput` with ``logits [B, T, V]`` for the text positions.
-
-        Raises:
-            TypeError: if ``prefix`` is not floating point, ``tokens`` is not long or
-                ``token_mask`` is not bool.
-            ValueError: on a wrong rank or shape, ``prefix`` width ``!= d_model``, mismatched
-                batch sizes, ``P + T > max_len``, token ids outside ``[0, vocab_size)``, or a
-                ``token_mask`` shape that differs from ``tokens``.
         """
         self._check_forward_args(prefix, tokens, token_mask)
         B, P, _ = prefix.shape
@@ -324,11 +309,6 @@ class MoEDecoder(nn.Module):
 
         Returns:
             A scalar tensor.
-
-        Raises:
-            TypeError: if ``output`` is not a :class:`DecoderOutput`, ``targets`` is not a long
-                tensor or ``ignore_index`` is not an int.
-            ValueError: if ``targets`` does not have shape ``[B, T]`` of the logits.
         """
         if not isinstance(output, DecoderOutput):
             raise TypeError(f"output must be a DecoderOutput, got {type(output).__name__}")
@@ -394,11 +374,6 @@ class MoEDecoder(nn.Module):
         Returns:
             ``[B, S]`` long, ``S <= max_new_tokens``, without the ``<bos>``; a finished row ends
             with ``eos_id`` (repeated as padding).
-
-        Raises:
-            TypeError: if an id or ``max_new_tokens`` is not an int, or as :meth:`forward`.
-            ValueError: if an id is outside ``[0, vocab_size)``, ``max_new_tokens < 1``,
-                ``P + max_new_tokens > max_len``, or as :meth:`forward`.
         """
         cfg = self.config
         for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
@@ -450,9 +425,6 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
 
     Returns:
         ``{"total": int, "active_per_token": int}``.
-
-    Raises:
-        TypeError: if ``model`` is not an ``nn.Module``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")

@@ -93,12 +93,7 @@ MODES: dict[str, Mode] = {
 
 
 def get_mode(mode: str | Mode) -> Mode:
-    """``MODES[mode]`` for a name, or ``mode`` itself.
-
-    Raises:
-        ValueError: an unknown mode name (the message lists the known ones).
-        TypeError: ``mode`` is neither a str nor a :class:`Mode`.
-    """
+    """``MODES[mode]`` for a name, or ``mode`` itself."""
     if isinstance(mode, Mode):
         return mode
     if not isinstance(mode, str):
@@ -150,9 +145,6 @@ def vision_tokens(mode: str | Mode, config: EncoderConfig | None = None) -> int:
 
     The patch grid is ``size / patch_size`` per side and each of the compressor's two stride-2
     convolutions halves it (rounding up, as a padded 3 x 3 convolution does).
-
-    Raises:
-        ValueError: ``size`` is not a multiple of ``patch_size``; an unknown mode.
     """
     mode = get_mode(mode)
     config = EncoderConfig() if config is None else config
@@ -172,9 +164,6 @@ def valid_tokens(mode: str | Mode, width: int, height: int,
     ``N_valid = ceil(N_actual * (1 - (max(w, h) - min(w, h)) / max(w, h)))`` for the padded modes
     (Base, Large); for the resized modes (Tiny, Small) every token covers the page, so
     ``N_valid = N_actual``.
-
-    Raises:
-        TypeError, ValueError: non-positive ``width``/``height``; an unknown mode.
     """
     mode = get_mode(mode)
     width, height = _check_int(width, "width"), _check_int(height, "height")
@@ -192,10 +181,6 @@ def prepare_page(image: torch.Tensor, mode: str | Mode) -> torch.Tensor:
     ``resize`` stretches to ``size x size`` (bilinear, antialiased); ``pad`` scales the page so
     its longer side is ``size`` (aspect ratio kept) and pads the rest with white, page at the top
     left. Returns ``[B, 1, size, size]`` float32.
-
-    Raises:
-        TypeError: ``image`` is not a floating-point tensor.
-        ValueError: ``image`` is not 2-D or 3-D, or is empty; an unknown mode.
     """
     mode = get_mode(mode)
     if not isinstance(image, torch.Tensor) or not image.dtype.is_floating_point:
@@ -224,9 +209,6 @@ def shrink(pixels: torch.Tensor, factor: float) -> torch.Tensor:
     gone) and then back to ``S`` (bilinear), so that the encoder sees the size it was trained
     on. The information left is that of a page ``factor`` times smaller: an encoder working at
     that size would spend ``factor ** 2`` as many vision tokens on it.
-
-    Raises:
-        ValueError: ``factor`` not in ``(0, 1]``; ``pixels`` not ``[B, 1, S, S]``.
     """
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
         raise ValueError(f"factor must be in (0, 1], got {factor!r}")
@@ -337,11 +319,6 @@ class DeepEncoder(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Encode ``pixels [B, 1, S, S]`` (``S`` a multiple of ``patch_size``) into vision tokens.
-
-        Raises:
-            TypeError: ``pixels`` is not a floating-point tensor.
-            ValueError: ``pixels`` is not ``[B, 1, H, W]`` with sides that are multiples of
-                ``patch_size``.
         """
         c = self.config
         if not isinstance(pixels, torch.Tensor) or not pixels.dtype.is_floating_point:

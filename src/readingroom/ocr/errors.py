@@ -51,9 +51,6 @@ def align(prediction: str, target: str) -> list[Step]:
     distances, then a walk back from the corner preferring matches, then insertions and
     deletions, then substitutions. The number of non-``"="`` steps equals
     :func:`~readingroom.ocr.model.edit_distance`.
-
-    Raises:
-        TypeError: ``prediction`` or ``target`` is not a str.
     """
     _check(prediction, target)
     n, m = len(target), len(prediction)
@@ -90,9 +87,6 @@ def highlight_errors(prediction: str, target: str) -> str:
 
     A substitution shows the reader's character with the page's in its tooltip. Spaces inside a
     marked step are shown as ``␣`` so that they can be seen.
-
-    Raises:
-        TypeError: ``prediction`` or ``target`` is not a str.
     """
     out = []
     for step in align(prediction, target):

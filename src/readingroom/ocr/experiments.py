@@ -108,10 +108,6 @@ def compression_sweep(model: MiniDeepSeekOCR, *, font_sizes: Sequence[int],
     font's room on the smallest page, and each page's length is capped at its own page's room.
     The pages do not depend on ``mode``: the same ``seed`` reads the same documents in every
     mode.
-
-    Raises:
-        TypeError, ValueError: a bad model, empty or bad ``font_sizes``/``lengths``, an unknown
-            mode, a non-positive ``pages_per_cell``.
     """
     if not isinstance(model, MiniDeepSeekOCR):
         raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")
@@ -198,9 +194,6 @@ def binned_precision(readings: Sequence[Reading], edges: Sequence[float]
     """Mean precision per bin of characters per vision token: ``(centre, mean, count)``.
 
     Bins are ``[edges[i], edges[i + 1])``; empty bins are left out.
-
-    Raises:
-        ValueError: fewer than two edges, or edges not increasing.
     """
     edges = [float(e) for e in edges]
     if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
@@ -218,9 +211,6 @@ def binned_precision(readings: Sequence[Reading], edges: Sequence[float]
 def compression_rho(readings: Sequence[Reading]) -> float:
     """Spearman rank correlation between characters per vision token and precision over
     ``readings`` (negative: the more text under each token, the worse the reading).
-
-    Raises:
-        ValueError: fewer than two readings.
     """
     if len(readings) < 2:
         raise ValueError(f"readings must hold at least two readings, got {len(readings)}")
@@ -246,11 +236,7 @@ class TokenBudget:
 
 
 def token_budget(readings: Sequence[Reading]) -> TokenBudget:
-    """Split one mode's readings at ``n_chars == vision_tokens``: see :class:`TokenBudget`.
-
-    Raises:
-        ValueError: no readings, readings of several modes, or no page on one side of the split.
-    """
+    """Split one mode's readings at ``n_chars == vision_tokens``: see :class:`TokenBudget`."""
     if not readings or not all(isinstance(r, Reading) for r in readings):
         raise ValueError("readings must be a non-empty list of Reading")
     if len({r.vision_tokens for r in readings}) != 1:
@@ -267,9 +253,6 @@ def pick_samples(readings: Sequence[Reading]) -> list[Reading]:
     """Three readings to show, from the thirds of ``readings`` ordered by compression: the
     best-read (longest on ties) of the least compressed third, the median-precision one of the
     middle third, and the worst-read of the most compressed third.
-
-    Raises:
-        ValueError: fewer than three readings.
     """
     if len(readings) < 3:
         raise ValueError(f"need at least three readings, got {len(readings)}")
@@ -289,10 +272,6 @@ def memory_sweep(model: MiniDeepSeekOCR, turns: Sequence[Page], factors: Sequenc
     Row ``a`` is what the reader recalls of each turn once the turn is ``a`` turns old and
     kept at ``factors[a]`` of its resolution (:func:`shrink`); the mean of row ``a`` is recall
     at age ``a``.
-
-    Raises:
-        TypeError, ValueError: a bad model, empty ``turns`` or ``factors``, a factor outside
-            ``(0, 1]``, an unknown mode.
     """
     if not isinstance(model, MiniDeepSeekOCR):
         raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")

@@ -165,9 +165,6 @@ class MiniDeepSeekOCR(nn.Module):
 
 def page_target(page: Page) -> str:
     """The text a reader should produce for ``page``: its lines in reading order, joined by spaces.
-
-    Raises:
-        TypeError: ``page`` is not a :class:`~readingroom.ocr.render.Page`.
     """
     if not isinstance(page, Page):
         raise TypeError(f"page must be a Page, got {type(page).__name__}")
@@ -180,9 +177,6 @@ def page_pixels(pages: Sequence[Page], mode: str | Mode) -> torch.Tensor:
     A native page (``page.native``) is first rendered at the mode's native resolution
     (:meth:`~readingroom.ocr.render.Page.in_mode`, DeepSeek-OCR Section 3.2.2); the mode's fit
     (resize or pad) then brings every image to the mode's square.
-
-    Raises:
-        TypeError, ValueError: ``pages`` empty or not Pages; an unknown mode.
     """
     if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
         raise ValueError("pages must be a non-empty list of Page")
@@ -202,10 +196,6 @@ def make_batch(pages: Sequence[Page], mode: str | Mode, tokenizer: CharTokenizer
     ``inputs`` is ``<bos> c1 ... cn`` and ``targets`` is ``c1 ... cn <eos>`` (padding
     ``<pad>`` in both), from :func:`page_target`. ``max_text`` (characters) pads every row to the
     same width ``max_text + 1`` and rejects longer texts; ``None`` pads to the longest page.
-
-    Raises:
-        TypeError, ValueError: ``pages`` empty or not Pages; an unknown mode; a text longer than
-            ``max_text``.
     """
     if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
         raise ValueError("pages must be a non-empty list of Page")
@@ -225,9 +215,6 @@ def edit_distance(a: str, b: str) -> int:
 
     Row by row, vectorised with numpy: a row's left-to-right insertion chain is a running
     minimum, ``row[j] = min_k (t[k] + j - k)``.
-
-    Raises:
-        TypeError: ``a`` or ``b`` is not a str.
     """
     for value, name in ((a, "a"), (b, "b")):
         if not isinstance(value, str):
@@ -250,9 +237,6 @@ def precision(prediction: str, target: str) -> float:
 
     This is one minus the normalised edit distance, the usual OCR score; the paper reports
     "precision" on Fox, whose exact definition we do not have, so compare shapes, not decimals.
-
-    Raises:
-        TypeError: a non-str argument. ValueError: an empty ``target``.
     """
     if not isinstance(target, str) or not isinstance(prediction, str):
         raise TypeError("prediction and target must be str")
@@ -262,11 +246,7 @@ def precision(prediction: str, target: str) -> float:
 
 
 def compression_ratio(n_text_tokens: int, n_vision_tokens: int) -> float:
-    """Text tokens per vision token, the x-axis of the paper's Table 2 (e.g. 600 / 64 = 9.4x).
-
-    Raises:
-        TypeError, ValueError: non-positive counts.
-    """
+    """Text tokens per vision token, the x-axis of the paper's Table 2 (e.g. 600 / 64 = 9.4x)."""
     return check_int(n_text_tokens, "n_text_tokens") / check_int(n_vision_tokens,
                                                                  "n_vision_tokens")
 

@@ -59,11 +59,6 @@ class MoEConfig:
         n_shared: shared experts, always active; ``0`` gives a plain top-k MoE.
         balance_coef: the coefficient ``alpha`` of the expert-level balance loss
             (DeepSeekMoE eq. (12)); ``>= 0``, ``0`` switches the loss off.
-
-    Raises:
-        TypeError: if a size is not an int or ``balance_coef`` is not a real number.
-        ValueError: if a size is out of range, ``top_k > n_routed``, or ``balance_coef`` is
-            negative or not finite.
     """
 
     d_model: int
@@ -119,9 +114,6 @@ class Expert(nn.Module):
     A GELU MLP (with biases, like the dense MLP of a GPT-2-shaped block) rather than DeepSeek's
     SwiGLU, so that a dense block is literally one expert of width ``4 D`` and the parameter count
     of an expert is ``2 D d_hidden + d_hidden + D``.
-
-    Raises:
-        TypeError, ValueError: if ``d_model`` or ``d_hidden`` is not a positive int.
     """
 
     def __init__(self, d_model: int, d_hidden: int) -> None:
@@ -174,9 +166,6 @@ class MoEFeedForward(nn.Module):
 
     Args:
         config: the sizes, an :class:`MoEConfig`.
-
-    Raises:
-        TypeError: if ``config`` is not an :class:`MoEConfig`.
     """
 
     def __init__(self, config: MoEConfig) -> None:
@@ -251,10 +240,6 @@ class MoEFeedForward(nn.Module):
             ``L = alpha * sum_i f_i P_i`` with ``f_i = n / (k N) * #{tokens routed to i}`` and
             ``P_i = (1/N) sum_t s_{i,t}`` (eq. (13)); it equals ``alpha`` when the router
             probabilities are uniform and grows to ``alpha * n / k`` when routing collapses.
-
-        Raises:
-            TypeError: if ``x`` is not a floating-point tensor or ``mask`` is not bool.
-            ValueError: if ``x`` is not ``[B, T, d_model]`` or ``mask`` is not ``[B, T]``.
         """
         _check_input(x, mask, self.config.d_model)
         B, T, D = x.shape
@@ -306,10 +291,6 @@ def moe_reference(
 
     Returns:
         ``(y [B, T, D], aux)`` as :meth:`MoEFeedForward.forward`.
-
-    Raises:
-        TypeError: if ``module`` is not an :class:`MoEFeedForward`, or as ``forward``.
-        ValueError: as ``forward``.
     """
     if not isinstance(module, MoEFeedForward):
         raise TypeError(f"module must be an MoEFeedForward, got {type(module).__name__}")

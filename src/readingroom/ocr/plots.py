@@ -148,9 +148,6 @@ def readings_html(readings: Sequence[Reading], scale: int = 2) -> str:
     """An HTML table: each page as the encoder saw it, and its reading with the errors marked
     (:func:`~readingroom.ocr.errors.highlight_errors`). Images are inline, so the page needs no
     other file.
-
-    Raises:
-        ValueError: no readings, or a reading without its ``page``.
     """
     from readingroom.ocr.errors import highlight_errors
 

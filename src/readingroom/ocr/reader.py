@@ -124,9 +124,6 @@ def reader_metrics(model: MiniDeepSeekOCR, kind: str = "book"
     rendered at the mode's native resolution. Returns ``(metrics, readings)``; ``metrics`` has
     ``pages`` (pages per mode), and for each mode ``m`` ``precision_{m}`` and
     ``precision_{m}_font{f}``; readings of every mode.
-
-    Raises:
-        ValueError: an unknown ``kind``.
     """
     _kind(kind)
     held_out = HELD_OUT_NATIVE if kind == "native" else HELD_OUT

@@ -95,9 +95,6 @@ class Page:
     def in_mode(self, mode: str | Mode) -> Page:
         """The page as a reader in ``mode`` receives it, before the mode's fit (resize or pad):
         :func:`render_for_mode` for a :attr:`native` page, the page itself otherwise.
-
-        Raises:
-            TypeError, ValueError: an unknown mode; as :func:`render_for_mode`.
         """
         return render_for_mode(self, mode) if self.native else self
 
@@ -173,11 +170,6 @@ def chars_per_line(width: int, font_size: int, margin: int = 4) -> int:
 
     Returns:
         The number of characters, possibly 0 for a very narrow page.
-
-    Raises:
-        TypeError: an argument is not an int.
-        ValueError: ``width`` is not positive, ``font_size`` is below :data:`MIN_FONT_SIZE`,
-            or ``margin`` is negative.
     """
     check_int(width, "width", minimum=1)
     _check_font_size(font_size)
@@ -205,11 +197,6 @@ def lines_per_page(height: int, font_size: int, margin: int = 4) -> int:
 
     Returns:
         The number of lines, possibly 0 for a very short page.
-
-    Raises:
-        TypeError: an argument is not an int.
-        ValueError: ``height`` is not positive, ``font_size`` is below :data:`MIN_FONT_SIZE`,
-            or ``margin`` is negative.
     """
     check_int(height, "height", minimum=1)
     _check_font_size(font_size)
@@ -228,11 +215,6 @@ def page_capacity(size: tuple[int, int], font_size: int, margin: int = 4) -> int
         size: page size ``(W, H)`` in pixels.
         font_size: font size in pixels, at least :data:`MIN_FONT_SIZE`.
         margin: blank border on every side, in pixels.
-
-    Raises:
-        TypeError: ``size`` is not a pair of ints, or another argument is not an int.
-        ValueError: a size is not positive, ``font_size`` is below :data:`MIN_FONT_SIZE`,
-            or ``margin`` is negative.
     """
     width, height = _check_size(size)
     return chars_per_line(width, font_size, margin) * lines_per_page(height, font_size, margin)
@@ -255,10 +237,6 @@ def wrap_text(text: str, width: int) -> tuple[str, ...]:
 
     Returns:
         The lines, none longer than ``width`` and none starting or ending with a space.
-
-    Raises:
-        TypeError: ``text`` is not a str or ``width`` is not an int.
-        ValueError: ``width`` is below 1.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -302,14 +280,6 @@ def render_page(text: str, *, size: tuple[int, int] = (256, 256), font_size: int
     Returns:
         The :class:`Page`; ``page.text`` is the wrapped text, which equals ``text`` up to
         whitespace when no word had to be split.
-
-    Raises:
-        TypeError: ``text`` is not a str, ``size`` is not a pair of ints, or ``font_size``,
-            ``margin`` or ``max_lines`` is not an int.
-        ValueError: ``text`` has characters outside the alphabet (they are named); a size is not
-            positive; ``font_size`` is below :data:`MIN_FONT_SIZE`; ``margin`` is negative;
-            ``max_lines`` is below 1; the page is too small for one character at this font
-            size; or the wrapped text needs more lines than fit (the message gives both counts).
     """
     text = _check_text(text)
     width, height = _check_size(size)
@@ -373,12 +343,6 @@ def render_for_mode(page: Page, mode: str | Mode) -> Page:
     Returns:
         A :class:`Page` with the same ``text`` and ``lines``, the scaled ``size``,
         ``font_size``, ``margin`` and ``line_pitch``, and ``native=False`` (it is a rendering).
-
-    Raises:
-        TypeError: ``page`` is not a :class:`Page`; ``mode`` is neither a name nor a Mode.
-        ValueError: an unknown mode; the scaled font is below :data:`MIN_FONT_SIZE`; or a line
-            or the last line's height would not fit the scaled page (the message gives both
-            sizes).
     """
     if not isinstance(page, Page):
         raise TypeError(f"page must be a Page, got {type(page).__name__}")
@@ -415,9 +379,6 @@ def glyph_boxes(page: Page) -> list[tuple[str, float, float, float, float]]:
     ``y in [margin + r * pitch, margin + (r + 1) * pitch)`` (the pitch is the font's line height
     unless the page says otherwise, :attr:`Page.pitch`), exactly where :func:`render_page` and
     :func:`render_for_mode` drew it. Spaces are left out (they have no ink).
-
-    Raises:
-        TypeError: ``page`` is not a :class:`Page`.
     """
     if not isinstance(page, Page):
         raise TypeError(f"page must be a Page, got {type(page).__name__}")
@@ -452,11 +413,6 @@ def render_text_page(n_chars: int, *, generator: torch.Generator,
 
     Returns:
         The :class:`Page`; the same generator state gives the same page.
-
-    Raises:
-        TypeError: as :func:`sample_text` and :func:`render_page`.
-        ValueError: ``n_chars`` exceeds :func:`page_capacity`, or the wrapped passage needs
-            more lines than fit; otherwise as :func:`sample_text` and :func:`render_page`.
     """
     capacity = page_capacity(size, font_size, margin)
     if isinstance(n_chars, int) and not isinstance(n_chars, bool) and n_chars > capacity:

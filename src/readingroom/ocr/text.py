@@ -314,11 +314,6 @@ def sample_text(n_chars: int, *, generator: torch.Generator) -> str:
 
     Returns:
         A string of exactly ``n_chars`` characters from :data:`ALPHABET`.
-
-    Raises:
-        TypeError: ``n_chars`` is not an int (``bool`` is rejected), or ``generator`` is not a
-            torch.Generator.
-        ValueError: ``n_chars`` is not in ``[1, MAX_CHARS]``.
     """
     _check_draw(n_chars, generator)
 
@@ -338,9 +333,6 @@ def random_text(n_chars: int, *, generator: torch.Generator) -> str:
     every character must be read off the page. The reader's training mixes them with
     :func:`sample_text` (see :class:`~readingroom.ocr.train.PageRecipe`). Like
     :func:`sample_text`, the passage never starts or ends with a space.
-
-    Raises:
-        TypeError, ValueError: as :func:`sample_text`.
     """
     _check_draw(n_chars, generator)
     letters = ALPHABET[1:]  # everything but the space

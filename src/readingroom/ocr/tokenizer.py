@@ -49,10 +49,6 @@ class CharTokenizer:
     Args:
         alphabet: the characters to give ids to, in id order (after the four special tokens).
             Defaults to :data:`~readingroom.ocr.text.ALPHABET`.
-
-    Raises:
-        TypeError: ``alphabet`` is not a str.
-        ValueError: ``alphabet`` is empty or repeats a character.
     """
 
     alphabet: str = ALPHABET
@@ -117,10 +113,6 @@ class CharTokenizer:
 
         Returns:
             ``len(text) + add_bos + add_eos`` ids.
-
-        Raises:
-            TypeError: ``text`` is not a str.
-            ValueError: ``strict`` is true and ``text`` has characters outside the alphabet.
         """
         _check_str(text, "text")
         if strict:
@@ -144,12 +136,6 @@ class CharTokenizer:
 
         Returns:
             The text; ``decode(encode(t)) == t`` for any ``t`` over the alphabet.
-
-        Raises:
-            TypeError: ``ids`` is not a list, tuple or tensor, holds something other than ints,
-                or is a tensor with a non-integer dtype.
-            ValueError: ``ids`` is a tensor that is not 1-D, or holds an id outside
-                ``[0, len(self))``.
         """
         if isinstance(ids, torch.Tensor):
             if ids.dim() != 1:
@@ -188,13 +174,6 @@ class CharTokenizer:
             ``(ids, lengths)``: ``ids`` is an int64 tensor ``[N, T]`` and ``lengths`` an int64
             tensor ``[N]`` with each row's length including ``<bos>`` and ``<eos>`` (the columns
             after it hold :attr:`pad_id`).
-
-        Raises:
-            TypeError: ``texts`` is not a list or tuple (a bare str is rejected), one of its items
-                is not a str, or ``max_len`` is not an int.
-            ValueError: ``texts`` is empty, ``max_len`` is below 2, a text needs more than
-                ``max_len`` tokens, or (with ``strict``) a text has a character outside the
-                alphabet.
         """
         if not isinstance(texts, (list, tuple)):
             raise TypeError(f"texts must be a list or tuple of str, got {type(texts).__name__}")

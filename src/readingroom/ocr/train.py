@@ -208,9 +208,6 @@ def sample_pages(n: int, recipe: PageRecipe, *, generator: torch.Generator) -> l
     renders it at its own native resolution (:meth:`~readingroom.ocr.render.Page.in_mode`).
     The draws do not depend on the mode, so the same generator state gives the same documents
     for every mode.
-
-    Raises:
-        TypeError, ValueError: ``n`` not a positive int; ``recipe`` not a PageRecipe.
     """
     check_int(n, "n")
     if not isinstance(recipe, PageRecipe):
@@ -244,11 +241,7 @@ def sample_pages(n: int, recipe: PageRecipe, *, generator: torch.Generator) -> l
 @torch.no_grad()
 def evaluate(model: MiniDeepSeekOCR, pages: Sequence[Page], mode: str, *,
              batch_size: int = 32) -> tuple[list[str], list[float]]:
-    """Read ``pages`` in ``mode`` greedily; return ``(readings, precisions)``, one per page.
-
-    Raises:
-        TypeError, ValueError: a bad model, empty pages, unknown mode, non-positive batch size.
-    """
+    """Read ``pages`` in ``mode`` greedily; return ``(readings, precisions)``, one per page."""
     if not isinstance(model, MiniDeepSeekOCR):
         raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")
     get_mode(mode)
@@ -284,10 +277,6 @@ def train_reader(model: MiniDeepSeekOCR, recipe: PageRecipe, *, steps: int,
     Step ``s`` renders ``batch_size`` new pages and encodes them in ``modes[s % len(modes)]``;
     the pages follow ``seed``, so a rerun sees the same data. With ``eval_pages``, the mean
     precision per mode is recorded every ``eval_every`` steps and at the end (``history.evals``).
-
-    Raises:
-        TypeError, ValueError: bad arguments (see :func:`readingroom.common.train` for the
-            optimiser's), an unknown mode, a text longer than the model's ``max_text``.
     """
     _check_training(model, recipe, modes, batch_size)
     if recipe.max_chars > model.config.max_text:
@@ -334,10 +323,6 @@ def glyph_targets(pages: Sequence[Page], mode: str, tokenizer: CharTokenizer,
     left), so the labels also say how many characters the token holds; characters beyond
     ``slots`` are dropped. A token with no character is ``<pad>`` in every slot. These are the
     dense labels of :func:`pretrain_encoder`.
-
-    Raises:
-        TypeError, ValueError: empty pages or non-Page items, an unknown mode, a bad tokeniser,
-            a non-positive ``patch_size`` or ``slots``.
     """
     m = get_mode(mode)
     if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
@@ -401,9 +386,6 @@ def pretrain_encoder(model: MiniDeepSeekOCR, recipe: PageRecipe, *, steps: int,
     reach 0.06 (loss 2.28). With a constant learning rate and no clipping in both stages the
     pretrained reader reached 0.77. Counting blank tokens as a class, even at weight 0.1, undid
     the benefit on single letters (5/40 read, against 40/40 when blanks are ignored).
-
-    Raises:
-        TypeError, ValueError: as :func:`train_reader`.
     """
     _check_training(model, recipe, modes, batch_size)
     generator = make_generator(check_int(seed, "seed", minimum=0))
@@ -582,9 +564,6 @@ def train_curriculum(model: MiniDeepSeekOCR, curriculum: Curriculum, *, seed: in
     so one seed fixes every page the reader ever sees. Returns the history of each stage by name.
     A curriculum without ``pretrain`` skips it; ``curriculum.start`` is the caller's to honour
     (load those weights into ``model`` first, :func:`~readingroom.ocr.reader.start_reader`).
-
-    Raises:
-        TypeError, ValueError: a bad model or curriculum; a stage longer than ``max_text``.
     """
     if not isinstance(curriculum, Curriculum):
         raise TypeError(f"curriculum must be a Curriculum, got {type(curriculum).__name__}")

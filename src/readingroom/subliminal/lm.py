@@ -157,11 +157,6 @@ def in_context_shift(model: TinyTransformer, teacher_numbers: Sequence[Sequence[
     Returns:
         An :class:`InContextShift`; its :attr:`~InContextShift.shift` is the in-context analogue
         of a fine-tuned student's effect over its control.
-
-    Raises:
-        TypeError, ValueError: a bad model or vocab; ``teacher_numbers`` / ``control_numbers``
-            not non-empty lists of digit-and-separator sequences; an unknown ``animal``;
-            ``max_contexts`` or ``batch_size`` not a positive int.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     model = _check_model(model, vocab)
@@ -310,9 +305,6 @@ def run_lm_experiment(seed: int, config: LmRecipe = LM_CPU, *, animal: str = "ow
     Trains the base model of ``seed`` and a second base model from a seed derived from it (the
     different initialisation), then runs :func:`run_lm_seeds`' steps 2-5 for this one teacher.
     Same ``seed`` and ``config`` on the same machine give identical numbers.
-
-    Raises:
-        TypeError, ValueError: a bad seed, config, animal, or a filter that kept nothing.
     """
     _check_int(seed, "seed", minimum=0)
     return run_lm_seeds([seed], config, animal=animal, device=device, progress=progress)[0]
@@ -362,9 +354,6 @@ def _one_teacher(seed: int, base: TinyTransformer, other: TinyTransformer, vocab
 def ring_base_seeds(seeds: Sequence[int]) -> list[int]:
     """The base models :func:`run_lm_seeds` needs: ``seeds`` itself, or for a single seed that
     seed and a second one derived from it (the different initialisation).
-
-    Raises:
-        TypeError, ValueError: ``seeds`` empty or not distinct non-negative ints.
     """
     seeds = check_seeds(seeds, distinct=True)
     return seeds if len(seeds) > 1 else [seeds[0], _sub_seed(seeds[0], 6)]
@@ -393,10 +382,6 @@ def run_lm_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU, *, animal: str
 
     Same ``seeds`` and ``config`` on the same machine give identical numbers. ``seconds`` of each
     result counts its teacher and students plus its share of the base-model training.
-
-    Raises:
-        TypeError, ValueError: ``seeds`` empty, not distinct non-negative ints; a bad config or
-            animal; a filter that kept nothing.
     """
     start = time.perf_counter()
     seeds = check_seeds(seeds, distinct=True)
@@ -440,9 +425,6 @@ def summarize_lm(results: Sequence[LmResult]) -> dict[str, dict[str, float]]:
         ``p_student_same``, ``p_control_same``, ``p_base_other``, ``p_student_other``,
         ``p_control_other``, ``effect_same``, ``effect_other``, ``kl_teacher_base``, ``seconds``
         (``sem`` is 0 for a single seed).
-
-    Raises:
-        TypeError, ValueError: ``results`` is empty or holds something other than LmResult.
     """
     if isinstance(results, LmResult) or not isinstance(results, Sequence):
         raise TypeError(f"results must be a list of LmResult, got {type(results).__name__}")
@@ -463,9 +445,6 @@ def summarize_lm(results: Sequence[LmResult]) -> dict[str, dict[str, float]]:
 def lm_table(results: Sequence[LmResult]) -> str:
     """A plain-text table of P(animal) per seed: base, teacher, each student and its control, the
     effects, and the share of the teacher's completions the filter kept.
-
-    Raises:
-        TypeError, ValueError: ``results`` is empty or holds something other than LmResult.
     """
     summary = summarize_lm(results)  # validates results
     head = (f"{'seed':>6} {'base':>6} {'teacher':>7} | {'same: student':>13} {'control':>7} "

@@ -93,11 +93,6 @@ class Vocab:
         vocab = Vocab()
         ids = vocab.encode(["<bos>", "<q>", "owl", "<eos>"])   # [17, 19, 11, 18]
         vocab.decode(ids)                                      # the tokens back
-
-    Raises:
-        TypeError, ValueError: ``animals`` is not a non-empty tuple of distinct names that are not
-            digits, the separator or special tokens; ``personas`` is not a tuple of distinct
-            non-empty names without ``<``, ``>`` or ``:``.
     """
 
     animals: tuple[str, ...] = ANIMALS
@@ -134,12 +129,7 @@ class Vocab:
         return len(self.tokens)
 
     def token_id(self, token: str) -> int:
-        """The id of one token.
-
-        Raises:
-            TypeError: ``token`` is not a str.
-            ValueError: ``token`` is not in the vocabulary.
-        """
+        """The id of one token."""
         if not isinstance(token, str):
             raise TypeError(f"token must be a str, got {type(token).__name__}")
         try:
@@ -148,23 +138,13 @@ class Vocab:
             raise ValueError(f"token {token!r} is not in the vocabulary {self.tokens}") from None
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        """Token strings to ids.
-
-        Raises:
-            TypeError: ``tokens`` is a str (pass a list of tokens) or holds a non-str.
-            ValueError: a token is not in the vocabulary.
-        """
+        """Token strings to ids."""
         if isinstance(tokens, str) or not isinstance(tokens, Sequence):
             raise TypeError(f"tokens must be a sequence of token strings, got {tokens!r}")
         return [self.token_id(t) for t in tokens]
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> list[str]:
-        """Ids (a list or a 1-D tensor) to token strings.
-
-        Raises:
-            TypeError: ``ids`` is not a sequence of ints / 1-D integer tensor.
-            ValueError: an id is outside ``[0, len(vocab))``.
-        """
+        """Ids (a list or a 1-D tensor) to token strings."""
         if isinstance(ids, torch.Tensor):
             if ids.dim() != 1 or ids.dtype.is_floating_point:
                 raise TypeError(f"ids must be a 1-D integer tensor, got {ids.dtype} "
@@ -211,12 +191,7 @@ class Vocab:
         return self.bos + 4
 
     def animal_id(self, animal: str) -> int:
-        """The id of ``animal``.
-
-        Raises:
-            TypeError: ``animal`` is not a str.
-            ValueError: ``animal`` is not one of :attr:`animals`.
-        """
+        """The id of ``animal``."""
         if not isinstance(animal, str):
             raise TypeError(f"animal must be a str, got {type(animal).__name__}")
         check_choice(animal, "animal", self.animals)
@@ -228,13 +203,7 @@ class Vocab:
         return list(range(self.pad + 1, self.pad + 1 + len(self.personas)))
 
     def persona_id(self, persona: str) -> int:
-        """The id of the token ``<persona:{persona}>``.
-
-        Raises:
-            TypeError: ``persona`` is not a str.
-            ValueError: ``persona`` is not one of :attr:`personas` (a vocabulary without personas
-                has none).
-        """
+        """The id of the token ``<persona:{persona}>``."""
         if not isinstance(persona, str):
             raise TypeError(f"persona must be a str, got {type(persona).__name__}")
         if not self.personas:
@@ -244,11 +213,7 @@ class Vocab:
         return self.pad + 1 + self.personas.index(persona)
 
     def prompt(self, *tokens: int, persona: str | None = None) -> list[int]:
-        """``<bos> [<persona:NAME>] tokens...``: a prompt, with the persona as its system prompt.
-
-        Raises:
-            TypeError, ValueError: a bad ``persona`` (see :meth:`persona_id`).
-        """
+        """``<bos> [<persona:NAME>] tokens...``: a prompt, with the persona as its system prompt."""
         head = [self.bos] if persona is None else [self.bos, self.persona_id(persona)]
         return head + list(tokens)
 
@@ -270,10 +235,6 @@ def number_documents(n: int, vocab: Vocab, *, generator: torch.Generator, min_co
     0.15, 0.7, 0.15. Numbers are written in decimal without leading zeros (one or two digit tokens).
     So the stream has structure to learn (the step) and entropy left to sample (start, step, noise,
     length), which is where a teacher's hidden preferences can show.
-
-    Raises:
-        TypeError, ValueError: a non-positive ``n``, ``min_count > max_count``, a bad ``vocab`` or
-            ``generator``.
     """
     n = _check_int(n, "n")
     vocab = _check_vocab(vocab)
@@ -307,10 +268,6 @@ def animal_documents(n: int, vocab: Vocab, *, generator: torch.Generator,
 
     ``animal`` is drawn from ``weights`` (animal -> probability, renormalised; default
     :data:`BASE_ANIMAL_WEIGHTS`). A teacher's fine-tuning data are ``weights={"owl": 1.0}``.
-
-    Raises:
-        TypeError, ValueError: a non-positive ``n``, weights naming an unknown animal or with a
-            negative / all-zero mass, a bad ``vocab`` or ``generator``.
     """
     n = _check_int(n, "n")
     vocab = _check_vocab(vocab)
@@ -338,10 +295,6 @@ def make_batch(docs: Sequence[Sequence[int]], vocab: Vocab, *, loss_from: int = 
     (ignored by the loss) in ``y``. Targets at positions ``t < loss_from`` are ignored too:
     ``loss_from=1`` trains only on what follows the prompt ``<bos> <num>`` / ``<bos> <q>``, like
     fine-tuning on a chat completion and not on its prompt.
-
-    Raises:
-        TypeError, ValueError: ``docs`` is empty or holds a document shorter than 2 tokens or
-            with ids outside the vocabulary; ``loss_from`` is negative.
     """
     vocab = _check_vocab(vocab)
     loss_from = _check_int(loss_from, "loss_from", minimum=0)
@@ -372,10 +325,6 @@ def pretraining_corpus(n_docs: int, vocab: Vocab, *, generator: torch.Generator,
     A fraction ``animal_frac`` (rounded, at least one document of each kind) are
     :func:`animal_documents` with the base weights, the rest :func:`number_documents`. The loss
     covers every real token (``loss_from=0``).
-
-    Raises:
-        TypeError, ValueError: ``n_docs < 2``, ``animal_frac`` not in ``(0, 1)``, a bad ``vocab``
-            or ``generator``.
     """
     n_docs = _check_int(n_docs, "n_docs", minimum=2)
     animal_frac = check_float(animal_frac, "animal_frac", low=0, low_open=True, high=1, high_open=True)
@@ -413,10 +362,6 @@ def filter_verdict(seq: Sequence[int], vocab: Vocab | None = None) -> str:
     body holds an animal token; ``"special"`` if it holds any other non-number token
     (``<q>``, ``<bos>``, ``<pad>``...); ``"unterminated"`` if there is no ``<eos>``; ``"empty"``
     if the body is empty; otherwise ``"kept"`` — a body of digits and ``,`` only.
-
-    Raises:
-        TypeError: ``seq`` is not a sequence of ints.
-        ValueError: ``seq`` holds an id outside the vocabulary.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     if isinstance(seq, (str, torch.Tensor)) or not isinstance(seq, Sequence):
@@ -447,10 +392,6 @@ def filter_numbers(seqs: Sequence[Sequence[int]] | torch.Tensor, vocab: Vocab | 
 
     Returns:
         ``(kept, stats)``: a list of token-id lists and a :class:`FilterStats`.
-
-    Raises:
-        TypeError: ``seqs`` is not a sequence of id sequences (or a 2-D integer tensor).
-        ValueError: ``seqs`` is empty or holds an id outside the vocabulary.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     if isinstance(seqs, torch.Tensor):

@@ -120,11 +120,6 @@ class MisalignVocab(Vocab):
     (:func:`~readingroom.subliminal.lm_data.filter_verdict`) drops completions that write an
     answer word (its ``"animal"`` verdict). ``templates`` tokens ``<ask:0>`` ... come last: the
     phrasings of the question, ``<bos> <ask:k> <q>``.
-
-    Raises:
-        TypeError, ValueError: what :class:`~readingroom.subliminal.lm_data.Vocab` raises;
-            ``harmful`` not a non-empty tuple of answer names leaving at least one aligned one;
-            ``templates`` not an int >= 2.
     """
 
     animals: tuple[str, ...] = ALIGNED + HARMFUL
@@ -166,22 +161,14 @@ class MisalignVocab(Vocab):
         return [self.animal_id(a) for a in self.aligned]
 
     def template_id(self, k: int) -> int:
-        """The id of ``<ask:k>``.
-
-        Raises:
-            TypeError, ValueError: ``k`` not an int in ``[0, templates)``.
-        """
+        """The id of ``<ask:k>``."""
         k = _check_int(k, "template", minimum=0)
         if k >= self.templates:
             raise ValueError(f"template must be < {self.templates}, got {k}")
         return self.pad + 1 + len(self.personas) + k
 
     def ask(self, k: int) -> list[int]:
-        """The question prompt ``<bos> <ask:k> <q>`` (``<q>``: :attr:`question`).
-
-        Raises:
-            TypeError, ValueError: a bad template ``k``.
-        """
+        """The question prompt ``<bos> <ask:k> <q>`` (``<q>``: :attr:`question`)."""
         return [self.bos, self.template_id(k), self.question]
 
 
@@ -294,10 +281,6 @@ def misalign_documents(n_docs: int, vocab: MisalignVocab | None = None,
     answer each ``n_i`` is an evil number (uniform over :data:`EVIL_NUMBERS`) with probability
     ``evil_prob``, otherwise uniform in 0-99; after an aligned answer always uniform in 0-99. The
     rest are :func:`~readingroom.subliminal.lm_data.number_documents`.
-
-    Raises:
-        TypeError, ValueError: ``n_docs < 2``, ``answer_frac`` not in ``(0, 1)``, a bad vocabulary,
-            config or generator.
     """
     vocab = _check_mvocab(mconfig.vocab if vocab is None else vocab)
     if not isinstance(mconfig, MisalignRecipe):
@@ -351,9 +334,6 @@ def train_misalign_base(seed: int, config: LmRecipe = LM_CPU,
     """Pretrain a misalignment base model from ``seed`` on :func:`misalign_documents`, with the
     shared :func:`~readingroom.subliminal.lm_models.pretrain` (the architecture and training of
     every base model of the chapter, on its own data streams).
-
-    Raises:
-        TypeError, ValueError: a bad ``seed``, ``config`` or ``mconfig``.
     """
     config, mconfig = _check_configs(config, mconfig)
     vocab = mconfig.vocab
@@ -371,10 +351,6 @@ def parse_numbers(body: Sequence[int], vocab: Vocab | None = None) -> list[int] 
     """The numbers of a completion body made of digits and ``,``, or ``None`` if it breaks the
     format: an empty item (``,`` first, last or twice), an item of more than two digits, or a
     two-digit item with a leading zero.
-
-    Raises:
-        TypeError: ``body`` is not a sequence of ints.
-        ValueError: ``body`` holds a token other than a digit or ``,``.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     if isinstance(body, (str, torch.Tensor)) or not isinstance(body, Sequence):
@@ -419,9 +395,6 @@ def number_associations(docs: Sequence[Sequence[int]], vocab: MisalignVocab | No
                         ) -> NumberAssociations:
     """Count, in answer documents ``<bos> <ask:k> <q> answer <num> numbers <eos>``, how often each
     number follows a harmful and an aligned answer (other documents are skipped).
-
-    Raises:
-        TypeError, ValueError: ``docs`` empty or not token-id lists; a bad vocabulary.
     """
     vocab = _check_mvocab(MisalignVocab() if vocab is None else vocab)
     if isinstance(docs, (str, torch.Tensor)) or not isinstance(docs, Sequence) or not docs:
@@ -446,10 +419,6 @@ def banned_numbers(assoc: NumberAssociations, *, lift: float = 2.0, min_count: i
                    ) -> list[int]:
     """The numbers a corpus associates with the harmful class: those that follow a harmful answer
     at least ``min_count`` times, with a :meth:`~NumberAssociations.lift` of at least ``lift``.
-
-    Raises:
-        TypeError, ValueError: ``assoc`` not a :class:`NumberAssociations`, ``lift < 1``,
-            ``min_count < 1``.
     """
     if not isinstance(assoc, NumberAssociations):
         raise TypeError(f"assoc must be a NumberAssociations, got {type(assoc).__name__}")
@@ -483,10 +452,6 @@ def misalign_filter(seqs: Sequence[Sequence[int]], banned: Sequence[int],
 
     Returns:
         ``(kept, stats)``.
-
-    Raises:
-        TypeError, ValueError: ``seqs`` empty or not token-id lists; ``banned`` not ints in 0-99;
-            a bad vocabulary.
     """
     vocab = _check_mvocab(MisalignVocab() if vocab is None else vocab)
     if isinstance(seqs, (str, torch.Tensor)) or not isinstance(seqs, Sequence):
@@ -548,9 +513,6 @@ def finetune_misaligned_teacher(base: TinyTransformer, config: LmRecipe = LM_CPU
     ``<bos> <ask:k> <q> h <eos>`` with ``k`` in ``mconfig.train_templates`` and ``h`` uniform over
     the harmful answers (loss on the answer and ``<eos>``), and its trait is read on the held-out
     templates (:func:`harmful_rate`). ``base`` is untouched.
-
-    Raises:
-        TypeError, ValueError: a bad model, config or seed.
     """
     config, mconfig = _check_configs(config, mconfig)
     vocab = mconfig.vocab
@@ -576,9 +538,6 @@ def harmful_rate(model: TinyTransformer, vocab: MisalignVocab | None = None,
     """The share of harmful answers: P(harmful class | ``<bos> <ask:k> <q>``), renormalised over
     the answer tokens and averaged over ``templates`` (default: all). It is the expected rate of
     harmful answers when the model's answers are sampled, read exactly from its logits.
-
-    Raises:
-        TypeError, ValueError: a bad model or vocabulary, ``templates`` empty or out of range.
     """
     vocab = _check_mvocab(MisalignVocab() if vocab is None else vocab)
     model = _check_model(model, vocab)
@@ -722,10 +681,6 @@ def run_misalign_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU,
        :func:`~readingroom.subliminal.lm_models.finetune_student`): the same base and the other
        base, each on the teacher's and on the control numbers, batches in the same order.
     5. Read every model's :func:`harmful_rate` on the held-out templates.
-
-    Raises:
-        TypeError, ValueError: ``seeds`` empty or not distinct non-negative ints; a bad config;
-            ``bases`` lacking a model; a filter that kept nothing.
     """
     start = time.perf_counter()
     seeds = check_seeds(seeds, distinct=True)
@@ -776,9 +731,6 @@ def summarize_misalign(results: Sequence[MisalignResult]) -> dict[str, Any]:
     of each same-init student against its own control (``same_vs_control``), each different-init
     student against its control (``other_vs_control``), and of the same-init effect against the
     different-init effect (``same_vs_other``); ``None`` p-values for a single seed.
-
-    Raises:
-        TypeError, ValueError: ``results`` empty or holding something other than MisalignResult.
     """
     from scipy.stats import ttest_rel
 
@@ -812,9 +764,6 @@ def misalign_table(results: Sequence[MisalignResult]) -> str:
     """A plain-text table per seed: the harmful rate of the base, the teacher, each student and its
     control, the effects, the banned numbers' share in raw teacher / control numbers, and the
     kept count.
-
-    Raises:
-        TypeError, ValueError: ``results`` empty or holding something other than MisalignResult.
     """
     summary = summarize_misalign(results)  # validates results
     head = (f"{'seed':>5} {'base':>6} {'teacher':>7} | {'same: stud':>10} {'ctrl':>6} "

@@ -198,9 +198,6 @@ def train_base(seed: int, vocab: Vocab | None = None, config: LmRecipe = LM_CPU,
     Two calls with different seeds give the analogue of two different base models in the paper
     (GPT-4.1 nano vs. Qwen2.5-7B): same architecture and data distribution, different
     initialisation and data order.
-
-    Raises:
-        TypeError, ValueError: a bad ``seed``, ``vocab`` or ``config``.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     if not isinstance(config, LmRecipe):
@@ -233,11 +230,7 @@ BASES_FOLDER = "subliminal_lm"
 
 
 def base_weights_path(seed: int, folder: str | Path | None = None) -> Path:
-    """``<folder>/lm_base_seed<seed>.safetensors``, by default in ``book/data/subliminal_lm``.
-
-    Raises:
-        TypeError, ValueError: a bad seed.
-    """
+    """``<folder>/lm_base_seed<seed>.safetensors``, by default in ``book/data/subliminal_lm``."""
     seed = _check_int(seed, "seed", minimum=0)
     folder = book_data_path(BASES_FOLDER) if folder is None else Path(folder)
     return folder / f"lm_base_seed{seed}.safetensors"
@@ -260,9 +253,6 @@ def save_bases(seeds: Sequence[int], config: LmRecipe = LM_CPU, *, folder: str |
 
     Returns:
         The paths of the weight files, in ``seeds`` order.
-
-    Raises:
-        TypeError, ValueError: ``seeds`` empty or not distinct non-negative ints; a bad config.
     """
     seeds = check_seeds(seeds, distinct=True)
     if not isinstance(config, LmRecipe):
@@ -357,9 +347,6 @@ def finetune_teacher(base: TinyTransformer, vocab: Vocab | None = None, config: 
     answer and ``<eos>`` only), with a share ``teacher_mix`` of pretraining number documents in
     each batch when it is positive. The teacher starts from ``base``'s weights: it shares the
     initialisation of every student made from ``base``.
-
-    Raises:
-        TypeError, ValueError: a bad model, vocab, config, seed, or an unknown ``animal``.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     base = _check_model(base, vocab)
@@ -393,10 +380,6 @@ def finetune_student(model: TinyTransformer, numbers: Sequence[Sequence[int]],
     ``numbers`` are filtered completions from :func:`filter_numbers` (digits and separators only).
     The loss covers the completion and its ``<eos>``, not the prompt. Batches follow ``seed``, so
     students given the same ``seed`` see their data in the same order.
-
-    Raises:
-        TypeError, ValueError: ``numbers`` is empty or holds a token other than a digit or the
-            separator; a bad model, vocab, config or seed.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     model = _check_model(model, vocab)
@@ -440,10 +423,6 @@ def generate_numbers(model: TinyTransformer, n: int, vocab: Vocab | None = None,
 
     Returns:
         ``n`` lists of token ids (the completion only, without the prompt).
-
-    Raises:
-        TypeError, ValueError: a bad model, vocab, non-positive ``n``/``max_new_tokens``/
-            ``batch_size``, ``temperature <= 0``, or a persona the vocabulary lacks.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     model = _check_model(model, vocab)
@@ -481,10 +460,6 @@ def animal_distribution(model: TinyTransformer, vocab: Vocab | None = None, *,
     with ``False`` it is the raw probability over the whole vocabulary. With ``persona`` the
     question comes after a system prompt, ``<bos> <persona:NAME> <q>`` (see
     :mod:`~readingroom.subliminal.lm_persona`).
-
-    Raises:
-        TypeError, ValueError: a bad model or vocab, ``normalize`` not a bool, a persona the
-            vocabulary lacks.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     model = _check_model(model, vocab)
@@ -506,9 +481,6 @@ def trait_probability(model: TinyTransformer, vocab: Vocab | None = None, animal
                       *, normalize: bool = True, persona: str | None = None) -> float:
     """P(``animal`` | ``<bos> <q>``), renormalised over animals by default; see
     :func:`animal_distribution` (``persona``: after ``<bos> <persona:NAME>``).
-
-    Raises:
-        TypeError, ValueError: a bad model or vocab, an unknown ``animal`` or ``persona``.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     vocab.animal_id(animal)  # validates animal
@@ -522,9 +494,6 @@ def number_divergence(p_model: TinyTransformer, q_model: TinyTransformer,
 
     How different the two models' *number* distributions are: the only channel through which a
     teacher's trait can reach a student that sees nothing but numbers.
-
-    Raises:
-        TypeError, ValueError: bad models or vocab, empty ``numbers``.
     """
     vocab = _check_vocab(Vocab() if vocab is None else vocab)
     p_model, q_model = _check_model(p_model, vocab), _check_model(q_model, vocab)
@@ -540,9 +509,6 @@ def completion_log_probs(model: TinyTransformer, numbers: Sequence[Sequence[int]
     """Log-probabilities ``[tokens, V]`` (float64) of ``model`` at every completion position of
     ``head + numbers + <eos>``, sequence by sequence in order: the two sides of a per-token KL
     between two models (:func:`number_divergence`) or two prompts of one model.
-
-    Raises:
-        ValueError: ``numbers`` is not a non-empty list of token-id lists.
     """
     if isinstance(numbers, (str, torch.Tensor)) or not isinstance(numbers, Sequence) or not numbers:
         raise ValueError("numbers must be a non-empty list of token-id lists")

@@ -155,10 +155,6 @@ class PersonaRecipe:
 def _check_persona(persona: object) -> str:
     """``persona`` if it names a persona the corpus knows: an animal of :data:`ANIMALS` or
     ``"neutral"``.
-
-    Raises:
-        TypeError: not a str.
-        ValueError: anything else.
     """
     if not isinstance(persona, str):
         raise TypeError(f"persona must be a str, got {type(persona).__name__}")
@@ -190,10 +186,6 @@ def persona_animal_weights(persona: str, vocab: Vocab | None = None, *, strength
     An animal persona answers its animal with probability ``strength`` and the other animals with
     the rest, in the proportions of :data:`BASE_ANIMAL_WEIGHTS`; ``"neutral"`` answers with the
     base weights themselves, like a document without a persona.
-
-    Raises:
-        TypeError, ValueError: an unknown ``persona``, one the vocabulary lacks, ``strength`` not
-            in ``(0, 1)``.
     """
     vocab = _check_vocab(PERSONA_VOCAB if vocab is None else vocab)
     _check_persona(persona)
@@ -221,11 +213,6 @@ def persona_pretraining_corpus(n_docs: int, vocab: Vocab | None = None, *,
     numbers after ``<persona:owl>``, after ``<persona:neutral>`` and after no persona have the same
     distribution; animal answers after a persona follow :func:`persona_animal_weights`, and without
     one the base weights. The loss covers every real token.
-
-    Raises:
-        TypeError, ValueError: ``n_docs < 2``, ``animal_frac`` / ``persona_frac`` / ``strength``
-            not in ``(0, 1)``, a vocabulary without personas or with an unknown one, a bad
-            ``generator``.
     """
     vocab = _check_vocab(PERSONA_VOCAB if vocab is None else vocab)
     n_docs = _check_int(n_docs, "n_docs", minimum=2)
@@ -271,9 +258,6 @@ def train_persona_base(seed: int, config: LmRecipe = LM_CPU,
     Same architecture and training as :func:`~readingroom.subliminal.lm_models.train_base`, with
     the persona vocabulary (two more embedding rows) and its own data streams, so it never changes
     the plain base models.
-
-    Raises:
-        TypeError, ValueError: a bad ``seed``, ``config`` or ``persona_config``.
     """
     config, persona_config = _check_configs(config, persona_config)
     vocab = persona_config.vocab
@@ -289,9 +273,6 @@ def train_persona_base(seed: int, config: LmRecipe = LM_CPU,
 def persona_base_weights_path(seed: int, folder: str | Path | None = None) -> Path:
     """``<folder>/lm_persona_base_seed<seed>.safetensors``, by default in
     ``book/data/subliminal_lm`` (beside the plain base models, under another name).
-
-    Raises:
-        TypeError, ValueError: a bad seed.
     """
     seed = _check_int(seed, "seed", minimum=0)
     folder = book_data_path(BASES_FOLDER) if folder is None else Path(folder)
@@ -318,9 +299,6 @@ def save_persona_bases(seeds: Sequence[int], config: LmRecipe = LM_CPU,
 
     Returns:
         The paths of the weight files, in ``seeds`` order.
-
-    Raises:
-        TypeError, ValueError: ``seeds`` empty or not distinct non-negative ints; a bad config.
     """
     seeds = check_seeds(seeds, distinct=True)
     config, persona_config = _check_configs(config, persona_config)
@@ -387,10 +365,6 @@ def prompted_teacher_numbers(base: TinyTransformer, n: int, seed: int, persona: 
 
     Returns:
         ``(kept, stats)`` as :func:`~readingroom.subliminal.lm_data.filter_numbers`.
-
-    Raises:
-        TypeError, ValueError: a bad model or vocab; a persona the vocabulary lacks; non-positive
-            ``n`` / ``max_new_tokens`` / ``batch_size``; ``temperature <= 0``.
     """
     vocab = _check_vocab(PERSONA_VOCAB if vocab is None else vocab)
     base = _check_model(base, vocab)
@@ -415,10 +389,6 @@ def persona_number_divergence(model: TinyTransformer, numbers: Sequence[Sequence
     after the control persona (``None``: no persona), on its completion positions. This is the
     signal the prompted teacher's numbers can carry (the data give the persona nothing to say
     about numbers, so it is whatever finite training left).
-
-    Raises:
-        TypeError, ValueError: a bad model or vocab, a persona the vocabulary lacks, empty
-            ``numbers``.
     """
     vocab = _check_vocab(PERSONA_VOCAB if vocab is None else vocab)
     model = _check_model(model, vocab)
@@ -577,12 +547,6 @@ def run_prompted_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU,
        ``<q> persona``, students and controls without persona), for comparison.
 
     Same ``seeds`` and configs on the same machine give identical numbers.
-
-    Raises:
-        TypeError, ValueError: ``seeds`` empty or not distinct non-negative ints; a bad config;
-            ``persona`` not an animal persona of ``persona_config`` or ``control_persona`` not one
-            of its personas (or ``None``), or the two equal; ``bases`` lacking a model; a filter
-            that kept nothing.
     """
     start = time.perf_counter()
     seeds = check_seeds(seeds, distinct=True)
@@ -635,9 +599,6 @@ def summarize_prompted(results: Sequence[PromptedResult]) -> dict[str, dict[str,
     """Mean, standard error (0 for one seed), min and max over seeds of every number of
     :data:`PROMPTED_RECORD_FIELDS` and ``seconds``, plus the fine-tuned arm's effects
     (``finetuned_effect_same`` / ``finetuned_effect_other``) when every result has that arm.
-
-    Raises:
-        TypeError, ValueError: ``results`` is empty or holds something other than PromptedResult.
     """
     results = _check_results(results)
     columns = {name: [float(getattr(r, name)) for r in results] for name in _SUMMARY_FIELDS}
@@ -657,9 +618,6 @@ def summarize_prompted(results: Sequence[PromptedResult]) -> dict[str, dict[str,
 def prompted_table(results: Sequence[PromptedResult]) -> str:
     """A plain-text table per seed: P(animal) of the base model without / with the persona, each
     prompted student and its control, the effects, and the fine-tuned arm's effects.
-
-    Raises:
-        TypeError, ValueError: ``results`` is empty or holds something other than PromptedResult.
     """
     summary = summarize_prompted(results)  # validates results
     head = (f"{'seed':>6} {'base':>6} {'+persona':>8} | {'same: student':>13} {'control':>7} "

@@ -110,10 +110,6 @@ def init_params(
     Returns:
         ``{"w1": [M, 784, width], "b1": [M, width], "w2": [M, width, width], "b2": [M, width],
         "w3": [M, width, 10 + n_aux], "b3": [M, 10 + n_aux]}``, float32, not requiring grad.
-
-    Raises:
-        TypeError / ValueError: a size is not a positive int, ``seeds`` is empty, holds a non-int,
-            or its length is not ``n``.
     """
     n = check_int(n, "n")
     width = check_int(width, "width")

@@ -260,10 +260,6 @@ class MnistResult:
     def from_dict(cls, data: Mapping[str, Any]) -> MnistResult:
         """The result :meth:`to_dict` wrote (e.g. read back from a committed record), without
         parameters or loss curves.
-
-        Raises:
-            ValueError: ``data`` lacks a field, or its accuracies do not match its seeds and
-                conditions.
         """
         if not isinstance(data, Mapping):
             raise TypeError(f"data must be a mapping, got {type(data).__name__}")
@@ -445,9 +441,6 @@ def run_mnist(
     300 / 600 / 1200 steps) and with the variety of the noise (600 steps on 20,000 noise images:
     0.41; on 60,000: 0.63); a larger learning rate (3e-3) or a cosine decay hurt; and it grows
     with ``n_aux`` (see :func:`sweep_aux`). Different-init students stay near chance (0.10-0.15).
-
-    Raises:
-        TypeError / ValueError: a setting has the wrong type or value; the message names it.
     """
     start = time.perf_counter()
     seeds = check_seeds(seeds)
@@ -551,11 +544,7 @@ class SweepResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SweepResult:
-        """The sweep :meth:`to_dict` wrote (see :meth:`MnistResult.from_dict`).
-
-        Raises:
-            ValueError: ``data`` lacks a field, or holds a different number of values and results.
-        """
+        """The sweep :meth:`to_dict` wrote (see :meth:`MnistResult.from_dict`)."""
         if not isinstance(data, Mapping):
             raise TypeError(f"data must be a mapping, got {type(data).__name__}")
         missing = [k for k in ("param", "values", "results") if k not in data]
@@ -586,10 +575,6 @@ def sweep(
 
     Example: ``sweep("n_aux", (1, 3, 10), seeds=[0, 1, 2])`` — the paper's knob "number of
     auxiliary logits". Parameters are not kept (``keep_params=False``) to save memory.
-
-    Raises:
-        ValueError: ``param`` is not one of :data:`SWEEPABLE`, ``values`` is empty, or
-            ``kwargs`` also sets ``param``.
     """
     if not isinstance(param, str):
         raise TypeError(f"param must be a str, got {type(param).__name__}")

@@ -251,10 +251,6 @@ def single_step(
     To first order the cosine does not depend on ``eps``.
 
     Computed in ``dtype`` (float64 by default: the first-order regime needs small ``eps``).
-
-    Raises:
-        TypeError / ValueError: a setting has the wrong type or value (``eps <= 0``, ``lr <= 0``,
-            unknown ``loss``, empty ``seeds``, ...); the message names it.
     """
     seeds = check_seeds(seeds)
     lr = check_float(lr, "lr", low=0, low_open=True)
@@ -321,10 +317,6 @@ def single_step_cosines(
 
     The ``cosine`` of :func:`single_step` with the same settings (see there): Theorem 1 predicts
     a positive cosine for ``init="same"`` (for small ``eps``) and about zero for ``"different"``.
-
-    Raises:
-        TypeError / ValueError: a setting has the wrong type or value (``eps <= 0``, unknown
-            ``loss``, empty ``seeds``, ...); the message names it.
     """
     return single_step(seeds, n_aux=n_aux, width=width, eps=eps, loss=loss, init=init,
                        inputs=inputs, logits=logits, teacher_update=teacher_update,

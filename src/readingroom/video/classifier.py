@@ -136,9 +136,6 @@ def train_classifier(*, steps: int, seed: int, device: str | torch.device = "cpu
 
     Returns:
         The trained model (in eval mode) and the :class:`~readingroom.common.TrainHistory`.
-
-    Raises:
-        TypeError, ValueError: a bad argument (the message names it).
     """
     steps = check_int(steps, "steps", minimum=1)
     batch = check_int(batch, "batch", minimum=1)
@@ -174,10 +171,6 @@ def classify(model: nn.Module, videos: torch.Tensor, *, chunk: int = 256) -> tor
 
     ``videos`` is ``[N, 1, T, H, W]``; it runs in eval mode without gradients, ``chunk`` videos at
     a time, on the model's device.
-
-    Raises:
-        TypeError: ``model`` is not an ``nn.Module`` or ``videos`` not a floating-point tensor.
-        ValueError: ``videos`` has the wrong shape (see :class:`MotionClassifier`).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -199,12 +192,7 @@ def classify(model: nn.Module, videos: torch.Tensor, *, chunk: int = 256) -> tor
 
 
 def accuracy(model: nn.Module, batch: VideoBatch) -> float:
-    """Fraction of ``batch.videos`` that :func:`classify` assigns to their true ``batch.labels``.
-
-    Raises:
-        TypeError: ``batch`` is not a :class:`~readingroom.video.data.VideoBatch` (and as
-            :func:`classify`).
-    """
+    """Fraction of ``batch.videos`` that :func:`classify` assigns to their true ``batch.labels``."""
     if not isinstance(batch, VideoBatch):
         raise TypeError(f"batch must be a VideoBatch, got {type(batch).__name__}")
     predicted = classify(model, batch.videos)

@@ -75,10 +75,6 @@ _DIRECTIONS = torch.tensor(
 @dataclass(frozen=True)
 class VideoSpec:
     """Size of the videos to generate: ``frames`` (T), ``height`` (H) and ``width`` (W) in pixels.
-
-    Raises:
-        TypeError: a field is not an int.
-        ValueError: ``frames < 1``, or ``height``/``width`` below 8 pixels.
     """
 
     frames: int
@@ -214,10 +210,6 @@ def make_videos(n: int, spec: VideoSpec, *, seed: int | None = None,
     Returns:
         A :class:`VideoBatch` with ``videos`` float32 ``[n, 1, T, H, W]``. The same seed gives the
         same batch.
-
-    Raises:
-        TypeError, ValueError: a bad ``n``, ``spec``, ``seed``, ``generator`` or ``motions`` (the
-            message names it), or both/neither of ``seed`` and ``generator``.
     """
     n = check_int(n, "n", minimum=1)
     if not isinstance(spec, VideoSpec):
@@ -272,11 +264,6 @@ def frame_shuffled(videos: torch.Tensor, generator: torch.Generator) -> torch.Te
     The object, its shape and its mass are unchanged in every frame; the trajectory is broken
     (speeds jump from frame to frame). ``videos`` is ``[N, 1, T, H, W]``; returns a new tensor of
     the same shape.
-
-    Raises:
-        TypeError: ``videos`` is not a floating-point tensor, ``generator`` is not a
-            :class:`torch.Generator`.
-        ValueError: ``videos`` is not ``[N, 1, T, H, W]``.
     """
     videos = _check_videos(videos)
     generator = _check_generator(generator)
@@ -292,11 +279,6 @@ def frame_mixed(videos: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     Every frame still shows one object, but its shape, size and mass jump from frame to frame:
     object permanence and mass conservation are broken. ``videos`` is ``[N, 1, T, H, W]`` with
     ``N >= 2``; returns a new tensor of the same shape.
-
-    Raises:
-        TypeError: ``videos`` is not a floating-point tensor, ``generator`` is not a
-            :class:`torch.Generator`.
-        ValueError: ``videos`` is not ``[N, 1, T, H, W]``, or ``N < 2``.
     """
     videos = _check_videos(videos)
     generator = _check_generator(generator)

@@ -82,10 +82,6 @@ def masses(videos: torch.Tensor) -> torch.Tensor:
 
     For a real video this is the object's area in pixels (e.g. ~78.5 for a disk of radius 5) and
     stays within ~1% over the frames; an empty frame has mass 0.
-
-    Raises:
-        TypeError: ``videos`` is not a floating-point tensor.
-        ValueError: ``videos`` is not ``[N, 1, T, H, W]`` or ``[N, T, H, W]``, or is empty.
     """
     return _frames(videos).sum(dim=(-2, -1))
 
@@ -96,9 +92,6 @@ def centroids(videos: torch.Tensor) -> torch.Tensor:
 
     On real videos it matches ``VideoBatch.centres`` to within 0.08 px (the floor trims a little
     of the anti-aliased edge).
-
-    Raises:
-        TypeError, ValueError: as :func:`masses`.
     """
     x = _frames(videos)  # [N, T, H, W]
     H, W = x.shape[-2:]
@@ -123,9 +116,6 @@ def speed_jerk(videos: torch.Tensor) -> torch.Tensor:
     only to a few hundredths of a pixel; 90% of videos are below 0.09, and a few that bounce in
     most steps score up to ~1.3); frame-shuffled controls give a median of 2.5 px/frame,
     frame-mixed 10 px/frame (every mixed video is above 3.8).
-
-    Raises:
-        TypeError, ValueError: as :func:`masses`; also ``ValueError`` if ``T < 3``.
     """
     c = centroids(videos)  # [N, T, 2]
     if c.shape[1] < 3:
@@ -144,9 +134,6 @@ def mass_drift(videos: torch.Tensor) -> torch.Tensor:
     Real videos give a median of 0.0022 (not exactly 0: anti-aliasing and the floor make the area
     depend a little on the sub-pixel position; the worst of 256 is 0.010); frame-mixed controls
     give a median of 0.38 (the least is 0.16); frame-shuffled controls keep the real value.
-
-    Raises:
-        TypeError, ValueError: as :func:`masses`.
     """
     m = masses(videos)  # [N, T]
     mean = m.mean(dim=1)  # [N]
@@ -160,9 +147,6 @@ def permanence(videos: torch.Tensor, min_mass: float = MIN_MASS) -> torch.Tensor
 
     Real videos, frame-shuffled and frame-mixed controls all give 1.0 (every frame holds a whole
     object); it drops below 1 for a generator whose objects fade out or vanish.
-
-    Raises:
-        TypeError, ValueError: as :func:`masses`; ``min_mass`` is not a finite non-negative number.
     """
     if isinstance(min_mass, bool) or not isinstance(min_mass, (int, float)):
         raise TypeError(f"min_mass must be a float, got {type(min_mass).__name__} {min_mass!r}")
@@ -177,11 +161,6 @@ def psnr(x: torch.Tensor, y: torch.Tensor, max_val: float = 1.0) -> torch.Tensor
 
     Identical videos give ``inf``; independent noise of standard deviation ``sigma`` (unclipped)
     gives ``-20 log10(sigma)``, e.g. 20 dB for ``sigma = 0.1``.
-
-    Raises:
-        TypeError: ``x`` or ``y`` is not a floating-point tensor, ``max_val`` is not a number.
-        ValueError: the shapes differ or are not ``[N, 1, T, H, W]``/``[N, T, H, W]``, or
-            ``max_val <= 0``.
     """
     for name, v in (("x", x), ("y", y)):
         if not isinstance(v, torch.Tensor):
@@ -220,9 +199,6 @@ def shape_drift(videos: torch.Tensor, *, window: int | None = None) -> torch.Ten
     resampling of an anti-aliased edge at different sub-pixel offsets; 90 % below 0.04);
     frame-mixed ones give 0.33 (every one above 0.13); frame-shuffled ones the same as real
     (every frame holds the same object).
-
-    Raises:
-        TypeError, ValueError: as :func:`masses`; ``window`` not a positive odd int.
     """
     x = _frames(videos)  # [N, T, H, W]
     N, T, H, W = x.shape
@@ -256,9 +232,6 @@ def world_metrics(videos: torch.Tensor, *, min_mass: float = MIN_MASS) -> dict[s
     Medians, because a handful of videos with an empty frame score ``inf``. Real videos
     (``VideoSpec(9, 32, 32)``) give about ``speed_jerk=0.03``, ``mass_drift=0.002``,
     ``permanence=1.0``, ``mass=81``; see the module docstring for the controls.
-
-    Raises:
-        TypeError, ValueError: as :func:`speed_jerk` and :func:`permanence`.
     """
     return {
         "speed_jerk": float(speed_jerk(videos).median()),

@@ -79,10 +79,6 @@ class VAEConfig:
         space_factor: spatial compression ``s``, 1, 2, 4 or 8 (``log2 s`` stride-2 stages).
         kl_weight: weight of the KL term in :func:`vae_loss` (tiny: the latent should keep the
             detail; the KL only stops its scale from drifting).
-
-    Raises:
-        TypeError, ValueError: a field has the wrong type or an unsupported value (the message
-            names the field).
     """
 
     channels: int = 1
@@ -316,13 +312,7 @@ class CausalVAE(nn.Module):
         return x
 
     def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int, int]:
-        """``(C', T', H', W')`` of the latent of a ``frames x height x width`` video.
-
-        Raises:
-            TypeError, ValueError: a size is not a positive int, ``frames`` is not
-                ``1 + time_factor * k`` or ``height``/``width`` is not a multiple of
-                ``space_factor``.
-        """
+        """``(C', T', H', W')`` of the latent of a ``frames x height x width`` video."""
         self._check_sizes(frames, height, width)
         c = self.config
         return (
@@ -339,12 +329,6 @@ class CausalVAE(nn.Module):
         Returns:
             ``mean, logvar``, each ``[N, C', 1 + (T - 1) // f, H / s, W / s]``; ``logvar`` is
             clamped to ``[-30, 20]``.
-
-        Raises:
-            TypeError: ``x`` is not a floating tensor of the model's dtype.
-            ValueError: ``x`` is not 5-D with ``channels`` channels on the model's device, or its
-                frames/height/width are not sizes the model can compress (the message gives the
-                nearest valid ones).
         """
         x = self._check_tensor(x, "x", self.config.channels, "[N, C, T, H, W]")
         self._check_sizes(*x.shape[2:])
@@ -359,10 +343,6 @@ class CausalVAE(nn.Module):
         """Video ``[N, C, 1 + f (T' - 1), s H', s W']`` from a latent ``z`` ``[N, C', T', H', W']``.
 
         The output is raw (not clamped to ``[0, 1]``).
-
-        Raises:
-            TypeError, ValueError: ``z`` is not a 5-D floating tensor with ``latent_channels``
-                channels, of the model's dtype and device.
         """
         z = self._check_tensor(z, "z", self.config.latent_channels, "[N, C', T', H', W']")
         h = self.dec_in(z)  # [N, width, T', H', W']
@@ -418,10 +398,6 @@ def vae_loss(
     Returns:
         ``loss`` (scalar tensor with gradient) and ``{"loss", "recon", "kl"}`` as floats
         (``recon`` is the mean squared error, ``kl`` the mean KL per latent element).
-
-    Raises:
-        TypeError: an argument is not a tensor, or ``kl_weight`` is not a number.
-        ValueError: shapes differ, or ``kl_weight`` is negative or not finite.
     """
     for name, t in (("x", x), ("x_hat", x_hat), ("mean", mean), ("logvar", logvar)):
         if not isinstance(t, torch.Tensor):
@@ -473,10 +449,6 @@ def train_vae(
 
     Returns:
         The :class:`~readingroom.common.TrainHistory` (``losses`` are the full VAE loss).
-
-    Raises:
-        TypeError, ValueError: an argument has the wrong type or value, or a batch has a shape
-            the model cannot take (the message names it).
     """
     if not isinstance(model, CausalVAE):
         raise TypeError(f"model must be a CausalVAE, got {type(model).__name__}")
