@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from readingroom.common.checks import check_seed
 from readingroom.evolve.blocks import apply_diff
 
 __all__ = ["BridgePrompt", "BridgeServer", "evaluator_source", "parse_openevolve_prompt"]
@@ -170,8 +171,7 @@ class BridgeServer:
             raise TypeError("evaluate must be callable")
         if warm_start is not None and not callable(warm_start):
             raise TypeError("warm_start must be callable or None")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+        check_seed(seed)
         self.proposer, self.evaluate, self.warm_start = proposer, evaluate, warm_start
         self.rng = random.Random(f"{seed}:0")
         self.evaluations: list[dict[str, Any]] = []  # one record per /evaluate, in order

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from readingroom.common.checks import check_float, check_int
 from readingroom.geometry.diagram import Diagram
 from readingroom.geometry.language import Problem, parse_problem
 from readingroom.geometry.optimize import make_diagram
@@ -249,11 +250,9 @@ def train_proposer(data: RankingData, *, seed: int = 0, hidden: int = 16, epochs
         raise TypeError(f"data must be RankingData, got {type(data).__name__}")
     if len(data) < 2:
         raise ValueError(f"train_proposer: need at least 2 ranking groups, got {len(data)}")
-    if not 0.0 <= holdout < 1.0:
-        raise ValueError(f"holdout must be in [0, 1), got {holdout!r}")
-    for name, v in (("hidden", hidden), ("epochs", epochs)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    check_float(holdout, "holdout", low=0.0, high=1.0, high_open=True)
+    check_int(hidden, "hidden")
+    check_int(epochs, "epochs")
     rng = np.random.default_rng(seed)
     names = sorted(set(data.groups))
     rng.shuffle(names)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from readingroom.common.checks import check_float, check_int, check_seed
 from readingroom.geometry import ddar
 from readingroom.geometry.checker import check_proof
 from readingroom.geometry.diagram import Diagram, GeometryBuildError, _drawables, build_diagram
@@ -83,22 +84,6 @@ STEPS: tuple[tuple[str, int, float], ...] = (
 _NAMES = [c for c in string.ascii_lowercase if c != "x"]
 
 
-def _check_seed(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    return int(value)
-
-
-def _check_seconds(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a positive finite number of seconds, got {value!r}")
-    return float(value)
-
-
 def sample_premises(rng: np.random.Generator, n_steps: int | None = None) -> Problem:
     """A random premise problem (no goal): one of :data:`BASES`, then ``n_steps`` (default: 2 to
     6, drawn) constructions of :data:`STEPS`, each over distinct existing points drawn
@@ -108,7 +93,7 @@ def sample_premises(rng: np.random.Generator, n_steps: int | None = None) -> Pro
         raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
     if n_steps is None:
         n_steps = int(rng.integers(2, 7))
-    n_steps = _check_seed(n_steps, "n_steps")
+    n_steps = check_int(n_steps, "n_steps", minimum=0)
     if n_steps > len(_NAMES) - 4:
         raise ValueError(f"n_steps must be <= {len(_NAMES) - 4}, got {n_steps}")
     w = np.array([b[2] for b in BASES])
@@ -213,8 +198,8 @@ def examples_from(premises: Problem, *, seed: int = 0, sample: int = 0, timeout:
     ``stats`` (a dict) counts what was skipped and why."""
     if not isinstance(premises, Problem):
         raise TypeError(f"premises must be a Problem, got {type(premises).__name__}")
-    timeout = _check_seconds(timeout, "timeout")
-    per_sample = _check_seed(per_sample, "per_sample")
+    timeout = check_float(timeout, "timeout", low=0, low_open=True)
+    per_sample = check_int(per_sample, "per_sample", minimum=0)
     st = stats if stats is not None else {}
 
     def bump(k):
@@ -339,10 +324,10 @@ def generate(n: int, seed: int = 0, *, timeout: float = 5.0, per_sample: int = 3
     occurrence kept) and the counts ``{"samples", "examples", "duplicates", "seconds", ...}``.
     Deterministic for a seed (up to ``timeout``: a slower machine may stop a saturation
     earlier). ``progress`` shows a tqdm bar on stderr."""
-    n = _check_seed(n, "n")
-    seed = _check_seed(seed, "seed")
-    timeout = _check_seconds(timeout, "timeout")
-    per_sample = _check_seed(per_sample, "per_sample")
+    n = check_int(n, "n", minimum=0)
+    seed = check_seed(seed)
+    timeout = check_float(timeout, "timeout", low=0, low_open=True)
+    per_sample = check_int(per_sample, "per_sample", minimum=0)
     t0 = time.monotonic()
     stats: dict = {"samples": n}
     out: list[SynthExample] = []
