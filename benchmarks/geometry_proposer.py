@@ -193,7 +193,7 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         res = _compare(problems, arms, timeout, args.model)
         res["wall_s"] = round(time.monotonic() - t0, 1)
-        res["source"] = str(args.problems) if name == "imo_ag_30" else "load_problems()"
+        res["source"] = args.problems.name if name == "imo_ag_30" else "load_problems()"
         res["provenance"] = run_provenance(command, outputs=[args.out])
         res["model_metrics"] = model.get("metrics")
         record[name] = res

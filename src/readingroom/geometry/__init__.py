@@ -24,6 +24,10 @@ The problem language, numeric diagrams, and a deduction engine core (DD + AR).
   with the prover;
 * :mod:`~readingroom.geometry.search` — auxiliary-point :func:`candidates` and the beam
   :func:`search` over DD + AR (``python -m readingroom.geometry solve ...``);
+* :mod:`~readingroom.geometry.synth` — synthetic theorems with auxiliary points
+  (:func:`sample_premises`, :func:`examples_from`, :func:`generate`);
+* :mod:`~readingroom.geometry.proposer` — a learned ranking of the search's candidates
+  (:func:`training_data`, :func:`train_proposer`, :func:`learned_proposer`);
 * :mod:`~readingroom.geometry.problems` — the book's problem set (:func:`load_problems`, with
   :data:`DESCRIPTIONS` and :data:`DIFFICULTY` tags).
 """
@@ -79,6 +83,14 @@ from readingroom.geometry.problems import (
     load_problems,
     problems_text,
 )
+from readingroom.geometry.proposer import (
+    RankingData,
+    learned_proposer,
+    load_proposer,
+    ranking_metrics,
+    train_proposer,
+    training_data,
+)
 from readingroom.geometry.rules import RULES
 from readingroom.geometry.search import (
     Candidate,
@@ -91,6 +103,7 @@ from readingroom.geometry.search import (
     search,
     search_proof_holds,
 )
+from readingroom.geometry.synth import SynthExample, examples_from, generate, sample_premises
 
 __all__ = [
     "CHECKERS", "CONSTRUCTIONS", "GOALS", "Circle", "CircleRecord", "Clause", "Construction",
@@ -106,4 +119,7 @@ __all__ = [
     "optimize_diagram", "residuals",
     "DESCRIPTIONS", "DIFFICULTIES", "DIFFICULTY", "load_problems", "problems_text",
     "StepVerdict", "Verdict", "check_proof", "check_search",
+    "SynthExample", "examples_from", "generate", "sample_premises",
+    "RankingData", "learned_proposer", "load_proposer", "ranking_metrics", "train_proposer",
+    "training_data",
 ]
