@@ -55,15 +55,6 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-def _on_line(xy, p0, p1, scale) -> bool:
-    d = p1 - p0
-    n = float(np.hypot(*d))
-    if n < 1e-12:
-        return False
-    u = d / n
-    return abs(u[0] * (xy - p0)[1] - u[1] * (xy - p0)[0]) <= _TOL * scale
-
-
 def candidate_features(problem: Problem, diagram: Diagram,
                        cands: Sequence[Candidate]) -> np.ndarray:
     """The ``(len(cands), len(FEATURES))`` feature matrix of ``cands`` (in the order given, which
