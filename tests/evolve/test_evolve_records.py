@@ -78,3 +78,26 @@ def test_long_cli_run_record_for_32_circles():
     assert record["evaluations"] == 360 == len(record["curve"])
     check = check_packing(record["best_metrics"]["packing"], 32)
     assert check.ok and check.score == record["best_score"] == record["curve"][-1]
+
+
+def test_openevolve_record():
+    record = load_book_data("evolve/openevolve.json")
+    _clean(record["provenance"])
+    assert record["provenance"]["command"].startswith("python benchmarks/evolve_openevolve.py ")
+    assert record["n"] == 26 and [run["seed"] for run in record["runs"]] == record["seeds"]
+    for run in record["runs"]:
+        for system in ("readingroom", "openevolve"):
+            check = check_packing(run[system]["best_packing"], 26)
+            assert check.ok and check.score == run[system]["best_score"], (run["seed"], system)
+        assert run["readingroom"]["evaluations"] == record["budget"]
+
+
+def test_jitter_record():
+    record = load_book_data("evolve/jitter.json")
+    _clean(record["provenance"])
+    assert record["provenance"]["command"] == (
+        "python benchmarks/evolve_jitter.py --n 26 --budget 40 --seeds 0 1 2 3 4 "
+        "--out book/data/evolve/jitter.json")
+    for arm in ("jitter", "no_jitter"):
+        assert [r["seed"] for r in record["runs"][arm]] == record["seeds"]
+        assert all(r["calls"] == record["budget"] for r in record["runs"][arm])
