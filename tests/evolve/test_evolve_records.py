@@ -101,3 +101,14 @@ def test_jitter_record():
     for arm in ("jitter", "no_jitter"):
         assert [r["seed"] for r in record["runs"][arm]] == record["seeds"]
         assert all(r["calls"] == record["budget"] for r in record["runs"][arm])
+
+
+def test_long_cli_run_record_of_400_evaluations():
+    record = load_book_data("evolve/long_run_400.json")
+    _clean(record["provenance"])
+    assert record["provenance"]["command"] == (
+        "python -m readingroom.evolve run circle-packing --budget 400 --seed 0 --workers 1 "
+        "--db evolve-26-400.db --out book/data/evolve/long_run_400.json --no-progress")
+    assert record["evaluations"] == 400 == len(record["curve"]) and not record["resumed_at"]
+    check = check_packing(record["best_metrics"]["packing"], 26)
+    assert check.ok and check.score == record["best_score"] == record["curve"][-1]
