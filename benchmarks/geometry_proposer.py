@@ -194,7 +194,8 @@ def main(argv=None) -> int:
         res = _compare(problems, arms, timeout, args.model)
         res["wall_s"] = round(time.monotonic() - t0, 1)
         res["source"] = args.problems.name if name == "imo_ag_30" else "load_problems()"
-        res["provenance"] = run_provenance(command, outputs=[args.out])
+        # the model file is this pipeline's own output too (written by the training step)
+        res["provenance"] = run_provenance(command, outputs=[args.out, args.model])
         res["model_metrics"] = model.get("metrics")
         record[name] = res
         args.out.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
