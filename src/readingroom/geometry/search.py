@@ -27,6 +27,7 @@ lemma lists it with the branch that proved it (:class:`Lemma`).
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -279,7 +280,28 @@ def _scored(problem: Problem, diagram: Diagram, seed: int = 0, deadline: float |
              for g in _lines_of(pts, scale)]
     circles = _circles_of(pts, scale)
     goal_points = set(problem.goal.points) if problem.goal is not None else set()
-    taken: list[np.ndarray] = list(pts.values())
+    # Points already taken (the problem's and earlier candidates'), hashed on a grid of cells
+    # as wide as the tolerance: a point within the tolerance of another lies in one of the 3 x 3
+    # cells around it, so the check is the same as scanning every taken point, without the scan.
+    tol = 1e-6 * scale
+    grid: dict[tuple[int, int], list[np.ndarray]] = {}
+
+    def cell(xy: np.ndarray) -> tuple[int, int]:
+        return math.floor(xy[0] / tol), math.floor(xy[1] / tol)
+
+    def taken_near(xy: np.ndarray) -> bool:
+        if not np.all(np.isfinite(xy)):
+            return False  # no distance to a non-finite point is below the tolerance
+        i, j = cell(xy)
+        return any(float(np.hypot(*(xy - q))) < tol
+                   for di in (-1, 0, 1) for dj in (-1, 0, 1) for q in grid.get((i + di, j + dj), ()))
+
+    def take(xy: np.ndarray) -> None:
+        if np.all(np.isfinite(xy)):
+            grid.setdefault(cell(xy), []).append(xy)
+
+    for q in pts.values():
+        take(np.asarray(q, dtype=float))
     out: list[Candidate] = []
     for k, con in enumerate(_raw(problem, diagram, x)):
         if deadline is not None and k % 64 == 0 and time.monotonic() > deadline:
@@ -289,9 +311,9 @@ def _scored(problem: Problem, diagram: Diagram, seed: int = 0, deadline: float |
         if new is None:
             continue
         xy = new[x]
-        if any(float(np.hypot(*(xy - q))) < 1e-6 * scale for q in taken):
+        if taken_near(xy):
             continue  # the same point as an existing point or an earlier candidate
-        taken.append(xy)
+        take(xy)
         out.append(Candidate(clause, xy, score(xy, con, lines, circles, goal_points, scale)))
     out.sort(key=lambda c: -c.score)  # stable: ties keep the family order
     if proposer is not None and out:
