@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -359,6 +359,25 @@ def ring_base_seeds(seeds: Sequence[int]) -> list[int]:
     return seeds if len(seeds) > 1 else [seeds[0], _sub_seed(seeds[0], 6)]
 
 
+def ring_bases(seeds: Sequence[int], bases: Mapping[int, TinyTransformer] | None,
+               train: Callable[[int], TinyTransformer], vocab: Vocab,
+               what: str = "base model") -> tuple[list[int], list[TinyTransformer]]:
+    """The ring of base models of an experiment over ``seeds`` (:func:`ring_base_seeds`): the
+    given ``bases`` (seed -> model, each checked against ``vocab``), or ``train(seed)`` for each
+    when ``bases`` is None. Returns the base seeds and their models, in ring order."""
+    base_seeds = ring_base_seeds(seeds)
+    if bases is None:
+        return base_seeds, [train(s) for s in base_seeds]
+    if not isinstance(bases, Mapping):
+        raise TypeError(f"bases must be a dict seed -> TinyTransformer, got "
+                        f"{type(bases).__name__}")
+    missing = [s for s in base_seeds if s not in bases]
+    if missing:
+        raise ValueError(f"bases lacks the {what}(s) of seed(s) {missing}; the experiment "
+                         f"needs {base_seeds}")
+    return base_seeds, [_check_model(bases[s], vocab) for s in base_seeds]
+
+
 def run_lm_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU, *, animal: str = "owl",
                  device: torch.device | str = "cpu", progress: bool = True,
                  bases: Mapping[int, TinyTransformer] | None = None) -> list[LmResult]:
@@ -390,19 +409,9 @@ def run_lm_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU, *, animal: str
     vocab = Vocab()
     vocab.animal_id(animal)  # validates animal before any training
     device = torch.device(device)
-    base_seeds = ring_base_seeds(seeds)
-    if bases is None:
-        models = [train_base(s, vocab, config, device=device, progress=progress)
-                  for s in base_seeds]
-    else:
-        if not isinstance(bases, Mapping):
-            raise TypeError(f"bases must be a dict seed -> TinyTransformer, got "
-                            f"{type(bases).__name__}")
-        missing = [s for s in base_seeds if s not in bases]
-        if missing:
-            raise ValueError(f"bases lacks the base model(s) of seed(s) {missing}; the experiment "
-                             f"needs {base_seeds}")
-        models = [_check_model(bases[s], vocab) for s in base_seeds]
+    base_seeds, models = ring_bases(
+        seeds, bases, lambda s: train_base(s, vocab, config, device=device, progress=progress),
+        vocab)
     share = (time.perf_counter() - start) / len(seeds)
     results = []
     for i, seed in enumerate(seeds):

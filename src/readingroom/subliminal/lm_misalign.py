@@ -48,7 +48,7 @@ from readingroom.common import TinyTransformer, make_generator, train
 from readingroom.common.checks import check_float, check_seeds
 from readingroom.common.checks import check_int as _check_int
 from readingroom.common.train import eval_mode, progress_enabled
-from readingroom.subliminal.lm import StudentEffects, ring_base_seeds
+from readingroom.subliminal.lm import StudentEffects, ring_bases
 from readingroom.subliminal.lm_data import (
     FilterStats,
     Vocab,
@@ -687,19 +687,9 @@ def run_misalign_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU,
     config, mconfig = _check_configs(config, mconfig)
     vocab = mconfig.vocab
     device = torch.device(device)
-    base_seeds = ring_base_seeds(seeds)
-    if bases is None:
-        models = [train_misalign_base(s, config, mconfig, device=device, progress=progress)
-                  for s in base_seeds]
-    else:
-        if not isinstance(bases, Mapping):
-            raise TypeError(f"bases must be a dict seed -> TinyTransformer, got "
-                            f"{type(bases).__name__}")
-        missing = [s for s in base_seeds if s not in bases]
-        if missing:
-            raise ValueError(f"bases lacks the base model(s) of seed(s) {missing}; the experiment "
-                             f"needs {base_seeds}")
-        models = [_check_model(bases[s], vocab) for s in base_seeds]
+    base_seeds, models = ring_bases(
+        seeds, bases,
+        lambda s: train_misalign_base(s, config, mconfig, device=device, progress=progress), vocab)
     share = (time.perf_counter() - start) / len(seeds)
     results = []
     from tqdm import tqdm

@@ -45,7 +45,7 @@ from readingroom.common import (
 from readingroom.common.checks import check_bool, check_float, check_seeds
 from readingroom.common.checks import check_int as _check_int
 from readingroom.subliminal.lm import (
-    LM_RECORD_FIELDS, LmResult, StudentEffects, _one_teacher, ring_base_seeds,
+    LM_RECORD_FIELDS, LmResult, StudentEffects, _one_teacher, ring_bases,
 )
 from readingroom.subliminal.lm_data import (
     ANIMALS,
@@ -562,19 +562,10 @@ def run_prompted_seeds(seeds: Sequence[int], config: LmRecipe = LM_CPU,
     if control_persona == persona:
         raise ValueError(f"control_persona must differ from persona, both are {persona!r}")
     device = torch.device(device)
-    base_seeds = ring_base_seeds(seeds)
-    if bases is None:
-        models = [train_persona_base(s, config, persona_config, device=device, progress=progress)
-                  for s in base_seeds]
-    else:
-        if not isinstance(bases, Mapping):
-            raise TypeError(f"bases must be a dict seed -> TinyTransformer, got "
-                            f"{type(bases).__name__}")
-        missing = [s for s in base_seeds if s not in bases]
-        if missing:
-            raise ValueError(f"bases lacks the persona base model(s) of seed(s) {missing}; the "
-                             f"experiment needs {base_seeds}")
-        models = [_check_model(bases[s], vocab) for s in base_seeds]
+    base_seeds, models = ring_bases(
+        seeds, bases,
+        lambda s: train_persona_base(s, config, persona_config, device=device, progress=progress),
+        vocab, what="persona base model")
     share = (time.perf_counter() - start) / len(seeds)
     return [_one_prompted(seed, models[i], models[(i + 1) % len(models)], vocab, config,
                           persona_config, persona, control_persona, paired, finetuned, progress,
