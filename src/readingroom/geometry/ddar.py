@@ -336,6 +336,39 @@ def _proof_lines(why_of: dict, steps: list[Fact]) -> list[str]:
     return lines
 
 
+
+def _engine_inputs(where: str, problem, diagram, seed, timeout, max_rounds, *,
+                   need_goal: bool) -> tuple[Problem, Diagram]:
+    """The checked inputs of :func:`solve` and :func:`saturate` (``where`` names the caller in
+    the errors): the problem (parsed from its text if need be, with a supported goal when
+    ``need_goal``) and its diagram (built for ``seed`` when not given)."""
+    if isinstance(problem, str):
+        problem = parse_problem(problem)
+    if not isinstance(problem, Problem):
+        raise GeometryInputError(f"{where}: expected a Problem or its text, got "
+                                 f"{type(problem).__name__}")
+    if need_goal and problem.goal is None:
+        raise GeometryInputError(f"{where}: problem {problem.name!r} has no goal ('? ...')")
+    if need_goal and problem.goal.name not in GOAL_NAMES:
+        raise GeometryInputError(
+            f"{where}: goal {problem.goal}: predicate {problem.goal.name!r} is not supported by "
+            f"the deduction engine (supported: {', '.join(GOAL_NAMES)})")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise GeometryInputError(f"{where}: timeout must be a positive number of seconds, got "
+                                 f"{timeout!r}")
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+        raise GeometryInputError(f"{where}: max_rounds must be a positive integer, got "
+                                 f"{max_rounds!r}")
+    if diagram is None:
+        diagram = make_diagram(problem, seed=seed, require_goal=need_goal)
+    elif not isinstance(diagram, Diagram):
+        raise GeometryInputError(f"{where}: diagram must be a Diagram, got "
+                                 f"{type(diagram).__name__}")
+    missing = [p for p in problem.points if p not in diagram.points]
+    if missing:
+        raise GeometryInputError(f"{where}: the diagram lacks point(s) {' '.join(missing)}")
+    return problem, diagram
+
 def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
           max_rounds: int = 20, timeout: float = 30.0, tol: float = 1e-7,
           split_angles: bool = True, known=(), harvest=None) -> Result:
@@ -356,31 +389,8 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
     shared.
     """
     t0 = time.monotonic()
-    if isinstance(problem, str):
-        problem = parse_problem(problem)
-    if not isinstance(problem, Problem):
-        raise GeometryInputError(f"solve: expected a Problem or its text, got "
-                                 f"{type(problem).__name__}")
-    if problem.goal is None:
-        raise GeometryInputError(f"solve: problem {problem.name!r} has no goal ('? ...')")
-    if problem.goal.name not in GOAL_NAMES:
-        raise GeometryInputError(
-            f"solve: goal {problem.goal}: predicate {problem.goal.name!r} is not supported by "
-            f"the deduction engine (supported: {', '.join(GOAL_NAMES)})")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise GeometryInputError(f"solve: timeout must be a positive number of seconds, got "
-                                 f"{timeout!r}")
-    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
-        raise GeometryInputError(f"solve: max_rounds must be a positive integer, got "
-                                 f"{max_rounds!r}")
-    if diagram is None:
-        diagram = make_diagram(problem, seed=seed, require_goal=True)
-    elif not isinstance(diagram, Diagram):
-        raise GeometryInputError(f"solve: diagram must be a Diagram, got "
-                                 f"{type(diagram).__name__}")
-    missing = [p for p in problem.points if p not in diagram.points]
-    if missing:
-        raise GeometryInputError(f"solve: the diagram lacks point(s) {' '.join(missing)}")
+    problem, diagram = _engine_inputs("solve", problem, diagram, seed, timeout, max_rounds,
+                                      need_goal=True)
     eng = _Engine(problem, diagram, t0 + timeout, tol, split_angles=bool(split_angles))
     given, warnings = premises(problem, diagram, tol)
     for f, text in given:
@@ -452,25 +462,8 @@ def saturate(problem: Problem | str, diagram: Diagram | None = None, seed: int =
     :func:`solve` does for the search's lemmas), within the same time budget.
     """
     t0 = time.monotonic()
-    if isinstance(problem, str):
-        problem = parse_problem(problem)
-    if not isinstance(problem, Problem):
-        raise GeometryInputError(f"saturate: expected a Problem or its text, got "
-                                 f"{type(problem).__name__}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise GeometryInputError(f"saturate: timeout must be a positive number of seconds, got "
-                                 f"{timeout!r}")
-    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
-        raise GeometryInputError(f"saturate: max_rounds must be a positive integer, got "
-                                 f"{max_rounds!r}")
-    if diagram is None:
-        diagram = make_diagram(problem, seed=seed, require_goal=False)
-    elif not isinstance(diagram, Diagram):
-        raise GeometryInputError(f"saturate: diagram must be a Diagram, got "
-                                 f"{type(diagram).__name__}")
-    missing = [p for p in problem.points if p not in diagram.points]
-    if missing:
-        raise GeometryInputError(f"saturate: the diagram lacks point(s) {' '.join(missing)}")
+    problem, diagram = _engine_inputs("saturate", problem, diagram, seed, timeout, max_rounds,
+                                      need_goal=False)
     eng = _Engine(problem, diagram, t0 + timeout, tol)
     given, warnings = premises(problem, diagram, tol)
     for f, text in given:
