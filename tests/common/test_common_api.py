@@ -30,6 +30,7 @@ EXPECTED = {
     "repo_root",
     "book_data_path",
     "load_book_data",
+    "make_executor",
     "save_weights",
     "load_weights",
     "load_committed",
