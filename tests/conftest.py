@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# Before anything imports NumPy: the AVX2 kernel pin (readingroom.isa) goes into this process's
+# environment, so the test workers and the chapters' kernels start with it too.
+import readingroom  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 

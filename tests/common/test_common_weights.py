@@ -465,7 +465,10 @@ def test_run_provenance_fields():
 
     prov = run_provenance("python -m x --seed 0")
     assert set(prov) == {"command", "argv", "date_utc", "threads", "torch", "python", "device",
-                         "code_version"}
+                         "kernels", "code_version"}
+    from readingroom.isa import kernel_path
+
+    assert prov["kernels"] == kernel_path()
     assert prov["command"] == "python -m x --seed 0" and prov["torch"] == str(torch.__version__)
     assert prov["device"].startswith("cpu: ") and prov["threads"] == torch.get_num_threads()
     code = prov["code_version"]  # this checkout is a git repository

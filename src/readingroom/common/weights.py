@@ -55,6 +55,7 @@ import torch
 from torch import nn
 
 from .checks import check_bool, check_seed
+from ..isa import kernel_path
 
 __all__ = [
     "save_weights", "load_weights", "load_committed", "read_record", "file_sha256",
@@ -434,10 +435,12 @@ def run_provenance(command: str, device: torch.device | str | None = None, *,
                    outputs: Sequence[str | os.PathLike] = ()) -> dict[str, Any]:
     """Where and how a committed result was made, for the JSON records the book renders.
 
-    ``{"command", "argv", "date_utc", "threads", "torch", "python", "device", "code_version"}``:
-    the command to run again, the process's own argument list, the UTC time (ISO 8601), torch's
-    intra-op threads, the library and interpreter versions, the device (the GPU's name for a CUDA
-    device, else the CPU's model name from ``/proc/cpuinfo`` or the machine type), and the git
+    ``{"command", "argv", "date_utc", "threads", "torch", "python", "device", "kernels",
+    "code_version"}``: the command to run again, the process's own argument list, the UTC time
+    (ISO 8601), torch's intra-op threads, the library and interpreter versions, the device (the
+    GPU's name for a CUDA device, else the CPU's model name from ``/proc/cpuinfo`` or the machine
+    type), the CPU kernels it computed with (:func:`readingroom.isa.kernel_path`; a CPU run
+    replays exactly where they are the same), and the git
     commit of this checkout with whether it had uncommitted changes other than ``outputs``, the
     files the run writes (the same ``code_version`` as :func:`save_weights`; ``None`` outside a
     repository).
@@ -460,6 +463,7 @@ def run_provenance(command: str, device: torch.device | str | None = None, *,
         "torch": str(torch.__version__),
         "python": platform.python_version(),
         "device": where,
+        "kernels": kernel_path(),
         "code_version": _code_version(Path(__file__).resolve().parent,
                                       tuple(_as_path(p, "outputs") for p in outputs)),
     }

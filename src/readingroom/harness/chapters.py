@@ -326,11 +326,13 @@ def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
     outputs_json = workdir / f"{chapter.name}.outputs.json"
     outputs_json.unlink(missing_ok=True)
 
+    from readingroom.isa import kernel_env
     from readingroom.common.threads import THREADS_ENV, thread_env
 
     env = dict(os.environ)
     env.update(OFFLINE_ENV)
     env.update(thread_env())  # the kernel's pools start at the policy's size (one thread)
+    env.update(kernel_env())  # and its libraries with the AVX2 kernels the records were made with
     env["IPYTHONDIR"] = str(ipython_dir)
     env["READINGROOM_OUTPUTS"] = str(outputs_json)
     env.setdefault("PYTHONHASHSEED", "0")
