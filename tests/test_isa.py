@@ -80,3 +80,17 @@ def test_numpy_feature_names_follow_its_version(monkeypatch):
     assert isa._numpy_avx512_features() == "X86_V4 AVX512_ICL AVX512_SPR"
     monkeypatch.setattr(md, "version", lambda name: "1.26.4")
     assert "AVX512_SKX" in isa._numpy_avx512_features()
+
+
+def test_same_kernels_needs_the_pin_on_both_sides(monkeypatch):
+    monkeypatch.setattr(isa, "kernel_path", lambda: "x86-64 AVX2")
+    assert isa.same_kernels({"kernels": "x86-64 AVX2"})
+    assert not isa.same_kernels({})  # an old record: no promise
+    assert not isa.same_kernels({"kernels": "native: AVX512 (x86_64)"})
+    monkeypatch.setattr(isa, "kernel_path", lambda: "native: DEFAULT (arm64)")
+    assert not isa.same_kernels({"kernels": "x86-64 AVX2"})
+
+
+def test_same_kernels_wants_a_provenance_dict():
+    with pytest.raises(TypeError, match="provenance must be a dict"):
+        isa.same_kernels("x86-64 AVX2")

@@ -33,7 +33,8 @@ import os
 import platform
 import sys
 
-__all__ = ["KERNELS_ENV", "KERNEL_VARS", "kernel_env", "kernel_path", "pin_kernels"]
+__all__ = ["KERNELS_ENV", "KERNEL_VARS", "kernel_env", "kernel_path", "pin_kernels",
+           "same_kernels"]
 
 #: Environment variable that turns the pin off: ``native`` (or ``off``).
 KERNELS_ENV = "READINGROOM_KERNELS"
@@ -138,3 +139,19 @@ def kernel_path() -> str:
     if capability == "AVX2" and os.environ.get("MKL_CBWR", "").upper() == "AVX2":
         return _PINNED
     return f"native: {capability} ({platform.machine()})"
+
+
+def same_kernels(provenance: dict) -> bool:
+    """Whether this process computes with the kernels a CPU record was made with.
+
+    True when the record's ``"kernels"`` (see :func:`readingroom.common.run_provenance`) is the
+    pinned AVX2 path and this process computes on it too: the same code and seed then replay the
+    record (bit for bit on the machine that wrote it, and on another CPU up to what its cache-sized
+    blocking may reorder). A record without the field, or made or replayed off the pin, promises
+    nothing: a chapter then shows live and recorded side by side and says why they may differ,
+    instead of asserting that they agree.
+    """
+    if not isinstance(provenance, dict):
+        raise TypeError(f"provenance must be a dict (a record's provenance), got "
+                        f"{type(provenance).__name__}")
+    return provenance.get("kernels") == _PINNED and kernel_path() == _PINNED

@@ -21,6 +21,8 @@ EXPECTED = {
     "use_threads",
     "thread_count",
     "thread_env",
+    "kernel_path",
+    "same_kernels",
     "ChapterTimer",
     "start_chapter",
     "block_network",

@@ -12,6 +12,8 @@ Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
 :mod:`~readingroom.common.transformer`, :mod:`~readingroom.common.train`,
 :mod:`~readingroom.common.plotting`, :mod:`~readingroom.common.timer`,
 :mod:`~readingroom.common.threads` (the one-thread-per-process policy),
+:func:`~readingroom.common.kernel_path`/:func:`~readingroom.common.same_kernels` (from
+:mod:`readingroom.isa`, the AVX2 kernel pin that makes CPU records replay exactly),
 :mod:`~readingroom.common.offline`, :mod:`~readingroom.common.paths`,
 :mod:`~readingroom.common.executor` (``make_executor``: a local process pool or a Dask cluster),
 :mod:`~readingroom.common.weights` (``save_weights``/``load_weights``/``load_committed``/
@@ -27,6 +29,7 @@ from .executor import make_executor
 from .paths import book_data_path, load_book_data, repo_root
 from .plotting import BOOK_COLORS, plot_history, use_book_style
 from .seed import make_generator, seed_everything
+from ..isa import kernel_path, same_kernels
 from .threads import thread_count, thread_env, use_threads
 from .timer import ChapterTimer, start_chapter
 from .train import TrainHistory, eval_mode, next_token_loss, progress_enabled, train
@@ -56,6 +59,8 @@ __all__ = [
     "use_threads",
     "thread_count",
     "thread_env",
+    "kernel_path",
+    "same_kernels",
     "ChapterTimer",
     "start_chapter",
     "block_network",

@@ -369,6 +369,31 @@ def _engine_inputs(where: str, problem, diagram, seed, timeout, max_rounds, *,
         raise GeometryInputError(f"{where}: the diagram lacks point(s) {' '.join(missing)}")
     return problem, diagram
 
+def _close(eng: "_Engine", max_rounds: int, goal=None) -> tuple[str, Fact | None]:
+    """The DD + AR round loop of :func:`solve` and :func:`saturate`: build the engine's tables,
+    try the goal (when there is one), run one round of every rule in ``ROUND``; repeat.
+
+    Returns ``(stop, goal_fact)``: ``"solved"`` with the goal's fact, or ``"max_rounds"`` /
+    ``"saturated"`` (a round added nothing) with ``None``. The rounds run are counted in
+    ``eng.rounds``, so they are known when the engine's deadline (``_Timeout``) cuts the loop.
+    """
+    eng.rounds = 0
+    while True:
+        eng.build()
+        if goal is not None:
+            goal_fact = eng.prove_goal(goal)
+            if goal_fact is not None:
+                return "solved", goal_fact
+        if eng.rounds >= max_rounds:
+            return "max_rounds", None
+        eng.rounds += 1
+        eng.new_count = 0
+        for method, _ in ROUND:
+            getattr(eng, method)()
+        if eng.new_count == 0:
+            return "saturated", None
+
+
 def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
           max_rounds: int = 20, timeout: float = 30.0, tol: float = 1e-7,
           split_angles: bool = True, known=(), harvest=None) -> Result:
@@ -405,28 +430,11 @@ def solve(problem: Problem | str, diagram: Diagram | None = None, seed: int = 0,
             raise GeometryInputError(f"solve: known fact {item[0]} names point(s) "
                                      f"{' '.join(missing)} the problem lacks")
         eng.add(item[0], item[1])
-    goal_fact = None
-    rounds = 0
-    stop = "saturated"
     try:
-        while True:
-            eng.build()
-            goal_fact = eng.prove_goal(problem.goal)
-            if goal_fact is not None:
-                stop = "solved"
-                break
-            if rounds >= max_rounds:
-                stop = "max_rounds"
-                break
-            rounds += 1
-            eng.new_count = 0
-            for method, _ in ROUND:
-                getattr(eng, method)()
-            if eng.new_count == 0:
-                break
+        stop, goal_fact = _close(eng, max_rounds, problem.goal)
     except _Timeout:
-        stop = "timeout"
-        goal_fact = None
+        stop, goal_fact = "timeout", None
+    rounds = eng.rounds
     if goal_fact is None and harvest:
         try:
             eng.deadline = max(eng.deadline, time.monotonic() + 1.0)
@@ -468,25 +476,14 @@ def saturate(problem: Problem | str, diagram: Diagram | None = None, seed: int =
     given, warnings = premises(problem, diagram, tol)
     for f, text in given:
         eng.add(f, f"construction {text}")
-    rounds, stop = 0, "saturated"
     try:
-        while True:
-            eng.build()
-            if rounds >= max_rounds:
-                stop = "max_rounds"
-                break
-            rounds += 1
-            eng.new_count = 0
-            for method, _ in ROUND:
-                getattr(eng, method)()
-            if eng.new_count == 0:
-                break
+        stop, _ = _close(eng, max_rounds)
         if harvest:
             eng.build()
             eng.harvest(set(problem.points))
     except _Timeout:
         stop = "timeout"
-    return Result(solved=False, facts=len(eng.why), rounds=rounds,
+    return Result(solved=False, facts=len(eng.why), rounds=eng.rounds,
                   seconds=time.monotonic() - t0, proof=None, discarded=len(eng.discarded),
                   warnings=warnings, stop=stop, why=eng.why)
 
