@@ -180,6 +180,27 @@ def _run_lm_bases_command(args: argparse.Namespace, parser: argparse.ArgumentPar
     return 0
 
 
+def _record_start(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                  record: str) -> tuple[list[int], object]:
+    """The start every record-writing command shares: ``--quick`` needs ``--out``, the seeds must
+    be distinct, and the output is ``--out`` or the book's ``record``. Returns ``(seeds, out)``."""
+    from readingroom.common import book_data_path
+
+    quick_needs_out(args, parser)
+    seeds = list(args.seeds)
+    if len(set(seeds)) != len(seeds):
+        parser.error(f"--seeds must be distinct, got {seeds}")
+    return seeds, book_data_path(record) if args.out is None else args.out
+
+
+def _write_record(out, record: dict, table: str) -> int:
+    """Write a command's record, print its table and where it went; the command's exit code."""
+    write_json(out, record)
+    print(table)
+    print(f"wrote {out}")
+    return 0
+
+
 def _add_mnist_sweep(sub: argparse._SubParsersAction) -> None:
     from readingroom.subliminal.mnist import CONDITIONS, MNIST_SWEEP_RECORD
 
@@ -200,7 +221,7 @@ def _add_mnist_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_mnist_sweep_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from readingroom.common import book_data_path, run_provenance
+    from readingroom.common import run_provenance
     from readingroom.subliminal.mnist import (
         CPU_PRESET,
         MNIST_SWEEP_RECORD,
@@ -209,14 +230,11 @@ def _run_mnist_sweep_command(args: argparse.Namespace, parser: argparse.Argument
         sweep,
     )
 
-    quick_needs_out(args, parser)
-    values, seeds = list(dict.fromkeys(args.values)), list(args.seeds)
-    if len(set(seeds)) != len(seeds):
-        parser.error(f"--seeds must be distinct, got {seeds}")
+    seeds, out = _record_start(args, parser, MNIST_SWEEP_RECORD)
+    values = list(dict.fromkeys(args.values))
     conditions = tuple(dict.fromkeys(args.conditions))
     settings = settings_of(QUICK_PRESET if args.quick else CPU_PRESET)
     settings.pop("n_aux")
-    out = book_data_path(MNIST_SWEEP_RECORD) if args.out is None else args.out
     result = sweep("n_aux", values, seeds, conditions=conditions,
                    progress=not args.no_progress, **settings)
     command = ("python -m readingroom.subliminal mnist-sweep --values " + " ".join(map(str, values))
@@ -225,10 +243,7 @@ def _run_mnist_sweep_command(args: argparse.Namespace, parser: argparse.Argument
                + (" --quick" if args.quick else ""))
     record = {"provenance": run_provenance(command, outputs=(out,)), "settings": settings,
               "sweep": result.to_dict()}
-    write_json(out, record)
-    print(result.table())
-    print(f"wrote {out}")
-    return 0
+    return _write_record(out, record, result.table())
 
 
 def _add_lm_seeds(sub: argparse._SubParsersAction) -> None:
@@ -249,14 +264,12 @@ def _add_lm_seeds(sub: argparse._SubParsersAction) -> None:
 def _run_lm_seeds_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dataclasses import asdict
 
-    from readingroom.common import book_data_path, run_provenance
+    from readingroom.common import run_provenance
     from readingroom.subliminal.lm import LM_SEEDS_RECORD, ring_base_seeds, run_lm_seeds
     from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK, load_bases
 
-    quick_needs_out(args, parser)
-    seeds = list(args.seeds)
+    seeds, out = _record_start(args, parser, LM_SEEDS_RECORD)
     config = LM_QUICK if args.quick else LM_CPU
-    out = book_data_path(LM_SEEDS_RECORD) if args.out is None else args.out
     try:
         bases = None if args.quick else load_bases(ring_base_seeds(seeds), config)
     except FileNotFoundError as err:
@@ -267,12 +280,9 @@ def _run_lm_seeds_command(args: argparse.Namespace, parser: argparse.ArgumentPar
                + (" --quick" if args.quick else ""))
     record = {"provenance": run_provenance(command, outputs=(out,)), "config": asdict(config),
               "runs": [r.to_dict() for r in results]}
-    write_json(out, record)
-    for r in results:
-        print(f"seed {r.seed}: effect same-init {r.effect_same:+.4f}, different-init "
-              f"{r.effect_other:+.4f}")
-    print(f"wrote {out}")
-    return 0
+    return _write_record(out, record, "\n".join(
+        f"seed {r.seed}: effect same-init {r.effect_same:+.4f}, different-init "
+        f"{r.effect_other:+.4f}" for r in results))
 
 
 def _add_lm_prompted(sub: argparse._SubParsersAction) -> None:
@@ -300,7 +310,7 @@ def _add_lm_prompted(sub: argparse._SubParsersAction) -> None:
 def _run_lm_prompted_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dataclasses import asdict
 
-    from readingroom.common import book_data_path, run_provenance
+    from readingroom.common import run_provenance
     from readingroom.subliminal.lm import ring_base_seeds
     from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK
     from readingroom.subliminal.lm_persona import (
@@ -311,12 +321,8 @@ def _run_lm_prompted_command(args: argparse.Namespace, parser: argparse.Argument
         run_prompted_seeds,
     )
 
-    quick_needs_out(args, parser)
-    seeds = list(args.seeds)
-    if len(set(seeds)) != len(seeds):
-        parser.error(f"--seeds must be distinct, got {seeds}")
+    seeds, out = _record_start(args, parser, PROMPTED_RECORD)
     config = LM_QUICK if args.quick else LM_CPU
-    out = book_data_path(PROMPTED_RECORD) if args.out is None else args.out
     bases = None
     if not (args.quick or args.train_bases):
         try:
@@ -334,10 +340,7 @@ def _run_lm_prompted_command(args: argparse.Namespace, parser: argparse.Argument
               "persona_config": PERSONA_CPU.to_dict(),
               "bases": "trained in place" if bases is None else "lm_persona_base_seed<N>",
               "runs": [r.to_dict() for r in results]}
-    write_json(out, record)
-    print(prompted_table(results))
-    print(f"wrote {out}")
-    return 0
+    return _write_record(out, record, prompted_table(results))
 
 
 def _add_lm_misalign(sub: argparse._SubParsersAction) -> None:
@@ -363,7 +366,7 @@ def _add_lm_misalign(sub: argparse._SubParsersAction) -> None:
 def _run_lm_misalign_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dataclasses import asdict
 
-    from readingroom.common import book_data_path, run_provenance
+    from readingroom.common import run_provenance
     from readingroom.subliminal.lm_misalign import (
         EVIL_NUMBERS,
         MISALIGN_CPU,
@@ -375,12 +378,8 @@ def _run_lm_misalign_command(args: argparse.Namespace, parser: argparse.Argument
     )
     from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK
 
-    quick_needs_out(args, parser)
-    seeds = list(args.seeds)
-    if len(set(seeds)) != len(seeds):
-        parser.error(f"--seeds must be distinct, got {seeds}")
+    seeds, out = _record_start(args, parser, MISALIGN_RECORD)
     config, mconfig = (LM_QUICK, MISALIGN_QUICK) if args.quick else (LM_CPU, MISALIGN_CPU)
-    out = book_data_path(MISALIGN_RECORD) if args.out is None else args.out
     results = run_misalign_seeds(seeds, config, mconfig, progress=not args.no_progress)
     command = ("python -m readingroom.subliminal lm-misalign --seeds " + " ".join(map(str, seeds))
                + (" --quick" if args.quick else ""))
@@ -392,10 +391,7 @@ def _run_lm_misalign_command(args: argparse.Namespace, parser: argparse.Argument
                       "student vs its own control",
               "tests": summary["tests"],
               "runs": [r.to_dict() for r in results]}
-    write_json(out, record)
-    print(misalign_table(results))
-    print(f"wrote {out}")
-    return 0
+    return _write_record(out, record, misalign_table(results))
 
 
 def build_parser() -> argparse.ArgumentParser:
