@@ -8,20 +8,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from readingroom.subliminal.__main__ import build_parser, main
 
 ENV = dict(os.environ, READINGROOM_PROGRESS="0", OMP_NUM_THREADS="1")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The quick preset's tiny models run fastest on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

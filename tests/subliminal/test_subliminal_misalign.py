@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from readingroom.common import make_generator
 from readingroom.subliminal.__main__ import main
@@ -39,14 +38,6 @@ from readingroom.subliminal.lm_models import LM_QUICK, train_base
 
 V = MisalignVocab()
 TINY = LM_QUICK
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

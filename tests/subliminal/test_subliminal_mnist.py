@@ -49,15 +49,6 @@ TINY = dict(width=16, n_noise=512, teacher_epochs=1, teacher_batch=256, student_
             student_batch=64, n_test=200)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (no OpenMP overhead, robust on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny_result() -> MnistResult:
     return run_mnist([0, 1], progress=False, **TINY)

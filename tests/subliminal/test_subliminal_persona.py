@@ -64,14 +64,6 @@ def _digest(x: torch.Tensor) -> float:
     return float((x.double().flatten() * weights).sum())
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def pbase():
     return train_persona_base(0, TINY, progress=False)

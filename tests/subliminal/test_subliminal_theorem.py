@@ -21,14 +21,6 @@ from readingroom.subliminal import (
 SMALL = dict(width=16, n_inputs=64)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("loss", ["mse", "ce"])
 @pytest.mark.parametrize("update", ["random", "train"])
 @pytest.mark.parametrize("logits", ["aux", "all"])
