@@ -14,7 +14,7 @@ from readingroom.clt.experiments import WorldRecipe
 from readingroom.common import load_book_data
 
 PROVENANCE = {"command", "argv", "date_utc", "threads", "torch", "python", "device",
-              "code_version", "code_sha256"}
+              "kernels", "code_version", "code_sha256"}
 ROW = {"seed", "accuracy", "nmse_max", "l0", "agreement", "swap_rate", "suppress_changes",
        "p_answer", "dallas_path", "features", "kept_features", "scores", "pruned_scores",
        "ablation_corr", "seconds"}
@@ -109,6 +109,8 @@ def test_committed_robustness_records_the_chapter_recipe():
     assert set(prov) == PROVENANCE
     assert prov["command"] == "python -m readingroom.clt robustness --seeds 0 1 2 3 4"
     assert prov["threads"] == 1
+    assert prov["kernels"] == "x86-64 AVX2"  # the chapter replays seed 0 on the pinned kernels
+    assert prov["code_version"]["dirty"] is False
     assert re.fullmatch(r"[0-9a-f]{40}", prov["code_version"]["commit"])
     assert data["recipe"] == _chapter_recipe()
     assert [r["seed"] for r in data["runs"]] == [0, 1, 2, 3, 4]

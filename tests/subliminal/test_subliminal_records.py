@@ -19,6 +19,8 @@ def _clean(provenance: dict) -> None:
 def test_mnist_sweep_record_used_the_chapters_settings():
     record = load_book_data(MNIST_SWEEP_RECORD)
     _clean(record["provenance"])
+    # the chapter replays the record's m = 3 students on the pinned kernels (readingroom.isa)
+    assert record["provenance"]["kernels"] == "x86-64 AVX2"
     assert record["provenance"]["command"] == (
         "python -m readingroom.subliminal mnist-sweep --values 2 3 5 10 --seeds 0 1 2 3 4")
     settings = settings_of(CPU_PRESET)
