@@ -9,18 +9,20 @@ chapter's seed-0 GRPO run reached 0.38-0.41 held-out accuracy on an AVX2-only ma
 0.46-0.54 in the record written on another CPU, with the same code and seed.
 
 So every process of the book asks each library for its **AVX2** kernels (:data:`KERNEL_VARS`),
-which any x86-64 CPU from the last ten years has; a record written under the pin replays bit
-for bit on every such machine, the CI runner's and a reader's alike. The cost is a few per
-cent of speed on an AVX-512 machine, nothing for models of this size.
+which any x86-64 CPU from the last ten years has, and a record written under the pin replays on
+such a machine with the same arithmetic (bit for bit on the machine that wrote it; verified
+only on AVX2-only machines so far, and oneDNN may still block differently on another cache
+size). On an AVX2-only machine the pin costs nothing measurable (the template chapter: 148 s
+pinned, 150 s unpinned); on an AVX-512 machine it gives up the wider vectors (not measured).
 
 The pin must be in the environment before a library picks its kernels. torch's ATen picks at
 its first operation and MKL at its first call, so :func:`pin_kernels` (run when
 :mod:`readingroom` is imported) is in time even after ``import torch``. This module sits beside
 :mod:`readingroom.common`, not in it, because importing ``common`` imports NumPy, and the
-package must pin before that. NumPy and OpenBLAS pick
-when they are imported, so for them the variables must be set before the process starts: the
-Makefile exports them, the test suite passes them to the chapters' kernels, and a child process
-started with :func:`kernel_env` inherits them.
+package must pin before that. NumPy and OpenBLAS pick when they are imported, so for them the
+variables must be set before the process starts: the test suite's conftest imports
+:mod:`readingroom` before anything else, the chapter harness passes :func:`kernel_env` to each
+chapter's kernel, and any child process inherits the environment :func:`pin_kernels` wrote.
 
 ``READINGROOM_KERNELS=native`` turns the pin off (each library's own choice). On a machine where
 AVX2 kernels are not available (ARM, an old x86) nothing is pinned and :func:`kernel_path` says
