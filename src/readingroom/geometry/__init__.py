@@ -21,7 +21,8 @@ The problem language, numeric diagrams, and a deduction engine core (DD + AR).
   :func:`format_proof`, :func:`proof_holds`;
 * :mod:`~readingroom.geometry.checker` — :func:`check_proof` / :func:`check_search`: every
   step of a printed proof replayed from only the premises it cites, by code that shares nothing
-  with the prover;
+  with the prover; its facts' meanings are in :mod:`~readingroom.geometry.meaning` and its
+  rule matchers in :mod:`~readingroom.geometry.rematch`;
 * :mod:`~readingroom.geometry.search` — auxiliary-point :func:`candidates` and the beam
   :func:`search` over DD + AR (``python -m readingroom.geometry solve ...``);
 * :mod:`~readingroom.geometry.synth` — synthetic theorems with auxiliary points
