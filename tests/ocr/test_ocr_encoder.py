@@ -53,8 +53,6 @@ def test_vision_tokens_with_other_patch_sizes_rounds_like_a_padded_conv():
     config = EncoderConfig(patch_size=8)
     assert vision_tokens(Mode("m", 128, "resize"), config) == 16  # 16x16 grid -> 4x4
     assert vision_tokens(Mode("m", 40, "resize"), config) == 4  # 5x5 -> 3x3 -> 2x2
-    with pytest.raises(ValueError, match="not a multiple of patch_size"):
-        vision_tokens(Mode("m", 130, "resize"), config)
 
 
 @pytest.mark.parametrize("width, height, expected", [
@@ -79,18 +77,6 @@ def test_valid_tokens_for_resized_modes_is_all_of_them():
 
 
 def test_token_count_errors():
-    with pytest.raises(ValueError, match="mode must be one of"):
-        vision_tokens("gundam")
-    with pytest.raises(TypeError, match="mode must be a mode name"):
-        vision_tokens(3)
-    with pytest.raises(ValueError, match="width must be a positive int"):
-        valid_tokens("base", 0, 10)
-    with pytest.raises(TypeError, match="height must be an int"):
-        valid_tokens("base", 10, 2.5)
-    with pytest.raises(ValueError, match="fit must be"):
-        Mode("x", 64, "crop")
-    with pytest.raises(ValueError, match="size must be"):
-        Mode("x", 0, "pad")
     assert get_mode(MODES["tiny"]) is MODES["tiny"]
 
 
@@ -110,15 +96,6 @@ def test_prepare_page_resize_and_pad():
     # a page already at the mode's size is unchanged by padding
     square = torch.rand(256, 256)
     torch.testing.assert_close(prepare_page(square, "base")[0, 0], square)
-
-
-def test_prepare_page_errors():
-    with pytest.raises(TypeError, match="floating-point"):
-        prepare_page(torch.ones(4, 4, dtype=torch.long), "tiny")
-    with pytest.raises(ValueError, match=r"\[H, W\] or \[B, H, W\]"):
-        prepare_page(torch.ones(1, 1, 4, 4), "tiny")
-    with pytest.raises(ValueError, match="mode must be one of"):
-        prepare_page(torch.ones(4, 4), "huge")
 
 
 # ---- the encoder's stages --------------------------------------------------------------------
@@ -163,27 +140,4 @@ def test_sincos_2d():
     # position (0, 0): sin 0 = 0 and cos 0 = 1 for each axis and frequency
     assert torch.equal(pos[0], torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]))
     assert len({tuple(r.tolist()) for r in pos}) == 15  # every position distinct
-    with pytest.raises(ValueError, match="divisible by 4"):
-        sincos_2d(2, 2, 6)
-    with pytest.raises(ValueError, match="h must be"):
-        sincos_2d(0, 2, 8)
 
-
-def test_encoder_errors():
-    enc = DeepEncoder(SMALL)
-    with pytest.raises(ValueError, match=r"\[B, 1, H, W\]"):
-        enc(torch.ones(1, 3, 128, 128))
-    with pytest.raises(ValueError, match="multiples of patch_size"):
-        enc(torch.ones(1, 1, 130, 128))
-    with pytest.raises(TypeError, match="floating-point"):
-        enc(torch.ones(1, 1, 128, 128, dtype=torch.long))
-    with pytest.raises(TypeError, match="config must be an EncoderConfig"):
-        DeepEncoder({"d_out": 4})
-    with pytest.raises(ValueError, match="divisible by n_heads"):
-        EncoderConfig(d_window=18, n_heads=4)
-    with pytest.raises(ValueError, match="divisible by 4"):
-        EncoderConfig(d_window=6, n_heads=2)
-    with pytest.raises(ValueError, match="n_global_layers must be an int >= 0"):
-        EncoderConfig(n_global_layers=-1)
-    with pytest.raises(TypeError, match="patch_size must be an int"):
-        EncoderConfig(patch_size=4.0)

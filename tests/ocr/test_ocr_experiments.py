@@ -1,4 +1,4 @@
-"""Tests of readingroom.ocr.experiments on a tiny untrained reader (shapes, bookkeeping, errors)."""
+"""Tests of readingroom.ocr.experiments on a tiny untrained reader (shapes and bookkeeping)."""
 
 import numpy as np
 import pytest
@@ -61,12 +61,6 @@ def test_compression_sweep_reads_every_cell_and_scores_it(model: MiniDeepSeekOCR
     # a range entirely above a font's room is skipped
     assert compression_sweep(model, font_sizes=(16,), lengths=((100, 120),),
                              pages_per_cell=1) == []
-    with pytest.raises(ValueError, match="non-empty"):
-        compression_sweep(model, font_sizes=(), lengths=((1, 2),), pages_per_cell=1)
-    with pytest.raises(TypeError, match="model must be a MiniDeepSeekOCR"):
-        compression_sweep(None, font_sizes=(12,), lengths=((1, 2),), pages_per_cell=1)
-    with pytest.raises(ValueError, match="pages_per_cell must be a positive int"):
-        compression_sweep(model, font_sizes=(12,), lengths=((1, 2),), pages_per_cell=0)
 
 
 def test_binned_precision_averages_per_bin() -> None:
@@ -75,8 +69,6 @@ def test_binned_precision_averages_per_bin() -> None:
 
     rs = [reading(32, 1.0), reading(40, 0.5), reading(128, 0.2)]  # 0.5, 0.625, 2 chars/token
     assert binned_precision(rs, [0, 1, 2, 3]) == [(0.5, 0.75, 2), (2.5, 0.2, 1)]
-    with pytest.raises(ValueError, match="increasing"):
-        binned_precision(rs, [1, 1])
 
 
 def test_compression_rho_is_the_rank_correlation() -> None:
@@ -88,8 +80,6 @@ def test_compression_rho_is_the_rank_correlation() -> None:
     assert compression_rho(falling[::-1]) == pytest.approx(-1.0)  # order of readings is free
     rising = [reading(32, 0.1), reading(64, 0.5), reading(96, 0.2), reading(128, 0.9)]
     assert compression_rho(rising) == pytest.approx(0.8)
-    with pytest.raises(ValueError, match="at least two"):
-        compression_rho(falling[:1])
 
 
 def test_shrink_keeps_the_size_and_loses_detail() -> None:
@@ -100,22 +90,12 @@ def test_shrink_keeps_the_size_and_loses_detail() -> None:
     assert y.shape == x.shape and not torch.allclose(y, x)
     # a page blurred harder is further from the original
     assert (shrink(x, 0.25) - x).abs().sum() > (shrink(x, 0.75) - x).abs().sum()
-    with pytest.raises(ValueError, match="factor must be in"):
-        shrink(x, 0.0)
-    with pytest.raises(ValueError, match="factor must be in"):
-        shrink(x, 1.5)
-    with pytest.raises(ValueError, match="pixels must be a tensor"):
-        shrink(x[0], 0.5)
 
 
 def test_memory_sweep_scores_every_turn_at_every_age(model: MiniDeepSeekOCR) -> None:
     turns = [render_page(t, size=(128, 128), font_size=12) for t in ("first turn", "second")]
     out = memory_sweep(model, turns, [1.0, 0.5, 0.25])
     assert out.shape == (3, 2) and np.all((0 <= out) & (out <= 1))
-    with pytest.raises(ValueError, match="non-empty"):
-        memory_sweep(model, [], [1.0])
-    with pytest.raises(ValueError, match="factor must be in"):
-        memory_sweep(model, turns, [2.0])
 
 
 def _reading(n: int, p: float, tokens: int = 64) -> Reading:
@@ -127,12 +107,6 @@ def test_token_budget_splits_at_the_vision_token_count() -> None:
     b = token_budget(rs)
     assert (b.n_vision, b.n_cheaper) == (64, 2)
     assert b.dearer == pytest.approx(0.8) and b.cheaper == pytest.approx(0.3)
-    with pytest.raises(ValueError, match="one mode"):
-        token_budget(rs + [_reading(30, 0.5, tokens=100)])
-    with pytest.raises(ValueError, match="both above and at most 64"):
-        token_budget(rs[:2])
-    with pytest.raises(ValueError, match="non-empty list of Reading"):
-        token_budget([])
 
 
 def test_pick_samples_takes_one_reading_per_third_of_compression() -> None:
@@ -142,8 +116,6 @@ def test_pick_samples_takes_one_reading_per_third_of_compression() -> None:
     assert (best.n_chars, best.precision) == (20, 1.0)  # best read, longest on a tie
     assert middle.precision == 0.6  # the median of 0.5, 0.7, 0.6
     assert worst.precision == 0.1
-    with pytest.raises(ValueError, match="at least three"):
-        pick_samples(rs[:2])
 
 
 # --- controls: a blank page and shuffled tiles -------------------------------------------------
@@ -173,25 +145,9 @@ def test_control_pixels_shuffled_permutes_whole_tiles() -> None:
     assert torch.equal(y, again)  # the permutation follows the generator
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(control="noise"), "control must be one of"),
-    (dict(control="shuffled", tile=5), "tile=5 must divide"),
-    (dict(control="page", tile=0), "tile must be a positive int"),
-])
-def test_control_pixels_rejects_bad_arguments(kwargs, match) -> None:
-    with pytest.raises(ValueError, match=match):
-        control_pixels(_pixels(S=32), **kwargs)
-    with pytest.raises(ValueError, match="pixels must be"):
-        control_pixels(torch.ones(1, 32, 32), "page")
-
-
 def test_read_controls_scores_every_page_under_every_control(model: MiniDeepSeekOCR) -> None:
     pages = [render_page(text, size=(64, 64), font_size=10) for text in ("a cat", "the dog ran")]
     out = read_controls(model, pages, "tiny", tile=16, seed=3)
     assert list(out) == list(CONTROLS)
     for control, scores in out.items():
         assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores), control
-    with pytest.raises(ValueError, match="pages"):
-        read_controls(model, [], "tiny")
-    with pytest.raises(TypeError, match="model"):
-        read_controls("reader", pages, "tiny")

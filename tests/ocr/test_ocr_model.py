@@ -52,8 +52,6 @@ def test_make_batch_shifts_targets_and_pads():
     assert inputs[1].tolist() == [TOK.bos_id] + TOK.encode("a") + [TOK.pad_id] * 4
     _, fixed, _ = make_batch(pages, "tiny", TOK, max_text=10)
     assert fixed.shape == (2, 11)
-    with pytest.raises(ValueError, match="max_len"):
-        make_batch(pages, "tiny", TOK, max_text=3)
 
 
 def test_make_batch_accepts_mixed_page_sizes_and_pads_in_base_mode():
@@ -69,19 +67,6 @@ def test_page_target_joins_lines_with_spaces():
     page = render_page("one two three four five six seven", size=(64, 128), font_size=8)
     assert len(page.lines) > 1
     assert page_target(page) == " ".join(page.lines)
-    with pytest.raises(TypeError, match="page must be a Page"):
-        page_target("text")
-
-
-def test_make_batch_errors():
-    with pytest.raises(ValueError, match="non-empty list of Page"):
-        make_batch([], "tiny", TOK)
-    with pytest.raises(TypeError, match="page must be a Page"):
-        make_batch(["text"], "tiny", TOK)
-    with pytest.raises(TypeError, match="tokenizer must be a CharTokenizer"):
-        make_batch(_pages(1), "tiny", "chars")
-    with pytest.raises(ValueError, match="mode must be one of"):
-        make_batch(_pages(1), "gundam", TOK)
 
 
 # ---- the model -------------------------------------------------------------------------------
@@ -132,22 +117,6 @@ def test_the_reader_uses_the_page():
 
 
 def test_model_errors():
-    with pytest.raises(TypeError, match="config must be an OCRConfig"):
-        MiniDeepSeekOCR({"n_layers": 1})
-    with pytest.raises(TypeError, match="tokenizer must be a CharTokenizer"):
-        MiniDeepSeekOCR(TINY, "chars")
-    with pytest.raises(ValueError, match="must equal encoder.d_out"):
-        OCRConfig(encoder=TINY_ENC, moe=MoEConfig(d_model=64, d_expert=8, n_routed=2, top_k=1))
-    with pytest.raises(TypeError, match="encoder must be an EncoderConfig"):
-        OCRConfig(encoder=None)
-    with pytest.raises(ValueError, match="mode must be one of"):
-        OCRConfig(modes=("tiny", "huge"))
-    with pytest.raises(ValueError, match="modes must be a non-empty tuple"):
-        OCRConfig(modes=())
-    with pytest.raises(ValueError, match="max_text must be a positive int"):
-        OCRConfig(max_text=0)
-    with pytest.raises(ValueError, match="max_new_tokens must be a positive int"):
-        MiniDeepSeekOCR(TINY, TOK).read(torch.ones(1, 1, 128, 128), max_new_tokens=0)
     assert OCRConfig(encoder=TINY_ENC, moe=None).moe is None  # a dense decoder is allowed
 
 
@@ -188,14 +157,6 @@ def test_precision_and_compression_ratio():
     assert precision("", "hello") == 0.0
     assert precision("a much longer wrong reading", "hi") == 0.0  # clipped at zero
     assert compression_ratio(600, 64) == pytest.approx(9.375)
-    with pytest.raises(ValueError, match="target must be a non-empty str"):
-        precision("x", "")
-    with pytest.raises(TypeError, match="must be str"):
-        precision(None, "x")
-    with pytest.raises(TypeError, match="a must be a str"):
-        edit_distance(1, "x")
-    with pytest.raises(ValueError, match="n_vision_tokens must be a positive int"):
-        compression_ratio(10, 0)
 
 
 def test_package_exports_resolve():
@@ -206,7 +167,7 @@ def test_package_exports_resolve():
         assert getattr(ocr, name) is not None, name
 
 
-def test_read_in_batches_equals_reading_at_once_and_page_pixels_checks_pages():
+def test_read_in_batches_equals_reading_at_once():
     from readingroom.ocr.model import page_pixels
 
     seed_everything(0)
@@ -216,9 +177,3 @@ def test_read_in_batches_equals_reading_at_once_and_page_pixels_checks_pages():
     assert pixels.shape == (3, 1, 128, 128)
     assert model.read(pixels, max_new_tokens=6, batch_size=2) == model.read(pixels,
                                                                              max_new_tokens=6)
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
-        model.read(pixels, batch_size=0)
-    with pytest.raises(ValueError, match="non-empty list of Page"):
-        page_pixels([], "tiny")
-    with pytest.raises(TypeError, match="must hold Page"):
-        page_pixels(["page"], "tiny")

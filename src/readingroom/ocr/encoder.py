@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from readingroom.common.checks import check_int as _check_int
-from readingroom.common.checks import check_choice
+from readingroom.common.checks import check_choice, check_float
 
 __all__ = [
     "COMPRESSION",
@@ -79,8 +79,7 @@ class Mode:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty str, got {self.name!r}")
         _check_int(self.size, "size")
-        if self.fit not in ("resize", "pad"):
-            raise ValueError(f"fit must be 'resize' or 'pad', got {self.fit!r}")
+        check_choice(self.fit, "fit", ("resize", "pad"))
 
 
 #: The native-resolution modes of Table 1, at a quarter of the paper's pixel size (patch size 4).
@@ -210,8 +209,7 @@ def shrink(pixels: torch.Tensor, factor: float) -> torch.Tensor:
     on. The information left is that of a page ``factor`` times smaller: an encoder working at
     that size would spend ``factor ** 2`` as many vision tokens on it.
     """
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
-        raise ValueError(f"factor must be in (0, 1], got {factor!r}")
+    check_float(factor, "factor", low=0.0, high=1.0, low_open=True)
     if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4 or pixels.shape[1] != 1:
         raise ValueError("pixels must be a tensor [B, 1, S, S]")
     S = pixels.shape[-1]

@@ -22,7 +22,9 @@ import torch
 from readingroom.common import make_generator
 from readingroom.common.checks import check_choice, check_int
 from readingroom.ocr.encoder import get_mode, shrink
-from readingroom.ocr.model import MiniDeepSeekOCR, page_pixels, page_target, precision
+from readingroom.ocr.model import (
+    MiniDeepSeekOCR, check_pages, page_pixels, page_target, precision,
+)
 from readingroom.ocr.render import Page
 from readingroom.ocr.tokenizer import CHARS_PER_BPE_TOKEN
 from readingroom.ocr.train import PageRecipe, evaluate, sample_pages
@@ -176,8 +178,7 @@ def read_controls(model: MiniDeepSeekOCR, pages: Sequence[Page], mode: str, *, t
     """
     if not isinstance(model, MiniDeepSeekOCR):
         raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")
-    if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
-        raise ValueError("pages must be a non-empty list of Page")
+    check_pages(pages)
     pixels = page_pixels(pages, mode)
     generator = make_generator(check_int(seed, "seed", minimum=0))
     targets = [page_target(p) for p in pages]

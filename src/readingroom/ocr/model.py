@@ -171,17 +171,24 @@ def page_target(page: Page) -> str:
     return " ".join(page.lines)
 
 
+def check_pages(pages: object) -> None:
+    """Refuse ``pages`` unless it is a non-empty list or tuple of :class:`Page` (the check of every
+    entry point that takes pages; :func:`page_pixels` relies on it)."""
+    if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
+        raise ValueError("pages must be a non-empty list of Page")
+    for page in pages:
+        if not isinstance(page, Page):
+            raise TypeError(f"pages must hold Page objects, got {type(page).__name__}")
+
+
 def page_pixels(pages: Sequence[Page], mode: str | Mode) -> torch.Tensor:
     """The pages as the encoder takes them in ``mode``: ``[B, 1, S, S]`` (:func:`prepare_page`).
 
     A native page (``page.native``) is first rendered at the mode's native resolution
     (:meth:`~readingroom.ocr.render.Page.in_mode`, DeepSeek-OCR Section 3.2.2); the mode's fit
-    (resize or pad) then brings every image to the mode's square.
+    (resize or pad) then brings every image to the mode's square. Its callers have checked
+    ``pages`` (:func:`check_pages`).
     """
-    if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
-        raise ValueError("pages must be a non-empty list of Page")
-    if not all(isinstance(p, Page) for p in pages):
-        raise TypeError("pages must hold Page objects")
     get_mode(mode)
     images = [p.in_mode(mode).image for p in pages]
     if len({tuple(img.shape) for img in images}) == 1:
@@ -197,8 +204,7 @@ def make_batch(pages: Sequence[Page], mode: str | Mode, tokenizer: CharTokenizer
     ``<pad>`` in both), from :func:`page_target`. ``max_text`` (characters) pads every row to the
     same width ``max_text + 1`` and rejects longer texts; ``None`` pads to the longest page.
     """
-    if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
-        raise ValueError("pages must be a non-empty list of Page")
+    check_pages(pages)
     texts = [page_target(p) for p in pages]
     if not isinstance(tokenizer, CharTokenizer):
         raise TypeError(f"tokenizer must be a CharTokenizer, got {type(tokenizer).__name__}")

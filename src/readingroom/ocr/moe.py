@@ -33,13 +33,13 @@ Shapes: ``B`` batch, ``T`` sequence length, ``D`` = ``d_model``, ``N`` = number 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from readingroom.common.checks import check_float
 from readingroom.common.checks import check_int as _check_int
 
 __all__ = ["MoEConfig", "MoEAux", "Expert", "MoEFeedForward", "moe_reference"]
@@ -77,13 +77,7 @@ class MoEConfig:
                 f"top_k must be at most n_routed, got top_k={self.top_k}, "
                 f"n_routed={self.n_routed}"
             )
-        coef = self.balance_coef
-        if isinstance(coef, bool) or not isinstance(coef, (int, float)):
-            raise TypeError(
-                f"balance_coef must be a float, got {type(coef).__name__} {coef!r}"
-            )
-        if not math.isfinite(coef) or coef < 0:
-            raise ValueError(f"balance_coef must be a finite float >= 0, got {coef}")
+        check_float(self.balance_coef, "balance_coef", low=0.0)
 
 
 @dataclass

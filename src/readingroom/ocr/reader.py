@@ -74,7 +74,6 @@ def load_reader(seed: int = 0, kind: str = "book") -> tuple[MiniDeepSeekOCR, dic
     :func:`~readingroom.common.load_committed`).
 
     Raises:
-        ValueError: an unknown ``kind``.
         FileNotFoundError: no weights for ``seed`` (the message says how to make them).
     """
     config = _kind(kind)[0]
@@ -94,8 +93,7 @@ def start_reader(seed: int, kind: str, config: OCRConfig) -> tuple[MiniDeepSeekO
     initialisation (call :func:`~readingroom.common.seed_everything` first to fix it).
 
     Raises:
-        ValueError: an unknown ``kind``; a ``config`` whose other shapes differ from the
-            committed reader's.
+        ValueError: a ``config`` whose other shapes differ from the committed reader's.
         FileNotFoundError: no weights for ``seed`` (the message says how to make them).
     """
     start, record = load_reader(seed, kind)

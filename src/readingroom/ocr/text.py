@@ -45,6 +45,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from readingroom.common.checks import check_int
+
 __all__ = ["ALPHABET", "CORPUS_FILE", "CORPUS_MODULES", "CORPUS_RECORD", "MAX_CHARS",
            "build_corpus", "corpus", "corpus_sha256", "random_text", "read_corpus", "sample_text", "write_corpus"]
 
@@ -142,8 +144,6 @@ def build_corpus(modules: Sequence[str] = CORPUS_MODULES) -> list[str]:
         each kept once, in order; ``" ".join`` of them is the corpus.
 
     Raises:
-        TypeError: ``modules`` is a str, or not a sequence of str.
-        ValueError: ``modules`` is empty or names a module twice.
         ModuleNotFoundError: a module cannot be imported.
     """
     if isinstance(modules, str) or not isinstance(modules, Sequence):
@@ -183,7 +183,6 @@ def write_corpus(directory: str | os.PathLike) -> dict[str, Any]:
         The record written.
 
     Raises:
-        TypeError: ``directory`` is not a str or os.PathLike.
         NotADirectoryError: ``directory`` is not an existing folder.
     """
     if not isinstance(directory, (str, os.PathLike)):
@@ -273,9 +272,7 @@ def corpus_sha256() -> str:
 
 def _check_draw(n_chars: object, generator: object) -> None:
     """The argument checks :func:`sample_text` and :func:`random_text` share."""
-    if isinstance(n_chars, bool) or not isinstance(n_chars, int):
-        raise TypeError(f"n_chars must be an int, got {type(n_chars).__name__} {n_chars!r}")
-    if not 1 <= n_chars <= MAX_CHARS:
+    if check_int(n_chars, "n_chars") > MAX_CHARS:
         raise ValueError(f"n_chars must be in [1, {MAX_CHARS}], got {n_chars}")
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")

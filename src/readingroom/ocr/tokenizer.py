@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from readingroom.common.checks import check_int
 from readingroom.ocr.text import ALPHABET
 
 __all__ = ["CHARS_PER_BPE_TOKEN", "SPECIAL_TOKENS", "CharTokenizer"]
@@ -183,11 +184,7 @@ class CharTokenizer:
             if not isinstance(text, str):
                 raise TypeError(f"texts must hold str, but texts[{i}] is {type(text).__name__}")
         if max_len is not None:
-            if isinstance(max_len, bool) or not isinstance(max_len, int):
-                raise TypeError(f"max_len must be an int or None, got {type(max_len).__name__}")
-            if max_len < 2:
-                raise ValueError(f"max_len must be at least 2 (room for <bos> and <eos>), "
-                                 f"got {max_len}")
+            check_int(max_len, "max_len", minimum=2)  # room for <bos> and <eos>
         rows = [self.encode(t, add_bos=True, add_eos=True, strict=strict) for t in texts]
         lengths = [len(row) for row in rows]
         if max_len is None:

@@ -25,6 +25,7 @@ from torch import nn
 from readingroom.ocr.encoder import EncoderConfig, get_mode, shrink, vision_tokens
 from readingroom.ocr.model import (
     MiniDeepSeekOCR,
+    check_pages,
     make_batch,
     page_pixels,
     page_target,
@@ -120,10 +121,7 @@ class PageRecipe:
 
     def __post_init__(self) -> None:
         for name in ("random_share", "low_res_share"):
-            value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not 0.0 <= value <= 1.0):
-                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+            check_float(getattr(self, name), name, low=0.0, high=1.0)
         if (not isinstance(self.size, tuple) or len(self.size) != 2):
             raise TypeError(f"size must be a (width, height) tuple, got {self.size!r}")
         for i, name in enumerate(("width", "height")):
@@ -246,8 +244,7 @@ def evaluate(model: MiniDeepSeekOCR, pages: Sequence[Page], mode: str, *,
         raise TypeError(f"model must be a MiniDeepSeekOCR, got {type(model).__name__}")
     get_mode(mode)
     check_int(batch_size, "batch_size")
-    if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
-        raise ValueError("pages must be a non-empty list of Page")
+    check_pages(pages)
     readings = model.read(page_pixels(pages, mode), batch_size=batch_size)
     scores = [precision(r, page_target(p)) for r, p in zip(readings, pages)]
     return readings, scores
@@ -325,8 +322,7 @@ def glyph_targets(pages: Sequence[Page], mode: str, tokenizer: CharTokenizer,
     dense labels of :func:`pretrain_encoder`.
     """
     m = get_mode(mode)
-    if isinstance(pages, Page) or not isinstance(pages, Sequence) or not pages:
-        raise ValueError("pages must be a non-empty list of Page")
+    check_pages(pages)
     if not isinstance(tokenizer, CharTokenizer):
         raise TypeError(f"tokenizer must be a CharTokenizer, got {type(tokenizer).__name__}")
     check_int(slots, "slots")
@@ -335,8 +331,6 @@ def glyph_targets(pages: Sequence[Page], mode: str, tokenizer: CharTokenizer,
     out = torch.full((len(pages), N, slots), tokenizer.pad_id, dtype=torch.long)  # [B, N, K]
     cell = m.size / n
     for b, page in enumerate(pages):
-        if not isinstance(page, Page):
-            raise TypeError(f"pages must hold Page, got {type(page).__name__}")
         page = page.in_mode(m)
         W, H = page.size
         sx, sy = (m.size / W, m.size / H) if m.fit == "resize" else (m.size / max(W, H),) * 2
