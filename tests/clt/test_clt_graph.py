@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from readingroom.clt import (
-    AttributionGraph, CLTConfig, CrossLayerTranscoder, LinearReplacement, ModelAdapter, Node,
+    AttributionGraph, LinearReplacement, ModelAdapter, Node,
     PrunedGraph, attribute, graph_scores, influence, max_edge_error, nodes_on_paths, normalized,
     predict_ablation, prune,
 )
@@ -274,10 +274,6 @@ def test_graph_helpers(graphs):
     first = g.nodes[g.indices("feature")[0]]
     assert g.node_index("feature", *first.key) == 0
     assert g.node_index("embedding", -1, 0) == g.indices("embedding")[0]
-    with pytest.raises(ValueError, match="no feature node at layer 5"):
-        g.node_index("feature", 5, 0, 0)
-    with pytest.raises(ValueError, match="kind must be one of"):
-        g.indices("neuron")
     assert Node("feature", 1, 2, 3, 0.5).key == (1, 2, 3)
 
 
@@ -300,11 +296,6 @@ def test_graph_scores_are_one_without_error_edges(kind, graphs):
     scores = graph_scores(dataclasses.replace(g, adjacency=A))
     assert scores["replacement"] == pytest.approx(1.0)
     assert scores["completeness"] == pytest.approx(1.0)
-
-
-def test_graph_scores_rejects_other_types(graphs):
-    with pytest.raises(TypeError, match="graph must be an AttributionGraph or PrunedGraph"):
-        graph_scores(graphs["tiny"].adjacency)
 
 
 def test_scores_on_a_hand_made_graph():
@@ -345,12 +336,6 @@ def test_normalized_takes_absolute_values():
     assert torch.allclose(normalized(A), expected)
 
 
-@pytest.mark.parametrize("bad", [torch.zeros(3, 4), torch.zeros(3), [[0.0]]])
-def test_normalized_rejects_non_square(bad):
-    with pytest.raises(ValueError, match="square"):
-        normalized(bad)
-
-
 def test_influence_on_a_chain():
     """0 -> 1 -> 2 plus a direct 0 -> 2 edge; weight on node 2 only."""
     A = torch.zeros(3, 3, dtype=torch.float64)
@@ -382,11 +367,6 @@ def test_influence_raises_on_a_cycle():
         influence(A, torch.tensor([1.0, 0.0]))
 
 
-def test_influence_rejects_wrong_weights():
-    with pytest.raises(ValueError, match=r"weights must have shape \[3\]"):
-        influence(torch.zeros(3, 3), torch.zeros(4))
-
-
 # --- prune ----------------------------------------------------------------------------------
 
 
@@ -411,22 +391,6 @@ def test_prune_keeps_embeddings_and_logits_and_shrinks(kind, graphs):
         kept.append(len(p.kept()))
     assert all(a >= b for a, b in zip(kept, kept[1:]))
     assert kept[0] > kept[-1]
-
-
-@pytest.mark.parametrize("kwargs", [{"node_threshold": 0}, {"node_threshold": 1.5},
-                                    {"edge_threshold": 0.0}, {"edge_threshold": -1}])
-def test_prune_rejects_bad_thresholds(graphs, kwargs):
-    (name,) = kwargs
-    with pytest.raises(ValueError, match=f"{name} must be in"):
-        prune(graphs["tiny"], **kwargs)
-
-
-@pytest.mark.parametrize("kwargs", [{"node_threshold": "0.8"}, {"edge_threshold": True},
-                                    {"node_threshold": None}])
-def test_prune_rejects_thresholds_that_are_not_numbers(graphs, kwargs):
-    (name,) = kwargs
-    with pytest.raises(TypeError, match=name):
-        prune(graphs["tiny"], **kwargs)
 
 
 # --- predict_ablation -----------------------------------------------------------------------
@@ -489,59 +453,7 @@ def test_predict_ablation_on_a_pruned_graph(graphs):
     assert torch.equal(predict_ablation(empty, {s: 0.0}), torch.zeros_like(full))
 
 
-@pytest.mark.parametrize("which", ["error", "embedding", "logit", "out of range", "negative"])
-def test_predict_ablation_rejects_non_feature_nodes(graphs, which):
-    g = graphs["tiny"]
-    index = {"error": g.indices("error")[0], "embedding": g.indices("embedding")[0],
-             "logit": g.indices("logit")[0], "out of range": len(g.nodes), "negative": -1}[which]
-    with pytest.raises(ValueError, match="feature-node positions"):
-        predict_ablation(g, {index: 0.0})
-
-
 # --- attribute: arguments -------------------------------------------------------------------
-
-
-def test_attribute_rejects_bad_types(models, clts, dallas):
-    adapter = ModelAdapter(models["tiny"])
-    with pytest.raises(TypeError, match="adapter must be a ModelAdapter"):
-        attribute(models["tiny"], clts["tiny"], dallas)
-    with pytest.raises(TypeError, match="clt must be a CrossLayerTranscoder"):
-        attribute(adapter, clts["tiny"].state_dict(), dallas)
-
-
-@pytest.mark.parametrize("n_layers,d_model", [(3, 32), (2, 16), (1, 32)])
-def test_attribute_rejects_a_clt_of_another_size(models, dallas, n_layers, d_model):
-    clt = CrossLayerTranscoder(CLTConfig(n_layers=n_layers, d_model=d_model, n_features=4))
-    with pytest.raises(ValueError, match="the CLT is for"):
-        attribute(ModelAdapter(models["tiny"]), clt, dallas)
-
-
-@pytest.mark.parametrize("tokens", [torch.tensor([[0, 6, 1], [0, 7, 1]]), torch.tensor([]),
-                                    torch.zeros(1, 1, 3, dtype=torch.long), [], torch.tensor(3)])
-def test_attribute_rejects_anything_but_one_prompt(models, clts, tokens):
-    with pytest.raises(ValueError, match="tokens must be one prompt"):
-        attribute(ModelAdapter(models["tiny"]), clts["tiny"], tokens)
-
-
-@pytest.mark.parametrize("kwargs,match", [
-    ({"max_logits": 0}, "max_logits"), ({"max_logits": -2}, "max_logits"),
-    ({"logit_mass": 0}, "logit_mass"), ({"logit_mass": 1.5}, "logit_mass"),
-    ({"logit_mass": -0.1}, "logit_mass"), ({"logit_mass": float("nan")}, "logit_mass"),
-    ({"batch_size": 0}, "batch_size"),
-])
-def test_attribute_rejects_bad_options(models, clts, dallas, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        attribute(ModelAdapter(models["tiny"]), clts["tiny"], dallas, **kwargs)
-
-
-@pytest.mark.parametrize("kwargs,match", [
-    ({"max_logits": 2.5}, "max_logits"), ({"max_logits": "3"}, "max_logits"),
-    ({"max_logits": True}, "max_logits"), ({"logit_mass": "0.5"}, "logit_mass"),
-    ({"batch_size": 1.5}, "batch_size"), ({"batch_size": True}, "batch_size"),
-])
-def test_attribute_rejects_options_of_the_wrong_type(models, clts, dallas, kwargs, match):
-    with pytest.raises(TypeError, match=match):
-        attribute(ModelAdapter(models["tiny"]), clts["tiny"], dallas, **kwargs)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -610,15 +522,6 @@ def test_nodes_on_paths_ignores_pruned_edges(graphs):
                     assert pruned.edge_mask[on][:, i].any() and pruned.edge_mask[i, on].any()
 
 
-@pytest.mark.parametrize("bad", [-1, 99, 1.5, "0"])
-def test_nodes_on_paths_rejects_bad_nodes(bad):
-    pruned = _hand_pruned([(1, 0)])
-    with pytest.raises(ValueError, match="source must be a node position"):
-        nodes_on_paths(pruned, bad, 1)
-    with pytest.raises(ValueError, match="target must be a node position"):
-        nodes_on_paths(pruned, 0, bad)
-
-
 # --- max_edge_error ---------------------------------------------------------------------------
 
 
@@ -634,15 +537,3 @@ def test_max_edge_error_sees_a_wrong_edge(graphs):
     t, s = divmod(int(wrong.adjacency.abs().argmax()), len(wrong.nodes))  # the strongest edge
     wrong.adjacency[t, s] *= 1.5
     assert max_edge_error(wrong) > 1e-3
-
-
-@pytest.mark.parametrize("bad", [1, 1.0, True, "2"])
-def test_max_edge_error_rejects_a_factor_of_one_or_a_non_number(graphs, bad):
-    with pytest.raises(ValueError, match="factor must be a number other than 1"):
-        max_edge_error(graphs["tiny"], factor=bad)
-
-
-def test_max_edge_error_needs_a_graph_from_attribute(graphs):
-    bare = dataclasses.replace(graphs["tiny"], replacement=None)
-    with pytest.raises(TypeError, match="built by attribute"):
-        max_edge_error(bare)

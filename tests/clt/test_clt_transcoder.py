@@ -39,41 +39,6 @@ def test_config_defaults_are_valid():
     assert cfg.n_features >= 1 and cfg.sparsity > 0 and cfg.preact >= 0
 
 
-@pytest.mark.parametrize("name", ["n_layers", "d_model", "n_features"])
-@pytest.mark.parametrize("bad,exc", [(0, ValueError), (-2, ValueError), (2.0, TypeError),
-                                     (True, TypeError), ("4", TypeError), (None, TypeError)])
-def test_config_sizes_must_be_positive_ints(name, bad, exc):
-    kwargs = {"n_layers": 2, "d_model": 4, name: bad}
-    with pytest.raises(exc, match=name):
-        CLTConfig(**kwargs)
-
-
-@pytest.mark.parametrize("name", ["sparsity", "c", "preact", "bandwidth", "threshold_init"])
-@pytest.mark.parametrize("bad", ["0.1", None, True])
-def test_config_coefficients_must_be_numbers(name, bad):
-    with pytest.raises(TypeError, match=f"{name} must be a float"):
-        CLTConfig(n_layers=2, d_model=4, **{name: bad})
-
-
-@pytest.mark.parametrize("name", ["sparsity", "c", "preact", "bandwidth", "threshold_init"])
-@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_config_coefficients_must_be_finite(name, bad):
-    with pytest.raises(ValueError, match=name):
-        CLTConfig(n_layers=2, d_model=4, **{name: bad})
-
-
-@pytest.mark.parametrize("name", ["sparsity", "c", "preact", "bandwidth", "threshold_init"])
-def test_config_coefficients_must_not_be_negative(name):
-    with pytest.raises(ValueError, match=name):
-        CLTConfig(n_layers=2, d_model=4, **{name: -0.1})
-
-
-@pytest.mark.parametrize("name", ["c", "bandwidth", "threshold_init"])
-def test_config_positive_coefficients_reject_zero(name):
-    with pytest.raises(ValueError, match=f"{name} must be a positive finite float, got 0.0"):
-        CLTConfig(n_layers=2, d_model=4, **{name: 0.0})
-
-
 @pytest.mark.parametrize("name", ["sparsity", "preact"])
 def test_config_penalties_may_be_zero(name):
     assert getattr(CLTConfig(n_layers=2, d_model=4, **{name: 0}), name) == 0
@@ -143,12 +108,6 @@ def test_jump_relu_on_a_1d_input():
     assert torch.allclose(theta.grad, torch.tensor([-0.15 / 0.2, 0.0, -0.55 / 0.2]))
 
 
-@pytest.mark.parametrize("theta_shape", [(3,), (4, 4), (1,), ()])
-def test_jump_relu_theta_shape_error(theta_shape):
-    with pytest.raises(ValueError, match="theta must have shape \\[4\\]"):
-        jump_relu(torch.zeros(2, 4), torch.zeros(theta_shape), 0.1)
-
-
 def test_jump_relu_is_an_autograd_function():
     assert issubclass(JumpReLU, torch.autograd.Function)
 
@@ -165,11 +124,6 @@ def test_parameter_shapes():
     assert torch.equal(clt.in_scale, torch.ones(L)) and torch.equal(clt.out_scale, torch.ones(L))
     assert clt.decoder_norms().shape == (L, F)
     assert clt.describe() == dataclasses.asdict(clt.config)
-
-
-def test_constructor_rejects_a_non_config():
-    with pytest.raises(TypeError, match="config must be a CLTConfig"):
-        CrossLayerTranscoder({"n_layers": 2, "d_model": 4})
 
 
 def test_forward_shapes():
@@ -249,35 +203,6 @@ def test_set_scales_accepts_4d_activations():
     assert torch.allclose(norms, torch.full((L,), math.sqrt(D)), rtol=1e-5)
 
 
-@pytest.mark.parametrize("which,name", [("x", "in_scale"), ("y", "out_scale")])
-def test_set_scales_rejects_an_all_zero_layer(which, name):
-    clt = _clt()
-    x, y = _data()
-    t = x if which == "x" else y
-    t[1] = 0
-    with pytest.raises(ValueError, match=f"{name}: a layer's activations are all zero"):
-        clt.set_scales(x, y)
-
-
-@pytest.mark.parametrize(
-    "bad,exc,match",
-    [(torch.zeros(L + 1, 4, D), ValueError, "must have shape"),
-     (torch.zeros(L, 4, D + 1), ValueError, "must have shape"),
-     (torch.zeros(L), ValueError, "must have shape"),
-     (torch.zeros(L, 4, D, dtype=torch.long), TypeError, "floating-point"),
-     ([[0.0] * D] * L, TypeError, "torch.Tensor")],
-)
-def test_shape_checks(bad, exc, match):
-    clt = _clt()
-    x, y = _data(n=4)
-    with pytest.raises(exc, match=match):
-        clt.set_scales(bad, y)
-    with pytest.raises(exc, match=match):
-        clt.loss(x, bad)
-    with pytest.raises(exc, match=match):
-        evaluate_clt(clt, bad, y)
-
-
 # --- loss -----------------------------------------------------------------------------------
 
 
@@ -317,13 +242,6 @@ def test_loss_sparsity_override_and_4d_inputs():
     shaped = clt.loss(x.reshape(L, 4, 6, D), y.reshape(L, 4, 6, D), sparsity=0.5)
     for name in ("mse", "sparsity", "preact", "l0"):
         assert getattr(shaped, name) == pytest.approx(getattr(flat, name), rel=1e-5)
-
-
-def test_loss_rejects_mismatched_shapes():
-    clt = _clt()
-    x, y = _data(n=8)
-    with pytest.raises(ValueError, match="x and y must have the same shape"):
-        clt.loss(x, y[:, :4])
 
 
 def test_loss_gradient_reaches_every_parameter():
@@ -451,39 +369,6 @@ def test_train_keeps_the_data_dtype_and_sets_scales():
     assert torch.allclose(norms, torch.full((L,), math.sqrt(D), dtype=torch.float64))
 
 
-@pytest.mark.parametrize(
-    "kwargs,exc,match",
-    [({"steps": 0}, ValueError, "steps"), ({"steps": 1.5}, TypeError, "steps"),
-     ({"batch_size": 0}, ValueError, "batch_size"), ({"seed": -1}, ValueError, "seed"),
-     ({"lr": 0}, ValueError, "lr must be > 0"), ({"lr": -1e-3}, ValueError, "lr must be > 0"),
-     ({"lr": "0.1"}, ValueError, "lr must be > 0"),
-     ({"ramp": -0.1}, ValueError, "ramp must be in"),
-     ({"ramp": 1.5}, ValueError, "ramp must be in")],
-)
-def test_train_rejects_bad_arguments(kwargs, exc, match):
-    x, y = _data(n=8)
-    with pytest.raises(exc, match=match):
-        train_clt(x, y, CFG, progress=False, **kwargs)
-
-
-def test_train_rejects_bad_data():
-    x, y = _data(n=8)
-    with pytest.raises(TypeError, match="config must be a CLTConfig"):
-        train_clt(x, y, dataclasses.asdict(CFG), progress=False)
-    with pytest.raises(ValueError, match=r"x must be a \[L, N, D\] tensor"):
-        train_clt(x[0], y, CFG, progress=False)
-    with pytest.raises(ValueError, match=r"y must be a \[L, N, D\] tensor"):
-        train_clt(x, y.reshape(L, 2, 4, D), CFG, progress=False)
-    with pytest.raises(ValueError, match="x must be a"):
-        train_clt(x.tolist(), y, CFG, progress=False)
-    with pytest.raises(ValueError, match="the config expects"):
-        train_clt(x[:2], y[:2], CFG, progress=False)
-    with pytest.raises(ValueError, match="the config expects"):
-        train_clt(x[..., :4], y[..., :4], CFG, progress=False)
-    with pytest.raises(ValueError, match="x and y must have the same shape"):
-        train_clt(x, y[:, :4], CFG, progress=False)
-
-
 # --- per-layer transcoders (cross_layer=False) -------------------------------------------------
 
 
@@ -505,9 +390,3 @@ def test_per_layer_transcoder_decodes_each_layer_from_its_own_features():
     y2 = clt.decode(changed)
     torch.testing.assert_close(y2[1:], y[1:])  # layer 0's features no longer reach layers 1, 2
     assert not torch.allclose(y2[0], y[0])
-
-
-@pytest.mark.parametrize("bad", [1, "yes", None])
-def test_cross_layer_must_be_a_bool(bad):
-    with pytest.raises(TypeError, match="cross_layer must be a bool"):
-        CLTConfig(n_layers=2, d_model=4, cross_layer=bad)

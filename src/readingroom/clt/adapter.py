@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from readingroom.common.checks import check_choice
+
 __all__ = ["ModelAdapter", "Frozen", "traced", "collect", "TRACE_ATTENTION"]
 
 #: The name under which the freezable attention is registered with ``transformers``.
@@ -56,8 +58,7 @@ class Frozen:
     patterns: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, T, T]
 
     def __post_init__(self) -> None:
-        if self.mode not in ("record", "apply"):
-            raise ValueError(f"mode must be 'record' or 'apply', got {self.mode!r}")
+        check_choice(self.mode, "mode", ("record", "apply"))
 
     def applied(self) -> Frozen:
         """The same recording in ``apply`` mode."""

@@ -24,7 +24,7 @@ from readingroom.clt.task import (
 )
 from readingroom.clt.transcoder import CLTConfig, CrossLayerTranscoder, evaluate_clt, train_clt
 from readingroom.common import TinyTransformer, TransformerConfig, seed_everything, train
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_float, check_int, check_seed
 
 __all__ = [
     "WorldRecipe",
@@ -135,8 +135,7 @@ def selective_features(prompts: Sequence[Prompt], acts: Sequence[torch.Tensor], 
     """
     if len(prompts) != len(acts):
         raise ValueError(f"prompts and acts differ in length: {len(prompts)} vs {len(acts)}")
-    if not 0 < min_frac <= 1:
-        raise ValueError(f"min_frac must be in (0, 1], got {min_frac}")
+    check_float(min_frac, "min_frac", low=0, low_open=True, high=1)
     with_key = [(p, a) for p, a in zip(prompts, acts) if key in p.info]
     ours = [a > 0 for p, a in with_key if p.info[key] == value]
     others = [a > 0 for p, a in with_key if p.info[key] != value]
@@ -201,10 +200,7 @@ def feature_label(world: World, prompts: Sequence[Prompt], acts: Sequence[torch.
         raise ValueError(f"prompts and acts differ in length: {len(prompts)} vs {len(acts)}")
     if not prompts:
         raise ValueError("prompts must not be empty")
-    if isinstance(min_share, bool) or not isinstance(min_share, (int, float)):
-        raise TypeError(f"min_share must be a number, got {type(min_share).__name__}")
-    if not 0 < min_share <= 1:
-        raise ValueError(f"min_share must be in (0, 1], got {min_share}")
+    check_float(min_share, "min_share", low=0, low_open=True, high=1)
     n_layers, n_features = acts[0].shape[0], acts[0].shape[-1]
     for name, value, size in (("layer", layer, n_layers), ("pos", pos, None),
                               ("index", index, n_features)):
@@ -300,8 +296,7 @@ def state_features(prompts: Sequence[Prompt], acts: Sequence[torch.Tensor], stat
     ``max_other`` bound drops features that fire on nearly everything (e.g. at ``<bos>``), while
     keeping features that a few states share.
     """
-    if not 0 <= max_other < 1:
-        raise ValueError(f"max_other must be in [0, 1), got {max_other}")
+    check_float(max_other, "max_other", low=0, high=1, high_open=True)
     mine = [a for p, a in zip(prompts, acts) if p.info.get("state") == state]
     others = [a for p, a in zip(prompts, acts)
               if "state" in p.info and p.info["state"] != state]
@@ -417,7 +412,7 @@ def robustness(seed: int, *, recipe: WorldRecipe | None = None, config: CLTConfi
     features are switched off (:func:`ablation_predictions`): ``ablation_corr["real"]`` against
     the real model, ``["local"]`` against the local replacement model.
     """
-    check_int(seed, "seed", minimum=0)
+    check_seed(seed)
     world = make_world()
     recipe = WorldRecipe(seed=seed) if recipe is None else replace(recipe, seed=seed)
     model, _ = train_world_model(world, recipe, progress=progress)
@@ -511,7 +506,7 @@ def hold_out_cities(prompts: Sequence[Prompt], *, per_state: int = 1, seed: int 
     keeps at least one fitted city.
     """
     check_int(per_state, "per_state", minimum=1)
-    check_int(seed, "seed", minimum=0)
+    check_seed(seed)
     by_state: dict[object, list[object]] = {}
     for p in prompts:
         if "city" in p.info and "state" in p.info:

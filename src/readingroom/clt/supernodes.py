@@ -29,7 +29,6 @@ graphs (*Dallas* -> [Texas] -> [say Austin]) and tests them by intervening on wh
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -37,7 +36,7 @@ import torch
 
 from readingroom.clt.graph import AttributionGraph, PrunedGraph, _on_paths
 from readingroom.clt.replacement import intervene, local_replacement_logits
-from readingroom.common.checks import check_choice
+from readingroom.common.checks import check_choice, check_float
 
 __all__ = ["Supernode", "SupernodeGraph", "group_supernodes", "intervene_supernode",
            "INTERVENTION_MODES"]
@@ -213,10 +212,7 @@ def intervene_supernode(graph: AttributionGraph | PrunedGraph, members: Supernod
     if not isinstance(base, AttributionGraph) or base.replacement is None:
         raise TypeError("graph must be an AttributionGraph built by attribute(), or a PrunedGraph "
                         "of one")
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)):
-        raise TypeError(f"factor must be a number, got {type(factor).__name__} {factor!r}")
-    if not math.isfinite(factor):
-        raise ValueError(f"factor must be finite, got {factor!r}")
+    check_float(factor, "factor")
     check_choice(mode, "mode", INTERVENTION_MODES)
     positions = list(members.members) if isinstance(members, Supernode) else list(members)
     if not positions:

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from readingroom.common.checks import check_bool, check_float, check_int
+from readingroom.common.checks import check_bool, check_float, check_int, check_seed
 
 __all__ = [
     "CLTConfig",
@@ -254,6 +254,10 @@ class CrossLayerTranscoder(nn.Module):
         self._check(y, "y")
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        return self._loss(x, y, sparsity)
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, sparsity: float | None) -> CLTLoss:
+        # :meth:`loss` without the checks, for :func:`train_clt`'s steps (it checked x and y once)
         cfg = self.config
         lam = cfg.sparsity if sparsity is None else sparsity
         h = self.preactivations(x)  # [L, N, F]
@@ -343,11 +347,9 @@ def train_clt(
         raise TypeError(f"config must be a CLTConfig, got {type(config).__name__}")
     check_int(steps, "steps", minimum=1)
     check_int(batch_size, "batch_size", minimum=1)
-    check_int(seed, "seed", minimum=0)
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    if not (isinstance(ramp, (int, float)) and 0 <= ramp <= 1):
-        raise ValueError(f"ramp must be in [0, 1], got {ramp!r}")
+    check_seed(seed)
+    check_float(lr, "lr", low=0, low_open=True)
+    check_float(ramp, "ramp", low=0, high=1)
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, torch.Tensor) or t.dim() != 3:
             raise ValueError(f"{name} must be a [L, N, D] tensor, got "
@@ -372,7 +374,7 @@ def train_clt(
     for step in bar:
         lam = config.sparsity * min(1.0, (step + 1) / ramp_steps)
         idx = torch.randint(0, N, (min(batch_size, N),), generator=generator).to(x.device)
-        terms = clt.loss(x[:, idx], y[:, idx], sparsity=lam)
+        terms = clt._loss(x[:, idx], y[:, idx], lam)
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         optimizer.step()
