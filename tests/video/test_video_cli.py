@@ -113,7 +113,7 @@ def test_train_rejects_a_bad_learning_rate(out_with_vae, capsys):
         main(["train", "--steps", "1", "--lr", "-1", "--size", "small",
               "--out", str(out_with_vae), *CPU])
     assert exit_.value.code == 2
-    assert "lr must be positive" in capsys.readouterr().err
+    assert "lr must be a positive finite float" in capsys.readouterr().err
 
 
 def test_train_writes_and_resumes(out_with_vae, capsys, monkeypatch):

@@ -90,27 +90,3 @@ def test_position_code_separates_every_coordinate():
     code = sincos_3d(grid.reshape(-1, 3), 48)
     assert code.shape == (320, 48)
     assert torch.cdist(code, code).add(torch.eye(320) * 10).min() > 1e-3
-
-
-@pytest.mark.parametrize("kw, match", [
-    (dict(d_model=50, n_heads=4), "divisible by n_heads"),
-    (dict(attention="sparse"), "attention must be one of"),
-    (dict(n_layers=0), "n_layers must be a positive int"),
-])
-def test_config_errors(kw, match):
-    with pytest.raises(ValueError, match=match):
-        DiTConfig(token_dim=16, n_classes=5, **kw)
-
-
-def test_forward_errors():
-    model = _model()
-    packed = pack([torch.randn(4, 1, 4, 4)], (1, 2, 2))
-    tokens, coords, video, t, y = _inputs(packed)
-    with pytest.raises(ValueError, match="tokens must be"):
-        model(tokens[:, :8], coords, video, t, y)
-    with pytest.raises(ValueError, match="t must have shape"):
-        model(tokens, coords, video, t[:2], y)
-    with pytest.raises(ValueError, match=r"y must lie in \[0, 5\]"):
-        model(tokens, coords, video, t, y + 10)
-    with pytest.raises(TypeError, match="DiTConfig"):
-        DiT({"token_dim": 16})

@@ -3,7 +3,6 @@ sampler integrates the velocity it is given."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 
@@ -106,18 +105,3 @@ def test_training_lowers_the_loss_below_the_zero_predictor():
         opt.step()
     after = flow_val_loss(model, x0, coords, video, y)
     assert after < 0.5 * before
-
-
-@pytest.mark.parametrize("call, match", [
-    (lambda m, x, c, v, y: flow_loss(m, x, c, v, y, class_dropout=1.0), "class_dropout"),
-    (lambda m, x, c, v, y: flow_loss(m, x, c, v, y, cond_mask=torch.ones(2, 3, dtype=torch.bool)),
-     "cond_mask must be a bool tensor"),
-    (lambda m, x, c, v, y: sample_flow(m, c, v, y, steps=0), "steps must be a positive int"),
-    (lambda m, x, c, v, y: sample_flow(m, c, v, y, context=x), "both context and cond_mask"),
-    (lambda m, x, c, v, y: as_tokens(x, (1, 1, 1)), "5-D tensor"),
-])
-def test_errors(call, match):
-    (x0, coords, video), _ = _tokens()
-    model = DiT(DiTConfig(token_dim=4, n_classes=5, d_model=12, n_heads=2, n_layers=1))
-    with pytest.raises(ValueError, match=match):
-        call(model, x0, coords, video, torch.tensor([0, 1]))

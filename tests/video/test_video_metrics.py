@@ -75,47 +75,6 @@ def test_psnr():
     assert psnr(x, x + noise, max_val=2.0)[0] == pytest.approx(float(got[0]) + 20 * math.log10(2))
 
 
-BAD_VIDEOS = [
-    ([1.0], TypeError, "videos must be a torch.Tensor"),
-    (torch.zeros(2, 3, 8, 8, dtype=torch.int64), TypeError, "floating"),
-    (torch.zeros(2, 8, 8), ValueError, "videos must be"),
-    (torch.zeros(2, 3, 3, 8, 8), ValueError, "one channel"),
-    (torch.zeros(0, 3, 8, 8), ValueError, "empty"),
-]
-
-
-@pytest.mark.parametrize("fn", [masses, centroids, speed_jerk, mass_drift, permanence,
-                                world_metrics])
-@pytest.mark.parametrize("videos, error, match", BAD_VIDEOS)
-def test_video_errors(fn, videos, error, match):
-    with pytest.raises(error, match=match):
-        fn(videos)
-
-
-@pytest.mark.parametrize(
-    "call, error, match",
-    [
-        (lambda: speed_jerk(torch.zeros(2, 2, 8, 8)), ValueError, "at least 3 frames"),
-        (lambda: permanence(torch.zeros(2, 3, 8, 8), -1.0), ValueError, "min_mass"),
-        (lambda: permanence(torch.zeros(2, 3, 8, 8), "1"), TypeError, "min_mass"),
-        (lambda: permanence(torch.zeros(2, 3, 8, 8), float("nan")), ValueError, "min_mass"),
-        (lambda: world_metrics(torch.zeros(2, 3, 8, 8), min_mass=True), TypeError, "min_mass"),
-        (lambda: psnr([0.0], torch.zeros(1, 2, 8, 8)), TypeError, "x must"),
-        (lambda: psnr(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8, dtype=torch.long)),
-         TypeError, "y must"),
-        (lambda: psnr(torch.zeros(1, 2, 8, 8), torch.zeros(1, 3, 8, 8)), ValueError, "same shape"),
-        (lambda: psnr(torch.zeros(2, 8, 8), torch.zeros(2, 8, 8)), ValueError, "x must be"),
-        (lambda: psnr(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8), 0.0), ValueError,
-         "max_val"),
-        (lambda: psnr(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8), "1"), TypeError,
-         "max_val"),
-    ],
-)
-def test_other_errors(call, error, match):
-    with pytest.raises(error, match=match):
-        call()
-
-
 def _disk_or_square(kind: str, cy: float, cx: float, area: float, size: int = 32) -> torch.Tensor:
     """One anti-aliased frame: a disk or an axis-aligned square of the given area."""
     pos = torch.arange(size, dtype=torch.float32) + 0.5
@@ -142,7 +101,7 @@ def test_shape_drift_sees_a_change_of_shape_that_mass_cannot():
     assert float(shape[1]) > 0.06 and float(shape[1]) > 3 * float(shape[0])
 
 
-def test_shape_drift_real_vs_controls_and_errors():
+def test_shape_drift_real_vs_controls():
     from readingroom.video.metrics import shape_drift
 
     batch = make_videos(128, VideoSpec(9, 32, 32), seed=0)
@@ -153,6 +112,3 @@ def test_shape_drift_real_vs_controls_and_errors():
     assert float(shape_drift(frame_mixed(batch.videos, gen)).median()) > 5 * real
     empty = torch.zeros(1, 1, 3, 16, 16)
     assert shape_drift(empty).isinf().all()
-    for bad in (0, 4, True, 2.0):
-        with pytest.raises(ValueError, match="window must be a positive odd int"):
-            shape_drift(batch.videos[:2], window=bad)

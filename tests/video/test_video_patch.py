@@ -61,28 +61,3 @@ def test_padding_attends_only_to_itself_and_is_never_attended():
     mask = attention_mask(video, coords, "full")
     assert mask[2].tolist() == [False, False, True, False]
     assert mask[:, 2].tolist() == [False, False, True, False]
-
-
-@pytest.mark.parametrize("call, match", [
-    (lambda: patchify(torch.randn(4, 5, 7, 8), (1, 2, 2)), "H = 7 is not divisible"),
-    (lambda: patchify(torch.randn(5, 8, 8), (1, 2, 2)), "4-D tensor"),
-    (lambda: patchify(torch.randn(4, 5, 8, 8), (1, 2)), "three positive ints"),
-    (lambda: patchify(torch.randn(4, 5, 8, 8), (0, 2, 2)), "three positive ints"),
-    (lambda: unpatchify(torch.randn(10, 16), (5, 4, 4), (1, 2, 2), 4), "must have shape"),
-    (lambda: pack([], (1, 2, 2)), "non-empty list"),
-    (lambda: pack([torch.randn(4, 1, 8, 8), torch.randn(3, 1, 8, 8)], (1, 2, 2)), "channels"),
-    (lambda: pack([torch.randn(4, 1, 8, 9)], (1, 2, 2)), r"latents\[0\]'s W = 9"),
-    (lambda: attention_mask(torch.zeros(3, dtype=torch.long), torch.zeros(3, 3,
-                            dtype=torch.long), "diagonal"), "kind must be one of"),
-    (lambda: attention_mask(torch.zeros(3, dtype=torch.long), torch.zeros(4, 3,
-                            dtype=torch.long), "full"), "coords must have shape"),
-])
-def test_errors_name_the_problem(call, match):
-    with pytest.raises(ValueError, match=match):
-        call()
-
-
-def test_unpack_checks_the_token_shape():
-    packed = pack([torch.randn(4, 1, 8, 8)], (1, 2, 2))
-    with pytest.raises(ValueError, match="packed shape"):
-        unpack(packed, torch.randn(3, 16))

@@ -1,5 +1,5 @@
 """Tests for readingroom.video.vae: shapes, exact causality in time, the first frame encoded
-alone, errors, the loss, latent normalisation and a short training run."""
+alone, the loss, latent normalisation and a short training run."""
 
 from __future__ import annotations
 
@@ -152,80 +152,6 @@ def test_forward_samples_in_training_and_uses_the_mean_in_eval():
     assert torch.equal(a, b) and not torch.equal(a, c) and not torch.equal(a, x_hat)
 
 
-@pytest.mark.parametrize(
-    "kwargs,error,match",
-    [
-        ({"channels": 0}, ValueError, "channels"),
-        ({"latent_channels": 2.0}, TypeError, "latent_channels"),
-        ({"width": -1}, ValueError, "width"),
-        ({"time_factor": 3}, ValueError, "time_factor must be one of 1, 2"),
-        ({"time_factor": True}, TypeError, "time_factor"),
-        ({"space_factor": 16}, ValueError, "space_factor must be one of 1, 2, 4, 8"),
-        ({"space_factor": 3}, ValueError, "space_factor"),
-        ({"kl_weight": -1e-3}, ValueError, "kl_weight"),
-        ({"kl_weight": float("nan")}, ValueError, "kl_weight"),
-        ({"kl_weight": "0.1"}, TypeError, "kl_weight"),
-    ],
-)
-def test_config_errors(kwargs, error, match):
-    with pytest.raises(error, match=match):
-        VAEConfig(**kwargs)
-
-
-def test_model_needs_a_config():
-    with pytest.raises(TypeError, match="config must be a VAEConfig"):
-        CausalVAE({"width": 8})
-
-
-@pytest.mark.parametrize(
-    "x,error,match",
-    [
-        ([[0.0]], TypeError, "x must be a torch.Tensor"),
-        (torch.zeros(1, 1, 5, 16, 16, dtype=torch.long), TypeError, "floating-point"),
-        (torch.zeros(1, 1, 5, 16, 16, dtype=torch.float64), TypeError, "model's dtype"),
-        (torch.zeros(1, 5, 16, 16), ValueError, r"5-D \[N, C, T, H, W\]"),
-        (torch.zeros(1, 3, 5, 16, 16), ValueError, "1 channels"),
-        (torch.zeros(1, 1, 4, 16, 16), ValueError, r"frames must be 1 \+ 2 k.*nearest valid: 3 or 5"),
-        (torch.zeros(1, 1, 5, 18, 16), ValueError, "height must be a multiple of space_factor=4.*16 or 20"),
-        (torch.zeros(1, 1, 5, 16, 2), ValueError, "width must be a multiple.*nearest valid: 4"),
-        (torch.zeros(0, 1, 5, 16, 16), ValueError, "must not be empty"),
-    ],
-)
-def test_encode_errors(x, error, match):
-    model = _model()
-    with pytest.raises(error, match=match):
-        model.encode(x)
-    with pytest.raises(error, match=match):
-        model(x)
-
-
-@pytest.mark.parametrize(
-    "z,error,match",
-    [
-        (torch.zeros(1, 4, 3, 4), ValueError, "z must be 5-D"),
-        (torch.zeros(1, 8, 3, 4, 4), ValueError, "4 channels"),
-        (torch.zeros(1, 4, 3, 4, 4, dtype=torch.int32), TypeError, "floating-point"),
-    ],
-)
-def test_decode_errors(z, error, match):
-    with pytest.raises(error, match=match):
-        _model().decode(z)
-
-
-@pytest.mark.parametrize(
-    "sizes,error,match",
-    [
-        ((6, 16, 16), ValueError, "frames must be"),
-        ((0, 16, 16), ValueError, "frames"),
-        ((5, 16, 10), ValueError, "width must be a multiple"),
-        ((5.0, 16, 16), TypeError, "frames must be an int"),
-    ],
-)
-def test_latent_shape_errors(sizes, error, match):
-    with pytest.raises(error, match=match):
-        _model().latent_shape(*sizes)
-
-
 def test_vae_loss_matches_a_hand_computation():
     g = torch.Generator().manual_seed(0)
     x, x_hat = torch.rand(2, 1, 3, 4, 4, generator=g), torch.rand(2, 1, 3, 4, 4, generator=g)
@@ -246,20 +172,6 @@ def test_vae_loss_matches_a_hand_computation():
     assert vae_loss(x, x, torch.zeros(3), torch.zeros(3), 1.0)[1]["kl"] == 0.0
 
 
-@pytest.mark.parametrize(
-    "args,error,match",
-    [
-        ((torch.zeros(2), torch.zeros(3), torch.zeros(1), torch.zeros(1), 0.1), ValueError, "x_hat"),
-        ((torch.zeros(2), torch.zeros(2), torch.zeros(1), torch.zeros(2), 0.1), ValueError, "logvar"),
-        ((torch.zeros(2), torch.zeros(2), torch.zeros(1), torch.zeros(1), -1.0), ValueError, "kl_weight"),
-        ((torch.zeros(2), None, torch.zeros(1), torch.zeros(1), 0.1), TypeError, "x_hat"),
-    ],
-)
-def test_vae_loss_errors(args, error, match):
-    with pytest.raises(error, match=match):
-        vae_loss(*args)
-
-
 def test_latent_normalisation_round_trip():
     model = _model()
     videos = _squares(6)
@@ -273,12 +185,6 @@ def test_latent_normalisation_round_trip():
     with torch.no_grad():
         expected = model.decode(model.encode(videos)[0])
     torch.testing.assert_close(decode_normalised(model, z, (mean, std)), expected)
-    with pytest.raises(ValueError, match="latent_channels=4"):
-        encode_normalised(model, videos, (mean[:2], std[:2]))
-    with pytest.raises(TypeError, match="stats must be a pair"):
-        decode_normalised(model, z, mean)
-    with pytest.raises(TypeError, match="model must be a CausalVAE"):
-        latent_stats(torch.nn.Linear(2, 2), videos)
 
 
 def _mse(model: CausalVAE, videos: torch.Tensor) -> float:
@@ -303,7 +209,7 @@ def test_training_lowers_the_reconstruction_error():
     assert after < black / 2, (black, after)
 
 
-def test_train_vae_is_repeatable_and_checks_its_arguments():
+def test_train_vae_is_repeatable():
     def run() -> list[float]:
         torch.manual_seed(0)
         model = CausalVAE(VAEConfig(width=8, space_factor=2))
@@ -311,12 +217,3 @@ def test_train_vae_is_repeatable_and_checks_its_arguments():
                          progress=False).losses
 
     assert run() == run()
-    model = _model()
-    with pytest.raises(TypeError, match="model must be a CausalVAE"):
-        train_vae(torch.nn.Linear(2, 2), lambda s: None, steps=1)
-    with pytest.raises(TypeError, match="get_batch must be callable"):
-        train_vae(model, None, steps=1)
-    with pytest.raises(ValueError, match="kl_weight"):
-        train_vae(model, lambda s: _squares(2), steps=1, kl_weight=-1.0)
-    with pytest.raises(ValueError, match="frames must be"):
-        train_vae(model, lambda s: torch.zeros(2, 1, 4, 16, 16), steps=1, progress=False)

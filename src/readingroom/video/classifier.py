@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_device, check_int
 from readingroom.common.seed import make_generator
 from readingroom.common.train import TrainHistory, eval_mode, train
 from readingroom.video.data import MOTIONS, VideoBatch, VideoSpec, make_videos
@@ -141,13 +141,7 @@ def train_classifier(*, steps: int, seed: int, device: str | torch.device = "cpu
     batch = check_int(batch, "batch", minimum=1)
     specs = _check_specs(specs)
     g = make_generator(seed)  # also checks the seed
-    if isinstance(device, str):
-        try:
-            device = torch.device(device)
-        except RuntimeError as err:
-            raise ValueError(f"device must be a valid torch device, got {device!r}") from err
-    elif not isinstance(device, torch.device):
-        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    device = check_device(device)
 
     step_seeds = torch.randint(0, 2**31 - 1, (steps,), generator=g).tolist()
     with torch.random.fork_rng(devices=[]):  # private weight init, global RNG untouched

@@ -113,8 +113,6 @@ class VideoBatch:
 def radius_range(spec: VideoSpec) -> tuple[float, float]:
     """``(r_min, r_max)``: the radius is uniform in ``[max(2.5, 0.12 m), max(3.5, 0.2 m)]``,
     ``m = min(H, W)``."""
-    if not isinstance(spec, VideoSpec):
-        raise TypeError(f"spec must be a VideoSpec, got {type(spec).__name__}")
     m = min(spec.height, spec.width)
     return max(2.5, 0.12 * m), max(3.5, 0.2 * m)
 

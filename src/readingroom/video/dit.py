@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from readingroom.common import check_int
+from readingroom.common.checks import check_choice, check_int
 from readingroom.video.patch import attention_mask
 
 __all__ = ["DiTConfig", "DiT", "ATTENTION_MODES", "DIT_SIZES", "sincos_3d", "block_kinds"]
@@ -73,21 +73,18 @@ class DiTConfig:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         if self.d_model < 6:
             raise ValueError(f"d_model must be at least 6 (two dims per axis), got {self.d_model}")
-        if self.attention not in ATTENTION_MODES:
-            raise ValueError(f"attention must be one of {', '.join(ATTENTION_MODES)}, "
-                             f"got {self.attention!r}")
+        check_choice(self.attention, "attention", ATTENTION_MODES)
 
 
 def block_kinds(attention: str, n_layers: int) -> list[str]:
     """The attention kind of each block: all ``full``; alternating ``spatial``/``temporal``
     (factorised, Latte's variant 1); or all ``spatial`` (per frame)."""
+    check_choice(attention, "attention", ATTENTION_MODES)
     if attention == "full":
         return ["full"] * n_layers
     if attention == "factorised":
         return ["spatial" if i % 2 == 0 else "temporal" for i in range(n_layers)]
-    if attention == "frame":
-        return ["spatial"] * n_layers
-    raise ValueError(f"attention must be one of {', '.join(ATTENTION_MODES)}, got {attention!r}")
+    return ["spatial"] * n_layers  # "frame"
 
 
 def _sincos(pos: torch.Tensor, dim: int, base: float = 100.0) -> torch.Tensor:

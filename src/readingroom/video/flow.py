@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from readingroom.common import check_int
+from readingroom.common.checks import check_float, check_int
 from readingroom.video.patch import patchify, unpatchify
 
 __all__ = ["as_tokens", "from_tokens", "flow_loss", "flow_val_loss", "sample_flow",
@@ -86,8 +86,7 @@ def flow_loss(model: nn.Module, x0: torch.Tensor, coords: torch.Tensor, video: t
         class_dropout: probability of replacing a row's class by the null class, so that the
             same model also learns the unconditional velocity for guidance (3).
     """
-    if not 0.0 <= class_dropout < 1.0:
-        raise ValueError(f"class_dropout must be in [0, 1), got {class_dropout}")
+    check_float(class_dropout, "class_dropout", low=0.0, high=1.0, high_open=True)
     cond = _check_condition(x0, cond_mask)
     B, N, _ = x0.shape
     dev = x0.device

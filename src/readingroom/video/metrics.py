@@ -29,6 +29,8 @@ import math
 
 import torch
 
+from readingroom.common.checks import check_float
+
 __all__ = [
     "FLOOR",
     "MIN_MASS",
@@ -148,10 +150,7 @@ def permanence(videos: torch.Tensor, min_mass: float = MIN_MASS) -> torch.Tensor
     Real videos, frame-shuffled and frame-mixed controls all give 1.0 (every frame holds a whole
     object); it drops below 1 for a generator whose objects fade out or vanish.
     """
-    if isinstance(min_mass, bool) or not isinstance(min_mass, (int, float)):
-        raise TypeError(f"min_mass must be a float, got {type(min_mass).__name__} {min_mass!r}")
-    if not math.isfinite(min_mass) or min_mass < 0:
-        raise ValueError(f"min_mass must be a finite non-negative float, got {min_mass}")
+    check_float(min_mass, "min_mass", low=0.0)
     return (masses(videos) >= min_mass).float().mean(dim=1)
 
 
@@ -174,10 +173,7 @@ def psnr(x: torch.Tensor, y: torch.Tensor, max_val: float = 1.0) -> torch.Tensor
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and "
                          f"{tuple(y.shape)}")
-    if isinstance(max_val, bool) or not isinstance(max_val, (int, float)):
-        raise TypeError(f"max_val must be a float, got {type(max_val).__name__} {max_val!r}")
-    if not math.isfinite(max_val) or max_val <= 0:
-        raise ValueError(f"max_val must be a positive finite float, got {max_val}")
+    check_float(max_val, "max_val", low=0.0, low_open=True)
     a = x.detach().double().clamp(0.0, 1.0).flatten(1)  # [N, P]
     b = y.detach().double().clamp(0.0, 1.0).flatten(1).to(a.device)  # [N, P]
     mse = ((a - b) ** 2).mean(dim=1)  # [N]

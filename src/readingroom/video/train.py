@@ -37,7 +37,7 @@ from readingroom.video.flow import (
 )
 from readingroom.video.metrics import world_metrics
 from readingroom.video.vae import CausalVAE, VAEConfig, decode_normalised, encode_normalised
-from readingroom.common.checks import check_choice
+from readingroom.common.checks import check_choice, check_float
 
 __all__ = ["PATCH", "BASE_SPEC", "SAMPLE_STEPS", "GUIDANCE", "TRAIN_SPECS", "VAE_CONFIG", "DitRecipe", "fit_vae", "fit_dit",
            "make_dit", "generate", "sample_report", "batch_seed", "latent_batch"]
@@ -127,11 +127,8 @@ class DitRecipe:
         for name in ("warmup", "eval_every", "checkpoint_every"):
             check_int(getattr(self, name), name, minimum=0)
         for name in ("i2v_share", "class_dropout"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {value}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+            check_float(getattr(self, name), name, low=0.0, high=1.0, high_open=True)
+        check_float(self.lr, "lr", low=0.0, low_open=True)
 
 
 def make_dit(size: str = "medium", attention: str = "full") -> DiT:

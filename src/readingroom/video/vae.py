@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_choice, check_float, check_int
 from readingroom.common.train import TrainHistory, eval_mode, train
 
 __all__ = [
@@ -55,15 +55,6 @@ _TIME_FACTORS = (1, 2)
 _SPACE_FACTORS = (1, 2, 4, 8)
 #: Bounds on the encoder's log-variance, so that exp(logvar) can neither overflow nor vanish.
 _LOGVAR_RANGE = (-30.0, 20.0)
-
-
-def _nonneg_float(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative finite float, got {value}")
-    return value
 
 
 @dataclass
@@ -94,12 +85,8 @@ class VAEConfig:
         check_int(self.width, "width")
         for name, allowed in (("time_factor", _TIME_FACTORS), ("space_factor", _SPACE_FACTORS)):
             value = getattr(self, name)
-            check_int(value, name)
-            if value not in allowed:
-                raise ValueError(
-                    f"{name} must be one of {', '.join(map(str, allowed))}, got {value}"
-                )
-        self.kl_weight = _nonneg_float(self.kl_weight, "kl_weight")
+            check_choice(check_int(value, name), name, allowed)
+        self.kl_weight = check_float(self.kl_weight, "kl_weight", low=0.0)
 
     @property
     def stages(self) -> list[tuple[int, int]]:
@@ -410,7 +397,7 @@ def vae_loss(
         raise ValueError(
             f"logvar must have mean's shape {tuple(mean.shape)}, got {tuple(logvar.shape)}"
         )
-    kl_weight = _nonneg_float(kl_weight, "kl_weight")
+    kl_weight = check_float(kl_weight, "kl_weight", low=0.0)
     recon = F.mse_loss(x_hat, x)
     kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).mean()
     loss = recon + kl_weight * kl
@@ -457,7 +444,8 @@ def train_vae(
             f"get_batch must be callable as get_batch(step) -> videos, got "
             f"{type(get_batch).__name__}"
         )
-    beta = model.config.kl_weight if kl_weight is None else _nonneg_float(kl_weight, "kl_weight")
+    beta = model.config.kl_weight if kl_weight is None else check_float(
+        kl_weight, "kl_weight", low=0.0)
     check_int(seed, "seed", minimum=0)
     if device is not None:
         model.to(device)
