@@ -48,21 +48,6 @@ def test_repeated_sequences_deterministic_and_cover_periods():
     assert set(a[1].tolist()) == {2, 3, 4, 5, 6}
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(batch=0), ValueError, "batch must be positive"),
-    (dict(seq_len=2.5), TypeError, "seq_len must be an int"),
-    (dict(vocab_size=True), TypeError, "vocab_size must be an int"),
-    (dict(min_period=5, max_period=4), ValueError, "min_period"),
-    (dict(max_period=10), ValueError, "max_period .* must be < seq_len"),
-    (dict(generator=123), TypeError, "generator must be a torch.Generator"),
-])
-def test_repeated_sequences_errors(kwargs, exc, match):
-    args = dict(batch=2, seq_len=10, vocab_size=5, min_period=2, max_period=4)
-    args.update(kwargs)
-    with pytest.raises(exc, match=match):
-        repeated_sequences(**args)
-
-
 # ---- metrics ----------------------------------------------------------------------------------
 
 class _Oracle(torch.nn.Module):
@@ -90,19 +75,11 @@ def test_split_loss_separates_fresh_from_repeats():
     assert losses["repeat"] < 1e-6
 
 
-def test_split_loss_errors_and_restores_mode():
+def test_split_loss_restores_mode():
     tokens, periods = repeated_sequences(2, 10, 5, min_period=2, max_period=4, generator=_gen())
     model = _Oracle(tokens, periods, 5).train()
     split_loss(model, tokens, periods)
     assert model.training
-    with pytest.raises(TypeError, match="torch.Tensors"):
-        split_loss(model, tokens.tolist(), periods)
-    with pytest.raises(ValueError, match=r"tokens must be \[batch, seq_len\]"):
-        split_loss(model, tokens[0], periods)
-    with pytest.raises(ValueError, match="periods must have shape"):
-        split_loss(model, tokens, periods[:1])
-    with pytest.raises(ValueError, match="periods must lie in"):
-        split_loss(model, tokens, torch.tensor([2, 10]))
 
 
 def _perfect_heads(periods, T):
@@ -134,23 +111,11 @@ def test_head_scores_on_hand_made_heads():
     assert induction_scores([spread[:1]], periods[:1]).item() == pytest.approx(1.0)
 
 
-def test_head_scores_shapes_and_errors():
+def test_head_scores_shapes():
     periods = torch.tensor([3, 4])
     attn = torch.softmax(torch.randn(2, 3, 10, 10), dim=-1)
     out = head_scores([attn, attn], periods, "induction")
     assert out.shape == (2, 3) and (out >= 0).all() and (out <= 1).all()
-    with pytest.raises(ValueError, match="offset must be"):
-        head_scores([attn], periods, "next")
-    with pytest.raises(TypeError, match="non-empty list"):
-        head_scores([], periods, "previous")
-    with pytest.raises(TypeError, match="periods must be a torch.Tensor"):
-        head_scores([attn], [3, 4], "previous")
-    with pytest.raises(ValueError, match="periods must have shape"):
-        head_scores([attn], periods[:1], "previous")
-    with pytest.raises(ValueError, match=r"attention\[1\] has shape"):
-        head_scores([attn, attn[:, :2]], periods, "previous")
-    with pytest.raises(ValueError, match="no query position"):
-        head_scores([attn], torch.tensor([10, 12]), "previous")
 
 
 # ---- experiment and plots ---------------------------------------------------------------------
@@ -170,33 +135,15 @@ def test_train_induction_model_records_curve_and_is_deterministic():
     assert a.eval_tokens.shape == (32, 13)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(n_layers=0), "n_layers must be a positive int"),
-    (dict(eval_every=0), "eval_every must be a positive int"),
-    (dict(max_period=12), "max_period"),
-])
-def test_train_induction_model_errors(kwargs, match):
-    args = dict(SMALL, n_layers=1, seed=0, progress=False)
-    args.update(kwargs)
-    with pytest.raises(ValueError, match=match):
-        train_induction_model(**args)
-
-
-def test_plots_draw_and_validate():
+def test_plots_draw():
     import matplotlib.pyplot as plt
 
     run = train_induction_model(1, seed=0, progress=False, **SMALL)
     ax = plot_in_context_loss({1: run}, SMALL["vocab_size"])
     assert len(ax.lines) == 3  # repeat, fresh, chance
-    with pytest.raises(ValueError, match="at least one"):
-        plot_in_context_loss({}, 16)
     tokens = run.eval_tokens[0, :-1]
     ax = plot_attention(torch.eye(12), tokens, 4, "identity")
     assert ax.get_title() == "identity"
-    with pytest.raises(ValueError, match="square"):
-        plot_attention(torch.zeros(3, 4), tokens, 2, "x")
-    with pytest.raises(ValueError, match="tokens must have shape"):
-        plot_attention(torch.eye(5), tokens, 2, "x")
     plt.close("all")
 
 
@@ -215,11 +162,3 @@ def test_ablate_heads_zeroes_one_head_and_leaves_the_original():
     x = torch.randint(0, 16, (2, 8))
     assert not torch.allclose(model(x), ablated(x))
     assert torch.equal(ablate_heads(model, {})(x), model(x))
-    with pytest.raises(TypeError, match="TinyTransformer"):
-        ablate_heads(torch.nn.Linear(2, 2), {0: [0]})
-    with pytest.raises(TypeError, match="heads must be a dict"):
-        ablate_heads(model, [(0, 1)])
-    with pytest.raises(ValueError, match="layer 2 is not in"):
-        ablate_heads(model, {2: [0]})
-    with pytest.raises(ValueError, match="head 4 of layer 0"):
-        ablate_heads(model, {0: [4]})

@@ -17,15 +17,9 @@ from __future__ import annotations
 
 import torch
 
+from readingroom.common.checks import check_int
+
 __all__ = ["repeated_sequences"]
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
 
 
 def repeated_sequences(batch: int, seq_len: int, vocab_size: int, *, min_period: int,
@@ -37,11 +31,11 @@ def repeated_sequences(batch: int, seq_len: int, vocab_size: int, *, min_period:
     ``[batch]`` int64 with each row's ``P``. Requires ``1 <= min_period <= max_period < seq_len``
     so that every row repeats at least once.
     """
-    batch = _positive_int(batch, "batch")
-    seq_len = _positive_int(seq_len, "seq_len")
-    vocab_size = _positive_int(vocab_size, "vocab_size")
-    min_period = _positive_int(min_period, "min_period")
-    max_period = _positive_int(max_period, "max_period")
+    batch = check_int(batch, "batch")
+    seq_len = check_int(seq_len, "seq_len")
+    vocab_size = check_int(vocab_size, "vocab_size")
+    min_period = check_int(min_period, "min_period")
+    max_period = check_int(max_period, "max_period")
     if min_period > max_period:
         raise ValueError(f"min_period ({min_period}) must be <= max_period ({max_period})")
     if max_period >= seq_len:

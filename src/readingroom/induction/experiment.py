@@ -25,6 +25,7 @@ from readingroom.common import (
     seed_everything,
     train,
 )
+from readingroom.common.checks import check_int
 from readingroom.induction.data import repeated_sequences
 from readingroom.induction.metrics import (
     induction_scores,
@@ -96,10 +97,8 @@ def train_induction_model(n_layers: int, *, vocab_size: int, seq_len: int, d_mod
     held-out batch: the split loss goes to ``run.curve``, the top induction score to
     ``run.induction_curve``. Everything is deterministic given ``seed`` on a given machine.
     """
-    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-        raise ValueError(f"n_layers must be a positive int, got {n_layers!r}")
-    if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1:
-        raise ValueError(f"eval_every must be a positive int, got {eval_every!r}")
+    check_int(n_layers, "n_layers")
+    check_int(eval_every, "eval_every")
     if not isinstance(max_period, int) or not isinstance(seq_len, int) or max_period >= seq_len:
         raise ValueError(f"max_period ({max_period}) must be an int < seq_len ({seq_len}): the "
                          "model's input must contain repeats for the head scores to mean anything")

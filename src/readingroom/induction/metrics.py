@@ -79,9 +79,7 @@ def phase_change_metrics(model: torch.nn.Module, tokens: torch.Tensor, periods: 
       ``induction_scores(attention, periods).max()``, in ``[0, 1]``.
 
     Use it as the ``eval_fn`` of :func:`readingroom.common.train` to log both curves during
-    training. Raises the errors of :func:`split_loss` for bad ``tokens`` or ``periods``, and
-    ``TypeError`` if ``model`` cannot return its attention (it must accept
-    ``return_attention=True``).
+    training. ``model`` must accept ``return_attention=True`` (a ``TypeError`` says so).
     """
     tokens, periods = _check_tokens(tokens, periods)
     with eval_mode(model):

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from readingroom.common.checks import check_float
+
 __all__ = ["change_share", "jump_step", "phase_change_run"]
 
 
@@ -93,9 +95,8 @@ def change_share(steps: Sequence[float], values: Sequence[float], start: float, 
         start, stop: the window, ``steps[0] <= start < stop <= steps[-1]``.
     """
     s, v = _curve(steps, values)
-    for name, value in (("start", start), ("stop", stop)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    check_float(start, "start")
+    check_float(stop, "stop")
     if not s[0] <= start < stop <= s[-1]:
         raise ValueError(f"start and stop must satisfy steps[0]={s[0]:g} <= start < stop <= "
                          f"steps[-1]={s[-1]:g}, got start={start:g}, stop={stop:g}")
