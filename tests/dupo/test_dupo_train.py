@@ -26,18 +26,6 @@ def test_accuracy_of_the_exact_solver_is_one(exact_solver):
     assert accuracy(exact_solver, split_problems(0)[2][:50]) == 1.0
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: DupoRecipe(group=1), "group"),
-    (lambda: DupoRecipe(rl_lr=-1.0), "rl_lr"),
-    (lambda: DupoRecipe(unknowns="some"), "unknowns"),
-    (lambda: run_arm("ppo", 0, TINY, progress=False), "arm"),
-    (lambda: run_seed(0, TINY, arms=("dupo", "ppo"), progress=False), "arms"),
-])
-def test_bad_settings_are_named(call, message):
-    with pytest.raises(ValueError, match=message):
-        call()
-
-
 def test_cli_train_json(capsys, monkeypatch):
     import readingroom.dupo.__main__ as cli
 

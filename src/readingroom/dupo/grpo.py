@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from readingroom.common.checks import check_float
+
 __all__ = ["GRPOStats", "check_recipe", "group_advantages", "grpo_loss", "grpo_update"]
 
 
@@ -41,8 +43,7 @@ def check_recipe(recipe: object, *, skip: tuple[str, ...] = ()) -> None:
     for name, value in vars(recipe).items():
         if name in skip:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        check_float(value, name, low=0.0)
     if recipe.group < 2:
         raise ValueError(f"group must be >= 2 (advantages are relative), got {recipe.group}")
 
@@ -89,8 +90,8 @@ def grpo_loss(logp: torch.Tensor, logp_old: torch.Tensor, logp_ref: torch.Tensor
     if advantages.shape != logp.shape[:1]:
         raise ValueError(f"advantages must be [N] = [{logp.shape[0]}], "
                          f"got {tuple(advantages.shape)}")
-    if not (clip_eps > 0 and beta >= 0):
-        raise ValueError(f"clip_eps must be > 0 and beta >= 0, got {clip_eps}, {beta}")
+    check_float(clip_eps, "clip_eps", low=0.0, low_open=True)
+    check_float(beta, "beta", low=0.0)
     mask = torch.ones_like(logp) if mask is None else mask.to(logp.dtype)
     logp_old, logp_ref = logp_old.detach(), logp_ref.detach()
 

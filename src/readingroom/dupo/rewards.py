@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from readingroom.common.checks import check_choice
 from readingroom.dupo.world import (
     MODULUS, Problem, choose_unknown, dual_prompt, is_answerable, is_unique,
 )
@@ -64,8 +65,7 @@ def reward_table(model: nn.Module, problems: Sequence[Problem], *, filtered: boo
     drawn with ``seed`` (:func:`~readingroom.dupo.world.choose_unknown`), as the paper does.
     A frozen solver gives each answer a fixed reward, so a run computes this table once.
     """
-    if unknowns not in ("one", "all"):
-        raise ValueError(f"unknowns must be 'one' or 'all', got {unknowns!r}")
+    check_choice(unknowns, "unknowns", ("one", "all"))
     N = len(problems)
     device = next(model.parameters()).device
     answers = torch.arange(MODULUS, device=device).repeat(N, 1)  # every candidate: [N, 6]

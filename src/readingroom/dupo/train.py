@@ -75,8 +75,7 @@ class DupoRecipe:
     n_test: int = 1000  # test problems evaluated (a fixed subset of the test split)
 
     def __post_init__(self) -> None:
-        if self.unknowns not in ("one", "all"):
-            raise ValueError(f"unknowns must be 'one' or 'all', got {self.unknowns!r}")
+        check_choice(self.unknowns, "unknowns", ("one", "all"))
         check_recipe(self, skip=("unknowns",))
 
 

@@ -252,8 +252,7 @@ def translate(model, inputs: list[Sentence] | list[list[str]], direction: str = 
               ) -> list[list[str]]:
     """Greedy translations: of source :class:`Sentence` objects (or word lists) with ``"<s2t>"``,
     of target word lists back to the source language with ``"<t2s>"``."""
-    if direction not in ("<s2t>", "<t2s>"):
-        raise ValueError(f"direction must be '<s2t>' or '<t2s>', got {direction!r}")
+    check_choice(direction, "direction", ("<s2t>", "<t2s>"))
     words = [x.words() if isinstance(x, Sentence) else list(x)[:MAX_WORDS] for x in inputs]
     unknown = sorted({w for ws in words for w in ws if w not in _ID or w in _SPECIALS})
     if unknown:

@@ -25,6 +25,8 @@ import itertools
 import random
 from dataclasses import dataclass
 
+from readingroom.common.checks import check_choice
+
 __all__ = [
     "MODULUS", "OPS", "VOCAB", "Problem", "all_problems", "answer_map", "choose_unknown",
     "decode", "dual_prompt", "encode", "evaluate", "is_answerable", "is_unique", "primal_prompt",
@@ -95,8 +97,7 @@ def evaluate(operands: tuple[int, ...], ops: tuple[str, ...]) -> int:
 
 def answer_map(problem: Problem, hide: int) -> list[int]:
     """``g(v)`` for ``v = 0..5``: the answer with operand ``hide`` set to ``v`` (the dual's view)."""
-    if hide not in (0, 1, 2):
-        raise ValueError(f"hide must be an operand position 0, 1 or 2, got {hide!r}")
+    check_choice(hide, "hide", (0, 1, 2))  # the operand position the dual hides
     out = []
     for v in range(MODULUS):
         operands = list(problem.operands)
