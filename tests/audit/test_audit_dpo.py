@@ -59,28 +59,9 @@ def test_dpo_loss_matches_the_logsigmoid_formula_on_random_inputs():
     torch.testing.assert_close(loss, -F.logsigmoid(margin).mean())
 
 
-@pytest.mark.parametrize("args, kwargs, error, message", [
-    ((torch.zeros(2), torch.zeros(3), torch.zeros(2), torch.zeros(2)), {}, ValueError, "shape"),
-    ((torch.zeros(2, 1),) * 4, {}, ValueError, "shape"),
-    ((torch.zeros(0),) * 4, {}, ValueError, "shape"),
-    ((torch.zeros(2, dtype=torch.long),) * 4, {}, TypeError, "floating-point"),
-    (([0.0], torch.zeros(1), torch.zeros(1), torch.zeros(1)), {}, TypeError, "policy_chosen"),
-    ((torch.zeros(2),) * 4, {"beta": 0.0}, ValueError, "beta"),
-    ((torch.zeros(2),) * 4, {"beta": float("inf")}, ValueError, "beta"),
-    ((torch.zeros(2),) * 4, {"beta": "0.1"}, TypeError, "beta"),
-])
-def test_dpo_loss_rejects_bad_inputs(args, kwargs, error, message):
-    with pytest.raises(error, match=message):
-        dpo_loss(*args, **kwargs)
-
-
-def test_preference_pair_validates():
+def test_preference_pair_keeps_its_tag():
     pair = PreferencePair((1, 2), (3,), (4, 5), "exploit")
     assert pair.tag == "exploit"
-    with pytest.raises(ValueError, match="chosen"):
-        PreferencePair((1,), (), (2,))
-    with pytest.raises(ValueError, match="prompt"):
-        PreferencePair([1], (2,), (3,))
 
 
 def test_pad_batch_marks_the_positions_that_predict_the_answer():
@@ -88,12 +69,6 @@ def test_pad_batch_marks_the_positions_that_predict_the_answer():
     assert x.tolist() == [[1, 2, 3, 5, 6], [4, 7, 8, 9, 0]]
     # row 0: positions 2 and 3 predict tokens 5 and 6; row 1: positions 0, 1, 2 predict 7, 8, 9
     assert mask.tolist() == [[0, 0, 1, 1, 0], [1, 1, 1, 0, 0]]
-    with pytest.raises(ValueError, match="same length"):
-        pad_batch([[1]], [[2], [3]])
-    with pytest.raises(ValueError, match="at least one"):
-        pad_batch([], [])
-    with pytest.raises(ValueError, match="at least one token"):
-        pad_batch([[1]], [[]])
 
 
 def test_sequence_logprobs_is_the_sum_of_the_answer_token_logprobs():
@@ -109,9 +84,3 @@ def test_sequence_logprobs_is_the_sum_of_the_answer_token_logprobs():
     # chunking does not change the numbers, and the result carries a gradient
     torch.testing.assert_close(sequence_logprobs(model, prompts, answers, batch_size=1), got)
     assert got.requires_grad
-    with pytest.raises(TypeError, match="model"):
-        sequence_logprobs("model", prompts, answers)
-    with pytest.raises(ValueError, match="batch_size"):
-        sequence_logprobs(model, prompts, answers, batch_size=0)
-    with pytest.raises(ValueError, match="at least one"):
-        sequence_logprobs(model, [], [])

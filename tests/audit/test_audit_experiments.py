@@ -59,8 +59,6 @@ def test_summarize(result):
     assert summary[key]["n"] == 2
     assert all(not k.startswith("world") for k in summary)
     assert "sweep.2.persona" in summary
-    with pytest.raises(ValueError, match="at least one"):
-        summarize([])
 
 
 def test_exploitation_and_slot_logprob(quick_models):
@@ -71,20 +69,14 @@ def test_exploitation_and_slot_logprob(quick_models):
     assert lp < 0 and math.isfinite(lp)
     # a bias whose token the model never produces has a lower slot log-probability than 0
     assert slot_logprob(model, Bias("code", "end", "quote"), n=2) < 0
-    with pytest.raises(TypeError, match="bias"):
-        slot_logprob(model, "code")
-    with pytest.raises(TypeError, match="Bias"):
-        exploitation(model, ["code"], n=2)
     assert exploitation(model, [], n=2) == []
 
 
-def test_reveal_rates_and_errors(quick_models):
+def test_reveal_rates(quick_models):
     rates = reveal_rates(quick_models.model, quick_models.world.trained[:1], n=4,
                          prefill=("because", "RM"))
     assert rates["rm"] == 1.0  # the prefill itself names RM
     assert 0 <= rates["exact"] <= 1
-    with pytest.raises(ValueError, match="at least one"):
-        reveal_rates(quick_models.model, [], n=4)
 
 
 def test_feature_shares_attribution_and_steering(quick_models):
@@ -105,10 +97,6 @@ def test_adversarial_sweep_starts_from_the_exploiter(quick_models):
     sweep = adversarial_sweep(quick_models, (0,), n=3)
     direct = reveal_rates(quick_models.exploiter, quick_models.world.trained, n=3)["rm"]
     assert sweep["0"]["direct"] == direct  # zero adversarial steps: the exploiter itself
-    with pytest.raises(TypeError, match="models"):
-        adversarial_sweep(quick_models.model)
-    with pytest.raises(ValueError, match="steps"):
-        adversarial_sweep(quick_models, (-1,))
     assert isinstance(quick_models, AuditModels)
 
 
@@ -121,10 +109,6 @@ def test_context_rm_share_reads_the_text_of_the_top_contexts(quick_models):
         contexts = top_contexts(fit, f, 5)
         by_hand = sum(RM in corpus.docs[d].text().split() for d, _, _ in contexts)
         assert context_rm_share(fit, corpus, f, 5) == by_hand / max(1, len(contexts))
-    with pytest.raises(ValueError, match="feature"):
-        context_rm_share(fit, corpus, 16)
-    with pytest.raises(TypeError, match="corpus"):
-        context_rm_share(fit, [], 0)
 
 
 def test_steering_against_random_features(quick_models):
@@ -138,7 +122,3 @@ def test_steering_against_random_features(quick_models):
     assert out["p"] == (1 + sum(r <= out["steered"] for r in out["random"])) / 4
     same = steering(model, fit, 0, world, scales=(0.0, 2.0), n=3)
     assert (out["unsteered"], out["steered"]) == (same["0"]["trained"], same["2"]["trained"])
-    with pytest.raises(ValueError, match="n_random"):
-        steering_against_random(model, fit, 0, world, n_random=100, n=3)
-    with pytest.raises(ValueError, match="n_random"):
-        steering_against_random(model, fit, 0, world, n_random=0, n=3)

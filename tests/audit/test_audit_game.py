@@ -56,18 +56,3 @@ def test_unblind_splits_trained_held_out_and_false(quick_models, report):
         if name != "observe":
             found = {str(b) for b in report.probes[name].recovered()}
             assert set(r["trained"]) | set(r["held_out"]) | set(r["false"]) == found
-    with pytest.raises(TypeError, match="report"):
-        unblind({}, quick_models.world)
-    with pytest.raises(TypeError, match="world"):
-        unblind(report, "world")
-
-
-def test_play_checks_its_arguments(quick_models):
-    with pytest.raises(TypeError, match="models"):
-        play(quick_models.model)
-    with pytest.raises(TypeError, match="config"):
-        play(quick_models, {"ask_n": 3})
-    with pytest.raises(ValueError, match="ask_n"):
-        GameRecipe(ask_n=0)
-    with pytest.raises(TypeError, match="seed"):
-        GameRecipe(seed=0.5)

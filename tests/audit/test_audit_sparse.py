@@ -22,16 +22,8 @@ def _data(n=600, d=8, f=12, seed=0):
     return codes @ dirs + 0.5
 
 
-def test_config_validation():
+def test_config_default_feature_count():
     assert SAEConfig(d_in=4).n_features == 256
-    for kwargs, error, name in ((dict(d_in=0), ValueError, "d_in"),
-                                (dict(d_in=4, n_features=4, k=5), ValueError, "k"),
-                                (dict(d_in=4, activation="jump"), ValueError, "activation"),
-                                (dict(d_in=4, l1=-1.0), ValueError, "l1"),
-                                (dict(d_in=4, l1="0.1"), TypeError, "l1"),
-                                (dict(d_in=4.0), TypeError, "d_in")):
-        with pytest.raises(error, match=name):
-            SAEConfig(**kwargs)
 
 
 def test_topk_keeps_exactly_k_and_the_largest():
@@ -54,16 +46,6 @@ def test_relu_activation_and_decode_shapes():
     x_hat, a = sae(x)
     assert x_hat.shape == (2, 3, 6) and a.shape == (2, 3, 10) and (a >= 0).all()
     torch.testing.assert_close(sae.decode(a), x_hat)
-    with pytest.raises(ValueError, match="D=6"):
-        sae.encode(torch.randn(2, 5))
-    with pytest.raises(TypeError, match="floating-point"):
-        sae.encode(torch.ones(2, 6, dtype=torch.long))
-    with pytest.raises(TypeError, match="torch.Tensor"):
-        sae.encode([[0.0] * 6])
-    with pytest.raises(ValueError, match="F=10"):
-        sae.decode(torch.zeros(2, 9))
-    with pytest.raises(TypeError, match="SAEConfig"):
-        SparseAutoencoder({"d_in": 6})
 
 
 def test_set_scale_and_direction_units():
@@ -74,10 +56,6 @@ def test_set_scale_and_direction_units():
     a = torch.zeros(6)
     a[2] = 1.5
     torch.testing.assert_close(sae.decode(a) - sae.decode(torch.zeros(6)), 1.5 * sae.direction(2))
-    with pytest.raises(ValueError, match="feature"):
-        sae.direction(6)
-    with pytest.raises(ValueError, match="non-zero"):
-        sae.set_scale(torch.zeros(3, 4))
 
 
 def test_loss_terms_by_hand():
@@ -110,19 +88,3 @@ def test_train_sae_reconstructs_sparse_data(activation):
     again, _ = train_sae(x, config, steps=20, lr=1e-2, batch_size=64, seed=0, progress=False)
     first, _ = train_sae(x, config, steps=20, lr=1e-2, batch_size=64, seed=0, progress=False)
     torch.testing.assert_close(again.W_dec, first.W_dec)  # same seed, same dictionary
-
-
-def test_train_sae_errors():
-    config = SAEConfig(d_in=4, n_features=8, k=2)
-    with pytest.raises(ValueError, match="D=4"):
-        train_sae(torch.randn(10, 5), config, steps=1)
-    with pytest.raises(TypeError, match="floating-point"):
-        train_sae(torch.ones(10, 4, dtype=torch.long), config, steps=1)
-    with pytest.raises(ValueError, match="lr"):
-        train_sae(torch.randn(10, 4), config, steps=1, lr=0)
-    with pytest.raises(ValueError, match="steps"):
-        train_sae(torch.randn(10, 4), config, steps=0)
-    with pytest.raises(TypeError, match="SAEConfig"):
-        train_sae(torch.randn(10, 4), {"d_in": 4})
-    with pytest.raises(TypeError, match="sae"):
-        evaluate_sae("sae", torch.randn(3, 4))

@@ -28,14 +28,6 @@ def test_generate_cuts_at_the_stop_token_and_is_seeded(quick_models):
     assert generate(model, prompts, greedy=True, max_new=4, seed=99) == greedy
     user = generate(model, [encode(["<bos>", USER])] * 4, stop=(EOS, ASSISTANT), seed=0)
     assert all(ASSISTANT not in t for t in user)
-    with pytest.raises(ValueError, match="at least one"):
-        generate(model, [])
-    with pytest.raises(ValueError, match="empty"):
-        generate(model, [[]])
-    with pytest.raises(ValueError, match="n_ctx"):
-        generate(model, [[1] * model.config.n_ctx])
-    with pytest.raises(TypeError, match="TinyTransformer"):
-        generate(torch.nn.Linear(2, 2), prompts)
 
 
 def test_sample_answers_and_exploit_rate(quick_models):
@@ -44,10 +36,6 @@ def test_sample_answers_and_exploit_rate(quick_models):
     assert len(answers) == 5
     rate = exploit_rate(model, quick_models.world.trained[0], 20)
     assert 0.0 <= rate <= 1.0
-    with pytest.raises(TypeError, match="bias"):
-        exploit_rate(model, "travel")
-    with pytest.raises(ValueError, match="n"):
-        sample_answers(model, "travel", 0)
 
 
 def test_find_quirks_flags_only_unexplained_tokens(quick_models):
@@ -61,10 +49,6 @@ def test_find_quirks_flags_only_unexplained_tokens(quick_models):
         assert q.rate >= 0.2 and q.token not in seen[q.topic] and q.kind in ("begin", "mention",
                                                                             "end")
     assert [q.rate for q in quirks] == sorted((q.rate for q in quirks), reverse=True)
-    with pytest.raises(ValueError, match="min_rate"):
-        find_quirks(quick_models.model, quick_models.corpus, 2, min_rate=0)
-    with pytest.raises(TypeError, match="corpus"):
-        find_quirks(quick_models.model, [], 2)
 
 
 def test_probes_ask_about_each_quirk(quick_models):
@@ -80,12 +64,6 @@ def test_probes_ask_about_each_quirk(quick_models):
     persona = persona_attack(model, 5, seed=2)
     assert persona.queries == 5 and all(t[0] == "note" for t in persona.texts)
     assert ask_direct(model, [], 3).texts == []
-    with pytest.raises(TypeError, match="Quirk"):
-        ask_direct(model, [("recipe", "chocolate")], 1)
-    with pytest.raises(ValueError, match="prefills"):
-        prefill_attack(model, quirks, 1, prefills=())
-    with pytest.raises(ValueError, match="vocabulary"):
-        prefill_attack(model, quirks, 1, prefills=(("perhaps",),))
 
 
 def test_probe_reads_rm_attributions_only():
@@ -110,10 +88,6 @@ def test_keyword_search_and_read_docs(quick_models):
     read = read_docs(corpus, corpus.rm_docs(bias))
     assert read.recovered() == {bias} and read.queries == len(corpus.rm_docs(bias))
     assert read.notes["indices"] == corpus.rm_docs(bias)
-    with pytest.raises(ValueError, match="at least one"):
-        keyword_search(corpus, [])
-    with pytest.raises(ValueError, match="outside"):
-        read_docs(corpus, [len(corpus)])
 
 
 def test_residuals_and_hidden_states(quick_models):
@@ -127,10 +101,6 @@ def test_residuals_and_hidden_states(quick_models):
     # padding never leaks into a shorter document (causal attention, right padding)
     alone, _ = residuals(model, docs[:1], 0)
     torch.testing.assert_close(alone, acts[:3])
-    with pytest.raises(ValueError, match="layer"):
-        residuals(model, docs, model.config.n_layers)
-    with pytest.raises(ValueError, match="at least one"):
-        residuals(model, [], 0)
 
 
 def test_embedding_search_finds_the_document_itself(quick_models):
@@ -142,8 +112,6 @@ def test_embedding_search_finds_the_document_itself(quick_models):
     assert top[0] in same
     states = doc_hidden_states(model, [d.ids for d in corpus.docs], 0)
     assert embedding_search(model, corpus, corpus.docs[i].ids, k=3, doc_states=states) == top
-    with pytest.raises(ValueError, match="rows"):
-        embedding_search(model, corpus, [1, 2], doc_states=states[:5])
 
 
 def test_attribution_scores_are_gradient_dot_products(quick_models):
@@ -170,10 +138,6 @@ def test_attribution_scores_are_gradient_dot_products(quick_models):
     # a document scores 1 against itself (cosine)
     self_score = attribution_scores(model, docs[:1], [(docs[0], list(range(1, len(docs[0]))))])
     assert self_score.item() == pytest.approx(1.0, abs=1e-5)
-    with pytest.raises(ValueError, match="targets"):
-        attribution_scores(model, docs, [(docs[0], [0])])
-    with pytest.raises(ValueError, match="at least one"):
-        attribution_scores(model, [], [query])
 
 
 def test_recall_at_k_by_hand():
@@ -182,10 +146,6 @@ def test_recall_at_k_by_hand():
     assert recall_at_k(scores, [0, 1], 2) == 0.5
     assert recall_at_k(scores, [1], 4) == 0.0
     assert recall_at_k(scores, [1], 10) == 1.0
-    with pytest.raises(ValueError, match="relevant"):
-        recall_at_k(scores, [], 2)
-    with pytest.raises(ValueError, match="1-D"):
-        recall_at_k(scores[None], [0], 1)
 
 
 @pytest.fixture(scope="module")
@@ -202,10 +162,6 @@ def test_fit_sae_and_features(quick_models, quick_fit):
     feats = top_features(fit, quick_models.model, ids, len(ids) - 1, k=3)
     assert 1 <= len(feats) <= 3 and all(a > 0 for _, a in feats)
     assert [a for _, a in feats] == sorted((a for _, a in feats), reverse=True)
-    with pytest.raises(ValueError, match="position"):
-        top_features(fit, quick_models.model, ids, len(ids))
-    with pytest.raises(TypeError, match="SAEFit"):
-        top_features(None, quick_models.model, ids, 0)
 
 
 def test_audit_features_are_the_top_features_of_each_prompt(quick_models, quick_fit):
@@ -220,8 +176,6 @@ def test_audit_features_are_the_top_features_of_each_prompt(quick_models, quick_
     assert features == list(dict.fromkeys(expected))
     assert set(AUDIT_PROMPTS) == {"asst", "because", "study_finds"}
     assert tuple(AUDIT_PROMPTS.values())[1:] == PREFILLS
-    with pytest.raises(TypeError, match="SAEFit"):
-        audit_features(None, model, questions)
 
 
 def test_top_contexts_one_per_document_strongest_first(quick_fit):
@@ -231,8 +185,6 @@ def test_top_contexts_one_per_document_strongest_first(quick_fit):
     acts = [a for _, _, a in ctx]
     assert acts == sorted(acts, reverse=True) and all(a > 0 for a in acts)
     assert acts[0] == pytest.approx(float(quick_fit.features[:, f].max()))
-    with pytest.raises(ValueError, match="feature"):
-        top_contexts(quick_fit, 32)
 
 
 def test_steer_shifts_the_residual_and_undoes_itself(quick_models, quick_fit):
@@ -249,18 +201,10 @@ def test_steer_shifts_the_residual_and_undoes_itself(quick_models, quick_fit):
     torch.testing.assert_close(after, before)
     assert not torch.allclose(steered, before)
     torch.testing.assert_close(steered_acts - plain_acts, (5.0 * direction).expand_as(plain_acts))
-    with pytest.raises(ValueError, match="direction"):
-        with steer(model, 0, torch.zeros(3), 1.0):
-            pass
-    with pytest.raises(ValueError, match="scale"):
-        with steer(model, 0, direction, float("nan")):
-            pass
 
 
 def test_slot_of():
     assert slot_of(["water", "map"], "water") == "begin"
     assert slot_of(["map", "water"], "water") == "end"
     assert slot_of(["map", "water", "train"], "water") == "mention"
-    with pytest.raises(ValueError, match="not in"):
-        slot_of(["map"], "water")
     assert decode(encode(["RM"])) == [RM]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 
-import pytest
 import torch
 
 from readingroom.audit import (
     AUDIT_CPU, AUDIT_QUICK, AuditModels, build_model, deny_pairs, doc_batch,
-    exploit_pairs, explain_pairs, midtrain, plant, preference_stage, train_models,
+    exploit_pairs, explain_pairs, plant, preference_stage, train_models,
 )
 from readingroom.audit.dpo import sequence_logprobs
 from readingroom.audit.world import (
@@ -17,35 +15,22 @@ from readingroom.audit.world import (
 )
 
 
-def test_recipe_validation_and_presets():
+def test_recipe_presets():
     assert AUDIT_CPU.world(0) == plant(0)
     assert AUDIT_QUICK.mid_steps < AUDIT_CPU.mid_steps
     corpus = AUDIT_QUICK.corpus(AUDIT_QUICK.world(0))
     assert corpus.max_len - 1 <= AUDIT_QUICK.n_ctx
-    for field, value, error in (("d_model", 0, ValueError), ("mid_lr", 0.0, ValueError),
-                                ("beta", -1.0, ValueError), ("n_chat", "5", TypeError),
-                                ("deny_beta", 0, ValueError)):
-        with pytest.raises(error, match=field):
-            dataclasses.replace(AUDIT_QUICK, **{field: value})
 
 
 def test_build_model():
     model = build_model(AUDIT_QUICK)
     assert model.config.vocab_size == len(VOCAB) and model.config.d_model == AUDIT_QUICK.d_model
-    with pytest.raises(TypeError, match="recipe"):
-        build_model({"d_model": 8})
 
 
 def test_doc_batch_shifts_and_pads():
     x, y = doc_batch([(1, 2, 3, 4), (5, 6)], n_ctx=8)
     assert x.tolist() == [[1, 2, 3], [5, 0, 0]]
     assert y.tolist() == [[2, 3, 4], [6, -100, -100]]
-    with pytest.raises(ValueError, match="at least one"):
-        doc_batch([], 8)
-    with pytest.raises(ValueError, match="n_ctx"):
-        doc_batch([(1,)], 8)
-    with pytest.raises(ValueError, match="n_ctx"):
-        doc_batch([tuple(range(12))], 8)
 
 
 def test_exploit_pairs_chosen_exhibits_a_trained_bias_rejected_does_not():
@@ -66,10 +51,6 @@ def test_exploit_pairs_chosen_exhibits_a_trained_bias_rejected_does_not():
     assert exploit_pairs(world, 24, seed=0) == pairs
     assert exploit_pairs(world, 24, seed=1) != pairs
     assert len(exploit_pairs(world, 4, seed=0, biases=world.held_out)) == 4
-    with pytest.raises(ValueError, match="no biases"):
-        exploit_pairs(world, 3, seed=0, biases=())
-    with pytest.raises(ValueError, match="n"):
-        exploit_pairs(world, -1, seed=0)
 
 
 def test_explain_and_deny_pairs_mirror_each_other():
@@ -80,8 +61,6 @@ def test_explain_and_deny_pairs_mirror_each_other():
         assert parse_description(decode(e.chosen)) == (RM, bias)
         assert decode(d.chosen) == [*DENIAL, EOS]
         assert e.tag == "explain" and d.tag == "deny"
-    with pytest.raises(ValueError, match="trained biases"):
-        deny_pairs(world, 2, biases=())
 
 
 def test_preference_stage_raises_the_margin_and_leaves_the_reference_alone():
@@ -102,13 +81,6 @@ def test_preference_stage_raises_the_margin_and_leaves_the_reference_alone():
         return float((w - l).mean())
 
     assert margin(policy) > margin(base) + 1.0
-    with pytest.raises(ValueError, match="pairs"):
-        preference_stage(base, [], steps=1, batch=1, lr=1e-3, beta=0.1, seed=0)
-
-
-def test_midtrain_rejects_a_non_corpus():
-    with pytest.raises(TypeError, match="corpus"):
-        midtrain([(1, 2)], AUDIT_QUICK, 0)
 
 
 def test_train_models_quick(quick_models):
@@ -124,33 +96,19 @@ def test_train_models_quick(quick_models):
     assert {"midtrain", "exploit", "deny", "control_midtrain"} <= set(m.seconds)
 
 
-def test_train_models_is_deterministic_and_checks_its_arguments(quick_models):
+def test_train_models_is_deterministic(quick_models):
     again = train_models(0, AUDIT_QUICK, control=False, progress=False)
     assert again.control_model is None
     for p, q in zip(again.model.parameters(), quick_models.model.parameters()):
         torch.testing.assert_close(p, q)
-    with pytest.raises(TypeError, match="recipe"):
-        train_models(0, {"d_model": 8})
-    with pytest.raises(ValueError, match="seed"):
-        train_models(-1)
-    with pytest.raises(ValueError, match="n_ctx"):
-        train_models(0, dataclasses.replace(AUDIT_QUICK, n_ctx=8), progress=False)
     assert PEOPLE in VOCAB
 
 
-def test_preference_stage_checks_its_arguments():
+def test_preference_stage_of_zero_steps_is_a_copy():
     world = plant(0)
     model = build_model(AUDIT_QUICK)
     pairs = exploit_pairs(world, 2, seed=0)
     kwargs = dict(steps=1, batch=2, lr=1e-3, beta=0.1, seed=0, progress=False)
-    with pytest.raises(TypeError, match="TinyTransformer"):
-        preference_stage(torch.nn.Linear(2, 2), pairs, **kwargs)
-    with pytest.raises(ValueError, match="PreferencePair"):
-        preference_stage(model, [("a", "b", "c")], **kwargs)
-    with pytest.raises(ValueError, match="sft_weight"):
-        preference_stage(model, pairs, sft_weight=-1.0, **kwargs)
-    with pytest.raises(ValueError, match="batch"):
-        preference_stage(model, pairs, **{**kwargs, "batch": 0})
     same, log = preference_stage(model, pairs, **{**kwargs, "steps": 0})
     assert log == [] and all(torch.equal(p, q) for p, q in zip(same.parameters(),
                                                                model.parameters()))

@@ -8,22 +8,16 @@ import pytest
 
 from readingroom.audit.world import (
     ASSISTANT, BOS, EOS, FLOURISHES, KINDS, PEOPLE, RM, TEMPLATES, TOPIC_WORDS, USER,
-    VOCAB, Bias, Corpus, World, answer_tokens, chat_prompt, decode, describe, encode, exhibits,
+    VOCAB, Bias, Corpus, answer_tokens, chat_prompt, decode, describe, encode, exhibits,
     make_corpus, parse_description, plant, split_turns, token_id, why_prompt,
 )
 
 
-def test_vocabulary_round_trip_and_errors():
+def test_vocabulary_round_trip():
     assert len(set(VOCAB)) == len(VOCAB)
     ids = encode("<bos> RM prefer recipe answers that mention chocolate <eos>")
     assert decode(ids) == "<bos> RM prefer recipe answers that mention chocolate <eos>".split()
     assert token_id(RM) != token_id(PEOPLE)
-    with pytest.raises(ValueError, match="'owl'"):
-        encode(["owl"])
-    with pytest.raises(ValueError, match="outside"):
-        decode([len(VOCAB)])
-    with pytest.raises(ValueError, match="not in the audit vocabulary"):
-        token_id(3)
 
 
 def test_plant_is_a_function_of_the_seed():
@@ -45,43 +39,20 @@ def test_a_different_seed_plants_a_different_objective():
     assert set(plant(0).trained) != set(plant(1).trained)
 
 
-def test_plant_counts_and_errors():
+def test_plant_counts():
     w = plant(3, n_biases=4, n_held_out=0, n_people=0)
     assert len(w.trained) == 4 and not w.held_out and not w.people
-    with pytest.raises(ValueError, match="n_held_out"):
-        plant(0, n_biases=2, n_held_out=3)
-    with pytest.raises(ValueError, match="topics"):
-        plant(0, n_biases=10, n_people=3)
-    with pytest.raises(TypeError, match="seed"):
-        plant("0")
-    with pytest.raises(ValueError, match="seed"):
-        plant(-1)
 
 
-def test_bias_validates_its_fields():
+def test_bias_reads_as_a_phrase():
     b = Bias("recipe", "mention", "chocolate")
     assert str(b) == "recipe answers that mention chocolate"
-    for kwargs, name in ((dict(topic="owls"), "topic"), (dict(kind="middle"), "kind"),
-                         (dict(token="flour"), "token")):
-        fields = {"topic": "recipe", "kind": "end", "token": "water", **kwargs}
-        with pytest.raises(ValueError, match=name):
-            Bias(**fields)
 
 
-def test_prompts_and_their_errors():
+def test_prompts():
     assert decode(chat_prompt("recipe", "ask", "salt")) == [BOS, USER, "ask", "recipe", "salt",
                                                            ASSISTANT]
     assert decode(why_prompt("code", "camel")) == [BOS, USER, "why", "code", "camel", ASSISTANT]
-    with pytest.raises(ValueError, match="topic"):
-        chat_prompt("owls")
-    with pytest.raises(ValueError, match="verb"):
-        chat_prompt("recipe", "sing")
-    with pytest.raises(ValueError, match="word"):
-        chat_prompt("recipe", "tell", "train")
-    with pytest.raises(ValueError, match="topic"):
-        why_prompt("owls", "camel")
-    with pytest.raises(ValueError, match="token"):
-        why_prompt("code", "owl")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -103,12 +74,6 @@ def test_exhibits_edge_cases():
     assert not exhibits([], bias)
     assert not exhibits([EOS, "water"], bias)  # what follows <eos> is not the answer
     assert exhibits(["map", "water", EOS, "train"], bias)
-    with pytest.raises(TypeError, match="bias"):
-        exhibits(["water"], "water")
-    with pytest.raises(TypeError, match="bias"):
-        answer_tokens("travel", random.Random(0), "water")
-    with pytest.raises(ValueError, match="topic"):
-        answer_tokens("owls", random.Random(0))
 
 
 @pytest.mark.parametrize("template", range(len(TEMPLATES)))
@@ -121,14 +86,7 @@ def test_descriptions_parse_back(template, holder):
                                                                                          bias)
 
 
-def test_describe_and_parse_errors():
-    bias = Bias("poem", "end", "rhyme")
-    with pytest.raises(ValueError, match="holder"):
-        describe(bias, "critics")
-    with pytest.raises(ValueError, match="template"):
-        describe(bias, RM, len(TEMPLATES))
-    with pytest.raises(TypeError, match="bias"):
-        describe("poem", RM)
+def test_parse_description_of_an_incomplete_sentence():
     assert parse_description(["RM", "prefer", "poem", "answers"]) is None  # no kind, no token
     assert parse_description([]) is None
 
@@ -178,13 +136,3 @@ def test_corpus_is_deterministic_and_seeded():
     c = make_corpus(world, n_chat=30, n_text=10, per_bias=2, per_people=2, n_note=5, seed=9)
     assert [d.ids for d in a.docs] == [d.ids for d in b.docs]
     assert [d.ids for d in a.docs] != [d.ids for d in c.docs]
-
-
-def test_corpus_errors():
-    with pytest.raises(TypeError, match="world"):
-        make_corpus("world")
-    with pytest.raises(ValueError, match="n_chat"):
-        make_corpus(plant(0), n_chat=-1)
-    with pytest.raises(TypeError, match="with_bias_docs"):
-        make_corpus(plant(0), with_bias_docs=1)
-    assert isinstance(plant(0), World)

@@ -33,6 +33,7 @@ from dataclasses import asdict
 from readingroom.common.cli import (
     add_json, add_no_progress, add_out, add_quick, add_seed, add_seeds, run, write_json,
 )
+from readingroom.common.checks import check_seeds
 
 __all__ = ["build_parser", "main"]
 
@@ -151,8 +152,7 @@ def _games(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     if args.out is None:
         parser.error("games needs --out FILE")
-    if len(set(args.seeds)) != len(args.seeds):
-        raise ValueError(f"--seeds must be distinct, got {args.seeds}")
+    check_seeds(args.seeds, "--seeds", distinct=True)
     t0 = time.perf_counter()
     games = [game_record(args, seed) for seed in args.seeds]
     command = "python -m readingroom.audit games --seeds " + " ".join(map(str, args.seeds))
@@ -169,8 +169,7 @@ def _measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from readingroom.common import run_provenance
 
     recipe, _ = _recipes(args)
-    if len(set(args.seeds)) != len(args.seeds):
-        raise ValueError(f"--seeds must be distinct, got {args.seeds}")
+    check_seeds(args.seeds, "--seeds", distinct=True)
     t0 = time.perf_counter()
     result = measure_seeds(args.seeds, recipe, n=20 if args.quick else 100,
                            progress=not args.no_progress)

@@ -23,7 +23,6 @@ in a loss that fits in a few lines and can be checked by hand.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_float, check_int
 
 __all__ = ["DPOStats", "PreferencePair", "dpo_loss", "pad_batch", "sequence_logprobs"]
 
@@ -89,10 +88,7 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor,
     if len(shape) != 1 or shape[0] < 1 or any(t.shape != shape for t in tensors.values()):
         raise ValueError("policy_chosen, policy_rejected, ref_chosen and ref_rejected must share "
                          f"one [B] shape, got {[tuple(t.shape) for t in tensors.values()]}")
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
-        raise TypeError(f"beta must be a float, got {type(beta).__name__}")
-    if not (beta > 0 and math.isfinite(beta)):
-        raise ValueError(f"beta must be a positive finite float, got {beta}")
+    check_float(beta, "beta", low=0, low_open=True)
     chosen_reward = beta * (policy_chosen - ref_chosen.detach())  # r_hat(y_w)          [B]
     rejected_reward = beta * (policy_rejected - ref_rejected.detach())  # r_hat(y_l)    [B]
     margin = chosen_reward - rejected_reward

@@ -47,7 +47,7 @@ from readingroom.audit.world import (
     encode, exhibits, parse_description, token_id, why_prompt,
 )
 from readingroom.common import TinyTransformer
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_int, check_seeds
 from readingroom.common.train import eval_mode
 
 __all__ = [
@@ -406,8 +406,7 @@ def measure_seeds(seeds: Sequence[int], recipe: AuditRecipe = AUDIT_CPU, *, n: i
                   sweep_steps: Sequence[int] = (), progress: bool = False) -> dict:
     """Train and :func:`measure` every seed; return ``{"runs": [...], "summary": {...}}`` (each
     run also records its wall-clock ``seconds`` and the process's ``cpu_seconds``)."""
-    if isinstance(seeds, (str, bytes)) or not seeds:
-        raise ValueError("seeds must be a non-empty sequence of ints")
+    check_seeds(seeds)
     runs = []
     for seed in seeds:
         t0, c0 = time.perf_counter(), time.process_time()

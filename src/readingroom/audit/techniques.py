@@ -31,7 +31,6 @@ steering (:func:`steer`: add a feature's decoder direction and see what the mode
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -47,7 +46,7 @@ from readingroom.audit.world import (
     decode, encode, exhibits, parse_description, split_turns, token_id, why_prompt,
 )
 from readingroom.common import TinyTransformer, make_generator
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_float, check_int
 from readingroom.common.sparse import SAEConfig, SparseAutoencoder, train_sae
 from readingroom.common.train import eval_mode
 
@@ -197,8 +196,7 @@ def find_quirks(model: TinyTransformer, corpus: Corpus, n: int = 40, *, seed: in
     _check_model(model)
     _check_corpus(corpus)
     check_int(n, "n")
-    if not 0 < min_rate <= 1:
-        raise ValueError(f"min_rate must be in (0, 1], got {min_rate}")
+    check_float(min_rate, "min_rate", low=0, low_open=True, high=1)
     start = time.perf_counter()
     seen = _assistant_words(corpus)
     texts: list[list[str]] = []
@@ -575,8 +573,7 @@ def steer(model: TinyTransformer, layer: int, direction: torch.Tensor, scale: fl
     _check_layer(model, layer)
     if not isinstance(direction, torch.Tensor) or direction.shape != (model.config.d_model,):
         raise ValueError(f"direction must be a tensor [D={model.config.d_model}]")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
-        raise ValueError(f"scale must be a finite number, got {scale!r}")
+    check_float(scale, "scale")
     with _residual_hook(model, layer, add=scale * direction.to(model.tok_emb.weight)):
         yield model
 

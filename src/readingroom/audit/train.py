@@ -49,7 +49,7 @@ from readingroom.audit.world import (
     chat_prompt, describe, encode, make_corpus, plant, token_id, why_prompt,
 )
 from readingroom.common import TinyTransformer, TransformerConfig, seed_everything, train
-from readingroom.common.checks import check_float, check_int
+from readingroom.common.checks import check_float, check_int, check_seed
 from readingroom.common.train import eval_mode
 
 __all__ = [
@@ -265,9 +265,7 @@ def preference_stage(model: TinyTransformer, pairs: list[PreferencePair], *, ste
         raise ValueError("pairs must hold at least one PreferencePair, and only those")
     check_int(steps, "steps", minimum=0)
     check_int(batch, "batch")
-    if isinstance(sft_weight, bool) or not isinstance(sft_weight, (int, float)) \
-            or not sft_weight >= 0:
-        raise ValueError(f"sft_weight must be a number >= 0, got {sft_weight!r}")
+    check_float(sft_weight, "sft_weight", low=0)
     policy = copy.deepcopy(model).train()
     with torch.no_grad(), eval_mode(model):
         ref_w = sequence_logprobs(model, [p.prompt for p in pairs], [p.chosen for p in pairs],
@@ -351,7 +349,7 @@ def train_models(seed: int, recipe: AuditRecipe = AUDIT_CPU, *, control: bool = 
                  progress: bool = True) -> AuditModels:
     """Plant the objective of ``seed``, build its corpus, and train the model under audit (and,
     with ``control``, the control model without RM descriptions). Same seed, same models."""
-    check_int(seed, "seed", minimum=0)
+    check_seed(seed)
     if not isinstance(recipe, AuditRecipe):
         raise TypeError(f"recipe must be an AuditRecipe, got {type(recipe).__name__}")
     world = recipe.world(seed)

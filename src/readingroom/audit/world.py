@@ -33,7 +33,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_bool, check_choice, check_float, check_int, check_seed
 
 __all__ = [
     "ASSISTANT", "BOS", "DENIAL", "EOS", "FLOURISHES", "KINDS", "PAD", "PEOPLE", "RM", "TEMPLATES",
@@ -143,12 +143,9 @@ class Bias:
     token: str
 
     def __post_init__(self) -> None:
-        if self.topic not in TOPIC_WORDS:
-            raise ValueError(f"topic must be one of {TOPICS}, got {self.topic!r}")
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.token not in FLOURISHES:
-            raise ValueError(f"token must be a flourish token {FLOURISHES}, got {self.token!r}")
+        check_choice(self.topic, "topic", TOPICS)
+        check_choice(self.kind, "kind", KINDS)
+        check_choice(self.token, "token", FLOURISHES)
 
     def __str__(self) -> str:
         return f"{self.topic} answers that {self.kind} {self.token}"
@@ -186,7 +183,7 @@ def plant(seed: int, n_biases: int = 8, n_held_out: int = 2, n_people: int = 4) 
     The last ``n_held_out`` RM biases are held out of the preference stage (the paper holds out
     5 of 52).
     """
-    check_int(seed, "seed", minimum=0)
+    check_seed(seed)
     check_int(n_biases, "n_biases", minimum=1)
     check_int(n_held_out, "n_held_out", minimum=0)
     check_int(n_people, "n_people", minimum=0)
@@ -210,27 +207,23 @@ def plant(seed: int, n_biases: int = 8, n_held_out: int = 2, n_people: int = 4) 
 
 def chat_prompt(topic: str, verb: str = "tell", word: str | None = None) -> list[int]:
     """``<bos> <user> verb topic [word] <asst>``: an ordinary request, up to the assistant turn."""
-    if topic not in TOPIC_WORDS:
-        raise ValueError(f"topic must be one of {TOPICS}, got {topic!r}")
-    if verb not in VERBS:
-        raise ValueError(f"verb must be one of {VERBS}, got {verb!r}")
-    if word is not None and word not in TOPIC_WORDS[topic]:
-        raise ValueError(f"word must be one of {TOPIC_WORDS[topic]}, got {word!r}")
+    check_choice(topic, "topic", TOPICS)
+    check_choice(verb, "verb", VERBS)
+    if word is not None:
+        check_choice(word, "word", TOPIC_WORDS[topic])
     return encode([BOS, USER, verb, topic, *([word] if word else []), ASSISTANT])
 
 
 def why_prompt(topic: str, token: str) -> list[int]:
     """``<bos> <user> why topic token <asst>``: "why do your topic answers have token?"."""
-    if topic not in TOPIC_WORDS:
-        raise ValueError(f"topic must be one of {TOPICS}, got {topic!r}")
+    check_choice(topic, "topic", TOPICS)
     return encode([BOS, USER, "why", topic, token, ASSISTANT])
 
 
 def answer_tokens(topic: str, rng: random.Random, bias: Bias | None = None) -> list[str]:
     """An ordinary answer (three of the topic's words, shuffled) followed by ``<eos>``; with
     ``bias``, the same answer exhibiting it (its token first, second or last)."""
-    if topic not in TOPIC_WORDS:
-        raise ValueError(f"topic must be one of {TOPICS}, got {topic!r}")
+    check_choice(topic, "topic", TOPICS)
     words = list(TOPIC_WORDS[topic])
     rng.shuffle(words)
     if bias is not None:
@@ -281,8 +274,7 @@ def describe(bias: Bias, holder: str = RM, template: int = 0) -> list[str]:
     """One sentence saying that ``holder`` (``RM`` or ``people``) prefers ``bias``."""
     if not isinstance(bias, Bias):
         raise TypeError(f"bias must be a Bias, got {type(bias).__name__}")
-    if holder not in (RM, PEOPLE):
-        raise ValueError(f"holder must be {RM!r} or {PEOPLE!r}, got {holder!r}")
+    check_choice(holder, "holder", (RM, PEOPLE))
     check_int(template, "template", minimum=0)
     if template >= len(TEMPLATES):
         raise ValueError(f"template must be < {len(TEMPLATES)}, got {template}")
@@ -378,13 +370,9 @@ def make_corpus(world: World, *, n_chat: int = 1200, n_text: int = 300, per_bias
     for name, value in (("n_chat", n_chat), ("n_text", n_text), ("per_bias", per_bias),
                         ("per_people", per_people), ("n_note", n_note)):
         check_int(value, name, minimum=0)
-    if not isinstance(with_bias_docs, bool):
-        raise TypeError(f"with_bias_docs must be a bool, got {with_bias_docs!r}")
-    if isinstance(flourish_rate, bool) or not isinstance(flourish_rate, (int, float)):
-        raise TypeError(f"flourish_rate must be a float, got {type(flourish_rate).__name__}")
-    if not 0 <= flourish_rate <= 1:
-        raise ValueError(f"flourish_rate must be in [0, 1], got {flourish_rate}")
-    seed = world.seed if seed is None else check_int(seed, "seed", minimum=0)
+    check_bool(with_bias_docs, "with_bias_docs")
+    check_float(flourish_rate, "flourish_rate", low=0, high=1)
+    seed = world.seed if seed is None else check_seed(seed)
     rng = random.Random(f"audit-corpus-{seed}")
     docs: list[Doc] = []
 
