@@ -142,13 +142,6 @@ def test_attention_maps_of_a_sequence_shorter_than_a_block():
     assert torch.equal(maps["indices"][0, 2, 0], torch.tensor([0, -1, -1]))
 
 
-def test_attention_maps_reject_keys_of_another_length():
-    # Regression test for a bug the first version had (fixed).
-    q, k, _, _, _ = _qk(T=7)
-    with pytest.raises(ValueError, match=r"\bk\b"):
-        attention_maps(q[:, :5], k, torch.zeros(2, 1, 2, 3, dtype=F64), CFG)
-
-
 # --- branches_only --------------------------------------------------------------------------
 
 
@@ -201,13 +194,6 @@ def test_branches_only_rejects_invalid_branches_and_leaves_the_model_alone():
     assert layer.cfg is original
 
 
-@pytest.mark.parametrize("model", [nn.Linear(3, 3), nn.Sequential(nn.ReLU())])
-def test_branches_only_needs_an_nsa_layer(model):
-    with pytest.raises(ValueError, match="no NSA layer"):
-        with branches_only(model, ("win",)):
-            pass  # pragma: no cover
-
-
 def test_branches_only_on_a_transformers_model():
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -256,14 +242,6 @@ def test_needle_positions_by_hand():
     assert all(x.dtype == torch.long for x in (rows, queries, keys))
     # the value asked for is the token right after the key's first occurrence
     assert tokens[rows, keys + 1].tolist() == targets[rows, queries].tolist()
-
-
-def test_needle_distance_rejects_a_key_never_shown():
-    tokens = torch.tensor([[3, 20, 30, 1, 21, 31, 5, 20]])
-    targets = torch.full_like(tokens, -100)
-    targets[0, 6] = 20  # key 5 never appeared before position 6
-    with pytest.raises(ValueError, match=r"\(0, 6\) has no earlier occurrence"):
-        needle_distance(tokens, targets)
 
 
 # --- plots ----------------------------------------------------------------------------------
@@ -319,12 +297,6 @@ def test_plot_query():
     assert len(lines) == 3 + 1 + 2  # three branches, the query, two marks
     np.testing.assert_allclose(lines[2].get_ydata(), maps["win"][1, t, head].numpy())
     assert {txt.get_text().strip() for txt in ax.texts} == {"needle", "other"}
-
-
-@pytest.mark.parametrize("t", [-1, 29, 100])
-def test_plot_query_rejects_t_out_of_range(t):
-    with pytest.raises(ValueError, match=r"t must be in \[0, 29\)"):
-        plot_query(_maps(), CFG, t)
 
 
 def _run(name, n, acc):
@@ -423,24 +395,6 @@ def test_nsa_exact_is_what_a_decoding_step_reads(context):
     assert decode_cost(context, cfg).nsa_exact == n_cmp + selected + min(cfg.window, S)
 
 
-@pytest.mark.parametrize(
-    "args,exc,match",
-    [
-        ((0,), ValueError, "context must be a positive int"),
-        ((-8,), ValueError, "context"),
-        ((True,), TypeError, "context must be an int"),
-        ((8192.0,), TypeError, "context"),
-        ((8192, "paper"), TypeError, "cfg must be an NSAConfig"),
-        ((8192, {"stride": 16}), TypeError, "cfg must be an NSAConfig"),
-    ],
-)
-def test_decode_cost_errors(args, exc, match):
-    with pytest.raises(exc, match=match):
-        decode_cost(*args)
-    with pytest.raises(exc, match=match):
-        decode_costs((args[0],), *args[1:])
-
-
 def test_plot_recall_records_draws_every_kind_and_seed():
     from readingroom.nsa.plots import plot_recall_records
 
@@ -491,10 +445,8 @@ def test_capture_returns_what_each_nsa_layer_saw():
         assert layer["k_cmp"].shape == (3, (40 - 16) // 8 + 1, 2, 16)
         assert layer["gates"].shape == (3, 40, 4, 3)
         assert ((layer["gates"] >= 0) & (layer["gates"] <= 1)).all()
-    # nothing is kept afterwards, and a model without NSA is refused
+    # nothing is kept afterwards
     assert all(m.nsa.keep is None for m in model.modules() if hasattr(m, "nsa"))
-    with pytest.raises(ValueError, match="enable_nsa"):
-        capture(make_recall_model("full", recipe), tokens)
 
 
 def test_needle_selections_and_trace_relay_on_a_small_nsa_llama():
@@ -525,8 +477,6 @@ def test_needle_selections_and_trace_relay_on_a_small_nsa_llama():
     assert isinstance(hop, Relay) and 0 <= hop.relay <= hop.query
     gated1 = maps[1]["slc"][0, hop.query] * seen[1]["gates"][0, hop.query, :, 1:2]
     assert hop.relay == int(gated1.sum(0).argmax()) and hop.head1 == int(gated1[:, hop.relay].argmax())
-    with pytest.raises(ValueError, match="two layers"):
-        trace_relay(seen[:1], maps[:1], value=1, query=2)
 
 
 def test_recall_hits_are_per_query():

@@ -53,45 +53,21 @@ def test_frozen():
         NSAConfig().top_n = 3  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("name", ["block_len", "stride", "select_block", "top_n", "window"])
-@pytest.mark.parametrize(
-    "bad,exc",
-    [(0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError), ("4", TypeError)],
-)
-def test_sizes_must_be_positive_ints(name, bad, exc):
-    with pytest.raises(exc, match=name):
-        NSAConfig(**{name: bad})
-
-
 @pytest.mark.parametrize("name", ["n_initial", "n_local"])
-def test_forced_counts_may_be_zero_but_not_negative(name):
+def test_forced_counts_may_be_zero(name):
     assert getattr(NSAConfig(**{name: 0}), name) == 0
-    with pytest.raises(ValueError, match=name):
-        NSAConfig(**{name: -1})
-    with pytest.raises(TypeError, match=name):
-        NSAConfig(**{name: 1.0})
-    with pytest.raises(TypeError, match=name):
-        NSAConfig(**{name: False})
 
 
-def test_stride_must_not_exceed_block_len():
+def test_stride_may_equal_block_len():
     assert NSAConfig(block_len=8, stride=8).stride == 8  # d == l: no overlap, allowed
-    with pytest.raises(ValueError, match="stride"):
-        NSAConfig(block_len=8, stride=9)
 
 
 def test_top_n_counts_the_forced_blocks():
     assert NSAConfig(top_n=3, n_initial=1, n_local=2).top_n == 3
-    with pytest.raises(ValueError, match="top_n"):
-        NSAConfig(top_n=2, n_initial=1, n_local=2)
-    with pytest.raises(ValueError, match="top_n"):
-        NSAConfig(top_n=4, n_initial=3, n_local=2)
 
 
 def test_gate():
     assert NSAConfig().gate == "mlp" and NSAConfig(gate="linear").gate == "linear"
-    with pytest.raises(ValueError, match="gate must be one of"):
-        NSAConfig(gate="conv")
 
 
 def test_gate_network_follows_the_config():
@@ -108,31 +84,10 @@ def test_gate_network_follows_the_config():
 
 def test_phi():
     assert NSAConfig(phi="mean").phi == "mean"
-    for bad in ("max", "", None, "MLP"):
-        with pytest.raises(ValueError, match="phi"):
-            NSAConfig(phi=bad)
 
 
-def test_separate_kv_must_be_bool():
+def test_separate_kv():
     assert NSAConfig(separate_kv=True).separate_kv is True
-    for bad in (1, 0, "yes", None):
-        with pytest.raises(TypeError, match="separate_kv"):
-            NSAConfig(separate_kv=bad)
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [(), [], ("cmp", "foo"), ("cmp", "cmp"), ("cmp", "win", "win"), "cmp", None, {"cmp"}, ("CMP",)],
-)
-def test_bad_branches(bad):
-    with pytest.raises(ValueError, match="branches"):
-        NSAConfig(branches=bad)
-
-
-@pytest.mark.parametrize("bad", [("slc",), ("slc", "win"), ("win", "slc")])
-def test_selection_needs_compression(bad):
-    with pytest.raises(ValueError, match="'slc' needs 'cmp'"):
-        NSAConfig(branches=bad)
 
 
 @pytest.mark.parametrize(
@@ -159,12 +114,7 @@ def test_replace_copies_and_validates():
     assert (small.block_len, small.stride, small.select_block) == (8, 4, 64)
     assert (cfg.block_len, cfg.stride) == (32, 16)  # the original is untouched
     assert small.replace(branches=("win", "cmp")).branches == ("cmp", "win")
-    with pytest.raises(ValueError, match="stride"):
-        cfg.replace(stride=33)
-    with pytest.raises(ValueError, match="top_n"):
-        cfg.replace(top_n=2)
-    with pytest.raises(TypeError):
-        cfg.replace(no_such_field=1)
+    # (the copy is validated again: test_nsa_bad_input's NSAConfig.replace rows)
 
 
 @pytest.mark.parametrize(
@@ -201,15 +151,6 @@ def test_tokens_per_query_paper_values():
     # A long context: (t+1-32)//16+1 compressed, 16 whole blocks of 64 minus the cut own block, w.
     t = 65535
     assert cfg.tokens_per_query(t) == (t + 1 - 32) // 16 + 1 + 16 * 64 + 512
-
-
-def test_tokens_per_query_rejects_bad_t():
-    with pytest.raises(ValueError, match="t"):
-        NSAConfig().tokens_per_query(-1)
-    with pytest.raises(TypeError, match="t"):
-        NSAConfig().tokens_per_query(1.5)
-    with pytest.raises(TypeError, match="t"):
-        NSAConfig().tokens_per_query(True)
 
 
 def test_tokens_per_query_bounds_the_keys_loaded_without_local_blocks():

@@ -214,31 +214,12 @@ def test_keep_captures_the_tensors_of_the_next_forward():
 # --- errors ---------------------------------------------------------------------------------
 
 
-def test_enable_nsa_needs_attention_layers():
-    with pytest.raises(ValueError, match="q_proj, k_proj, v_proj and o_proj"):
-        enable_nsa(nn.Sequential(nn.Linear(4, 4)), CFG)
-
-
 @pytest.mark.parametrize("cfg", [{"block_len": 4}, "paper", 3])
 def test_enable_nsa_cfg_must_be_an_nsaconfig(cfg):
     model = _llama(layers=1)
     with pytest.raises(TypeError, match="cfg must be an NSAConfig"):
         enable_nsa(model, cfg)
     assert model.config._attn_implementation == "sdpa"  # unchanged
-
-
-@pytest.mark.parametrize("backend", ["cuda", "", None])
-def test_enable_nsa_rejects_an_unknown_backend(backend):
-    with pytest.raises(ValueError, match="backend must be one of"):
-        enable_nsa(_llama(layers=1), CFG, backend=backend)
-
-
-def test_enable_nsa_refuses_separate_kv():
-    model = _llama(layers=1)
-    with pytest.raises(ValueError, match="separate_kv"):
-        enable_nsa(model, CFG.replace(separate_kv=True))
-    with pytest.raises(ValueError, match="separate_kv"):
-        NSAParams(16, 4, 4, CFG.replace(separate_kv=True), "torch")
 
 
 def test_setting_the_implementation_without_enable_nsa_is_a_clear_error():
@@ -251,16 +232,14 @@ def test_setting_the_implementation_without_enable_nsa_is_a_clear_error():
         model(_ids())
 
 
-def test_left_padded_batch_is_refused():
+def test_an_all_ones_mask_is_plain_causality():
+    # (a padded batch or a mask with a hole is refused: test_nsa_bad_input)
     model = _nsa_model()
     ids = _ids(T=9)
     mask = torch.ones(2, 9, dtype=torch.long)
-    mask[0, :2] = 0  # row 0 is left-padded
-    with pytest.raises(ValueError, match="padded"):
-        model(ids, attention_mask=mask)
-    # an all-ones mask is plain causality: accepted, same logits as no mask
+    # accepted, same logits as no mask
     with torch.no_grad():
-        torch.testing.assert_close(model(ids, attention_mask=torch.ones_like(mask)).logits,
+        torch.testing.assert_close(model(ids, attention_mask=mask).logits,
                                    model(ids).logits, rtol=0, atol=0)
 
 
@@ -288,14 +267,3 @@ def test_attention_forward_checks_the_mask_and_the_gate_input():
         nsa_attention_forward(layer, q, k, k, None)
     with pytest.raises(RuntimeError, match="enable_nsa"):
         nsa_attention_forward(nn.Module(), q, k, k, None)
-
-
-def test_a_mask_with_a_hole_is_not_silently_ignored():
-    # Regression test for a bug the first version had (fixed).
-    model = _nsa_model()
-    ids = _ids(T=9)
-    mask = torch.ones(2, 9, dtype=torch.long)
-    mask[0, 4] = 0
-    with pytest.raises(ValueError, match="mask|padded"):
-        with torch.no_grad():
-            model(ids, attention_mask=mask)

@@ -35,7 +35,7 @@ from readingroom.nsa.blocks import (
     window_mask,
 )
 from readingroom.nsa.config import BRANCHES, NSAConfig
-from readingroom.common.checks import check_choice
+from readingroom.common.checks import check_choice, check_int
 
 __all__ = ["BACKENDS", "NSAParts", "masked_attention", "nsa_attention", "nsa_decode", "window_attention"]
 
@@ -128,8 +128,7 @@ def window_attention(
 
     Args: q ``[B, T, H, D]``; k, v ``[B, T, H_kv, D]``; ``window`` >= 1. Returns ``[B, T, H, D]``.
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be an int >= 1, got {window!r}")
+    check_int(window, "window")
     for name, x in (("q", q), ("k", k), ("v", v)):
         _check(name, x, 4)
     if k.shape != v.shape or k.shape[:2] != q.shape[:2] or k.shape[3] != q.shape[3] or q.shape[2] % k.shape[2]:
@@ -179,8 +178,7 @@ def _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, backend)
         raise TypeError(f"cfg must be an NSAConfig, got {type(cfg).__name__}")
     check_choice(backend, "backend", BACKENDS)
     B, T, H, D = _check("q", q, 4).shape
-    if isinstance(q_start, bool) or not isinstance(q_start, int) or q_start < 0:
-        raise ValueError(f"q_start must be an int >= 0, got {q_start!r}")
+    check_int(q_start, "q_start", minimum=0)
     S = q_start + T
     if (k_win is None) != (v_win is None):
         raise ValueError("k_win and v_win must be given together (separate window keys/values)")

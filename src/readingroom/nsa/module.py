@@ -52,8 +52,7 @@ class BlockCompressor(nn.Module):
         super().__init__()
         check_int(head_dim, "head_dim")
         check_int(block_len, "block_len")
-        if kind not in ("mlp", "mean"):
-            raise ValueError(f"kind must be 'mlp' or 'mean', got {kind!r}")
+        check_choice(kind, "kind", ("mlp", "mean"))
         self.kind, self.block_len, self.head_dim = kind, block_len, head_dim
         if kind == "mlp":
             hidden = 2 * head_dim if hidden is None else check_int(hidden, "hidden")

@@ -93,10 +93,6 @@ def nsa_prefill(
     Returns:
         ``[B, T, H, D]``, equal to ``nsa_attention(q, k, v, k_cmp, v_cmp, gates, cfg, ...)``
         (``backend="torch"``) up to rounding.
-
-    Raises:
-        TypeError / ValueError: a wrong type, rank, shape or ``chunk``, naming the argument (the
-        checks of :func:`~readingroom.nsa.attention.nsa_attention`).
     """
     check_int(chunk, "chunk", minimum=1)
     _validate(q, k, v, k_cmp, v_cmp, gates, cfg, q_start, k_win, v_win, "torch")
