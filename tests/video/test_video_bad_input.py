@@ -19,7 +19,9 @@ from readingroom.video.metrics import (
 )
 from readingroom.video.patch import attention_mask, pack, patchify, unpack, unpatchify
 from readingroom.video.plots import animate_rows, filmstrip
-from readingroom.video.train import DitRecipe, generate, latent_batch, make_dit, sample_report
+from readingroom.video.train import (
+    DitRecipe, fit_dit, generate, latent_batch, make_dit, sample_report,
+)
 from readingroom.video.vae import (
     CausalVAE, VAEConfig, decode_normalised, encode_normalised, latent_stats, train_vae, vae_loss,
 )
@@ -271,6 +273,8 @@ CASES = [
     ("as_tokens: 3-D tokens", lambda: _flow(lambda m, x, c, v, y: as_tokens(x, (1, 1, 1))),
      ValueError, "5-D tensor"),
     # -- training runs and sampling ------------------------------------------------------------
+    ("fit_dit: n_val 0", lambda: fit_dit(None, None, DitRecipe(), seed=0, n_val=0), ValueError,
+     "n_val"),
     ("DitRecipe: size 'huge'", lambda: DitRecipe(size="huge"), ValueError, "size must be one of"),
     ("DitRecipe: steps 0", lambda: DitRecipe(steps=0), ValueError, "steps"),
     ("DitRecipe: steps 1.5", lambda: DitRecipe(steps=1.5), TypeError, "steps"),

@@ -19,6 +19,8 @@ from readingroom.video.train import (
 from readingroom.video.vae import CausalVAE, VAEConfig
 
 TINY = dict(size="small", batch=2, steps=6, eval_every=3, checkpoint_every=2)
+#: Held-out videos of the tests' runs (the committed runs and the chapter use 128).
+N_VAL = 8
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def vae():
 @pytest.fixture(scope="module")
 def full_run(vae):
     """An uninterrupted tiny run (no checkpoint)."""
-    return fit_dit(*vae, DitRecipe(**TINY), seed=0, progress=False)
+    return fit_dit(*vae, DitRecipe(**TINY), seed=0, progress=False, n_val=N_VAL)
 
 
 # -- the recipe and the model sizes --------------------------------------------------------------
@@ -110,11 +112,12 @@ def test_fit_dit_history(full_run):
 
 def test_fit_dit_resume_equals_uninterrupted(vae, full_run, tmp_path_factory):
     ckpt = tmp_path_factory.mktemp("ckpt") / "run.pt"
-    _, first = fit_dit(*vae, DitRecipe(**TINY), seed=0, progress=False, checkpoint=ckpt,
-                       stop_after=3)
+    _, first = fit_dit(*vae, DitRecipe(**TINY), seed=0, progress=False, n_val=N_VAL,
+                       checkpoint=ckpt, stop_after=3)
     assert ckpt.is_file() and len(first["losses"]) == 3
     assert [e["step"] for e in first["evals"]] == [0, 3]
-    model, resumed = fit_dit(*vae, DitRecipe(**TINY), seed=0, progress=False, checkpoint=ckpt)
+    model, resumed = fit_dit(*vae, DitRecipe(**TINY), seed=0, progress=False, n_val=N_VAL,
+                             checkpoint=ckpt)
     _, ref = full_run
     assert resumed["losses"] == ref["losses"]
     assert resumed["evals"] == ref["evals"]
@@ -122,24 +125,26 @@ def test_fit_dit_resume_equals_uninterrupted(vae, full_run, tmp_path_factory):
     ref_state = full_run[0].state_dict()
     assert all(torch.equal(v, ref_state[k]) for k, v in model.state_dict().items())
     # the finished checkpoint: a third call trains nothing and returns the same history
-    _, again = fit_dit(*vae, DitRecipe(**TINY), seed=0, progress=False, checkpoint=ckpt)
+    _, again = fit_dit(*vae, DitRecipe(**TINY), seed=0, progress=False, n_val=N_VAL,
+                       checkpoint=ckpt)
     assert again["losses"] == ref["losses"] and again["evals"] == ref["evals"]
 
 
-@pytest.mark.parametrize("change", [dict(seed=1), dict(recipe=DitRecipe(**{**TINY, "lr": 1e-3}))])
+@pytest.mark.parametrize("change", [dict(seed=1), dict(recipe=DitRecipe(**{**TINY, "lr": 1e-3})),
+                                    dict(n_val=2 * N_VAL)])
 def test_fit_dit_rejects_foreign_checkpoint(vae, tmp_path, change):
     ckpt = tmp_path / "run.pt"
     recipe = DitRecipe(**{**TINY, "steps": 1})
-    torch.save({"model": {}, "opt": {}, "step": 1, "history": {}, "seed": 0,
+    torch.save({"model": {}, "opt": {}, "step": 1, "history": {}, "seed": 0, "n_val": N_VAL,
                 "recipe": asdict(recipe)}, ckpt)
-    kwargs = {"recipe": recipe, "seed": 0, **change}
+    kwargs = {"recipe": recipe, "seed": 0, "n_val": N_VAL, **change}
     with pytest.raises(ValueError, match="another run"):
         fit_dit(*vae, kwargs.pop("recipe"), progress=False, checkpoint=ckpt, **kwargs)
 
 
 def test_fit_dit_snapshots(vae):
     model, history = fit_dit(*vae, DitRecipe(**{**TINY, "steps": 3, "eval_every": 0}), seed=0,
-                             progress=False, snapshots=(2,))
+                             progress=False, n_val=N_VAL, snapshots=(2,))
     assert [e["step"] for e in history["evals"]] == [0, 2, 3]
     assert set(history["snapshots"]) == {2}
     snap, final = history["snapshots"][2], model.state_dict()

@@ -166,7 +166,7 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 
 def fit_dit(vae: CausalVAE, stats, recipe: DitRecipe, *, seed: int, device: str = "cpu",
             checkpoint: str | os.PathLike | None = None, progress: bool = True,
-            stop_after: int | None = None, snapshots: Sequence[int] = ()):
+            stop_after: int | None = None, snapshots: Sequence[int] = (), n_val: int = 128):
     """Train a DiT (rectified flow, Eq. 2 of :mod:`~readingroom.video.flow`) on the VAE's latents.
 
     Each step draws a shape from :data:`TRAIN_SPECS`, ``recipe.batch`` fresh videos of it, encodes
@@ -180,11 +180,14 @@ def fit_dit(vae: CausalVAE, stats, recipe: DitRecipe, *, seed: int, device: str 
     the same data it would have seen. ``stop_after`` ends the run early after that many steps of
     this call (to test resuming). ``snapshots`` lists steps at which a copy of the weights is kept
     (``history["snapshots"][step]``, on the CPU): the same model at a fraction of its compute.
+    ``n_val`` is the number of held-out videos the loss is measured on (128 in the committed runs
+    and the chapter; the unit tests use fewer).
 
     Returns ``(model, history)``: ``history`` has ``evals`` (list of ``{step, tokens, flops,
     val_loss}``), ``losses`` (training loss per step), ``step_seconds`` (wall time of each step,
     evaluations left out), ``params``, ``tokens`` (seen so far) and ``snapshots``.
     """
+    n_val = check_int(n_val, "n_val")
     torch.manual_seed(seed)
     model = make_dit(recipe.size, recipe.attention).to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -197,14 +200,16 @@ def fit_dit(vae: CausalVAE, stats, recipe: DitRecipe, *, seed: int, device: str 
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.is_file():
         state = torch.load(ckpt, map_location=device, weights_only=False)
-        if state["recipe"] != asdict(recipe) or state["seed"] != seed:
-            raise ValueError(f"checkpoint {ckpt} is from another run (recipe or seed differ); "
+        if (state["recipe"] != asdict(recipe) or state["seed"] != seed
+                or state.get("n_val", 128) != n_val):
+            raise ValueError(f"checkpoint {ckpt} is from another run (recipe, seed or n_val "
+                             "differ); "
                              "delete it or pick another path")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         history, start = state["history"], state["step"]
     val_gen = torch.Generator().manual_seed(batch_seed(seed, -1))
-    val = latent_batch(vae, stats, 128, BASE_SPEC, generator=val_gen, device=device)
+    val = latent_batch(vae, stats, n_val, BASE_SPEC, generator=val_gen, device=device)
 
     def evaluate(step: int) -> None:
         with eval_mode(model):
@@ -260,7 +265,7 @@ def fit_dit(vae: CausalVAE, stats, recipe: DitRecipe, *, seed: int, device: str 
         if ckpt is not None and ((recipe.checkpoint_every and done % recipe.checkpoint_every == 0)
                                  or done == end):
             _save_checkpoint(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(),
-                                    "step": done, "history": history, "seed": seed,
+                                    "step": done, "history": history, "seed": seed, "n_val": n_val,
                                     "recipe": asdict(recipe)})
     if bar is not None:
         bar.close()
