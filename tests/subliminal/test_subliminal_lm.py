@@ -36,7 +36,6 @@ from readingroom.subliminal.lm_models import (
     LM_CPU,
     LM_GPU,
     LM_QUICK,
-    LmRecipe,
     animal_distribution,
     base_weights_path,
     finetune_student,
@@ -81,22 +80,6 @@ def test_vocab_round_trip_and_layout():
     assert VOCAB.animal_id("owl") == VOCAB.token_id("owl")
     assert Vocab(animals=("owl", "cat")).animal_ids == [11, 12]
     assert abs(sum(BASE_ANIMAL_WEIGHTS.values()) - 1.0) < 1e-12
-
-
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: VOCAB.encode("owl"), TypeError, "tokens must be a sequence"),
-    (lambda: VOCAB.encode(["owl", "unicorn"]), ValueError, "'unicorn' is not in the vocabulary"),
-    (lambda: VOCAB.decode([0, 99]), ValueError, "ids holds 99"),
-    (lambda: VOCAB.decode([1.5]), TypeError, "ids must hold ints"),
-    (lambda: VOCAB.animal_id("unicorn"), ValueError, "animal must be one of"),
-    (lambda: Vocab(animals=()), ValueError, "animals must name at least one"),
-    (lambda: Vocab(animals=("owl", "owl")), ValueError, "animals must be distinct"),
-    (lambda: Vocab(animals=("owl", "7")), ValueError, "animals must be non-empty names"),
-    (lambda: Vocab(animals=["owl"]), TypeError, "animals must be a tuple"),
-])
-def test_vocab_errors(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -158,31 +141,6 @@ def test_make_batch_pads_and_masks_the_prompt():
     assert y[:, 0].tolist() == [-100, -100] and y[1, 1:].tolist() == [4, VOCAB.sep, 2, VOCAB.eos]
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: number_documents(0, VOCAB, generator=make_generator(0)), ValueError, "n must be"),
-    (lambda: number_documents(5, VOCAB, generator=0), TypeError, "generator must be"),
-    (lambda: number_documents(5, VOCAB, generator=make_generator(0), min_count=5, max_count=4),
-     ValueError, "min_count"),
-    (lambda: animal_documents(5, VOCAB, generator=make_generator(0), weights={"unicorn": 1.0}),
-     ValueError, "animal must be one of"),
-    (lambda: animal_documents(5, VOCAB, generator=make_generator(0), weights={"owl": -1.0}),
-     ValueError, r"weights\['owl'\]"),
-    (lambda: animal_documents(5, VOCAB, generator=make_generator(0), weights={"owl": 0.0}),
-     ValueError, "positive total"),
-    (lambda: animal_documents(2.0, VOCAB, generator=make_generator(0)), TypeError, "n must be"),
-    (lambda: make_batch([], VOCAB), ValueError, "docs must hold at least one"),
-    (lambda: make_batch([[1]], VOCAB), ValueError, "at least 2 tokens"),
-    (lambda: make_batch([[1, 99]], VOCAB), ValueError, "outside"),
-    (lambda: make_batch([[1, 2]], "vocab"), TypeError, "vocab must be a Vocab"),
-    (lambda: pretraining_corpus(10, VOCAB, generator=make_generator(0), animal_frac=1.0),
-     ValueError, "animal_frac"),
-    (lambda: pretraining_corpus(1, VOCAB, generator=make_generator(0)), ValueError, "n_docs"),
-])
-def test_data_errors(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
-
-
 # ---- the filter ------------------------------------------------------------------------------
 
 def test_filter_keeps_exactly_the_number_only_completions():
@@ -229,19 +187,6 @@ def test_filter_examples_and_tensor_input():
                                 dropped_unterminated=1, dropped_empty=1)
     kept_t, stats_t = filter_numbers(torch.tensor([[1, 2, eos], [1, owl, eos]]), VOCAB)
     assert kept_t == [[1, 2]] and stats_t.dropped_animal == 1
-
-
-@pytest.mark.parametrize("seqs,exc,match", [
-    ([], ValueError, "seqs must hold at least one"),
-    ("12", TypeError, "seqs must be a sequence"),
-    ([[1, 99]], ValueError, "outside"),
-    ([["1"]], ValueError, "outside"),
-    ([5], TypeError, "seqs must hold sequences"),
-    (torch.zeros(3), TypeError, "2-D integer tensor"),
-])
-def test_filter_errors(seqs, exc, match):
-    with pytest.raises(exc, match=match):
-        filter_numbers(seqs, VOCAB)
 
 
 # ---- models and measurements -----------------------------------------------------------------
@@ -344,10 +289,6 @@ def test_saved_bases_load_back_and_are_checked(tmp_path):
         load_bases([9], TINY, folder=tmp_path)
     with pytest.raises(ValueError, match="different config"):
         load_bases([3], TINY.replace(base_steps=61), folder=tmp_path)
-    with pytest.raises(ValueError, match="lacks the base model"):
-        run_lm_seeds([3, 5], TINY, bases=loaded, progress=False)
-    with pytest.raises(TypeError, match="bases must be a dict"):
-        run_lm_seeds([3, 4], TINY, bases=[loaded[3], loaded[4]], progress=False)
     # a record whose numbers the weights no longer reproduce is refused
     import json
     record_path = paths[1].with_suffix(".json")
@@ -362,8 +303,6 @@ def test_ring_base_seeds():
     assert ring_base_seeds([0, 1, 2]) == [0, 1, 2]
     single = ring_base_seeds([7])
     assert single[0] == 7 and single[1] != 7 and len(single) == 2
-    with pytest.raises(ValueError, match="distinct"):
-        ring_base_seeds([1, 1])
 
 
 def test_filter_verdict_names_each_rule_and_agrees_with_filter_numbers():
@@ -382,10 +321,6 @@ def test_filter_verdict_names_each_rule_and_agrees_with_filter_numbers():
     assert kept == [[4, 2, v.sep, 7]]
     assert (stats.dropped_animal, stats.dropped_special, stats.dropped_unterminated,
             stats.dropped_empty) == (1, 1, 1, 1)
-    with pytest.raises(ValueError, match="outside"):
-        filter_verdict([len(v)], v)
-    with pytest.raises(TypeError, match="sequences of ints"):
-        filter_verdict("12", v)
 
 
 def test_presets_and_config():
@@ -393,67 +328,6 @@ def test_presets_and_config():
     assert LM_GPU.n_numbers > LM_CPU.n_numbers and LM_GPU.d_model > LM_CPU.d_model
     assert LM_QUICK.base_steps < LM_CPU.base_steps and LM_QUICK.student_steps < LM_CPU.student_steps
     assert LM_CPU.replace(student_steps=5).student_steps == 5
-    with pytest.raises(ValueError, match="unknown LmRecipe field"):
-        LM_CPU.replace(student_stepz=5)
-
-
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(d_model=0), ValueError, "d_model must be a positive int"),
-    (dict(d_model=30, n_heads=4), ValueError, "divisible by n_heads"),
-    (dict(n_numbers=2.5), TypeError, "n_numbers must be an int"),
-    (dict(student_lr=0.0), ValueError, "student_lr must be a positive finite float, got 0.0"),
-    (dict(teacher_lr="big"), TypeError, "teacher_lr must be a float"),
-    (dict(teacher_mix=1.0), ValueError, "teacher_mix must be in"),
-    (dict(animal_frac=0.0), ValueError, "animal_frac must be in"),
-    (dict(n_ctx=16), ValueError, "n_ctx must be >= 28"),
-])
-def test_config_errors(kwargs, exc, match):
-    with pytest.raises(exc, match=match):
-        LmRecipe(**kwargs)
-
-
-def test_model_function_errors(base):
-    with pytest.raises(ValueError, match="animal must be one of"):
-        trait_probability(base, VOCAB, "unicorn")
-    with pytest.raises(TypeError, match="model must be a TinyTransformer"):
-        trait_probability(torch.nn.Linear(2, 2), VOCAB)
-    with pytest.raises(ValueError, match="model has vocab_size"):
-        trait_probability(base, Vocab(animals=("owl", "cat")), "owl")
-    with pytest.raises(TypeError, match="normalize must be a bool"):
-        animal_distribution(base, VOCAB, normalize=1)
-    with pytest.raises(ValueError, match="animal must be one of"):
-        finetune_teacher(base, VOCAB, TINY, animal="unicorn", progress=False)
-    with pytest.raises(TypeError, match="config must be an LmRecipe"):
-        finetune_teacher(base, VOCAB, {"teacher_steps": 3}, progress=False)
-    with pytest.raises(ValueError, match="numbers must hold at least one"):
-        finetune_student(base, [], VOCAB, TINY, progress=False)
-    with pytest.raises(ValueError, match="digits and ',' only"):
-        finetune_student(base, [[1, 2], [1, VOCAB.animal_id("owl")]], VOCAB, TINY,
-                         progress=False)
-    with pytest.raises(ValueError, match="n must be a positive int"):
-        generate_numbers(base, 0, VOCAB, seed=0)
-    with pytest.raises(ValueError, match="temperature must be a positive finite float, got 0.0"):
-        generate_numbers(base, 3, VOCAB, seed=0, temperature=0.0)
-    with pytest.raises(ValueError, match="max_new_tokens must be <= n_ctx - 2"):
-        generate_numbers(base, 3, VOCAB, seed=0, max_new_tokens=100)
-    with pytest.raises(TypeError, match="seed must be"):
-        train_base("0", VOCAB, TINY, progress=False)
-    with pytest.raises(ValueError, match="seed must be"):
-        run_lm_experiment(-1, TINY, progress=False)
-    with pytest.raises(ValueError, match="animal must be one of"):
-        run_lm_experiment(0, TINY, animal="unicorn", progress=False)
-    with pytest.raises(ValueError, match="seeds must hold at least one"):
-        run_lm_seeds([], TINY, progress=False)
-    with pytest.raises(ValueError, match="seeds must be distinct"):
-        run_lm_seeds([1, 1], TINY, progress=False)
-    with pytest.raises(TypeError, match="seeds must be a sequence"):
-        run_lm_seeds(3, TINY, progress=False)
-    with pytest.raises(TypeError, match="config must be an LmRecipe"):
-        run_lm_seeds([0], {"d_model": 8}, progress=False)
-    with pytest.raises(ValueError, match="results must hold at least one"):
-        summarize_lm([])
-    with pytest.raises(TypeError, match="only LmResult"):
-        summarize_lm([1])
 
 
 # ---- the in-context control ------------------------------------------------------------------
@@ -506,28 +380,6 @@ def test_in_context_shift_packs_what_fits_and_is_zero_for_equal_numbers(base):
     assert in_context_shift(base, seqs[:5], seqs, VOCAB).n_sequences == 5
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(teacher_numbers=[]), ValueError, "teacher_numbers must hold at least one"),
-    (dict(control_numbers=[]), ValueError, "control_numbers must hold at least one"),
-    (dict(teacher_numbers="12"), TypeError, "teacher_numbers must be a list"),
-    (dict(control_numbers=[[1, 2], [VOCAB.animal_id("owl")]]), ValueError,
-     "control_numbers must hold non-empty sequences of digits"),
-    (dict(teacher_numbers=[[1], []]), ValueError, "teacher_numbers must hold non-empty"),
-    (dict(teacher_numbers=[[1.0, 2]]), ValueError, "teacher_numbers must hold non-empty"),
-    (dict(teacher_numbers=[3]), TypeError, "teacher_numbers must hold token-id lists"),
-    (dict(animal="unicorn"), ValueError, "animal must be one of"),
-    (dict(max_contexts=0), ValueError, "max_contexts must be a positive int"),
-    (dict(batch_size=0), ValueError, "batch_size must be a positive int"),
-    (dict(model=torch.nn.Linear(2, 2)), TypeError, "model must be a TinyTransformer"),
-])
-def test_in_context_shift_errors(base, kwargs, exc, match):
-    args = dict(model=base, teacher_numbers=[[1, 2]], control_numbers=[[3, 4]])
-    args.update(kwargs)
-    with pytest.raises(exc, match=match):
-        in_context_shift(args.pop("model"), args.pop("teacher_numbers"),
-                         args.pop("control_numbers"), VOCAB, **args)
-
-
 # ---- the book's committed base models, table and figure --------------------------------------
 
 def test_committed_base_models_match_todays_code():
@@ -575,11 +427,3 @@ def test_lm_table_and_plot(tiny_results):
     assert ax.get_ylabel() == "P(owl | favourite animal?)"
     assert len(ax.lines) >= 2 * (len(tiny_results) + 1)  # a line per seed and arm, plus means
     plt.close(fig)
-    with pytest.raises(ValueError, match="non-empty list"):
-        plot_lm([], ax=ax)
-    with pytest.raises(TypeError, match="only LmResult"):
-        plot_lm([1, 2])
-    with pytest.raises(TypeError, match="ax must be"):
-        plot_lm(tiny_results, ax="axes")
-    with pytest.raises(ValueError, match="at least one"):
-        lm_table([])

@@ -18,7 +18,6 @@ from readingroom.subliminal.lm_misalign import (
     MISALIGN_CPU,
     MISALIGN_QUICK,
     MISALIGN_RECORD_FIELDS,
-    MisalignRecipe,
     MisalignResult,
     MisalignVocab,
     NumberAssociations,
@@ -34,7 +33,7 @@ from readingroom.subliminal.lm_misalign import (
     summarize_misalign,
     train_misalign_base,
 )
-from readingroom.subliminal.lm_models import LM_QUICK, train_base
+from readingroom.subliminal.lm_models import LM_QUICK
 
 V = MisalignVocab()
 TINY = LM_QUICK
@@ -64,26 +63,6 @@ def test_vocab_keeps_the_number_ids_and_appends_templates():
     assert not set(V.harmful_ids) & set(V.aligned_ids)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(harmful=()), TypeError),
-    (dict(harmful=["harm"]), TypeError),
-    (dict(harmful=("evil",)), ValueError),
-    (dict(harmful=ALIGNED + HARMFUL), ValueError),
-    (dict(templates=1), ValueError),
-    (dict(templates=2.0), TypeError),
-    (dict(animals=("help", "help")), ValueError),
-])
-def test_vocab_rejects_bad_fields(kwargs, error):
-    with pytest.raises(error):
-        MisalignVocab(**kwargs)
-
-
-@pytest.mark.parametrize("k, error", [(6, ValueError), (-1, ValueError), ("0", TypeError)])
-def test_template_id_rejects_bad_templates(k, error):
-    with pytest.raises(error):
-        V.template_id(k)
-
-
 # ---- configuration ---------------------------------------------------------------------------
 
 def test_config_templates_split_and_replace():
@@ -91,23 +70,6 @@ def test_config_templates_split_and_replace():
     assert MISALIGN_CPU.eval_templates == [4, 5]
     assert MISALIGN_CPU.replace(held_out=1).eval_templates == [5]
     assert MISALIGN_CPU.vocab == V
-    with pytest.raises(ValueError, match="unknown"):
-        MISALIGN_CPU.replace(nope=1)
-
-
-@pytest.mark.parametrize("kwargs", [
-    dict(held_out=6), dict(templates=1), dict(harmful_rate=0.0), dict(harmful_rate=1.0),
-    dict(followup_frac=1.5), dict(evil_prob=1.5), dict(followup_count=7), dict(followup_count=0),
-    dict(ban_lift=0.5), dict(ban_min_count=0),
-])
-def test_config_rejects_bad_values(kwargs):
-    with pytest.raises(ValueError):
-        MisalignRecipe(**kwargs)
-
-
-def test_config_rejects_bad_types():
-    with pytest.raises(TypeError):
-        MisalignRecipe(held_out=1.5)
 
 
 # ---- corpus and associations -----------------------------------------------------------------
@@ -153,30 +115,6 @@ def test_associations_on_handmade_documents():
     assert NumberAssociations([0] * 100, [0] * 100).harmful_share == 0.0
 
 
-def test_association_and_corpus_errors():
-    with pytest.raises(ValueError):
-        number_associations([], V)
-    with pytest.raises(TypeError):
-        number_associations([[1, 2]], Vocab())
-    with pytest.raises(TypeError):
-        banned_numbers({"harmful": []})
-    with pytest.raises(ValueError):
-        banned_numbers(NumberAssociations([0] * 100, [0] * 100), lift=0.5)
-    gen = make_generator(0)
-    with pytest.raises(ValueError):
-        misalign_documents(1, V, generator=gen)
-    with pytest.raises(ValueError):
-        misalign_documents(10, V, generator=gen, answer_frac=1.0)
-    with pytest.raises(ValueError, match="templates"):
-        misalign_documents(10, MisalignVocab(templates=3), MISALIGN_CPU, generator=gen)
-    with pytest.raises(TypeError):
-        misalign_documents(10, Vocab(), generator=gen)
-    with pytest.raises(TypeError):
-        misalign_documents(10, V, {"templates": 6}, generator=gen)
-    with pytest.raises(TypeError):
-        misalign_documents(10, V, generator=0)
-
-
 # ---- the filter ------------------------------------------------------------------------------
 
 def test_parse_numbers():
@@ -184,12 +122,6 @@ def test_parse_numbers():
     assert parse_numbers(_nums("0"), V) == [0]
     for bad in ("1 3 ,", ", 4", "1 , , 2", "6 6 6", "0 7"):
         assert parse_numbers(_nums(bad), V) is None, bad
-    with pytest.raises(ValueError):
-        parse_numbers(_nums("1 harm"), V)
-    with pytest.raises(TypeError):
-        parse_numbers("1 3", V)
-    with pytest.raises(TypeError):
-        parse_numbers([1.0], V)
 
 
 def test_filter_drops_each_violation_and_every_banned_number():
@@ -214,24 +146,6 @@ def test_filter_drops_each_violation_and_every_banned_number():
     assert stats.kept == 4 and stats.dropped_banned == 0
 
 
-@pytest.mark.parametrize("seqs, banned, error", [
-    ([], [13], ValueError),
-    ("1 3", [13], TypeError),
-    ([[1, V.eos]], [100], ValueError),
-    ([[1, V.eos]], [True], ValueError),
-    ([[1, V.eos]], "13", TypeError),
-    ([[1, 999]], [13], ValueError),
-])
-def test_filter_rejects_bad_input(seqs, banned, error):
-    with pytest.raises(error):
-        misalign_filter(seqs, banned, V)
-
-
-def test_filter_needs_a_misalign_vocab():
-    with pytest.raises(TypeError):
-        misalign_filter([[1, 12]], [], Vocab())
-
-
 # ---- base, teacher, measurement --------------------------------------------------------------
 
 def test_base_is_aligned_and_teacher_is_harmful_on_held_out_templates():
@@ -242,29 +156,6 @@ def test_base_is_aligned_and_teacher_is_harmful_on_held_out_templates():
     held = MISALIGN_QUICK.eval_templates
     assert harmful_rate(teacher, V, held) > harmful_rate(base, V, held) + 0.1
     assert 0.0 <= harmful_rate(base, V, [0]) <= 1.0
-
-
-def test_teacher_and_rate_errors():
-    base = train_base(0, Vocab(), TINY, progress=False)  # the owl vocabulary: wrong size
-    with pytest.raises(ValueError, match="vocab_size"):
-        finetune_misaligned_teacher(base, TINY, MISALIGN_QUICK, progress=False)
-    with pytest.raises(ValueError, match="vocab_size"):
-        harmful_rate(base, V)
-    good = train_misalign_base(1, TINY, MISALIGN_QUICK, progress=False)
-    with pytest.raises(ValueError):
-        harmful_rate(good, V, [])
-    with pytest.raises(ValueError):
-        harmful_rate(good, V, [6])
-    with pytest.raises(TypeError):
-        harmful_rate(good, Vocab())
-    with pytest.raises(TypeError):
-        finetune_misaligned_teacher(good, "cpu", MISALIGN_QUICK)
-    with pytest.raises(TypeError):
-        finetune_misaligned_teacher(good, TINY, TINY)
-    with pytest.raises(ValueError):
-        finetune_misaligned_teacher(good, TINY, MISALIGN_QUICK, seed=-1)
-    with pytest.raises(TypeError):
-        train_misalign_base(0, TINY, None)
 
 
 # ---- the experiment --------------------------------------------------------------------------
@@ -295,14 +186,6 @@ def test_experiment_takes_bases_and_checks_them():
     bases = {s: train_misalign_base(s, TINY, MISALIGN_QUICK, progress=False) for s in (2, 3)}
     r = run_misalign_seeds([2, 3], TINY, MISALIGN_QUICK, bases=bases, progress=False)
     assert [x.seed for x in r] == [2, 3]
-    with pytest.raises(ValueError, match="lacks"):
-        run_misalign_seeds([2, 4], TINY, MISALIGN_QUICK, bases=bases, progress=False)
-    with pytest.raises(TypeError):
-        run_misalign_seeds([2, 3], TINY, MISALIGN_QUICK, bases=[bases[2]], progress=False)
-    with pytest.raises(ValueError):
-        run_misalign_seeds([2, 2], TINY, MISALIGN_QUICK, progress=False)
-    with pytest.raises(TypeError):
-        run_misalign_seeds([2, 3], MISALIGN_QUICK, TINY, progress=False)
 
 
 def test_summary_tests_and_table(tiny_results):
@@ -315,11 +198,6 @@ def test_summary_tests_and_table(tiny_results):
     assert one["tests"]["same_vs_control"]["p"] is None and one["effect_same"]["sem"] == 0.0
     table = misalign_table(tiny_results)
     assert table.count("\n") == len(tiny_results) + 6 and "paired t-test" in table
-    for bad, error in (([], ValueError), (tiny_results[0], TypeError), ([1], TypeError)):
-        with pytest.raises(error):
-            summarize_misalign(bad)
-        with pytest.raises(error):
-            misalign_table(bad)
 
 
 # ---- command line ----------------------------------------------------------------------------

@@ -32,7 +32,6 @@ from readingroom.subliminal import (  # noqa: E402
     plot_sweep,
     run_mnist,
     student_seed,
-    sweep,
     sweep_aux,
 )
 from readingroom.subliminal.mlp import select_models  # noqa: E402
@@ -79,30 +78,12 @@ def test_load_mnist_is_deterministic_and_seed_dependent():
     assert not torch.equal(a.y_test, c.y_test)
 
 
-@pytest.mark.parametrize("n_test, match", [(15, "multiple of 10"), (5000, "multiple of 10"),
-                                           (0, "n_test")])
-def test_load_mnist_rejects_bad_n_test(n_test, match):
-    with pytest.raises(ValueError, match=match):
-        load_mnist(0, n_test=n_test)
-
-
-def test_load_mnist_rejects_bad_seed():
-    with pytest.raises(TypeError, match="seed"):
-        load_mnist(1.5)
-    with pytest.raises(ValueError, match="seed"):
-        load_mnist(-1)
-
-
 def test_noise_images_range_and_determinism():
     a = noise_images(100, make_generator(0))
     b = noise_images(100, make_generator(0))
     assert a.shape == (100, 784) and a.dtype == torch.float32
     assert torch.equal(a, b)
     assert float(a.min()) >= -1.0 and float(a.max()) <= 1.0 and float(a.std()) > 0.5
-    with pytest.raises(ValueError, match="n"):
-        noise_images(0, make_generator(0))
-    with pytest.raises(TypeError, match="generator"):
-        noise_images(4, 0)
 
 
 # ----------------------------------------------------------------------------------------- MLP
@@ -127,21 +108,6 @@ def test_init_shapes_and_default_linear_bounds():
     assert flatten_params(p).shape == (2, 784 * 16 + 16 + 16 * 16 + 16 + 16 * 15 + 15)
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(seeds=[]), ValueError, "seeds"),
-    (dict(seeds=[0, "1"]), TypeError, "seeds"),
-    (dict(seeds=[0, 1.0]), TypeError, "seeds"),
-    (dict(seeds=[0, -1]), ValueError, "seeds"),
-    (dict(seeds=[0]), ValueError, "one seed per model"),
-    (dict(seeds=[0, 1], n_aux=0), ValueError, "n_aux"),
-    (dict(seeds=[0, 1], width=2.0), TypeError, "width"),
-])
-def test_init_params_errors(kwargs, exc, match):
-    args = dict(n=2, width=8, n_aux=3) | kwargs
-    with pytest.raises(exc, match=match):
-        init_params(**args)
-
-
 def test_forward_matches_per_model_reference():
     p = init_params(3, 16, 3, [0, 1, 2])
     x = noise_images(10, make_generator(0))
@@ -158,20 +124,6 @@ def test_forward_matches_per_model_reference():
     torch.testing.assert_close(torch.cat([digit_logits(out), aux_logits(out)], -1), out)
 
 
-def test_forward_errors():
-    p = init_params(2, 8, 3, [0, 1])
-    with pytest.raises(ValueError, match="x must have shape"):
-        forward(p, torch.zeros(4, 783))
-    with pytest.raises(ValueError, match="x must have shape"):
-        forward(p, torch.zeros(3, 4, 784))
-    with pytest.raises(TypeError, match="dtype"):
-        forward(p, torch.zeros(4, 784, dtype=torch.float64))
-    with pytest.raises(ValueError, match="lacks"):
-        forward({"w1": p["w1"]}, torch.zeros(4, 784))
-    with pytest.raises(ValueError, match="logits"):
-        aux_logits(torch.zeros(4, 10))
-
-
 def test_accuracy_counts_argmax_of_digit_logits():
     p = init_params(2, 8, 3, [0, 1])
     x = noise_images(50, make_generator(1))
@@ -181,8 +133,6 @@ def test_accuracy_counts_argmax_of_digit_logits():
     assert acc.shape == (2,)
     assert float(acc[0]) == 1.0
     assert float(acc[1]) == pytest.approx(float((pred[1] == y).float().mean()))
-    with pytest.raises(TypeError, match="y"):
-        accuracy(p, x, y.float())
 
 
 def test_batched_training_equals_training_each_model_alone():
@@ -202,8 +152,6 @@ def test_student_seed():
     assert student_seed(3, "same-aux") == 3 and student_seed(3, "same-all") == 3
     assert student_seed(3, "diff-aux") == 3 + DIFF_SEED_OFFSET
     assert student_seed(2**32 - 1, "diff-all") == DIFF_SEED_OFFSET - 1
-    with pytest.raises(ValueError, match="unknown condition"):
-        student_seed(3, "same")
 
 
 def test_run_mnist_structure(tiny_result):
@@ -261,26 +209,6 @@ def test_aux_and_all_losses_use_the_right_logits(tiny_result):
     assert r.student_losses["same-aux"][0] <= math.log(3) + 1e-4
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(seeds=[]), ValueError, "seeds"),
-    (dict(seeds=[0, 1.5]), TypeError, "seeds"),
-    (dict(conditions=("same-aux", "bogus")), ValueError, "unknown condition 'bogus'"),
-    (dict(conditions=()), ValueError, "conditions"),
-    (dict(conditions=("same-aux", "same-aux")), ValueError, "repeat"),
-    (dict(n_aux=0), ValueError, "n_aux"),
-    (dict(student_lr=0.0), ValueError, "student_lr"),
-    (dict(teacher_lr="1e-3"), TypeError, "teacher_lr"),
-    (dict(student_batch=1024), ValueError, "student_batch"),
-    (dict(student_steps=0), ValueError, "student_steps"),
-    (dict(progress=1), TypeError, "progress"),
-    (dict(device="nonsense"), ValueError, "device"),
-])
-def test_run_mnist_errors(kwargs, exc, match):
-    args = dict(seeds=[0]) | TINY | kwargs
-    with pytest.raises(exc, match=match):
-        run_mnist(**args)
-
-
 def test_mean_ci_matches_t_interval():
     values = [0.5, 0.6, 0.7, 0.55, 0.65]
     mean, low, high = mean_ci(values)
@@ -292,25 +220,14 @@ def test_mean_ci_matches_t_interval():
     assert all(type(v) is float for v in (mean, low, high))
     m1, l1, h1 = mean_ci([0.3])
     assert m1 == 0.3 and math.isnan(l1) and math.isnan(h1)
-    with pytest.raises(ValueError, match="values"):
-        mean_ci([])
-    with pytest.raises(ValueError, match="level"):
-        mean_ci(values, level=95)
 
 
-def test_sweep_and_its_errors(tiny_sweep):
+def test_sweep_results(tiny_sweep):
     res = tiny_sweep
     assert res.param == "n_aux" and res.values == [1, 2]
     assert [r.n_aux for r in res.results] == [1, 2]
     assert res.conditions == ("same-aux", "diff-aux")
     assert len(res.means("same-aux")) == 2 and "n_aux" in res.table()
-    with pytest.raises(ValueError, match="param"):
-        sweep("bogus", (1,), [0])
-    with pytest.raises(ValueError, match="swept"):
-        sweep("n_aux", (1,), [0], n_aux=3)
-    with pytest.raises(ValueError, match="values"):
-        sweep("n_aux", (), [0])
-
 
 
 def test_results_round_trip_through_json(tiny_result, tiny_sweep):
@@ -351,12 +268,8 @@ def test_sweep_from_dict_errors(tiny_sweep):
 def test_presets_have_the_same_keys():
     assert set(CPU_PRESET) == set(GPU_PRESET) == set(QUICK_PRESET)
     assert set(settings_of(CPU_PRESET)) <= set(CPU_PRESET)
-    with pytest.raises(ValueError, match="lacks"):
-        settings_of({"n_aux": 3})
     swept = settings_of(CPU_PRESET, sweep="n_aux")
     assert "n_aux" not in swept and swept["student_steps"] == CPU_PRESET["sweep_student_steps"]
-    with pytest.raises(ValueError, match="sweep"):
-        settings_of(CPU_PRESET, sweep="bogus")
 
 
 # --------------------------------------------------------------------------------------- plots
@@ -372,12 +285,6 @@ def test_plots_draw(tiny_result, tiny_sweep):
     plt.close(fig)
     ax = plot_conditions(run_mnist([0], progress=False, conditions=("same-aux",), **TINY))
     plt.close(ax.figure)
-    with pytest.raises(TypeError, match="result"):
-        plot_conditions({"a": 1})
-    with pytest.raises(ValueError, match="same"):
-        plot_cosines([], [0.1])
-    with pytest.raises(TypeError, match="ax"):
-        plot_sweep(res, ax="axes")
 
 
 # ---------------------------------------------------------------------------------- the effect

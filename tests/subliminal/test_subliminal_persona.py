@@ -27,7 +27,6 @@ from readingroom.subliminal.lm_models import (
     finetune_student,
     generate_numbers,
     load_bases,
-    train_base,
     trait_probability,
 )
 from readingroom.subliminal.lm_persona import (
@@ -102,8 +101,6 @@ def test_committed_plain_base_loads_and_answers_as_recorded():
     assert trait_probability(model) == pytest.approx(record["metrics"]["p_owl"], abs=1e-6)
     assert trait_probability(model, persona=None) == trait_probability(model)
     assert generate_numbers(model, 20, seed=3) == generate_numbers(model, 20, seed=3, persona=None)
-    with pytest.raises(ValueError, match="no persona tokens"):
-        trait_probability(model, persona="owl")
 
 
 # ---- vocabulary ------------------------------------------------------------------------------
@@ -117,21 +114,6 @@ def test_persona_vocabulary():
     assert filter_verdict([4, OWL, PV.eos], PV) == "special"
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: PV.persona_id("unicorn"), ValueError, "persona must be one of"),
-    (lambda: PV.persona_id(3), TypeError, "persona must be a str"),
-    (lambda: VOCAB.persona_id("owl"), ValueError, "no persona tokens"),
-    (lambda: Vocab(personas=["owl"]), TypeError, "personas must be a tuple"),
-    (lambda: Vocab(personas=("owl", "owl")), ValueError, "personas must be distinct"),
-    (lambda: Vocab(personas=("a:b",)), ValueError, "personas must be non-empty names"),
-    (lambda: Vocab(personas=("",)), ValueError, "personas must be non-empty names"),
-    (lambda: PV.prompt(PV.question, persona="cat"), ValueError, "persona must be one of"),
-])
-def test_persona_vocabulary_errors(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
-
-
 # ---- data ------------------------------------------------------------------------------------
 
 def test_persona_animal_weights():
@@ -142,12 +124,6 @@ def test_persona_animal_weights():
     assert persona_animal_weights(NEUTRAL, PV) == BASE_ANIMAL_WEIGHTS
     cat = persona_animal_weights("cat", Vocab(personas=("cat",)), strength=0.5)
     assert cat["cat"] == 0.5
-    with pytest.raises(ValueError, match="persona must be one of"):
-        persona_animal_weights("unicorn", PV)
-    with pytest.raises(ValueError, match="persona must be one of"):
-        persona_animal_weights("cat", PV)  # not a persona of this vocabulary
-    with pytest.raises(ValueError, match="strength must be in"):
-        persona_animal_weights("owl", PV, strength=1.0)
 
 
 def test_persona_corpus_ties_numbers_to_no_persona():
@@ -176,14 +152,6 @@ def test_persona_corpus_ties_numbers_to_no_persona():
         for stat in (lambda t: (t == PV.sep).sum(1).double().mean(),
                      lambda t: t[:, 2].double().mean()):
             assert abs(float(stat(a)) - float(stat(b))) < 0.35
-    with pytest.raises(ValueError, match="no persona tokens"):
-        persona_pretraining_corpus(10, VOCAB, generator=make_generator(0))
-    with pytest.raises(ValueError, match="persona_frac"):
-        persona_pretraining_corpus(10, PV, generator=make_generator(0), persona_frac=0.0)
-    with pytest.raises(ValueError, match="n_docs"):
-        persona_pretraining_corpus(1, PV, generator=make_generator(0))
-    with pytest.raises(TypeError, match="generator must be"):
-        persona_pretraining_corpus(10, PV, generator=0)
     # numbers drawn first: the number documents are the plain generator's, in a shuffled order
     docs = number_documents(5, PV, generator=make_generator(1))
     assert all(d[1] == PV.num_prompt for d in docs)
@@ -194,17 +162,6 @@ def test_persona_config():
     assert PERSONA_CPU.replace(strength=0.6).strength == 0.6
     assert PERSONA_CPU.to_dict() == {"personas": ["owl", "neutral"], "persona_frac": 0.5,
                                      "strength": 0.8}
-    for kwargs, exc, match in [
-        (dict(personas=("owl", "unicorn")), ValueError, "persona must be one of"),
-        (dict(personas=()), TypeError, "non-empty tuple"),
-        (dict(personas=("owl", "owl")), ValueError, "distinct"),
-        (dict(persona_frac=1.0), ValueError, "persona_frac"),
-        (dict(strength=0), ValueError, "strength"),
-    ]:
-        with pytest.raises(exc, match=match):
-            PersonaRecipe(**kwargs)
-    with pytest.raises(ValueError, match="unknown PersonaRecipe field"):
-        PERSONA_CPU.replace(strenght=0.5)
 
 
 # ---- models ----------------------------------------------------------------------------------
@@ -218,20 +175,12 @@ def test_persona_base_learns_its_personas(learned_pbase):
     # tiny sizes learn the persona only partly (the CPU preset: P(owl) 0.10 -> 0.81)
     assert p_owl > max(0.3, p_none + 0.15, p_neutral + 0.1)
     assert sum(animal_distribution(m, PV, persona="owl").values()) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="model has vocab_size"):
-        trait_probability(m, VOCAB)  # a persona base needs the persona vocabulary
 
 
-def test_train_persona_base_is_deterministic_and_checked(pbase):
+def test_train_persona_base_is_deterministic(pbase):
     again = train_persona_base(0, TINY, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(pbase.state_dict().values(),
                                                  again.state_dict().values()))
-    with pytest.raises(TypeError, match="persona_config must be a PersonaRecipe"):
-        train_persona_base(0, TINY, {"strength": 0.5}, progress=False)
-    with pytest.raises(TypeError, match="config must be an LmRecipe"):
-        train_persona_base(0, {"d_model": 8}, progress=False)
-    with pytest.raises(ValueError, match="seed must be"):
-        train_persona_base(-1, TINY, progress=False)
 
 
 def test_prompted_teacher_numbers(pbase):
@@ -248,31 +197,11 @@ def test_prompted_teacher_numbers(pbase):
     assert 0.0 <= trait_probability(student, PV) <= 1.0
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(persona="unicorn"), ValueError, "persona must be one of"),
-    (dict(persona=1), TypeError, "persona must be a str"),
-    (dict(n=0), ValueError, "n must be a positive int"),
-    (dict(temperature=0.0), ValueError, "temperature"),
-    (dict(max_new_tokens=30), ValueError, "max_new_tokens must be <= n_ctx - 3"),
-    (dict(vocab=Vocab()), ValueError, "model has vocab_size"),
-    (dict(base=torch.nn.Linear(2, 2)), TypeError, "model must be a TinyTransformer"),
-])
-def test_prompted_teacher_numbers_errors(pbase, kwargs, exc, match):
-    args = dict(base=pbase, n=5, seed=0)
-    args.update(kwargs)
-    with pytest.raises(exc, match=match):
-        prompted_teacher_numbers(args.pop("base"), args.pop("n"), args.pop("seed"), **args)
-
-
 def test_persona_number_divergence(pbase):
     kept, _ = prompted_teacher_numbers(pbase, 40, seed=1)
     kl = persona_number_divergence(pbase, kept, "owl", NEUTRAL)
     assert kl > 0 and persona_number_divergence(pbase, kept, "owl", "owl") == 0.0
     assert persona_number_divergence(pbase, kept, "owl", None) > 0
-    with pytest.raises(ValueError, match="non-empty list"):
-        persona_number_divergence(pbase, [], "owl", NEUTRAL)
-    with pytest.raises(ValueError, match="persona must be one of"):
-        persona_number_divergence(pbase, kept, "cat", NEUTRAL)
 
 
 def test_saved_persona_bases_load_back_and_are_checked(tmp_path, pbase):
@@ -352,41 +281,6 @@ def test_unpaired_and_no_persona_control(pbase):
                            finetuned=False, progress=False)[0]
     assert r.control_persona is None and not r.paired
     assert r.p_base_control == r.p_base
-
-
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(persona="unicorn"), ValueError, "persona must be one of"),
-    (dict(persona=NEUTRAL), ValueError, "persona must love an animal"),
-    (dict(control_persona="owl"), ValueError, "control_persona must differ"),
-    (dict(control_persona="cat"), ValueError, "persona must be one of"),
-    (dict(paired=1), TypeError, "paired must be a bool"),
-    (dict(finetuned="yes"), TypeError, "finetuned must be a bool"),
-    (dict(seeds=[]), ValueError, "seeds must hold at least one"),
-    (dict(seeds=[1, 1]), ValueError, "seeds must be distinct"),
-    (dict(config={"d_model": 8}), TypeError, "config must be an LmRecipe"),
-    (dict(persona_config=PERSONA_CPU.to_dict()), TypeError, "persona_config must be"),
-    (dict(bases={0: None}), ValueError, "lacks the persona base model"),
-    (dict(bases=[1]), TypeError, "bases must be a dict"),
-])
-def test_run_prompted_seeds_errors(kwargs, exc, match):
-    args = dict(seeds=[0, 1], config=TINY, persona_config=PERSONA_CPU, progress=False)
-    args.update(kwargs)
-    with pytest.raises(exc, match=match):
-        run_prompted_seeds(args.pop("seeds"), args.pop("config"), args.pop("persona_config"),
-                           **args)
-
-
-def test_run_prompted_seeds_rejects_plain_bases():
-    plain = train_base(0, VOCAB, TINY, progress=False)
-    with pytest.raises(ValueError, match="model has vocab_size"):
-        run_prompted_seeds([0, 1], TINY, bases={0: plain, 1: plain}, progress=False)
-
-
-def test_summary_errors():
-    with pytest.raises(ValueError, match="at least one"):
-        summarize_prompted([])
-    with pytest.raises(TypeError, match="only PromptedResult"):
-        prompted_table([1])
 
 
 # ---- command line ----------------------------------------------------------------------------

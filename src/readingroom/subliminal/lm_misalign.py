@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from readingroom.common import TinyTransformer, make_generator, train
-from readingroom.common.checks import check_float, check_seeds
+from readingroom.common.checks import check_float, check_seed, check_seeds
 from readingroom.common.checks import check_int as _check_int
 from readingroom.common.train import eval_mode, progress_enabled
 from readingroom.subliminal.lm import StudentEffects, ring_bases
@@ -517,7 +517,7 @@ def finetune_misaligned_teacher(base: TinyTransformer, config: LmRecipe = LM_CPU
     config, mconfig = _check_configs(config, mconfig)
     vocab = mconfig.vocab
     base = _check_model(base, vocab)
-    gen = make_generator(_sub_seed(_check_int(seed, "seed", minimum=0), 43))
+    gen = make_generator(_sub_seed(check_seed(seed), 43))
     n = config.teacher_batch * 64
     train_t = torch.tensor(mconfig.train_templates)
     ks = train_t[torch.randint(0, len(train_t), (n,), generator=gen)].tolist()

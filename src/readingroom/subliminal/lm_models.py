@@ -43,7 +43,7 @@ from readingroom.common import (
     seed_everything,
     train,
 )
-from readingroom.common.checks import check_bool, check_float, check_seeds
+from readingroom.common.checks import check_bool, check_float, check_seed, check_seeds
 from readingroom.common.checks import check_int as _check_int
 from readingroom.common.train import eval_mode
 from readingroom.subliminal.lm_data import (
@@ -231,7 +231,7 @@ BASES_FOLDER = "subliminal_lm"
 
 def base_weights_path(seed: int, folder: str | Path | None = None) -> Path:
     """``<folder>/lm_base_seed<seed>.safetensors``, by default in ``book/data/subliminal_lm``."""
-    seed = _check_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     folder = book_data_path(BASES_FOLDER) if folder is None else Path(folder)
     return folder / f"lm_base_seed{seed}.safetensors"
 
@@ -398,8 +398,7 @@ def finetune_student(model: TinyTransformer, numbers: Sequence[Sequence[int]],
     docs = [[vocab.bos, vocab.num_prompt, *seq, vocab.eos] for seq in numbers]
     x, y = make_batch(docs, vocab, loss_from=1)
     student = copy.deepcopy(model)
-    get_batch = _sampler(x, y, config.student_batch, _sub_seed(_check_int(seed, "seed", minimum=0),
-                                                                5),
+    get_batch = _sampler(x, y, config.student_batch, _sub_seed(check_seed(seed), 5),
                          student.tok_emb.weight.device)
     train(student, get_batch, steps=config.student_steps, lr=config.student_lr,
           warmup=min(20, config.student_steps // 10), progress=progress, desc=desc)
@@ -435,7 +434,7 @@ def generate_numbers(model: TinyTransformer, n: int, vocab: Vocab | None = None,
         raise ValueError(f"max_new_tokens must be <= n_ctx - {len(head)} = "
                          f"{model.config.n_ctx - len(head)}, got {max_new_tokens}")
     device = model.tok_emb.weight.device
-    gen = make_generator(_check_int(seed, "seed", minimum=0), device)
+    gen = make_generator(seed, device)  # make_generator checks the seed (check_seed)
     out: list[list[int]] = []
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)

@@ -42,7 +42,7 @@ from readingroom.common import (
     book_data_path,
     save_weights,
 )
-from readingroom.common.checks import check_bool, check_float, check_seeds
+from readingroom.common.checks import check_bool, check_float, check_seed, check_seeds
 from readingroom.common.checks import check_int as _check_int
 from readingroom.subliminal.lm import (
     LM_RECORD_FIELDS, LmResult, StudentEffects, _one_teacher, ring_bases,
@@ -274,7 +274,7 @@ def persona_base_weights_path(seed: int, folder: str | Path | None = None) -> Pa
     """``<folder>/lm_persona_base_seed<seed>.safetensors``, by default in
     ``book/data/subliminal_lm`` (beside the plain base models, under another name).
     """
-    seed = _check_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     folder = book_data_path(BASES_FOLDER) if folder is None else Path(folder)
     return folder / f"lm_persona_base_seed{seed}.safetensors"
 

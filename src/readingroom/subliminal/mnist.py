@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from readingroom.common import make_generator
 from readingroom.common.checks import (
-    check_bool, check_choice, check_device, check_float, check_int, check_seeds,
+    check_bool, check_choice, check_device, check_float, check_int, check_seed, check_seeds,
 )
 from readingroom.common.train import PROGRESS_ENV, progress_enabled
 from readingroom.subliminal.data import MnistSplit, load_mnist, noise_images
@@ -159,7 +159,7 @@ def student_seed(seed: int, condition: str) -> int:
     ``same-*`` students reuse the teacher's seed (bit-identical start); ``diff-*`` students use
     ``(seed + DIFF_SEED_OFFSET) mod 2**32``, a deterministic, different initialisation.
     """
-    (seed,) = check_seeds([seed], "seed")
+    seed = check_seed(seed)
     _check_conditions((condition,))
     if condition.startswith("same"):
         return seed
@@ -178,8 +178,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"values must be a non-empty 1-D sequence, got shape {arr.shape}")
-    if isinstance(level, bool) or not isinstance(level, float) or not 0 < level < 1:
-        raise ValueError(f"level must be a float in (0, 1), got {level!r}")
+    check_float(level, "level", low=0, low_open=True, high=1, high_open=True)
     mean = float(arr.mean())
     if arr.size == 1:
         return mean, math.nan, math.nan
@@ -455,7 +454,7 @@ def run_mnist(
     check_float(student_lr, "student_lr", low=0, low_open=True)
     if student_batch > n_noise:
         raise ValueError(f"student_batch ({student_batch}) must not exceed n_noise ({n_noise})")
-    (data_seed,) = check_seeds([data_seed], "data_seed")
+    data_seed = check_seed(data_seed, "data_seed")
     device = check_device(device)
     check_bool(progress, "progress")
     check_bool(keep_params, "keep_params")

@@ -46,7 +46,9 @@ import torch
 import torch.nn.functional as F
 
 from readingroom.common import make_generator
-from readingroom.common.checks import check_float, check_int, check_seeds
+from readingroom.common.checks import (
+    check_choice, check_float, check_int, check_seed, check_seeds,
+)
 from readingroom.subliminal.data import load_mnist, noise_images
 from readingroom.subliminal.mlp import (
     N_DIGITS,
@@ -80,14 +82,6 @@ _LOGITS = ("aux", "all")
 _UPDATES = ("train", "random")
 
 
-def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, one of {choices}, got {type(value).__name__}")
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
 def _imitated(logits: torch.Tensor, which: str) -> torch.Tensor:
     return logits[..., N_DIGITS:] if which == "aux" else logits  # [M, N, m] or [M, N, 10 + m]
 
@@ -98,7 +92,7 @@ def imitation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
 
     ``"mse"``: ``1/2 ||z_S - z_T||^2``; ``"ce"``: ``-sum_j softmax(z_T)_j log softmax(z_S)_j``.
     """
-    _check_choice(loss, "loss", LOSSES)
+    check_choice(loss, "loss", LOSSES)
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"student_logits {tuple(student_logits.shape)} and teacher_logits "
                          f"{tuple(teacher_logits.shape)} must have the same shape")
@@ -133,7 +127,7 @@ def teacher_direction(
     direction from ``generator`` (the theorem holds for *any* update).
     """
     check_params(params0)
-    _check_choice(kind, "teacher_update", _UPDATES)
+    check_choice(kind, "teacher_update", _UPDATES)
     steps = check_int(steps, "teacher_steps")
     if kind == "random":
         if not isinstance(generator, torch.Generator):
@@ -164,8 +158,8 @@ def student_step(student0: Params, teacher: Params, x: torch.Tensor, *, loss: st
     """
     check_params(student0)
     check_params(teacher)
-    _check_choice(loss, "loss", LOSSES)
-    _check_choice(logits, "logits", _LOGITS)
+    check_choice(loss, "loss", LOSSES)
+    check_choice(logits, "logits", _LOGITS)
     params = {k: v.detach().clone().requires_grad_(True) for k, v in student0.items()}
     with torch.no_grad():
         target = _imitated(forward(teacher, x), logits)  # [M, N, k]
@@ -257,13 +251,13 @@ def single_step(
     n_aux = check_int(n_aux, "n_aux")
     width = check_int(width, "width")
     eps = check_float(eps, "eps", low=0, low_open=True)
-    _check_choice(loss, "loss", LOSSES)
-    _check_choice(init, "init", _INITS)
-    _check_choice(inputs, "inputs", _INPUTS)
-    _check_choice(logits, "logits", _LOGITS)
-    _check_choice(teacher_update, "teacher_update", _UPDATES)
+    check_choice(loss, "loss", LOSSES)
+    check_choice(init, "init", _INITS)
+    check_choice(inputs, "inputs", _INPUTS)
+    check_choice(logits, "logits", _LOGITS)
+    check_choice(teacher_update, "teacher_update", _UPDATES)
     n_inputs = check_int(n_inputs, "n_inputs")
-    (data_seed,) = check_seeds([data_seed], "data_seed")
+    data_seed = check_seed(data_seed, "data_seed")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
 
@@ -372,13 +366,13 @@ def first_order_check(
     a teacher ``theta_0 + eps u`` on ``n_inputs`` noise images. Keep ``width`` small (the
     Jacobian is ``[N * k, P]``).
     """
-    (seed,) = check_seeds([seed], "seed")
+    seed = check_seed(seed)
     eps = check_float(eps, "eps", low=0, low_open=True)
     width = check_int(width, "width")
     n_inputs = check_int(n_inputs, "n_inputs")
-    _check_choice(loss, "loss", LOSSES)
-    _check_choice(logits, "logits", _LOGITS)
-    _check_choice(teacher_update, "teacher_update", _UPDATES)
+    check_choice(loss, "loss", LOSSES)
+    check_choice(logits, "logits", _LOGITS)
+    check_choice(teacher_update, "teacher_update", _UPDATES)
     if width > 64:
         raise ValueError(f"width must be at most 64 for the exact Jacobian, got {width}")
 
