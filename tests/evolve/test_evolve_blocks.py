@@ -69,19 +69,6 @@ def test_parse_blocks_errors_name_the_line(code, message):
     assert isinstance(info.value, ValueError)
 
 
-def test_programmer_errors_raise():
-    with pytest.raises(TypeError, match="code must be a str"):
-        parse_blocks(b"x")
-    with pytest.raises(TypeError, match="diff_text must be a str"):
-        apply_diff(PROGRAM, None)
-    with pytest.raises(TypeError, match="new_code must be a str"):
-        apply_rewrite(PROGRAM, 3)
-    with pytest.raises(BlockError):  # a broken parent is ours to fix, not the model's
-        apply_diff("# EVOLVE-BLOCK-START\nx = 1\n", diff(("x = 1\n", "x = 2\n")))
-    with pytest.raises(ValueError, match="context must be an int >= 0"):
-        render_diff("a", "b", context=-1)
-
-
 # -- parse_diff --------------------------------------------------------------------------------
 
 def test_parse_diff_ignores_prose_and_keeps_blank_lines():

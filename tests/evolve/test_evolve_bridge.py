@@ -74,22 +74,6 @@ def test_parse_leaves_out_a_shown_copy_of_the_parent():
     assert parse_openevolve_prompt(prompt_040(shown=(PARENT, OTHER))).shown == [OTHER]
 
 
-def test_parse_errors():
-    with pytest.raises(TypeError, match="must be a str"):
-        parse_openevolve_prompt(b"bytes")
-    with pytest.raises(ValueError, match="Current Program"):
-        parse_openevolve_prompt("# Task\nno program here\n")
-
-
-def test_evaluator_source_errors():
-    with pytest.raises(ValueError, match="loopback"):
-        evaluator_source("http://example.com/evaluate")
-    with pytest.raises(ValueError, match="loopback"):
-        evaluator_source(None)
-    with pytest.raises(ValueError, match="timeout_s"):
-        evaluator_source("http://127.0.0.1:1/evaluate", timeout_s=0)
-
-
 class StepProposer:
     """Sets STEP to a number drawn from rng; records what it was given."""
 
@@ -233,24 +217,12 @@ def test_bridge_counts_a_diff_that_changes_nothing():
     assert bridge.parents_by["none"] == 1  # nothing evaluated yet: no parent known
 
 
-def test_bridge_argument_errors():
-    with pytest.raises(TypeError, match="proposer"):
-        BridgeServer(object(), fake_evaluate)
-    with pytest.raises(TypeError, match="evaluate"):
-        BridgeServer(StepProposer(), "no")
-    with pytest.raises(TypeError, match="warm_start"):
-        BridgeServer(StepProposer(), fake_evaluate, warm_start=3)
-    with pytest.raises(ValueError, match="seed"):
-        BridgeServer(StepProposer(), fake_evaluate, seed=-1)
+def test_bridge_state_errors():
     bridge = BridgeServer(StepProposer(), fake_evaluate)
     with pytest.raises(RuntimeError, match="not started"):
         bridge.url
     with pytest.raises(KeyError):
         bridge.packing(0)
-    with pytest.raises(TypeError, match="code must be a str"):
-        bridge.score(None)
-    with pytest.raises(ValueError, match="no user message"):
-        bridge.complete({"messages": [{"role": "assistant", "content": "x"}]})
 
 
 # -- benchmarks/evolve_openevolve.py, the parts that need no openevolve ---------------------------
@@ -293,4 +265,3 @@ def test_script_config_and_curve():
            {"score": 2.0, "cpu_s": 2, "elapsed_s": 3}]
     got = script._children(log, budget=2)
     assert got["curve"] == [float("-inf"), 3.0] and got["scores"] == [None, 3.0]
-

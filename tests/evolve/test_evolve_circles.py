@@ -12,7 +12,7 @@ import pytest
 
 from readingroom.evolve.blocks import parse_blocks
 from readingroom.evolve.circles import (
-    FRAGMENTS, REGIONS, SEED_PROGRAM, basin_hopping, check_packing, check_time_budget,
+    FRAGMENTS, REGIONS, SEED_PROGRAM, basin_hopping, check_packing,
     check_warm_start, draw_packing, evaluate, feasible_radii, feasible_score, grid_score,
     largest_hole, multistart_slsqp, optimise_penalty, optimise_slsqp, packing_cascade,
     parse_regions, repair, substitute_region, violation,
@@ -126,12 +126,6 @@ def test_checker_accepts_ints_and_tuples():
     assert check_packing({"centers": [(0.5, 0.5)], "radii": (0.5,), "extra": 1}, 1).ok
 
 
-@pytest.mark.parametrize("n", [0, -1, 1.5, True, "3"])
-def test_checker_bad_n_raises(n):
-    with pytest.raises(ValueError, match="n must be a positive int"):
-        check_packing(QUARTERS, n)
-
-
 def test_grid_score():
     assert grid_score(4) == 1.0
     assert grid_score(6) == 1.0
@@ -210,8 +204,6 @@ def test_substitute_region_and_errors():
     code = substitute_region(SEED_PROGRAM, "optimise", "pass")
     assert parse_regions(code)["optimise"] == "    pass\n"
     assert parse_regions(code)["init"] == parse_regions(SEED_PROGRAM)["init"]
-    with pytest.raises(ValueError, match="no region 'nope'"):
-        substitute_region(SEED_PROGRAM, "nope", "pass")
     with pytest.raises(ValueError, match="not closed"):
         parse_regions("# region: a\nx = 1\n")
     with pytest.raises(ValueError, match="without a region"):
@@ -317,58 +309,6 @@ def test_search_mode_passes_the_warm_start_and_a_seed():
         is None
 
 
-@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf"), True, "2", None])
-def test_bad_time_budget_raises_naming_it(value):
-    with pytest.raises(ValueError, match="time_budget_s must be a finite number of seconds > 0"):
-        check_time_budget(value)
-    if value is not None:
-        with pytest.raises(ValueError, match="time_budget_s"):
-            evaluate(SEED_PROGRAM, 4, time_budget_s=value)
-
-
-def test_search_mode_argument_errors():
-    with pytest.raises(ValueError, match="warm_start needs a time_budget_s"):
-        evaluate(SEED_PROGRAM, 4, warm_start=QUARTERS)
-    with pytest.raises(ValueError, match=r"timeout_s \(the hard cap, 2.0 s\) must exceed "
-                                         r"time_budget_s \(3.0 s\)"):
-        evaluate(SEED_PROGRAM, 4, timeout_s=2.0, time_budget_s=3.0)
-    with pytest.raises(ValueError, match="grace_s"):
-        evaluate(SEED_PROGRAM, 4, time_budget_s=1.0, grace_s=-1)
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
-        evaluate(SEED_PROGRAM, 4, time_budget_s=1.0, seed=-2)
-    with pytest.raises(ValueError, match="warm_start\\['radii'\\] must hold 4 numbers, got 3"):
-        evaluate(SEED_PROGRAM, 4, time_budget_s=1.0,
-                 warm_start={"centers": QUARTERS["centers"], "radii": [0.25] * 3})
-
-
-@pytest.mark.parametrize("warm, message", [
-    ([1, 2], "warm_start must be a dict with 'centers' and 'radii', got list"),
-    ({"centers": QUARTERS["centers"]}, "warm_start must be a dict with 'centers' and 'radii'"),
-    ({"centers": "x", "radii": [0.1] * 4}, "warm_start['centers'] must be a list of 4 pairs, "
-                                           "got str"),
-    ({"centers": QUARTERS["centers"][:3], "radii": [0.1] * 4},
-     "warm_start['centers'] must hold 4 pairs, got 3"),
-    ({"centers": QUARTERS["centers"], "radii": (0.1,) * 5},
-     "warm_start['radii'] must hold 4 numbers, got 5"),
-    ({"centers": [[0.5, 0.5]] * 3 + [[0.5]], "radii": [0.1] * 4},
-     "warm_start['centers'][3] must be a pair of finite numbers"),
-    ({"centers": [[0.5, 0.5]] * 3 + [[0.5, float("nan")]], "radii": [0.1] * 4},
-     "warm_start['centers'][3] must be a pair of finite numbers"),
-    ({"centers": [[0.5, 0.5]] * 3 + [[0.5, "0.5"]], "radii": [0.1] * 4},
-     "warm_start['centers'][3] must be a pair of finite numbers"),
-    ({"centers": QUARTERS["centers"], "radii": [0.1, 0.1, -0.1, 0.1]},
-     "warm_start['radii'][2] must be a finite number >= 0, got -0.1"),
-    ({"centers": QUARTERS["centers"], "radii": [0.1, True, 0.1, 0.1]},
-     "warm_start['radii'][1] must be a finite number >= 0, got True"),
-    ({"centers": QUARTERS["centers"], "radii": [0.1, 0.1, 0.1, float("inf")]},
-     "warm_start['radii'][3] must be a finite number >= 0, got inf"),
-])
-def test_malformed_warm_start_raises_naming_it(warm, message):
-    with pytest.raises(ValueError) as err:
-        check_warm_start(warm, 4)
-    assert str(err.value).startswith(message), str(err.value)
-
-
 def test_check_warm_start_gives_plain_floats():
     warm = check_warm_start({"centers": ((0, 1), [0.5, 0.25]), "radii": [0, 1], "x": 1}, 2)
     assert warm == {"centers": [[0.0, 1.0], [0.5, 0.25]], "radii": [0.0, 1.0]}
@@ -440,20 +380,6 @@ def test_baselines_monotone_and_checked(method):
     assert res.score > grid_score(6)
     again = method(6, 4, seed=0)
     assert again.curve == res.curve                          # same seed, same numbers
-
-
-def test_baselines_bad_arguments():
-    with pytest.raises(ValueError, match="budget"):
-        multistart_slsqp(6, 0)
-    with pytest.raises(ValueError, match="n must"):
-        basin_hopping(1, 3)
-    with pytest.raises(ValueError, match="step"):
-        basin_hopping(6, 3, step=0)
-    with pytest.raises(ValueError, match="give a budget .* or seconds"):
-        multistart_slsqp(6)
-    for bad in (0, -1.0, float("nan"), "1"):
-        with pytest.raises(ValueError, match="seconds must be a finite number of seconds > 0"):
-            basin_hopping(6, seconds=bad)
 
 
 @pytest.mark.parametrize("method", [multistart_slsqp, basin_hopping])

@@ -32,10 +32,6 @@ def test_feature_cell_bins_and_clipping():
     assert feature_cell(feats(100.0, 1.0), FEATURES) == (3, 1)  # the top edge is in the last bin
     assert feature_cell(feats(-5.0, 7.0), FEATURES) == (0, 1)  # clipped into the edge bins
     assert feature_cell(feats(1e9, -1e9), FEATURES) == (3, 0)
-    with pytest.raises(ValueError, match="features is missing 'speed'"):
-        feature_cell({"length": 1.0}, FEATURES)
-    with pytest.raises(ValueError, match=r"features\['length'\] must be finite"):
-        feature_cell(feats(float("nan")), FEATURES)
 
 
 def test_elite_replacement_per_cell():
@@ -62,10 +58,6 @@ def test_grid_shapes_and_values():
     assert occ.sum() == 1 and occ[2, 1]
     score = db.grid(1, values="score")
     assert score[0, 0] == 4.0 and np.isnan(score).sum() == 7
-    with pytest.raises(ValueError, match="values must be"):
-        db.grid(0, values="nope")
-    with pytest.raises(ValueError, match=r"island must be in \[0, 2\), got 2"):
-        db.grid(2)
     one = make(features={})
     one.add("x", parent_id=None, island=0, score=1.0)
     assert one.grid(0).shape == () and bool(one.grid(0))
@@ -107,20 +99,6 @@ def test_add_rejects_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         db.add("code", **args)
     assert db.count() == 0  # nothing half-written
-
-
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(islands=0), ValueError, "islands must be an int >= 1"),
-    (dict(features={"a": (1.0, 1.0, 3)}), ValueError, "needs low < high"),
-    (dict(features={"a": (0.0, 1.0, 0)}), ValueError, r"features\['a'\] bins must be an int >= 1"),
-    (dict(features={"a": (0.0, 1.0)}), TypeError, "must be a \\(low, high, bins\\) tuple"),
-    (dict(exploit_ratio=1.5), ValueError, r"exploit_ratio must be in \[0, 1\]"),
-    (dict(seed=-1), ValueError, "seed must be an int >= 0"),
-    (dict(migration_interval=True), TypeError, "migration_interval must be an int"),
-])
-def test_constructor_rejects_bad_settings(kwargs, error, message):
-    with pytest.raises(error, match=message):
-        make(**kwargs)
 
 
 def populated(db: ProgramDatabase, island: int = 0, n: int = 8) -> list[int]:

@@ -63,13 +63,6 @@ def test_progress_bar_respects_the_switch(monkeypatch, capsys):
     assert "loud" in capsys.readouterr().err
 
 
-def test_bad_arguments():
-    with pytest.raises(ValueError, match="cluster"):
-        make_executor("localhost:8786")
-    with pytest.raises(ValueError, match="workers"):
-        make_executor(workers=0)
-
-
 @pytest.mark.enable_socket
 def test_unreachable_scheduler_is_a_clear_error():
     start = time.monotonic()

@@ -151,13 +151,6 @@ def test_feedback_names_the_metrics_and_the_last_failure(tmp_path):
     db.close()
 
 
-@pytest.mark.parametrize("kw, match", [(dict(budget=0), "budget"), (dict(budget=2, seed=-1), "seed"),
-                                       (dict(budget=2, islands=0), "islands")])
-def test_errors(kw, match):
-    with pytest.raises(ValueError, match=match):
-        run_evolution(_problem(), MutationProposer(), db_path=":memory:", progress=False, **kw)
-
-
 def test_an_initial_program_that_fails_is_refused():
     with pytest.raises(ValueError, match="initial program of toy fails"):
         run_evolution(_problem(fail_above=0.1), MutationProposer(), budget=2, db_path=":memory:",

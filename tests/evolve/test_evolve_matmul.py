@@ -71,14 +71,6 @@ def test_rectangular_tensor_contracts_to_the_matrix_product():
     assert np.array_equal(C, A @ B)
 
 
-@pytest.mark.parametrize("args, error, name", [((0, 2, 2), ValueError, "n"),
-                                               ((2, 2.0, 2), TypeError, "m"),
-                                               ((2, 2, True), TypeError, "p")])
-def test_tensor_rejects_bad_sizes_naming_them(args, error, name):
-    with pytest.raises(error, match=rf"^{name} must"):
-        matmul_tensor(*args)
-
-
 # ----------------------------------------------------------------------------- the verifier
 
 
@@ -174,25 +166,6 @@ def test_malformed_factors_are_rejected_with_the_entry_named(factors, reason):
     assert check.reason.startswith(reason), check.reason
 
 
-@pytest.mark.parametrize("kwargs, error, name", [
-    ({"n": 0}, ValueError, "n"), ({"m": "2"}, TypeError, "m"), ({"p": 1.5}, TypeError, "p"),
-    ({"rank": 0}, ValueError, "rank"), ({"products": -1}, ValueError, "products"),
-    ({"seed": -1}, ValueError, "seed")])
-def test_bad_parameters_raise_naming_them(kwargs, error, name):
-    args = {"n": 2, "m": 2, "p": 2, **kwargs}
-    with pytest.raises(error, match=rf"^{name} must"):
-        check_decomposition(strassen(), **args)
-
-
-def test_multiply_rejects_malformed_matrices():
-    with pytest.raises(ValueError, match="^A must be"):
-        multiply(strassen(), [[1, 2], [3]], [[1, 0], [0, 1]])
-    with pytest.raises(ValueError, match="^B must have 2 rows"):
-        multiply(strassen(), [[1, 2], [3, 4]], [[1, 0]])
-    with pytest.raises(ValueError, match=r"^A\[0\]\[1\] is not finite"):
-        multiply(strassen(), [[1, float("nan")], [3, 4]], [[1, 0], [0, 1]])
-
-
 def test_round_factors_rounds_exactly_to_halves_or_integers():
     noisy = {k: v + 0.2 for k, v in strassen().items()}
     noisy["U"] = noisy["U"].astype(float)
@@ -203,8 +176,6 @@ def test_round_factors_rounds_exactly_to_halves_or_integers():
         Fraction(1, 2)
     assert round_factors({**strassen(), "U": noisy["U"] * 0 + 0.3}, 2, 2, 2,
                          denominator=1)["U"][0][0] == 0
-    with pytest.raises(ValueError, match="^factors: U"):
-        round_factors({**strassen(), "U": [[1]]}, 2, 2, 2)
 
 
 # ----------------------------------------------------------------------------- the seed program
@@ -315,16 +286,6 @@ def test_an_inexact_answer_is_graded_below_one_half():
     assert out["score"] == pytest.approx(0.5 / 9)  # the zero tensor misses T's 8 ones
 
 
-@pytest.mark.parametrize("kwargs, error", [({"rounding": "third"}, ValueError),
-                                           ({"trials": 0}, ValueError),
-                                           ({"rank": "7"}, TypeError)])
-def test_evaluate_rejects_bad_parameters(kwargs, error):
-    with pytest.raises(error):
-        evaluate(SEED_PROGRAM, **kwargs)
-    with pytest.raises(TypeError, match="^code must be a str"):
-        evaluate(b"def main(): pass")
-
-
 # ----------------------------------------------------------------------------- the problem
 
 
@@ -339,13 +300,6 @@ def test_the_problem_is_registered_and_picklable():
     keywords = pickle.loads(pickle.dumps(problem.evaluate)).keywords
     assert (keywords["n"], keywords["rank"], keywords["trials"]) == (2, 7, 3)
     assert make_problem("matmul", n=3, m=3, p=3, rank=23).name == "matmul-3x3x3-rank23"
-
-
-@pytest.mark.parametrize("kwargs, error", [({"rank": 0}, ValueError), ({"n": "2"}, TypeError),
-                                           ({"trials": 0}, ValueError)])
-def test_problem_errors(kwargs, error):
-    with pytest.raises(error):
-        make_problem("matmul", **kwargs)
 
 
 def test_the_loop_evaluator_stores_metrics_and_features():

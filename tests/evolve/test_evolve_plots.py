@@ -19,7 +19,6 @@ from readingroom.evolve.plots import (  # noqa: E402
     lineage_rows,
     lineage_table,
     plot_curves,
-    plot_dashboard,
     plot_grid,
     plot_islands,
     plot_progress,
@@ -80,12 +79,6 @@ def test_lineage_rows_of_the_best(db):
         lineage_rows(db, 99)
 
 
-def test_lineage_of_an_empty_database_is_an_error():
-    empty = ProgramDatabase(":memory:", features=FEATURES, islands=1)
-    with pytest.raises(ValueError, match="no successful program"):
-        lineage_rows(empty)
-
-
 def test_plots_draw_what_the_database_holds(db):
     fig, axes = plt.subplots(1, 3)
     plot_progress(db, axes[0], references={"paper": 1.6})
@@ -102,19 +95,6 @@ def test_plots_draw_what_the_database_holds(db):
     plt.close(fig)
 
 
-def test_plot_errors(db):
-    with pytest.raises(TypeError, match="ProgramDatabase"):
-        plot_progress("db")
-    one = ProgramDatabase(":memory:", features={"x": (0.0, 1.0, 3)}, islands=1)
-    one.add_initial("r", score=1.0, features={"x": 0.5})
-    with pytest.raises(ValueError, match="two features"):
-        plot_grid(one)
-    fig, axes = plt.subplots(1, 2)
-    with pytest.raises(ValueError, match="three Axes"):
-        plot_dashboard(db, axes)
-    plt.close(fig)
-
-
 def test_plot_curves(db):
     fig, ax = plt.subplots()
     plot_curves({"evolution": [1.0, 1.5], "multistart": [1.1, 1.2, 1.3]}, ax,
@@ -122,10 +102,6 @@ def test_plot_curves(db):
     assert len(ax.get_lines()) == 3
     plot_curves({"a": [1.0, 2.0]}, ax, x={"a": [0.5, 3.0]}, xlabel="seconds")
     assert ax.get_xlabel() == "seconds"
-    with pytest.raises(ValueError, match="non-empty"):
-        plot_curves({}, ax)
-    with pytest.raises(ValueError, match="has 1 values for 2 scores"):
-        plot_curves({"a": [1.0, 2.0]}, ax, x={"a": [1.0]})
     plt.close(fig)
 
 
@@ -154,5 +130,3 @@ def test_live_dashboard_records_history_and_redraws(db):
     fresh = LiveDashboard(every_s=0.0)
     fresh.close(db)  # a database given at the end is drawn without any batch seen
     assert len(fresh.fig.axes) == 4 and fresh.history == []
-    with pytest.raises(ValueError, match="every_s"):
-        LiveDashboard(every_s=-1)

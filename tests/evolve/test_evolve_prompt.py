@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
 
 from readingroom.evolve.blocks import parse_diff
 from readingroom.evolve.database import Program
@@ -157,20 +156,3 @@ def test_metrics_and_feedback_formatting():
     assert format_metrics(None) == ""
     assert format_feedback() is None
     assert format_feedback(notes=["one", "two"]) == "one\ntwo"
-
-
-def test_bad_arguments():
-    with pytest.raises(TypeError, match="problem"):
-        build_prompt(None, PARENT)
-    with pytest.raises(TypeError, match=r"parent must have .code.*lacks .score"):
-        build_prompt("P", SimpleNamespace(code="", metrics={}))
-    with pytest.raises(TypeError, match=r"inspirations\[1\]"):
-        build_prompt("P", PARENT, [PARENT, object()])
-    with pytest.raises(TypeError, match="parent.code"):
-        build_prompt("P", prog(3, 1.0))
-    with pytest.raises(ValueError, match="max_chars"):
-        build_prompt("P", PARENT, max_chars=0)
-    with pytest.raises(TypeError, match="max_chars"):
-        build_prompt("P", PARENT, max_chars=1.5)
-    with pytest.raises(TypeError, match="feedback"):
-        build_prompt("P", PARENT, feedback=3)

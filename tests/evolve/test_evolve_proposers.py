@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from readingroom.evolve.blocks import BlockError, apply_diff, parse_blocks, parse_diff
+from readingroom.evolve.blocks import apply_diff, parse_blocks, parse_diff
 from readingroom.evolve.prompt import build_prompt
 from readingroom.evolve.proposers import (
     MutationProposer, OpenAIProposer, Proposal, Proposer, extract_program, make_proposer,
@@ -219,26 +219,6 @@ def test_same_seed_same_proposal():
     assert a == b and len({p.text for p in a}) > 10
 
 
-def test_mutation_bad_arguments():
-    with pytest.raises(ValueError, match="unknown operators"):
-        MutationProposer(weights={"swap": 1.0})
-    with pytest.raises(ValueError, match="weights"):
-        MutationProposer(weights={"constant": 0.0})
-    with pytest.raises(TypeError, match=r"fragments\['a'\]"):
-        MutationProposer({"a": "x = 1"})
-    with pytest.raises(ValueError, match="max_ops"):
-        MutationProposer(max_ops=0)
-    with pytest.raises(ValueError, match="sigma"):
-        MutationProposer(sigma=-1)
-    proposer = MutationProposer()
-    with pytest.raises(TypeError, match="rng"):
-        proposer.propose("", PROGRAM, [], rng=0)
-    with pytest.raises(TypeError, match="parent"):
-        proposer.propose("", object(), [], random.Random(0))
-    with pytest.raises(BlockError):
-        proposer.propose("", "# EVOLVE-BLOCK-START\nx = 1\n", [], random.Random(0))
-
-
 def test_prompt_to_proposal_to_child():
     parent = prog(PROGRAM, 1.0, id=1)
     prompt = build_prompt("Spread the points.", parent, [])
@@ -374,24 +354,12 @@ def test_openai_refused_connection():
     assert proposal.text == "" and "cannot reach" in proposal.error
 
 
-def test_openai_bad_arguments_and_specs():
-    with pytest.raises(ValueError, match="base_url"):
-        OpenAIProposer("127.0.0.1:8000", "m")
-    with pytest.raises(ValueError, match="model"):
-        OpenAIProposer("http://h", "")
-    with pytest.raises(ValueError, match="timeout_s"):
-        OpenAIProposer("http://h", "m", timeout_s=0)
-    with pytest.raises(ValueError, match="kind"):
-        OpenAIProposer("http://h", "m", kind="patch")
+def test_openai_urls_and_specs():
     assert OpenAIProposer("http://h:1/v1/chat/completions", "m").url == \
         "http://h:1/v1/chat/completions"
     assert make_proposer("openai:https://api.example/v1#gpt").url == \
         "https://api.example/v1/chat/completions"
     assert isinstance(make_proposer("mutation"), MutationProposer)
-    with pytest.raises(ValueError, match="#<model>"):
-        make_proposer("openai:http://h:1")
-    with pytest.raises(ValueError, match="unknown proposer"):
-        make_proposer("gpt-4")
 
 
 def test_extract_program():
@@ -415,8 +383,6 @@ def test_knobs_are_preferred_when_the_block_declares_them():
         assert child.ok
         changed = [a for a, b in zip(code.splitlines(), child.code.splitlines()) if a != b]
         assert changed and all(line.strip()[0].isupper() for line in changed)
-    with pytest.raises(ValueError, match="knob_bias"):
-        MutationProposer(knob_bias=1.5)
 
 
 INDEXED = block('''\

@@ -35,6 +35,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from readingroom.common.checks import check_int
+
 __all__ = [
     "BLOCK_END", "BLOCK_START", "Block", "BlockError", "DiffError", "DiffResult", "Edit",
     "apply_diff", "apply_rewrite", "parse_blocks", "parse_diff", "render_diff",
@@ -147,7 +149,6 @@ def parse_blocks(code: str) -> list[Block]:
         One :class:`Block` per START/END pair (an empty list for a program without markers).
 
     Raises:
-        TypeError: ``code`` is not a str.
         BlockError: a START inside an open block (blocks do not nest), an END with no open
             block, or a START never closed; the message gives the line numbers.
     """
@@ -187,7 +188,6 @@ def parse_diff(text: str) -> list[Edit]:
         The edits (an empty list when the text holds none).
 
     Raises:
-        TypeError: ``text`` is not a str.
         DiffError: a malformed edit: a SEARCH inside an open edit, a REPLACE with no SEARCH or
             no ``=======``, a second ``=======``, an empty SEARCH section, or an edit left open
             at the end of the text; the message gives the diff's line number.
@@ -439,10 +439,7 @@ def render_diff(old: str, new: str, *, context: int = 3, old_name: str = "parent
     """
     _check_str(old, "old")
     _check_str(new, "new")
-    if isinstance(context, bool) or not isinstance(context, int):
-        raise TypeError(f"context must be an int, got {type(context).__name__}")
-    if context < 0:
-        raise ValueError(f"context must be an int >= 0, got {context}")
+    check_int(context, "context", minimum=0)
     diff = difflib.unified_diff(_lines(old), _lines(new), fromfile=old_name, tofile=new_name,
                                 n=context, lineterm="")
     text = "\n".join(diff)

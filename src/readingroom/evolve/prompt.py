@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from readingroom.common.checks import check_int
 from readingroom.evolve.blocks import BLOCK_END, BLOCK_START
 
 __all__ = ["DIFF_INSTRUCTIONS", "REWRITE_INSTRUCTIONS", "build_prompt", "format_feedback",
@@ -223,10 +224,7 @@ def build_prompt(problem: str, parent: Any, inspirations: Sequence[Any] = (), *,
     if feedback is not None and not isinstance(feedback, str):
         raise TypeError(f"feedback must be a str or None, got {type(feedback).__name__}")
     if max_chars is not None:
-        if isinstance(max_chars, bool) or not isinstance(max_chars, int):
-            raise TypeError(f"max_chars must be an int or None, got {type(max_chars).__name__}")
-        if max_chars < 1:
-            raise ValueError(f"max_chars must be >= 1, got {max_chars}")
+        check_int(max_chars, "max_chars")
     _check_program(parent, "parent")
     inspirations = list(inspirations)
     for k, insp in enumerate(inspirations):

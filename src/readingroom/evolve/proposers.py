@@ -45,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from readingroom.common.checks import check_int
 from readingroom.evolve.blocks import parse_blocks
 
 __all__ = ["MutationProposer", "OpenAIProposer", "Proposal", "Proposer", "extract_program",
@@ -294,10 +295,7 @@ class MutationProposer:
             raise ValueError(f"weights must be finite, >= 0 and not all 0, got {dict(weights)}")
         for name, value in (("max_ops", max_ops), ("max_constants", max_constants),
                             ("int_step", int_step)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+            check_int(value, name)
         if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
             raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
         if not (isinstance(knob_bias, (int, float)) and not isinstance(knob_bias, bool)
@@ -445,7 +443,6 @@ class MutationProposer:
             no differing inspiration inside the blocks.
 
         Raises:
-            TypeError: ``parent`` has no str code, or ``rng`` is not a ``random.Random``.
             BlockError: the parent's EVOLVE-BLOCK markers are broken.
         """
         code = parent if isinstance(parent, str) else getattr(parent, "code", None)

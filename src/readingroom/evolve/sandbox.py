@@ -51,6 +51,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from readingroom.common.checks import check_float, check_int
+
 __all__ = ["LAYERS", "SandboxResult", "available_layers", "process_cap", "run_sandboxed",
            "sandbox_layer"]
 
@@ -337,13 +339,11 @@ def _base_env(home: str) -> dict[str, str]:
 
 
 def _positive(name: str, value: Any, *, integer: bool = False) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive {'int' if integer else 'number'}, "
-                        f"got {type(value).__name__}")
-    if integer and not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive int, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    """``value`` unchanged if it is a positive int (``integer``) or a positive finite number."""
+    if integer:
+        check_int(value, name)
+    else:
+        check_float(value, name, low=0.0, low_open=True)
     return value
 
 
