@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from readingroom.geometry import (
     CHECKERS,
     GOALS,
-    GeometryInputError,
     build_diagram,
     check_aconst,
     check_coll,
@@ -90,8 +88,4 @@ def test_check_goal_strings_and_values():
     d = build_diagram("a b = segment a b; x = s_angle a b x 30", seed=0)
     assert check_goal(d, "aconst b a b x pi/6") and check_goal(d, "aconst b a b x 30o")
     assert not check_goal(d, "aconst b a b x pi/4")
-    with pytest.raises(GeometryInputError, match="point 'z' is not defined"):
-        check_goal(d, "cong a b a z")
-    with pytest.raises(GeometryInputError, match="no goal given"):
-        check_goal(d)
 

@@ -11,7 +11,7 @@ from readingroom.geometry import build_diagram, parse_problem
 from readingroom.geometry.__main__ import main
 from readingroom.geometry.checker import check_proof
 from readingroom.geometry.ddar import saturate, solve
-from readingroom.geometry.language import GeometryInputError, Problem
+from readingroom.geometry.language import Problem
 from readingroom.geometry.synth import (
     SynthExample, examples_from, generate, read_jsonl, sample_premises, statement_clauses,
     write_jsonl,
@@ -48,21 +48,6 @@ def test_saturate_ignores_a_goal_and_takes_a_diagram():
     assert r.facts >= 3 and r.proof is None
 
 
-@pytest.mark.parametrize("kw", [{"timeout": 0}, {"timeout": True}, {"max_rounds": 0},
-                                {"diagram": "x"}])
-def test_saturate_rejects_bad_arguments(kw):
-    with pytest.raises(GeometryInputError):
-        saturate("a b c = triangle a b c", **kw)
-
-
-def test_saturate_rejects_non_problems_and_short_diagrams():
-    with pytest.raises(GeometryInputError):
-        saturate(42)
-    d = build_diagram(parse_problem("a b c = triangle a b c"))
-    with pytest.raises(GeometryInputError, match="lacks"):
-        saturate("a b c = triangle a b c; m = midpoint m a b", diagram=d)
-
-
 # --- sampling and statements ---------------------------------------------------------------
 
 
@@ -74,24 +59,11 @@ def test_sample_premises_is_deterministic_and_goalless():
     assert parse_problem(str(p1), p1.name) == p1  # the text round-trips
 
 
-def test_sample_premises_rejects_bad_arguments():
-    with pytest.raises(TypeError):
-        sample_premises(0)
-    with pytest.raises(ValueError):
-        sample_premises(np.random.default_rng(0), n_steps=99)
-    with pytest.raises(ValueError):
-        sample_premises(np.random.default_rng(0), n_steps=-1)
-
-
 def test_statement_clauses_closes_over_construction_arguments():
     p = parse_problem("a b c = triangle a b c; d = midpoint d a b; e = midpoint e c d; "
                       "f = foot f a b c")
     assert statement_clauses(p, ["e"]) == [0, 1, 2]
     assert statement_clauses(p, ["f", "a"]) == [0, 3]
-    with pytest.raises(GeometryInputError, match="not in the problem"):
-        statement_clauses(p, ["z"])
-    with pytest.raises(TypeError):
-        statement_clauses("a b c = triangle a b c", ["a"])
 
 
 # --- examples ------------------------------------------------------------------------------
@@ -121,17 +93,11 @@ def test_examples_from_skips_degenerate_premises():
     assert stats["degenerate"] == 1
 
 
-def test_examples_from_keep_solved_and_errors():
+def test_examples_from_keep_solved():
     p = parse_problem("a b c = triangle a b c; d = midpoint d a b; e = midpoint e a c; "
                       "f = midpoint f b c")
     out = examples_from(p, timeout=2, per_sample=2, require_unsolved=False)
     assert all(isinstance(e, SynthExample) and e.aux for e in out)
-    with pytest.raises(TypeError):
-        examples_from("a b c = triangle a b c")
-    with pytest.raises(ValueError):
-        examples_from(p, timeout=0)
-    with pytest.raises(TypeError):
-        examples_from(p, timeout="1")
 
 
 def test_generate_is_deterministic_and_counts():
@@ -143,15 +109,6 @@ def test_generate_is_deterministic_and_counts():
     assert all(e.seed == 2 and 0 <= e.sample < 4 for e in ex1)
 
 
-@pytest.mark.parametrize("kw, err", [({"n": -1}, ValueError), ({"n": True}, TypeError),
-                                     ({"n": 1, "seed": -1}, ValueError),
-                                     ({"n": 1, "timeout": 0}, ValueError),
-                                     ({"n": 1, "timeout": float("inf")}, ValueError)])
-def test_generate_rejects_bad_arguments(kw, err):
-    with pytest.raises(err):
-        generate(**kw)
-
-
 def test_jsonl_round_trip_and_errors(tmp_path, example):
     path = write_jsonl([example, example], tmp_path / "x.jsonl")
     back = read_jsonl(path)
@@ -159,12 +116,8 @@ def test_jsonl_round_trip_and_errors(tmp_path, example):
     assert json.loads(path.read_text().splitlines()[0])["aux"] == example.aux
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"problem": 1}\n')
-    with pytest.raises(ValueError, match="bad.jsonl:1"):
+    with pytest.raises(ValueError, match="bad.jsonl:1"):  # a malformed record: its line
         read_jsonl(bad)
-    with pytest.raises(FileNotFoundError):
-        read_jsonl(tmp_path / "missing.jsonl")
-    with pytest.raises(TypeError):
-        write_jsonl([{"problem": "x"}], tmp_path / "y.jsonl")
 
 
 def test_example_key_ignores_goal_order_of_aux(example):

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from readingroom.common.checks import check_float, check_int
 from readingroom.geometry import ddar
 from readingroom.geometry.diagram import Diagram, _drawables, _Placer
 from readingroom.geometry.facts import Fact
@@ -86,8 +87,7 @@ def random_proposer(seed: int = 0) -> Proposer:
     """A proposer that ranks candidates at random (the "random auxiliary points + DDAR"
     baseline of HAGeo, arXiv 2512.00097): the same draw for the same problem, state and
     ``seed``."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"random_proposer: seed must be an int >= 0, got {seed!r}")
+    check_int(seed, "seed", minimum=0)
 
     def propose(problem: Problem, diagram: Diagram, cands: list[Candidate]) -> list[float]:
         key = zlib.crc32(str(problem).encode())
@@ -338,22 +338,13 @@ def candidates(problem: Problem, diagram: Diagram | None = None,
     best :func:`score` first, numerically deduplicated on ``diagram`` (default: the problem's
     diagram for seed 0); at most ``limit`` of them."""
     _check_problem(problem, "candidates")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-        raise TypeError(f"candidates: limit must be an int or None, got {type(limit).__name__}")
-    if limit is not None and limit < 0:
-        raise ValueError(f"candidates: limit must be >= 0, got {limit}")
+    if limit is not None:
+        check_int(limit, "limit", minimum=0)
     if diagram is None:
         diagram = make_diagram(problem, seed=0, require_goal=True)
     elif not isinstance(diagram, Diagram):
         raise TypeError(f"candidates: diagram must be a Diagram, got {type(diagram).__name__}")
     return [str(c.clause) for c in _scored(problem, diagram, limit=limit)]
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"search: {name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"search: {name} must be >= {low}, got {value}")
 
 
 def _key(aux: tuple[Clause, ...]) -> frozenset:
@@ -444,23 +435,19 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     """
     t0 = time.monotonic()
     _check_problem(problem, "search")
-    _check_int("beam", beam, 1)
-    _check_int("depth", depth, 0)
-    _check_int("width", width, 1)
-    _check_int("seed", seed, 0)
-    _check_int("max_lemmas", max_lemmas, 0)
-    _check_int("jobs", jobs, 1)
+    check_int(beam, "beam")
+    check_int(depth, "depth", minimum=0)
+    check_int(width, "width")
+    check_int(seed, "seed", minimum=0)
+    check_int(max_lemmas, "max_lemmas", minimum=0)
+    check_int(jobs, "jobs")
     if executor is not None and not hasattr(executor, "submit"):
         raise TypeError(f"search: executor must be a concurrent.futures.Executor, got "
                         f"{type(executor).__name__}")
     if proposer is not None and not callable(proposer):
         raise TypeError(f"search: proposer must be callable, got {type(proposer).__name__}")
-    for name, val in (("timeout", timeout), ("ddar_timeout", ddar_timeout)):
-        if isinstance(val, bool) or not isinstance(val, (int, float)):
-            raise TypeError(f"search: {name} must be a number of seconds, got "
-                            f"{type(val).__name__}")
-        if not val > 0 or val == float("inf"):
-            raise ValueError(f"search: {name} must be a positive finite number, got {val!r}")
+    check_float(timeout, "timeout", low=0, low_open=True)
+    check_float(ddar_timeout, "ddar_timeout", low=0, low_open=True)
     if problem.goal is None:
         raise GeometryInputError(f"search: problem {problem.name!r} has no goal ('? ...')")
     deadline = t0 + timeout
