@@ -1,4 +1,5 @@
-"""The chapter harness: table-of-contents discovery, conversion, nbval execution, caching."""
+"""The chapter harness: table-of-contents discovery, conversion, nbval execution, caching (the
+refusals of bad arguments are rows of tests/harness/test_harness_bad_input.py)."""
 
 from __future__ import annotations
 
@@ -76,16 +77,6 @@ def test_read_chapter_matches_cells_and_rejects_plain_markdown(tmp_path):
         read_chapter(plain)
     with pytest.raises(FileNotFoundError, match="no chapter at"):
         read_chapter(tmp_path / "nope.md")
-
-
-def test_run_chapter_rejects_bad_arguments(tmp_path):
-    with pytest.raises(TypeError, match="chapter must be a Chapter"):
-        run_chapter("book/x.md", workdir=tmp_path)
-    ch = _chapter(tmp_path, "c", "a = 1")
-    with pytest.raises(ValueError, match="cell_timeout_s"):
-        run_chapter(ch, workdir=tmp_path / "w", cell_timeout_s=0)
-    with pytest.raises(ValueError, match="timeout_s must be a positive int"):
-        run_chapter(ch, workdir=tmp_path / "w", timeout_s=True)
 
 
 def test_a_chapter_that_hangs_is_stopped(tmp_path):

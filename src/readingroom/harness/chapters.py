@@ -194,8 +194,9 @@ def cache_executed_notebook(notebook, source: str | os.PathLike, cache_dir: str 
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    if seconds < 0:
-        raise ValueError(f"seconds must be >= 0, got {seconds}")
+    from readingroom.common.checks import check_float
+
+    check_float(seconds, "seconds", low=0)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Chapters run in parallel test workers: one writer at a time, or two first writers race to
@@ -305,11 +306,12 @@ def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
     """
     import nbformat
 
+    from readingroom.common.checks import check_int
+
     if not isinstance(chapter, Chapter):
         raise TypeError(f"chapter must be a Chapter, got {type(chapter).__name__}")
-    for name, value in (("cell_timeout_s", cell_timeout_s), ("timeout_s", timeout_s)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    check_int(cell_timeout_s, "cell_timeout_s")
+    check_int(timeout_s, "timeout_s")
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
 
