@@ -23,9 +23,10 @@ import numpy as np
 import pytest
 
 from readingroom.geometry import (
-    GeometryBuildError, LinearSystem, SearchResult, build_diagram, candidates, check_goal, check_proof, check_search,
-    examples_from, fact, format_proof, generate, parse_file, parse_problem, proof_holds,
-    random_proposer, residuals, sample_premises, search, search_proof_holds, solve,
+    GeometryBuildError, LinearSystem, SearchResult, build_diagram, candidates, check_goal,
+    check_proof, check_search, examples_from, fact, format_proof, generate, parse_file,
+    parse_problem, proof_holds, random_proposer, residuals, sample_premises, search,
+    search_proof_holds, solve,
 )
 from readingroom.geometry.ddar import saturate
 from readingroom.geometry.language import GeometryInputError, Goal
