@@ -128,22 +128,15 @@ def test_resolve_device(monkeypatch):
     assert cli.resolve_device("auto") == auto
     monkeypatch.setenv("READINGROOM_DEVICE", "cpu")  # auto is pick_device's choice: the variable
     assert cli.resolve_device("auto") == torch.device("cpu")
-    with pytest.raises(ValueError, match="--device must be auto, cpu, cuda or cuda:N"):
-        cli.resolve_device("tpu")
 
 
-def test_resolve_device_without_the_cuda_asked_for(monkeypatch):
+def test_resolve_device_takes_a_cuda_device_the_machine_has(monkeypatch):
     import torch
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    for value in ("cuda", "cuda:0"):
-        with pytest.raises(ValueError, match=f"--device {value}: no CUDA device"):
-            cli.resolve_device(value)
+    # a device the machine lacks is refused in test_common_bad_input
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert cli.resolve_device("cuda:1") == torch.device("cuda:1")
-    with pytest.raises(ValueError, match="--device cuda:2: this machine has 2 CUDA device"):
-        cli.resolve_device("cuda:2")
 
 
 def test_resolve_device_errors_are_usage_errors_under_run(monkeypatch, capsys):

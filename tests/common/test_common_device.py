@@ -46,18 +46,6 @@ def test_pick_device_with_cuda(fake_cuda, prefer, expected):
     assert pick_device(prefer).type == expected
 
 
-def test_pick_device_cuda_unavailable_names_prefer(no_cuda):
-    with pytest.raises(ValueError, match="prefer is 'cuda' but CUDA is not available"):
-        pick_device("cuda")
-
-
-def test_pick_device_rejects_unknown_and_wrong_type():
-    with pytest.raises(ValueError, match="prefer must be one of auto, cpu, cuda"):
-        pick_device("tpu")
-    with pytest.raises(TypeError, match="prefer must be None or a str"):
-        pick_device(0)
-
-
 def test_pick_device_env_overrides_only_when_prefer_is_none(fake_cuda, monkeypatch):
     monkeypatch.setenv(DEVICE_ENV, "cpu")
     assert pick_device() == torch.device("cpu")
@@ -66,14 +54,11 @@ def test_pick_device_env_overrides_only_when_prefer_is_none(fake_cuda, monkeypat
     assert pick_device().type == "cuda"  # empty means unset
 
 
-def test_pick_device_bad_env_names_the_variable(no_cuda, monkeypatch):
-    monkeypatch.setenv(DEVICE_ENV, "cuda")
-    with pytest.raises(ValueError, match=f"{DEVICE_ENV} is 'cuda' but CUDA is not available"):
-        pick_device()
-    monkeypatch.setenv(DEVICE_ENV, "gpu0")
-    with pytest.raises(ValueError, match=f"{DEVICE_ENV} must be one of"):
-        pick_device()
-    assert pick_device("cpu") == torch.device("cpu")
+def test_pick_device_explicit_prefer_ignores_a_bad_variable(no_cuda, monkeypatch):
+    # the bad values themselves are refused in test_common_bad_input
+    for value in ("cuda", "gpu0"):
+        monkeypatch.setenv(DEVICE_ENV, value)
+        assert pick_device("cpu") == torch.device("cpu")
 
 
 # --- Preset ------------------------------------------------------------------------------------
@@ -85,14 +70,6 @@ def test_preset_attribute_and_item_access():
     assert preset.lr == 0.1
     assert "steps" in preset and "nope" not in preset
     assert "steps" in dir(preset)
-
-
-def test_preset_unknown_key_lists_known_keys():
-    preset = Preset("cpu", torch.device("cpu"), {"steps": 3, "lr": 0.1})
-    with pytest.raises(AttributeError, match="no parameter 'stpes'; known keys: lr, steps"):
-        _ = preset.stpes
-    with pytest.raises(KeyError, match="known keys: lr, steps"):
-        preset["stpes"]
 
 
 def test_preset_is_read_only_and_copies_its_input():
@@ -111,21 +88,6 @@ def test_preset_copies_and_pickles():
     assert preset.device == torch.device("cpu")  # a device string is converted
     assert copy.deepcopy(preset) == preset
     assert pickle.loads(pickle.dumps(preset)) == preset
-
-
-def test_preset_validation():
-    with pytest.raises(ValueError, match="name must be 'cpu' or 'gpu'"):
-        Preset("tpu", torch.device("cpu"), {})
-    with pytest.raises(TypeError, match="device must be a torch.device"):
-        Preset("cpu", 0, {})
-    with pytest.raises(ValueError, match="device must be a valid torch device string"):
-        Preset("cpu", "nope", {})
-    with pytest.raises(TypeError, match="params must be a Mapping"):
-        Preset("cpu", torch.device("cpu"), [("steps", 1)])
-    with pytest.raises(TypeError, match="params keys must be str"):
-        Preset("cpu", torch.device("cpu"), {1: 2})
-    with pytest.raises(ValueError, match="params key 'device' clashes"):
-        Preset("cpu", torch.device("cpu"), {"device": "cuda"})
 
 
 def test_preset_describe_cpu():
@@ -179,34 +141,3 @@ def test_choose_preset_env_forces_values_not_device(no_cuda, monkeypatch, capsys
     preset = choose_preset(CPU, GPU)
     assert preset.name == "gpu" and preset.steps == 1000 and preset.device == torch.device("cpu")
     assert f"forced by {PRESET_ENV}" in capsys.readouterr().out
-
-
-def test_choose_preset_bad_env(no_cuda, monkeypatch):
-    monkeypatch.setenv(PRESET_ENV, "huge")
-    with pytest.raises(ValueError, match=f"{PRESET_ENV} must be 'cpu' or 'gpu'"):
-        choose_preset(CPU, GPU, verbose=False)
-
-
-def test_choose_preset_key_mismatch_lists_keys():
-    with pytest.raises(ValueError, match=r"only in cpu: \['lr'\], only in gpu: \['batch'\]"):
-        choose_preset({"steps": 1, "lr": 0.1}, {"steps": 2, "batch": 8}, verbose=False)
-
-
-def test_choose_preset_argument_types(no_cuda):
-    with pytest.raises(TypeError, match="cpu must be a Mapping"):
-        choose_preset([("steps", 1)], GPU)
-    with pytest.raises(TypeError, match="gpu must be a Mapping"):
-        choose_preset(CPU, None)
-    with pytest.raises(TypeError, match="verbose must be a bool"):
-        choose_preset(CPU, GPU, verbose="yes")
-    with pytest.raises(TypeError, match="device must be None, a str or a torch.device"):
-        choose_preset(CPU, GPU, device=0)
-
-
-def test_choose_preset_device_errors(no_cuda):
-    with pytest.raises(ValueError, match="device is 'cuda' but CUDA is not available"):
-        choose_preset(CPU, GPU, device="cuda", verbose=False)
-    with pytest.raises(ValueError, match="device is 'cuda:1' but CUDA is not available"):
-        choose_preset(CPU, GPU, device="cuda:1", verbose=False)
-    with pytest.raises(ValueError, match="device must be a valid torch device string"):
-        choose_preset(CPU, GPU, device="warp-drive", verbose=False)

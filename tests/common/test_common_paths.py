@@ -45,22 +45,6 @@ def test_book_data_path(fake_root):
     assert book_data_path("nsa/speed.json") == fake_root / "book" / "data" / "nsa" / "speed.json"
 
 
-@pytest.mark.parametrize(
-    "name, error, message",
-    [
-        (3, TypeError, "name must be a str"),
-        ("", ValueError, "name must be a non-empty relative file name"),
-        ("/etc/passwd", ValueError, "got absolute path"),
-        ("C:\\data.json", ValueError, "got absolute path"),
-        ("../secrets.json", ValueError, r"name must not contain '\.\.'"),
-        ("a/../../b.json", ValueError, r"name must not contain '\.\.'"),
-    ],
-)
-def test_book_data_path_validation(fake_root, name, error, message):
-    with pytest.raises(error, match=message):
-        book_data_path(name)
-
-
 def test_load_book_data_reads_a_json_object(fake_root):
     (fake_root / "book" / "data" / "bench.json").write_text(
         json.dumps({"speedup": 2.5, "n": [1, 2]})
@@ -79,5 +63,3 @@ def test_load_book_data_errors(fake_root):
     (fake_root / "book" / "data" / "list.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="must hold a JSON object, got list"):
         load_book_data("list.json")
-    with pytest.raises(ValueError, match="must not contain"):
-        load_book_data("../x.json")

@@ -3,7 +3,6 @@
 import random
 
 import numpy as np
-import pytest
 import torch
 
 from readingroom.common import make_generator, seed_everything
@@ -38,18 +37,6 @@ def test_seed_everything_accepts_range_ends_and_numpy_ints():
     assert result == 7 and type(result) is int
 
 
-@pytest.mark.parametrize("bad", [True, 1.0, "1", None])
-def test_seed_everything_rejects_non_int(bad):
-    with pytest.raises(TypeError, match="seed must be a non-negative int"):
-        seed_everything(bad)
-
-
-@pytest.mark.parametrize("bad", [-1, 2**32])
-def test_seed_everything_rejects_out_of_range(bad):
-    with pytest.raises(ValueError, match=f"seed must be .*got {bad}"):
-        seed_everything(bad)
-
-
 def test_make_generator_is_repeatable_and_leaves_global_state_alone():
     seed_everything(0)
     state = torch.get_rng_state()
@@ -58,20 +45,3 @@ def test_make_generator_is_repeatable_and_leaves_global_state_alone():
     assert torch.equal(a, b)
     assert not torch.equal(a, torch.rand(4, generator=make_generator(6)))
     assert torch.equal(state, torch.get_rng_state())
-
-
-def test_make_generator_device_errors(monkeypatch):
-    with pytest.raises(ValueError, match="device must be a valid torch device string"):
-        make_generator(0, device="nope")
-    with pytest.raises(TypeError, match="device must be a str or torch.device"):
-        make_generator(0, device=3)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(ValueError, match="device is 'cuda' but CUDA is not available"):
-        make_generator(0, device="cuda")
-
-
-def test_make_generator_seed_errors():
-    with pytest.raises(TypeError, match="seed"):
-        make_generator(False)
-    with pytest.raises(ValueError, match="seed"):
-        make_generator(-3)

@@ -36,24 +36,6 @@ def test_environment_overrides_and_omp_is_honoured(clean_env):
     assert thread_count(4) == 4 and thread_count("5") == 5  # an explicit value wins over both
 
 
-@pytest.mark.parametrize("value, error, match", [
-    (0, ValueError, "threads must be a positive int or 'auto', got 0"),
-    (-2, ValueError, "got -2"),
-    ("two", ValueError, "got 'two'"),
-    (1.5, TypeError, "got float"),
-    (True, TypeError, "got bool"),
-])
-def test_bad_values_name_the_parameter(clean_env, value, error, match):
-    with pytest.raises(error, match=match):
-        thread_count(value)
-
-
-def test_bad_environment_names_the_variable(clean_env):
-    clean_env.setenv(THREADS_ENV, "0")
-    with pytest.raises(ValueError, match=f"environment variable {THREADS_ENV}"):
-        use_threads()
-
-
 def test_thread_env_sizes_every_pool(clean_env):
     env = thread_env(2)
     assert env == {THREADS_ENV: "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",

@@ -101,22 +101,6 @@ def test_history_final_loss():
     history = TrainHistory(losses=[4.0, 3.0, 2.0, 1.0])
     assert history.final_loss(2) == 1.5
     assert history.final_loss() == 2.5  # fewer losses than the window: mean of all
-    with pytest.raises(ValueError, match="final_loss needs at least one recorded loss"):
-        TrainHistory().final_loss()
-
-
-@pytest.mark.parametrize(
-    "window, error, match", [(0, ValueError, "window must be a positive int, got 0"),
-                             (-2, ValueError, "window must be a positive int, got -2"),
-                             (2.0, TypeError, "window must be an int, got float 2.0"),
-                             (True, TypeError, "window must be an int, got bool True")]
-)
-def test_history_window_validation(window, error, match):
-    history = TrainHistory(losses=[1.0])
-    with pytest.raises(error, match=match):
-        history.smoothed(window)
-    with pytest.raises(error, match=match):
-        history.final_loss(window)
 
 
 # --- next_token_loss ---------------------------------------------------------------------------
@@ -129,60 +113,6 @@ def test_next_token_loss_matches_cross_entropy_and_ignores_minus_100():
     loss = next_token_loss(logits, targets)
     flat_logits, flat_targets = logits.reshape(-1, 5)[:5], targets.reshape(-1)[:5]
     torch.testing.assert_close(loss, F.cross_entropy(flat_logits, flat_targets))
-
-
-@pytest.mark.parametrize(
-    "logits, targets, error, message",
-    [
-        ([[0.0]], torch.zeros(1, 1, dtype=torch.long), TypeError, "logits must be a torch.Tensor"),
-        (torch.zeros(1, 1, 3), [[0]], TypeError, "targets must be a torch.Tensor"),
-        (
-            torch.zeros(1, 1, 3, dtype=torch.long),
-            torch.zeros(1, 1, dtype=torch.long),
-            TypeError,
-            "logits must be a floating-point",
-        ),
-        (torch.zeros(1, 1, 3), torch.zeros(1, 1), TypeError, "targets must have an integer dtype"),
-        (
-            torch.zeros(2, 3),
-            torch.zeros(2, dtype=torch.long),
-            ValueError,
-            r"logits must be 3-D \[B, T, V\]",
-        ),
-        (
-            torch.zeros(2, 4, 3),
-            torch.zeros(2, 5, dtype=torch.long),
-            ValueError,
-            r"targets must have shape \[B, T\] = \(2, 4\)",
-        ),
-        (
-            torch.zeros(1, 2, 3),
-            torch.tensor([[0, 3]]),
-            ValueError,
-            r"targets must be in \[0, V=3\) or -100",
-        ),
-        (
-            torch.zeros(1, 2, 3),
-            torch.tensor([[-1, 0]]),
-            ValueError,
-            r"targets must be in \[0, V=3\)",
-        ),
-        (
-            torch.zeros(1, 2, 3),
-            torch.full((1, 2), -100),
-            ValueError,
-            "at least one position that is not -100",
-        ),
-    ],
-)
-def test_next_token_loss_validation(logits, targets, error, message):
-    with pytest.raises(error, match=message):
-        next_token_loss(logits, targets)
-
-
-def test_next_token_loss_device_mismatch():
-    with pytest.raises(ValueError, match="targets is on meta but logits is on cpu"):
-        next_token_loss(torch.zeros(1, 2, 3), torch.zeros(1, 2, dtype=torch.long, device="meta"))
 
 
 # --- train: schedule, evaluation, custom loss --------------------------------------------------
@@ -240,27 +170,6 @@ def test_eval_fn_only_at_the_end_when_eval_every_is_zero():
     assert history.evals == [(3, {"x": 1.0})]
 
 
-def test_eval_fn_must_return_a_mapping_of_numbers():
-    with pytest.raises(TypeError, match="eval_fn must return a dict"):
-        train(
-            linear_model(),
-            constant_batch,
-            steps=1,
-            loss_fn=mse,
-            eval_fn=lambda m: 1.0,
-            progress=False,
-        )
-    with pytest.raises(TypeError, match="eval_fn must return a dict"):
-        train(
-            linear_model(),
-            constant_batch,
-            steps=1,
-            loss_fn=mse,
-            eval_fn=lambda m: {"a": "b"},
-            progress=False,
-        )
-
-
 def test_custom_loss_fn_receives_model_x_y_and_training_mode_is_restored():
     calls = []
 
@@ -273,13 +182,6 @@ def test_custom_loss_fn_receives_model_x_y_and_training_mode_is_restored():
     assert calls == [("Linear", (4, 2), (4, 1))] * 3
     assert history.losses[-1] < history.losses[0]
     assert not model.training  # the caller's eval mode is restored
-
-
-def test_loss_fn_must_return_a_scalar_tensor():
-    with pytest.raises(TypeError, match=r"loss_fn must return a scalar tensor, got shape \(4, 1\)"):
-        train(linear_model(), constant_batch, steps=1, loss_fn=lambda m, x, y: m(x), progress=False)
-    with pytest.raises(TypeError, match="loss_fn must return a scalar tensor, got float"):
-        train(linear_model(), constant_batch, steps=1, loss_fn=lambda m, x, y: 1.0, progress=False)
 
 
 def test_non_finite_loss_names_the_step():
@@ -295,11 +197,6 @@ def test_non_finite_loss_names_the_step():
 
     with pytest.raises(FloatingPointError, match="loss is nan at step 1"):
         train(linear_model(), get_batch, steps=5, loss_fn=loss_fn, progress=False)
-
-
-def test_get_batch_must_return_a_pair():
-    with pytest.raises(TypeError, match="get_batch must return a pair"):
-        train(linear_model(), lambda step: torch.ones(2), steps=1, loss_fn=mse, progress=False)
 
 
 def test_weight_decay_applies_to_matrices_not_biases():
@@ -333,44 +230,6 @@ def test_progress_bar_shows_and_can_be_silenced(capsys, monkeypatch):
     monkeypatch.setenv(PROGRESS_ENV, "0")
     train(linear_model(), constant_batch, steps=3, loss_fn=mse, progress=True)
     assert capsys.readouterr().err == ""
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, message",
-    [
-        ({"model": "net"}, TypeError, "model must be a torch.nn.Module"),
-        ({"model": nn.ReLU()}, ValueError, "model must have at least one parameter"),
-        ({"get_batch": [1, 2]}, TypeError, "get_batch must be callable"),
-        ({"steps": 0}, ValueError, "steps must be a positive int, got 0"),
-        ({"steps": 10.0}, TypeError, "steps must be an int"),
-        ({"lr": 0.0}, ValueError, "lr must be a positive finite float"),
-        ({"lr": float("nan")}, ValueError, "lr must be a positive finite float"),
-        ({"lr": "1e-3"}, TypeError, "lr must be a float"),
-        ({"weight_decay": -0.1}, ValueError, "weight_decay must be a non-negative finite float"),
-        ({"warmup": 10}, ValueError, r"warmup must be in \[0, steps=10\), got 10"),
-        ({"warmup": -1}, ValueError, "warmup must be an int >= 0"),
-        ({"schedule": "linear"}, ValueError, "schedule must be one of cosine, constant"),
-        ({"grad_clip": 0.0}, ValueError, "grad_clip must be a positive finite float"),
-        ({"loss_fn": "mse"}, TypeError, "loss_fn must be None or callable"),
-        ({"eval_every": -1}, ValueError, "eval_every must be an int >= 0"),
-        ({"eval_every": 2}, ValueError, "eval_fn must be given when eval_every=2"),
-        ({"eval_fn": "acc"}, TypeError, "eval_fn must be None or callable"),
-        ({"progress": 1}, TypeError, "progress must be a bool"),
-        ({"desc": None}, TypeError, "desc must be a str"),
-    ],
-)
-def test_train_validates_arguments(kwargs, error, message):
-    args = {
-        "model": linear_model(),
-        "get_batch": constant_batch,
-        "steps": 10,
-        "loss_fn": mse,
-        "progress": False,
-    }
-    args.update(kwargs)
-    model, get_batch = args.pop("model"), args.pop("get_batch")
-    with pytest.raises(error, match=message):
-        train(model, get_batch, **args)
 
 
 def test_eval_mode_restores_the_previous_mode_even_on_error():

@@ -34,39 +34,7 @@ def test_config_defaults_and_d_head():
     assert TransformerConfig(vocab_size=10, n_ctx=4, d_mlp=0).d_mlp == 0
 
 
-@pytest.mark.parametrize(
-    "field, value, error, message",
-    [
-        ("vocab_size", 0, ValueError, "vocab_size must be a positive int, got 0"),
-        ("n_ctx", -1, ValueError, "n_ctx must be a positive int"),
-        ("d_model", 16.0, TypeError, "d_model must be an int"),
-        ("n_layers", True, TypeError, "n_layers must be an int"),
-        ("n_heads", 0, ValueError, "n_heads must be a positive int"),
-        ("n_heads", 3, ValueError, "d_model must be divisible by n_heads"),
-        ("d_mlp", -1, ValueError, "d_mlp must be an int >= 0"),
-        ("d_mlp", 2.5, TypeError, "d_mlp must be an int"),
-        ("dropout", 1.0, ValueError, r"dropout must be in \[0, 1\)"),
-        ("dropout", -0.1, ValueError, "dropout must be in"),
-        ("dropout", "0.1", TypeError, "dropout must be a float"),
-        ("layer_norm", 1, TypeError, "layer_norm must be a bool"),
-        ("tie_embeddings", "no", TypeError, "tie_embeddings must be a bool"),
-    ],
-)
-def test_config_validation_names_the_field(field, value, error, message):
-    with pytest.raises(error, match=message):
-        small_config(**{field: value})
-
-
 # --- construction and forward ------------------------------------------------------------------
-
-
-def test_model_rejects_bad_config():
-    with pytest.raises(TypeError, match="config must be a TransformerConfig"):
-        TinyTransformer({"vocab_size": V})
-    config = small_config()
-    config.n_heads = 5  # the dataclass is mutable; the model re-validates it
-    with pytest.raises(ValueError, match="d_model must be divisible by n_heads"):
-        TinyTransformer(config)
 
 
 def test_forward_shapes_and_attention_probabilities():
@@ -144,31 +112,6 @@ def test_forward_accepts_other_integer_dtypes():
     torch.testing.assert_close(model(idx.to(torch.int32)), model(idx))
 
 
-@pytest.mark.parametrize(
-    "idx, error, message",
-    [
-        ([[1, 2]], TypeError, "idx must be a torch.Tensor"),
-        (torch.zeros(2, 3), TypeError, "idx must have an integer dtype"),
-        (torch.zeros(2, 3, dtype=torch.bool), TypeError, "idx must have an integer dtype"),
-        (torch.zeros(3, dtype=torch.long), ValueError, r"idx must be 2-D \[B, T\]"),
-        (torch.zeros(2, N_CTX + 1, dtype=torch.long), ValueError, f"T={N_CTX + 1}.*n_ctx={N_CTX}"),
-        (torch.zeros(2, 0, dtype=torch.long), ValueError, "T=0"),
-        (torch.full((2, 3), V), ValueError, f"vocab_size={V}"),
-        (torch.full((2, 3), -1), ValueError, r"token ids in \[-1, -1\]"),
-    ],
-)
-def test_forward_validates_idx(idx, error, message):
-    model = small_model()
-    with pytest.raises(error, match=message):
-        model(idx)
-
-
-def test_forward_rejects_idx_on_another_device():
-    model = small_model().to("meta")
-    with pytest.raises(ValueError, match="idx is on cpu but the model is on meta"):
-        model(tokens(B=1, T=3))
-
-
 # --- generate ----------------------------------------------------------------------------------
 
 
@@ -203,33 +146,6 @@ def test_generate_sampling_is_repeatable_with_a_generator():
         idx, 6, greedy=False, temperature=2.0, generator=torch.Generator().manual_seed(0)
     )
     assert torch.equal(a, b)
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, message",
-    [
-        ({"max_new_tokens": -1}, ValueError, "max_new_tokens must be an int >= 0"),
-        ({"max_new_tokens": 2.0}, TypeError, "max_new_tokens must be an int"),
-        ({"greedy": "yes"}, TypeError, "greedy must be a bool"),
-        ({"temperature": 0.0}, ValueError, "temperature must be a positive finite float"),
-        ({"temperature": float("inf")}, ValueError, "temperature must be a positive finite float"),
-        ({"temperature": "hot"}, TypeError, "temperature must be a float"),
-        ({"generator": 0}, TypeError, "generator must be a torch.Generator"),
-    ],
-)
-def test_generate_validates_arguments(kwargs, error, message):
-    model = small_model()
-    args = {"max_new_tokens": 2, **kwargs}
-    with pytest.raises(error, match=message):
-        model.generate(tokens(B=1, T=2), **args)
-
-
-def test_generate_validates_idx():
-    model = small_model()
-    with pytest.raises(ValueError, match="idx must be 2-D"):
-        model.generate(torch.zeros(3, dtype=torch.long), 1)
-    with pytest.raises(ValueError, match="vocab_size"):
-        model.generate(torch.full((1, 2), V), 1)
 
 
 def test_gpt2_init_sets_weights_and_biases():
@@ -272,9 +188,3 @@ def test_cached_attention_matches_the_full_pattern_rows():
     rest, attn_rest = block(x[:, 3:], cache)
     torch.testing.assert_close(torch.cat([first, rest], 1), full)
     torch.testing.assert_close(attn_rest, attn[:, :, 3:, :])
-
-
-def test_generate_cache_must_be_a_bool():
-    model = TinyTransformer(TransformerConfig(vocab_size=5, n_ctx=8, d_model=8, n_heads=2))
-    with pytest.raises(TypeError, match="cache must be a bool"):
-        model.generate(torch.zeros(1, 2, dtype=torch.long), 2, cache=1)

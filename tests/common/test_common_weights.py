@@ -252,70 +252,10 @@ def test_load_moves_tensors_to_the_model_device(tmp_path):  # pragma: no cover -
     assert same_state(model.cpu(), tiny(0))
 
 
-# --- validation ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "change, error, message",
-    [
-        (dict(model="not a model"), TypeError, "model must be a torch.nn.Module"),
-        (dict(path=3), TypeError, "path must be a str or os.PathLike"),
-        (dict(path="weights.pt"), ValueError, r"must name a '\.safetensors' file.*weights\.pt"),
-        (dict(path="w.safetensors.bak"), ValueError, r"w\.safetensors\.bak"),
-        (dict(path=""), ValueError, "path must be a non-empty"),
-        (dict(command=""), ValueError, "command must be a non-empty str"),
-        (dict(command="   "), ValueError, "command must be a non-empty str"),
-        (dict(command=None), TypeError, "command must be a non-empty str"),
-        (dict(data=""), ValueError, "data must be a non-empty str"),
-        (dict(data=["recipe"]), TypeError, "data must be a non-empty str"),
-        (dict(seed=-1), ValueError, "seed must be a non-negative int"),
-        (dict(seed=True), TypeError, "seed must be a non-negative int"),
-        (dict(seed=1.0), TypeError, "seed must be a non-negative int"),
-        (dict(seed="0"), TypeError, "seed must be a non-negative int"),
-        (dict(metrics={"loss": math.nan}), ValueError, r"metrics\['loss'\] must be a finite"),
-        (dict(metrics={"loss": math.inf}), ValueError, r"metrics\['loss'\] must be a finite"),
-        (dict(metrics={"loss": "0.1"}), TypeError, r"metrics\['loss'\] must be a real number"),
-        (dict(metrics={"ok": True}), TypeError, r"metrics\['ok'\] must be a real number"),
-        (dict(metrics={"loss": torch.tensor(0.1)}), TypeError, "must be a real number"),
-        (dict(metrics={1: 0.1}), TypeError, "metrics keys must be non-empty str"),
-        (dict(metrics=[0.1]), TypeError, "metrics must be a mapping"),
-        (dict(extra=3), TypeError, "extra must be a mapping"),
-        (dict(extra={1: "a"}), TypeError, "extra keys must be str"),
-        (dict(extra={"f": object()}), ValueError, "extra must hold only JSON values"),
-        (dict(extra={"x": math.nan}), ValueError, "extra must hold only JSON values"),
-        (dict(model=nn.Module()), ValueError, r"state_dict\(\) is empty"),
-    ],
-)
-def test_save_validation(tmp_path, change, error, message):
-    kwargs = dict(model=tiny(), path=tmp_path / "out" / "w.safetensors", **PROVENANCE)
-    kwargs.update(change)
-    with pytest.raises(error, match=message):
-        save_weights(kwargs.pop("model"), kwargs.pop("path"), **kwargs)
-    assert not (tmp_path / "out").exists()  # nothing written on a bad call
-
-
-@pytest.mark.parametrize(
-    "model, path, strict, error, message",
-    [
-        ("nope", "w.safetensors", True, TypeError, "model must be a torch.nn.Module"),
-        (None, "w.pt", True, ValueError, r"path must name a '\.safetensors' file.*w\.pt"),
-        (None, 7, True, TypeError, "path must be a str or os.PathLike"),
-        (None, "w.safetensors", "yes", TypeError, "strict must be a bool"),
-    ],
-)
-def test_load_validation(tmp_path, model, path, strict, error, message):
-    save_weights(tiny(), tmp_path / "w.safetensors", **PROVENANCE)
-    target = tiny(1) if model is None else model
-    real_path = tmp_path / path if isinstance(path, str) else path
-    with pytest.raises(error, match=message):
-        load_weights(target, real_path, strict=strict)
+# --- malformed records ----------------------------------------------------------------------------
 
 
 def test_read_record_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"'\.safetensors' file or its '\.json' record"):
-        read_record(tmp_path / "w.pt")
-    with pytest.raises(TypeError, match="path must be a str"):
-        read_record(None)
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="is not valid JSON"):
         read_record(tmp_path / "bad.safetensors")
@@ -334,8 +274,6 @@ def test_file_sha256(tmp_path):
     assert file_sha256(path) == hashlib.sha256(data).hexdigest() == file_sha256(str(path))
     with pytest.raises(FileNotFoundError, match=r"missing\.bin"):
         file_sha256(tmp_path / "missing.bin")
-    with pytest.raises(TypeError, match="path must be a str"):
-        file_sha256(1.5)
 
 
 # --- code version --------------------------------------------------------------------------------
@@ -428,13 +366,6 @@ def test_code_version_in_a_repository(tmp_path, monkeypatch):
     assert read_record(path)["code_version"] == {"commit": head, "dirty": False}
 
 
-def test_run_outputs_must_be_a_sequence_of_paths(tmp_path):
-    with pytest.raises(TypeError, match="run_outputs"):
-        save_weights(tiny(), tmp_path / "w.safetensors", **PROVENANCE, run_outputs="x.json")
-    with pytest.raises(TypeError, match="run_outputs"):
-        save_weights(tiny(), tmp_path / "w.safetensors", **PROVENANCE, run_outputs=[3])
-
-
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_code_version_is_null_in_a_repository_without_commits(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
@@ -492,15 +423,6 @@ def test_code_version_leaves_the_runs_outputs_out_of_dirty(tmp_path):
     assert clean["dirty"] is False and len(clean["commit"]) == 40
     (tmp_path / "other.txt").write_text("b")
     assert weights_module._code_version(tmp_path, (tmp_path / "out.json",))["dirty"] is True
-
-
-def test_run_provenance_errors():
-    from readingroom.common import run_provenance
-
-    with pytest.raises(ValueError, match="command"):
-        run_provenance("  ")
-    with pytest.raises(TypeError, match="outputs"):
-        run_provenance("x", outputs=(3,))
 
 
 # --- load_committed: the one way packages load committed weights ---------------------------------
@@ -583,21 +505,3 @@ def test_load_committed_reproduce_check_names_the_metric(tmp_path):
         load_committed(path, tiny(1), command="x", check=lambda m: {"mean_logit": math.nan})
     with pytest.raises(ValueError, match=r"'accuracy', which its record does not hold"):
         load_committed(path, tiny(1), command="x", check=lambda m: {"accuracy": 1.0})
-
-
-@pytest.mark.parametrize("kwargs,error,message", [
-    (dict(model=3), TypeError, "model must be a torch.nn.Module or a factory"),
-    (dict(model=lambda record: "no"), TypeError, "factory must return a torch.nn.Module"),
-    (dict(command=" "), ValueError, "command"),
-    (dict(check=3), TypeError, "check must be None or callable"),
-    (dict(tolerance=-1.0), ValueError, "tolerance"),
-    (dict(tolerance=True), TypeError, "tolerance"),
-    (dict(check=lambda m: [1.0]), TypeError, "check must return a dict"),
-])
-def test_load_committed_validation(tmp_path, kwargs, error, message):
-    path = committed(tmp_path)
-    args = {"model": tiny(1), "command": "make it", **kwargs}
-    with pytest.raises(error, match=message):
-        load_committed(path, **args)
-    with pytest.raises(ValueError, match="safetensors"):
-        load_committed(tmp_path / "demo.pt", tiny(), command="make it")

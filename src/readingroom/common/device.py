@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 import torch
-from readingroom.common.checks import check_bool
+from readingroom.common.checks import check_bool, check_choice, check_device
 
 __all__ = ["DEVICE_ENV", "PRESET_ENV", "pick_device", "Preset", "choose_preset"]
 
@@ -108,8 +108,7 @@ class Preset:
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        if self.name not in _PRESET_NAMES:
-            raise ValueError(f"name must be 'cpu' or 'gpu', got {self.name!r}")
+        check_choice(self.name, "name", _PRESET_NAMES)
         device = self.device
         if isinstance(device, str):
             try:
@@ -219,24 +218,14 @@ def choose_preset(
 
     if device is None:
         chosen = pick_device()
-    elif isinstance(device, str):
-        if device.strip().lower() in _DEVICE_CHOICES:
-            chosen = _resolve_device_choice(device.strip().lower(), "device")
-        else:
-            try:
-                chosen = torch.device(device)
-            except RuntimeError as err:
-                raise ValueError(
-                    f"device must be a valid torch device string, got {device!r}"
-                ) from err
-    elif isinstance(device, torch.device):
-        chosen = device
+    elif isinstance(device, str) and device.strip().lower() in _DEVICE_CHOICES:
+        chosen = _resolve_device_choice(device.strip().lower(), "device")
+    elif isinstance(device, (str, torch.device)):
+        chosen = check_device(device)
     else:
         raise TypeError(
             f"device must be None, a str or a torch.device, got {type(device).__name__} {device!r}"
         )
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device is {str(chosen)!r} but CUDA is not available on this machine")
 
     name = "gpu" if chosen.type == "cuda" else "cpu"
     forced = os.environ.get(PRESET_ENV, "").strip().lower()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 from typing import Any
 
+from readingroom.common.checks import check_int
+
 __all__ = ["make_executor"]
 
 
@@ -27,12 +29,10 @@ def make_executor(cluster: Any = None, *, workers: int | None = None,
     that many workers have joined. Use it as a context manager, or call ``shutdown()`` /
     ``close()`` when done.
 
-    Raises ``ValueError`` for a malformed address or worker count and ``ConnectionError`` naming
-    the address if no scheduler answers in time.
+    Raises ``ConnectionError`` naming the address if no scheduler answers in time.
     """
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise ValueError(f"workers must be a positive int or None, got {workers!r}")
+    if workers is not None:
+        check_int(workers, "workers")
     if cluster is None:
         return cf.ProcessPoolExecutor(max_workers=workers)
     address = getattr(cluster, "scheduler_address", cluster)

@@ -47,8 +47,6 @@ def book_data_path(name: str) -> Path:
             and no absolute path, so the result always stays inside ``book/data/``.
 
     Raises:
-        TypeError: ``name`` is not a str.
-        ValueError: ``name`` is empty, absolute, or contains ``..``.
         RuntimeError: the checkout root cannot be found (see :func:`repo_root`).
     """
     if not isinstance(name, str):
@@ -75,8 +73,6 @@ def load_book_data(name: str) -> dict[str, Any]:
     """Read the JSON object stored in ``book/data/<name>``.
 
     Raises:
-        TypeError, ValueError: ``name`` is not a valid relative file name (see
-            :func:`book_data_path`).
         FileNotFoundError: the file does not exist (the message gives the full path).
         ValueError: the file is not valid JSON or does not hold a JSON object.
     """

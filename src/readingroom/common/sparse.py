@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_choice, check_float, check_int
 from readingroom.common.train import progress_enabled
 
 __all__ = ["ACTIVATIONS", "SAEConfig", "SAELoss", "SAEMetrics", "SparseAutoencoder",
@@ -66,14 +66,10 @@ class SAEConfig:
         check_int(self.d_in, "d_in")
         check_int(self.n_features, "n_features")
         check_int(self.k, "k")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        check_choice(self.activation, "activation", ACTIVATIONS)
         if self.activation == "topk" and self.k > self.n_features:
             raise ValueError(f"k must be <= n_features={self.n_features}, got {self.k}")
-        if isinstance(self.l1, bool) or not isinstance(self.l1, (int, float)):
-            raise TypeError(f"l1 must be a float, got {type(self.l1).__name__}")
-        if not (math.isfinite(self.l1) and self.l1 >= 0):
-            raise ValueError(f"l1 must be a finite float >= 0, got {self.l1}")
+        check_float(self.l1, "l1", low=0)
 
 
 @dataclass
@@ -185,8 +181,7 @@ class SparseAutoencoder(nn.Module):
     def loss(self, x: torch.Tensor) -> SAELoss:
         """The training loss on a batch ``x`` ``[N, D]``: squared error summed over ``D`` and
         averaged over inputs, in normalised units (plus the weighted L1 for ``"relu"``)."""
-        x = self._check(x)
-        a = self.encode(x)
+        a = self.encode(x)  # checks x
         err = (a @ self.W_dec + self.b_dec) - x * self.scale  # normalised units   [N, D]
         mse = err.pow(2).sum(-1).mean()
         l1 = (a * self.W_dec.norm(dim=-1)).sum(-1).mean()
@@ -234,8 +229,7 @@ def train_sae(x: torch.Tensor, config: SAEConfig, *, steps: int = 1000, lr: floa
     check_int(steps, "steps")
     check_int(batch_size, "batch_size")
     check_int(seed, "seed", minimum=0)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-        raise ValueError(f"lr must be a positive float, got {lr!r}")
+    check_float(lr, "lr", low=0, low_open=True)
     x = x.detach()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

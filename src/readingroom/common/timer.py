@@ -17,9 +17,9 @@ one CPU thread unless ``READINGROOM_THREADS`` says otherwise), and the report na
 
 from __future__ import annotations
 
-import math
 import time
 
+from .checks import check_float
 from .device import Preset
 from .threads import use_threads
 
@@ -41,14 +41,8 @@ class ChapterTimer:
             raise TypeError(f"name must be a non-empty str, got {type(name).__name__}")
         if not name.strip():
             raise ValueError(f"name must be a non-empty str, got {name!r}")
-        if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)):
-            raise TypeError(
-                f"budget_s must be a positive number of seconds, got {type(budget_s).__name__}"
-            )
-        if not (math.isfinite(budget_s) and budget_s > 0):
-            raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s}")
         self.name = name
-        self.budget_s = float(budget_s)
+        self.budget_s = check_float(budget_s, "budget_s", low=0, low_open=True)
         self.threads = threads  # CPU threads the chapter computes with (None: not recorded)
         self.laps: list[tuple[str, float]] = []  # (label, seconds since start)
         self._start = _clock()

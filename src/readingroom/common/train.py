@@ -230,7 +230,6 @@ def train(
         desc: the progress bar's label.
 
     Raises:
-        TypeError, ValueError: an argument has the wrong type or value (the message names it).
         FloatingPointError: the loss became NaN or infinite (the message names the step).
     """
     if not isinstance(model, nn.Module):

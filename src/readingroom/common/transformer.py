@@ -77,9 +77,8 @@ class TransformerConfig:
                 f"n_heads={self.n_heads}"
             )
         check_dropout(self.dropout)
-        for name in ("layer_norm", "tie_embeddings"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        check_bool(self.layer_norm, "layer_norm")
+        check_bool(self.tie_embeddings, "tie_embeddings")
 
     @property
     def d_head(self) -> int:

@@ -301,7 +301,6 @@ def file_sha256(path: str | os.PathLike) -> str:
     """Return the SHA-256 hex digest of the file at ``path`` (read in 1 MiB chunks).
 
     Raises:
-        TypeError: ``path`` is not a str or os.PathLike.
         FileNotFoundError: there is no file at ``path``.
     """
     as_path = _as_path(path)
@@ -478,9 +477,7 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
             checked here (:func:`load_weights` checks it).
 
     Raises:
-        TypeError: ``path`` is not a str or os.PathLike.
-        ValueError: ``path`` ends neither in ``.safetensors`` nor in ``.json``; the record is not
-            valid JSON, not a JSON object, or lacks ``sha256``.
+        ValueError: the record is not valid JSON, not a JSON object, or lacks ``sha256``.
         FileNotFoundError: the record does not exist (the message gives its path).
     """
     as_path = _as_path(path)
@@ -531,12 +528,10 @@ def load_weights(
         The record (as :func:`read_record`).
 
     Raises:
-        TypeError: ``model`` is not an ``nn.Module``, ``path`` not a str/PathLike, ``strict`` not
-            a bool.
-        ValueError: ``path`` does not end in ``.safetensors``; the file was modified after it was
-            recorded (hash mismatch); a shape differs (the message lists each key with the file's
-            and the model's shape); with ``strict``, keys are missing or unexpected (listed); the
-            model ties two keys whose stored values differ.
+        ValueError: the file was modified after it was recorded (hash mismatch); a shape
+            differs (the message lists each key with the file's and the model's shape); with
+            ``strict``, keys are missing or unexpected (listed); the model ties two keys whose
+            stored values differ.
         FileNotFoundError: the weights file or its record does not exist.
     """
     model = _check_model(model)
@@ -643,7 +638,7 @@ def load_committed(
         ValueError: as :func:`load_weights` (hash mismatch, another architecture); a metric of
             ``check`` is not in the record, or differs from it by more than ``tolerance`` (the
             message names the metric with the recorded and the measured value).
-        TypeError: a bad argument, or ``model`` is a factory that returns no ``nn.Module``.
+        TypeError: ``model`` is a factory that returns no ``nn.Module``.
     """
     weights = _weights_path(path)
     if command is not None:
