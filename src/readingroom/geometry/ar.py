@@ -22,6 +22,7 @@ from math import atan2, gcd, pi
 
 from readingroom.geometry.diagram import Diagram
 from readingroom.geometry.facts import Fact, _merge_groups, _seg
+from readingroom.geometry.language import Goal, angle_fraction
 
 __all__ = ["HALF", "AlgebraicReasoning", "LinearSystem"]
 
@@ -282,7 +283,7 @@ class AlgebraicReasoning:
         """Whether ``premises`` alone imply ``f`` through the angle chase (``f`` a para, perp or
         eqangle) or the ratio chase (a cong or eqratio): the ``coll`` premises define the
         lines, the other premises are the equations."""
-        angle = f.name in ("para", "perp", "eqangle")
+        angle = f.name in ("para", "perp", "eqangle", "angeq")
         groups = [pts for pts, _ in _merge_groups([p for p in premises if p.name == "coll"],
                                                   "coll", 2)]
 
@@ -295,9 +296,16 @@ class AlgebraicReasoning:
         def equation(g):
             if not angle:
                 return self.ratio_eq(g), 0
+            e: dict = defaultdict(int)
+            if g.name == "angeq":  # sum t_i (dir(c_i d_i) - dir(a_i b_i)) = -y
+                goal = Goal(g.name, g.args)
+                p = goal.points
+                for i, t in enumerate(goal.numbers[:-1]):
+                    e[line(p[4 * i + 2], p[4 * i + 3])] += int(t)
+                    e[line(p[4 * i], p[4 * i + 1])] -= int(t)
+                return {li: c for li, c in e.items() if c}, (-angle_fraction(goal.numbers[-1])) % 1
             a = g.args
             ls = [line(a[i], a[i + 1]) for i in range(0, len(a), 2)]
-            e: dict = defaultdict(int)
             if g.name in ("para", "perp"):
                 e[ls[0]] += 1
                 e[ls[1]] -= 1
@@ -325,7 +333,7 @@ class AlgebraicReasoning:
         later facts may have merged; those premises are all kept). Greedy, so the result is
         minimal — no single equation can be dropped — though not necessarily the smallest."""
         reason, prem = self.why[f]
-        angle = reason == "AR angle chase" and f.name in ("para", "perp", "eqangle")
+        angle = reason == "AR angle chase" and f.name in ("para", "perp", "eqangle", "angeq")
         ratio = reason == "AR ratio chase" and f.name in ("cong", "eqratio")
         if not (angle or ratio):
             return

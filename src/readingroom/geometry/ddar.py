@@ -45,7 +45,8 @@ __all__ = [
     "saturate", "solve",
 ]
 
-GOAL_NAMES = FACT_NAMES + ("simtri", "contri", "aconst", "rconst", "acompute", "rcompute")
+GOAL_NAMES = FACT_NAMES + ("simtri", "contri", "aconst", "rconst", "acompute", "rcompute",
+                           "angeq")
 
 # --- the engine -------------------------------------------------------------------------------
 
@@ -209,6 +210,8 @@ class _Engine(DeductionRules, AlgebraicReasoning):
             return self.prove_angle_value(a, angle_fraction(a[4]) if n == "aconst" else None)
         if n in ("rconst", "rcompute"):
             return self.prove_ratio_value(a, Fraction(a[4]) if n == "rconst" else None)
+        if n == "angeq":
+            return self.prove_angle_equation(goal)
         if n == "contri":
             # similar, and one pair of corresponding sides equal
             st = self.prove_goal(Goal("simtri", a))
@@ -268,6 +271,34 @@ class _Engine(DeductionRules, AlgebraicReasoning):
             f = Fact("aconst", (*a[:4], angle_text(v)))
             if f in self.why or self.add(f, "AR angle chase", tuple(prov | sup)):
                 return f
+        return None
+
+    def prove_angle_equation(self, goal: Goal) -> Fact | None:
+        """AlphaGeometry2's ``angeq`` (arXiv 2502.03544, Section 2), in this book's spelling
+        ``angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn y``: ``sum t_i * angle(a_ib_i, c_id_i) +
+        y = 0 (mod pi)``, if the angle chase implies the linear form
+        ``sum t_i * (dir(c_id_i) - dir(a_ib_i)) = -y``; the fact is the goal as written, its
+        premises the equations combined and the ``coll`` facts that make its lines."""
+        pts = goal.points
+        coeffs = [int(t) for t in goal.numbers[:-1]]
+        form: dict = defaultdict(int)
+        sup: frozenset = frozenset()
+        for i, t in enumerate(coeffs):
+            a, b, c, d = pts[4 * i:4 * i + 4]
+            if a == b or c == d:
+                return None
+            lab, lcd = self.L(a, b), self.L(c, d)
+            form[lcd] += t
+            form[lab] -= t
+            sup |= self.line_sup[lab] | self.line_sup[lcd]
+        form = {li: t for li, t in form.items() if t}
+        k = (-angle_fraction(goal.numbers[-1])) % 1
+        prov = self.angles.implies(form, k) if form else (frozenset() if k == 0 else None)
+        if prov is None:
+            return None
+        f = Fact("angeq", tuple(goal.args))
+        if f in self.why or self.add(f, "AR angle chase", tuple(prov | sup)):
+            return f
         return None
 
     def prove_ratio_value(self, a, r: Fraction | None) -> Fact | None:

@@ -60,19 +60,37 @@ class ConstructionDef:
 @dataclass(frozen=True)
 class GoalDef:
     """A goal predicate: ``n_points`` point arguments (``variadic``: at least that many) and
-    ``n_values`` trailing numeric arguments (``aconst``/``rconst``)."""
+    ``n_values`` trailing numeric arguments (``aconst``/``rconst``), read as an angle or a ratio
+    (``value_kind``).
+
+    ``per_group`` > 0 makes the goal take one or more *groups* of ``n_points`` points, all the
+    points first, then ``per_group`` non-zero integer coefficients for each group, then the
+    ``n_values`` values: AlphaGeometry2's linear equation of angles (arXiv 2502.03544, Section 2)
+    ``angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn y``. :meth:`count_points` tells how many of a
+    goal's arguments are points."""
 
     name: str
     n_points: int
     doc: str
     variadic: bool = False
     n_values: int = 0
+    value_kind: Literal["angle", "ratio"] = "ratio"
+    per_group: int = 0
+
+    def count_points(self, n_args: int) -> int | None:
+        """How many of ``n_args`` arguments are points; None when no reading fits the count."""
+        if self.per_group:
+            groups, rest = divmod(n_args - self.n_values, self.n_points + self.per_group)
+            return groups * self.n_points if groups >= 1 and rest == 0 else None
+        n = n_args - self.n_values
+        return n if n == self.n_points or (self.variadic and n > self.n_points) else None
 
     def signature(self) -> str:
         pts = " ".join(f"p{i + 1}" for i in range(self.n_points))
-        more = " ..." if self.variadic else ""
+        more = " ..." if self.variadic or self.per_group else ""
+        coeffs = " t1 ..." if self.per_group else ""
         vals = " value" * self.n_values
-        return f"{self.name} {pts}{more}{vals}"
+        return f"{self.name} {pts}{more}{coeffs}{vals}"
 
 
 def _props(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -323,11 +341,18 @@ GOALS: dict[str, GoalDef] = {
         GoalDef("aconst", 4,
                 "angle(p1p2, p3p4) = value (directed, counterclockwise, mod pi); value is "
                 "written as a fraction of pi ('2pi/3', 'pi/4') or degrees ('60o' or '60')",
-                n_values=1),
+                n_values=1, value_kind="angle"),
         GoalDef("rconst", 4, "|p1p2| / |p3p4| = value; value is 'p/q' or a decimal",
                 n_values=1),
         # AlphaGeometry2's "find" goals (arXiv 2502.03544, Section 2): the answer is a value
         GoalDef("acompute", 4, "find the directed angle from line p1p2 to line p3p4 (mod pi)"),
         GoalDef("rcompute", 4, "find the ratio |p1p2| / |p3p4|"),
+        # AlphaGeometry2's linear equation of directed angles (arXiv 2502.03544, Section 2), in
+        # this book's spelling (the paper's argument order was not checked against its table)
+        GoalDef("angeq", 4,
+                "t1 * angle(a1b1, c1d1) + ... + tn * angle(anbn, cndn) + value = 0 (directed, "
+                "mod pi), written 'angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn value': n groups "
+                "of four points, n non-zero integer coefficients, and value as for aconst",
+                n_values=1, value_kind="angle", per_group=1),
     ]
 }

@@ -20,8 +20,8 @@ from fractions import Fraction
 
 from readingroom.geometry.definitions import CONSTRUCTIONS
 from readingroom.geometry.diagram import Diagram
-from readingroom.geometry.goals import goal_residual
-from readingroom.geometry.language import GeometryInputError, Problem, angle_fraction
+from readingroom.geometry.goals import goal_residual, goal_value
+from readingroom.geometry.language import GeometryInputError, Goal, Problem, angle_fraction
 
 __all__ = ["FACT_NAMES", "VALUE_NAMES", "Fact", "fact", "premises"]
 
@@ -73,6 +73,10 @@ class Fact:
             value = (float(angle_fraction(self.args[4])) * math.pi if self.name == "aconst"
                      else float(Fraction(self.args[4])))
             return bool(goal_residual(self.name, diagram.coords(self.args[:4]), value) <= tol)
+        if self.name == "angeq":  # AlphaGeometry2's linear equation of angles: a goal's fact
+            g = Goal(self.name, self.args)
+            return bool(goal_residual(self.name, diagram.coords(g.points),
+                                      goal_value(self.name, g.numbers)) <= tol)
         return bool(goal_residual(self.name, diagram.coords(self.args)) <= tol)
 
 

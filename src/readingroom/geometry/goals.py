@@ -4,7 +4,10 @@
 coordinates and are usable on any arguments. Angles are directed and taken modulo pi, as in
 AlphaGeometry (Trinh et al., 2024; AlphaGeometry2, arXiv 2502.03544): ``eqangle a b c d e f g h``
 says that the angle from line ab to line cd equals the angle from line ef to line gh.
-Tolerances are relative (sines of angles, ratios of lengths).
+Tolerances are relative (sines of angles, ratios of lengths). ``angeq`` is AlphaGeometry2's
+linear equation of directed angles (arXiv 2502.03544, Section 2) in this book's spelling:
+``angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn y`` says that
+``t1 * angle(a1b1, c1d1) + ... + tn * angle(anbn, cndn) + y * pi = 0 (mod pi)``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ __all__ = [
     "CHECKERS",
     "check_aconst",
     "check_acompute",
+    "check_angeq",
     "check_coll",
     "check_cong",
     "check_contri",
@@ -54,6 +58,7 @@ __all__ = [
     "check_rcompute",
     "check_simtri",
     "goal_residual",
+    "goal_value",
 ]
 
 
@@ -75,9 +80,26 @@ def _angle_of(a, b, c, d) -> float | None:
     return _dir(d - c) - _dir(b - a)
 
 
-def goal_residual(name: str, pts: Sequence[Array], value: float | None = None) -> float:
+def goal_value(name: str, numbers: Sequence[str]):
+    """The ``value`` argument of :func:`goal_residual` for a goal's numeric arguments (those
+    after its points): None when it has none, radians for an angle, the ratio for a ratio, and
+    for ``angeq`` the pair ``(integer coefficients, y in radians)``."""
+    gdef = GOALS.get(name)
+    if gdef is None:
+        raise GeometryInputError(f"unknown predicate {name!r} (known: {', '.join(GOALS)})")
+    if not gdef.n_values:
+        return None
+    tok = numbers[-1]
+    value = parse_angle(tok) if gdef.value_kind == "angle" else parse_ratio(tok)
+    if gdef.per_group:
+        return tuple(int(t) for t in numbers[:-gdef.n_values]), value
+    return value
+
+
+def goal_residual(name: str, pts: Sequence[Array], value=None) -> float:
     """A scale-free residual of predicate ``name``: 0 when it holds exactly, ``inf`` when the
-    points are degenerate for it (e.g. a zero-length segment)."""
+    points are degenerate for it (e.g. a zero-length segment). ``value``: see
+    :func:`goal_value` (``angeq``: ``(coefficients, y)``, y in radians)."""
     p = [np.asarray(q, dtype=np.float64) for q in pts]
     inf = float("inf")
     if name == "coll":
@@ -137,6 +159,18 @@ def goal_residual(name: str, pts: Sequence[Array], value: float | None = None) -
         if ang is None:
             return inf
         return abs(np.sin(ang - value))
+    if name == "angeq":
+        coeffs, y = value
+        if len(p) != 4 * len(coeffs):
+            raise GeometryInputError(f"angeq: {len(coeffs)} coefficients need "
+                                     f"{4 * len(coeffs)} points, got {len(p)}")
+        total = float(y)
+        for i, t in enumerate(coeffs):
+            ang = _angle_of(*p[4 * i:4 * i + 4])
+            if ang is None:
+                return inf
+            total += int(t) * ang
+        return abs(np.sin(total))
     if name == "rconst":
         cd = _norm(p[3] - p[2])
         if cd < _TINY:
@@ -174,6 +208,7 @@ check_contri = _checker("contri")
 check_aconst = _checker("aconst")
 check_rconst = _checker("rconst")
 check_acompute = _checker("acompute")
+check_angeq = _checker("angeq")
 check_rcompute = _checker("rcompute")
 
 CHECKERS: dict[str, Callable[..., bool]] = {
@@ -192,9 +227,6 @@ def check_goal(diagram: Diagram, goal: Goal | str | None = None, tol: float = 1e
     gdef = GOALS.get(goal.name)
     if gdef is None:
         raise GeometryInputError(f"unknown goal predicate {goal.name!r}")
-    value = None
-    if gdef.n_values:
-        tok = goal.args[-1]
-        value = parse_angle(tok) if goal.name == "aconst" else parse_ratio(tok)
+    value = goal_value(goal.name, goal.numbers)
     pts = diagram.coords(goal.points)
     return bool(goal_residual(goal.name, pts, value) <= tol)

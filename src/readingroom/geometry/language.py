@@ -91,8 +91,14 @@ class Goal:
 
     @property
     def points(self) -> tuple[str, ...]:
-        n = GOALS[self.name].n_values if self.name in GOALS else 0
-        return self.args[: len(self.args) - n] if n else self.args
+        gdef = GOALS.get(self.name)
+        n = gdef.count_points(len(self.args)) if gdef is not None else None
+        return self.args if n is None else self.args[:n]
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        """The numeric arguments after the points (coefficients, then values)."""
+        return self.args[len(self.points):]
 
 
 @dataclass(frozen=True)
@@ -295,21 +301,31 @@ def parse_goal(text: str, defined: set[str] | None = None, problem: str = "") ->
     if gdef is None:
         raise GeometryInputError(f"{where}: unknown goal predicate {name!r}"
                                  f"{_suggest(name, GOALS)} (known: {', '.join(GOALS)})")
-    n_pts = len(args) - gdef.n_values
-    if n_pts != gdef.n_points and not (gdef.variadic and n_pts > gdef.n_points):
-        want = f"at least {gdef.n_points}" if gdef.variadic else str(gdef.n_points)
+    n_pts = gdef.count_points(len(args))
+    if n_pts is None:
         vals = f" and {gdef.n_values} value" if gdef.n_values else ""
-        raise GeometryInputError(f"{where}: {name} takes {want} points{vals} "
-                                 f"({gdef.signature()!r}), got {len(args)} arguments")
+        if gdef.per_group:
+            want = (f"one or more groups of {gdef.n_points} points, {gdef.per_group} integer "
+                    f"coefficient(s) per group after all the points{vals}")
+        else:
+            want = (f"at least {gdef.n_points}" if gdef.variadic else str(gdef.n_points)) + \
+                f" points{vals}"
+        raise GeometryInputError(f"{where}: {name} takes {want} ({gdef.signature()!r}), got "
+                                 f"{len(args)} arguments")
     for a in args[:n_pts]:
         if not _NAME.match(a):
             raise GeometryInputError(f"{where}: invalid point name {a!r}")
         if defined is not None and a not in defined:
             raise GeometryInputError(f"{where}: point {a!r} is not defined by the problem")
-    if gdef.n_values:
-        val = args[-1]
+    n_coeffs = len(args) - n_pts - gdef.n_values
+    for t in args[n_pts:n_pts + n_coeffs]:
+        if not re.fullmatch(r"[-+]?\d+", t) or int(t) == 0:
+            raise GeometryInputError(
+                f"{where}: the coefficients of {name} must be non-zero integers (a fraction of "
+                f"a directed angle mod pi is not well defined), got {t!r}")
+    for val in args[len(args) - gdef.n_values:] if gdef.n_values else ():
         try:
-            parse_angle(val) if name == "aconst" else parse_ratio(val)
+            parse_angle(val) if gdef.value_kind == "angle" else parse_ratio(val)
         except (ValueError, ZeroDivisionError):
             raise GeometryInputError(f"{where}: cannot read the value {val!r} of {name}") from None
     return Goal(name, args)

@@ -2,8 +2,9 @@
 
 The checker (:mod:`~readingroom.geometry.checker`) reads a proof as text and must decide when two
 spellings state the same thing. Here each fact becomes a hashable key
-(:func:`_key`): ``para``, ``perp``, ``eqangle`` and ``aconst`` a linear form in the directions of
-segments with a constant mod pi (up to sign); ``cong``, ``eqratio`` and ``rconst`` a linear form in
+(:func:`_key`): ``para``, ``perp``, ``eqangle``, ``aconst`` and ``angeq`` (AlphaGeometry2's linear
+equation of angles, arXiv 2502.03544, Section 2) a linear form in the directions of segments with
+a constant mod pi (up to sign); ``cong``, ``eqratio`` and ``rconst`` a linear form in
 log-lengths; ``coll`` and ``cyclic`` point sets; ``midp`` a point and a segment; ``simtri`` and
 ``contri`` their pairs of corresponding vertices. :func:`_combination` is the exact (rational)
 elimination the ``AR`` steps are replayed with.
@@ -25,7 +26,9 @@ from readingroom.geometry.language import angle_fraction
 _ARITY = {"para": 4, "perp": 4, "cong": 4, "eqangle": 8, "eqratio": 8, "midp": 3, "simtri": 6,
           "contri": 6, "aconst": 5, "rconst": 5}
 _VALUED = ("aconst", "rconst")  # four points and a value: the answers of "find" goals
-_NAMES = ("coll", "cyclic", *_ARITY)
+#: ``angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn y``: n groups of four points, n integer
+#: coefficients and a value, read by :func:`_angeq_parts`
+_NAMES = ("coll", "cyclic", *_ARITY, "angeq")
 _HALF = Fraction(1, 2)
 
 
@@ -59,6 +62,31 @@ def _value(name: str, token: str) -> Fraction:
     return v
 
 
+def _angeq_parts(args: Sequence[str]) -> tuple[list[tuple[str, ...]], list[int], Fraction]:
+    """``angeq``'s arguments as (groups of four points, integer coefficients, y in units of
+    pi); raises :class:`_Bad` unless there are 4n points, n non-zero integers and one value."""
+    n, rest = divmod(len(args) - 1, 5)
+    if n < 1 or rest:
+        raise _Bad(f"angeq takes 4n points, n coefficients and a value, got {len(args)} "
+                   "arguments")
+    groups = [tuple(args[4 * i:4 * i + 4]) for i in range(n)]
+    coeffs = []
+    for tok in args[4 * n:5 * n]:
+        if not re.fullmatch(r"[-+]?\d+", tok) or int(tok) == 0:
+            raise _Bad(f"angeq: a coefficient must be a non-zero integer, got {tok!r}")
+        coeffs.append(int(tok))
+    return groups, coeffs, _value("aconst", args[-1])
+
+
+def _point_args(name: str, args: Sequence[str]) -> tuple[str, ...]:
+    """The arguments of ``name args`` that are points (not coefficients or values)."""
+    if name in _VALUED:
+        return tuple(args[:4])
+    if name == "angeq":
+        return tuple(args[:4 * len(_angeq_parts(args)[1])])
+    return tuple(args)
+
+
 def _length_form(name: str, args: Sequence[str]) -> dict:
     """``|ab| - r |cd| = 0`` for ``cong a b c d`` (r = 1) and ``rconst a b c d r``."""
     r = _value(name, args[4]) if name == "rconst" else Fraction(1)
@@ -74,6 +102,11 @@ def _angle_form(name: str, args: Sequence[str]) -> tuple[dict, Fraction]:
     if name == "aconst":
         return (_form([(_seg(args[2], args[3]), 1), (_seg(args[0], args[1]), -1)]),
                 _value(name, args[4]))
+    if name == "angeq":  # sum t (dir(cd) - dir(ab)) + y = 0
+        groups, coeffs, y = _angeq_parts(args)
+        terms = [(_seg(c, d), t) for (_, _, c, d), t in zip(groups, coeffs)]
+        terms += [(_seg(a, b), -t) for (a, b, _, _), t in zip(groups, coeffs)]
+        return _form(terms), (-y) % 1
     segs = [_seg(args[i], args[i + 1]) for i in range(0, len(args), 2)]
     if name in ("para", "perp"):
         return _form([(segs[0], 1), (segs[1], -1)]), (_HALF if name == "perp" else Fraction(0))
@@ -112,7 +145,7 @@ def _key(name: str, args: Sequence[str]):
     if name in ("simtri", "contri"):
         pairs = tuple(zip(args[:3], args[3:]))
         return (name, min(tuple(sorted(pairs)), tuple(sorted((b, a) for a, b in pairs))))
-    if name in ("para", "perp", "eqangle", "aconst"):
+    if name in ("para", "perp", "eqangle", "aconst", "angeq"):
         form, k = _angle_form(name, args)
         return ("angle", _signed_key(form, k % 1))
     if name == "rconst" and _value(name, args[4]) != 1:

@@ -21,7 +21,6 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from readingroom.geometry.meaning import (
-    _VALUED,
     _angle_form,
     _Bad,
     _combination,
@@ -29,11 +28,15 @@ from readingroom.geometry.meaning import (
     _form,
     _key,
     _length_form,
+    _point_args,
     _ratio_form,
     _seg,
     _signed_key,
     _value,
 )
+
+#: the facts an AR angle chase step may conclude or cite: linear forms in line directions
+_ANGLE_FACTS = ("para", "perp", "eqangle", "aconst", "angeq")
 
 if TYPE_CHECKING:
     from readingroom.geometry.checker import _Checker
@@ -139,8 +142,7 @@ class _Step:
         return all(self.equal(_seg(o, pts[0]), _seg(o, p)) for p in pts[1:])
 
     def points(self) -> list[str]:
-        return sorted({a for f in (*self.prem, self.fact)
-                       for a in (f.args[:4] if f.name in _VALUED else f.args)})
+        return sorted({a for f in (*self.prem, self.fact) for a in _point_args(f.name, f.args)})
 
     def cites(self, name: str, *args: str) -> bool:
         try:
@@ -174,7 +176,7 @@ class _Step:
 
 
 def _ar_angle(st: _Step) -> bool:
-    if st.fact.name not in ("para", "perp", "eqangle", "aconst"):
+    if st.fact.name not in _ANGLE_FACTS:
         return False
     groups = st.lines()
 
@@ -188,7 +190,7 @@ def _ar_angle(st: _Step) -> bool:
         form, k = _angle_form(f.name, f.args)
         return _form((line(s), int(c)) for s, c in form.items()), k
 
-    eqs = [equation(p) for p in st.prem if p.name in ("para", "perp", "eqangle", "aconst")]
+    eqs = [equation(p) for p in st.prem if p.name in _ANGLE_FACTS]
     target, k = equation(st.fact)
     if not target:
         return k % 1 == 0
