@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import random
 
-import pytest
 import torch
 
 from readingroom.audit import (
@@ -29,6 +28,7 @@ from readingroom.audit import (
 )
 from readingroom.common import TinyTransformer, TransformerConfig
 from readingroom.common.sparse import SAEConfig, SparseAutoencoder, evaluate_sae, train_sae
+from refusals import refusal_test
 
 # --- cheap shared objects, built on first use ------------------------------------------------
 
@@ -325,7 +325,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

@@ -16,7 +16,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
 import torch  # noqa: E402
 from test_clt_graph import _hand_pruned  # noqa: E402
 from test_clt_plots import _hand_made_graph  # noqa: E402
@@ -37,6 +36,7 @@ from readingroom.clt.plots import (  # noqa: E402
 )
 from readingroom.clt.task import batch  # noqa: E402
 from readingroom.common import TinyTransformer, TransformerConfig  # noqa: E402
+from refusals import refusal_test
 
 # --- cheap shared objects, built on first use ------------------------------------------------
 
@@ -537,7 +537,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 
-import pytest
 import torch
 
 from readingroom.common import TinyTransformer, TransformerConfig
@@ -19,6 +18,7 @@ from readingroom.dupo import (
 )
 from readingroom.dupo.translation import _VOCAB, OUT, PROMPT, Sentence
 from readingroom.dupo.world import encode
+from refusals import refusal_test
 
 TINY = DupoRecipe(d_model=32, sft_steps=30, rl_steps=4, questions=8, eval_every=2, n_test=100)
 P = Problem((3, 4, 5), ("+", "*"))
@@ -101,12 +101,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
-
-
-def test_case_ids_are_unique():
-    ids = [c[0] for c in CASES]
-    assert len(ids) == len(set(ids))
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

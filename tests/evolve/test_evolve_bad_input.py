@@ -16,7 +16,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
-import pytest
 
 from readingroom.evolve.blocks import (
     BlockError, apply_diff, apply_rewrite, parse_blocks, render_diff,
@@ -41,6 +40,7 @@ from readingroom.evolve.problems import circle_packing, make_problem
 from readingroom.evolve.prompt import build_prompt
 from readingroom.evolve.proposers import MutationProposer, OpenAIProposer, Proposal, make_proposer
 from readingroom.evolve.sandbox import run_sandboxed
+from refusals import refusal_test
 
 ROOT = Path(__file__).resolve().parents[2]
 QUARTERS = {"centers": [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]],
@@ -363,12 +363,5 @@ CASES = [
 ]
 
 
-def test_case_ids_are_distinct():
-    ids = [c[0] for c in CASES]
-    assert len(set(ids)) == len(ids), sorted(i for i in ids if ids.count(i) > 1)
 
-
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

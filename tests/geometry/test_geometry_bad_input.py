@@ -20,7 +20,6 @@ import functools
 from fractions import Fraction
 
 import numpy as np
-import pytest
 
 from readingroom.geometry import (
     GeometryBuildError, LinearSystem, SearchResult, build_diagram, candidates, check_goal,
@@ -36,6 +35,7 @@ from readingroom.geometry.proposer import (
     ranking_metrics, save_proposer, train_proposer, training_data,
 )
 from readingroom.geometry.synth import read_jsonl, statement_clauses, write_jsonl
+from refusals import refusal_test
 
 T = "a b c = triangle a b c; "
 TRIANGLE = T.rstrip("; ")
@@ -171,7 +171,7 @@ SEARCH_ARGS = [
 CASES = [
     # (id, call, exception, match)
     # language
-    *[(f"parse_problem: {match}", lambda t=text: parse_problem(t, name="demo"),
+    *[(f"parse_problem: {text!r}", lambda t=text: parse_problem(t, name="demo"),
        GeometryInputError, match) for text, match in PARSE_PROBLEM],
     ("parse_problem: an unknown construction is a ValueError",
      lambda: parse_problem("a = nothing a"), ValueError, "nothing"),
@@ -324,7 +324,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from readingroom.harness import Chapter, cache_executed_notebook, run_chapter
+from refusals import refusal_test
 
 # never read: run_chapter checks its arguments first
 CHAPTER = Chapter(name="x", docname="book/x", path=Path("book/x.md"))
@@ -39,7 +39,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

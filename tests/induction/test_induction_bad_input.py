@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 
-import pytest
 import torch
 
 from readingroom.common import TinyTransformer, TransformerConfig
@@ -26,6 +25,7 @@ from readingroom.induction import (
     split_loss,
     train_induction_model,
 )
+from refusals import refusal_test
 
 SMALL = dict(vocab_size=16, seq_len=12, d_model=16, n_heads=2, min_period=2, max_period=6,
              batch=8, steps=6, lr=1e-3, eval_every=3)
@@ -200,12 +200,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
-
-
-def test_case_ids_are_unique():
-    ids = [c[0] for c in CASES]
-    assert len(ids) == len(set(ids))
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

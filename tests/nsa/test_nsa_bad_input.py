@@ -28,6 +28,7 @@ from readingroom.nsa.plots import plot_query
 from readingroom.nsa.prefill import nsa_prefill
 from readingroom.nsa.recall import RecallTask
 from readingroom.nsa.triton_backend import select_from_lse
+from refusals import refusal_test
 
 F64 = torch.float64
 _r = torch.randn
@@ -430,12 +431,5 @@ CASES = [
 ]
 
 
-def test_case_ids_are_distinct():
-    ids = [c[0] for c in CASES]
-    assert len(set(ids)) == len(ids), sorted(i for i in ids if ids.count(i) > 1)
 
-
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

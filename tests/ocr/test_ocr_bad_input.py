@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import pytest
 import torch
 
 from readingroom.common import make_generator
@@ -42,6 +41,7 @@ from readingroom.ocr.train import (
     NATIVE_CURRICULUM, QUICK_CURRICULUM, Curriculum, PageRecipe, evaluate, glyph_targets,
     pretrain_encoder, sample_pages, train_curriculum, train_reader,
 )
+from refusals import refusal_test
 
 # ---- cheap shared objects, built on first use --------------------------------------------------
 
@@ -633,12 +633,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
-
-
-def test_case_ids_are_unique():
-    ids = [c[0] for c in CASES]
-    assert len(ids) == len(set(ids))
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

@@ -15,7 +15,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from readingroom.common import TinyTransformer, TransformerConfig, make_generator  # noqa: E402
@@ -50,6 +49,7 @@ from readingroom.subliminal.lm_persona import (  # noqa: E402
 )
 from readingroom.subliminal.mnist import CPU_PRESET, SweepResult, settings_of  # noqa: E402
 from readingroom.subliminal.plots import plot_lm  # noqa: E402
+from refusals import refusal_test
 
 TINY = LM_QUICK
 VOCAB, PV, MV = Vocab(), PERSONA_VOCAB, MisalignVocab()
@@ -537,7 +537,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)

@@ -7,7 +7,6 @@ forward pass, the ``train_classifier`` rows before or at their first step).
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from readingroom.video.classifier import MotionClassifier, accuracy, classify, train_classifier
@@ -25,6 +24,7 @@ from readingroom.video.train import (
 from readingroom.video.vae import (
     CausalVAE, VAEConfig, decode_normalised, encode_normalised, latent_stats, train_vae, vae_loss,
 )
+from refusals import refusal_test
 
 SPEC = VideoSpec(9, 32, 32)
 STATS = (torch.zeros(4), torch.ones(4))
@@ -400,7 +400,4 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_a_clear_error(call, exc, match):
-    with pytest.raises(exc, match=match):
-        call()
+test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)
