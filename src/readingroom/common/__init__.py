@@ -19,12 +19,16 @@ Submodules: :mod:`~readingroom.common.seed`, :mod:`~readingroom.common.device`,
 :mod:`~readingroom.common.weights` (``save_weights``/``load_weights``/``load_committed``/
 ``read_record``/``file_sha256``: committed ``.safetensors`` weights with their provenance record),
 :mod:`~readingroom.common.sparse` (a TopK or ReLU sparse autoencoder, ``SparseAutoencoder``/
-``train_sae``, imported from the submodule).
+``train_sae``, imported from the submodule), :mod:`~readingroom.common.checks` (the argument
+checks every package uses where input enters: ``check_int``, ``check_float``, ``check_seed``, ...).
 """
 
 from .device import Preset, choose_preset, pick_device
 from .offline import NetworkBlockedError, allow_network, block_network, network_blocked
-from .checks import check_int
+from .checks import (
+    MAX_SEED, check_bool, check_choice, check_device, check_dropout, check_float, check_int,
+    check_seed, check_seeds, positive_int_arg, seed_arg,
+)
 from .executor import make_executor
 from .paths import book_data_path, load_book_data, repo_root
 from .plotting import BOOK_COLORS, plot_history, use_book_style
@@ -39,7 +43,17 @@ from .weights import (
 )
 
 __all__ = [
+    "MAX_SEED",
+    "check_bool",
+    "check_choice",
+    "check_device",
+    "check_dropout",
+    "check_float",
     "check_int",
+    "check_seed",
+    "check_seeds",
+    "positive_int_arg",
+    "seed_arg",
     "make_executor",
     "seed_everything",
     "make_generator",
