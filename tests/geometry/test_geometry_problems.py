@@ -34,7 +34,7 @@ DDAR_SOLVED = {
     "intersecting_chords", "power_of_a_point", "varignon", "altitudes_from_feet", "simson_line",
     "miquel", "reim", "reflection_orthocenter_circumcircle", "orthic_incenter", "arc_midpoint",
     "incenter_excenter_lemma", "equilateral_angle", "square_diagonal_angle",
-    "hypotenuse_median_ratio",
+    "hypotenuse_median_ratio", "incenter_angle", "diameter_angle_sum",
     # tagged aux or hard when the set was written, solved since the tangent-chord, central-angle,
     # converse-midline, hypotenuse-median, angle-bisector and SAS-similarity rules
     "parallelogram_diagonals", "tangent_chord", "equal_tangents",
@@ -43,6 +43,9 @@ DDAR_SOLVED = {
     "nine_point_circle", "nine_point_centre", "centroid_medians", "euler_line",
     # solved since the angle chase resolves 2X = k (mod pi) from the diagram
     "incenter_excenter_cyclic",
+    # AlphaGeometry2's angeq goal, tagged aux for the textbook's diameter through c: the angle
+    # chase over the two isosceles triangles oac and obc needs no point
+    "central_angle_twice",
 }
 
 

@@ -1,6 +1,6 @@
 """The book's own geometry problem set: ``problems.txt``, shipped inside the package.
 
-38 classical theorems and olympiad-style facts, formalised for this book in the AlphaGeometry
+45 classical theorems and olympiad-style facts, formalised for this book in the AlphaGeometry
 language (two lines per problem: a name, then the problem; ``#`` lines are comments), ordered
 from easy to hard. Each problem has a one-line description in :data:`DESCRIPTIONS` and a
 difficulty tag in :data:`DIFFICULTY`:
@@ -53,6 +53,11 @@ _TABLE: dict[str, tuple[Difficulty, str]] = {
     "square_diagonal_angle": ("easy", "find the angle between a square's diagonal and its side"),
     "hypotenuse_median_ratio": (
         "easy", "find median to the hypotenuse : hypotenuse (rcompute)"),
+    # AlphaGeometry2's linear equations of directed angles (angeq), mod pi
+    "incenter_angle": ("easy", "the incentre sees bc at 90 + a/2 degrees: 2 angle(ib, ic) = "
+                               "angle(ab, ac) (angeq)"),
+    "diameter_angle_sum": ("easy", "the angles at the ends of a diameter add up to a right angle "
+                                   "(angeq)"),
     # --- aux: one or two auxiliary points
     "orthocenter": ("aux", "the altitudes concur (needs the feet of the altitudes)"),
     "parallelogram_diagonals": ("aux", "the diagonals of a parallelogram bisect each other"),
@@ -67,6 +72,8 @@ _TABLE: dict[str, tuple[Difficulty, str]] = {
     "hypotenuse_median": ("aux", "the median to the hypotenuse is half the hypotenuse"),
     "feet_midpoint_equidistant": (
         "aux", "the midpoint of bc is equidistant from the feet of the altitudes from b and c"),
+    "central_angle_twice": ("aux", "the central angle is twice the inscribed angle (angeq; the "
+                                   "diameter through c)"),
     # --- hard
     "midpoint_reflection_orthocenter": (
         "hard", "the orthocentre reflected in the midpoint of bc lies on the circumcircle"),
