@@ -280,9 +280,9 @@ class AlgebraicReasoning:
         self.tick()
 
     def local_ar(self, f: Fact, premises) -> bool:
-        """Whether ``premises`` alone imply ``f`` through the angle chase (``f`` a para, perp or
-        eqangle) or the ratio chase (a cong or eqratio): the ``coll`` premises define the
-        lines, the other premises are the equations."""
+        """Whether ``premises`` alone imply ``f`` through the angle chase (``f`` a para, perp,
+        eqangle or angeq) or the ratio chase (a cong, eqratio or distmeq): the ``coll`` premises
+        define the lines, the other premises are the equations."""
         angle = f.name in ("para", "perp", "eqangle", "angeq")
         groups = [pts for pts, _ in _merge_groups([p for p in premises if p.name == "coll"],
                                                   "coll", 2)]
@@ -334,7 +334,7 @@ class AlgebraicReasoning:
         minimal — no single equation can be dropped — though not necessarily the smallest."""
         reason, prem = self.why[f]
         angle = reason == "AR angle chase" and f.name in ("para", "perp", "eqangle", "angeq")
-        ratio = reason == "AR ratio chase" and f.name in ("cong", "eqratio")
+        ratio = reason == "AR ratio chase" and f.name in ("cong", "eqratio", "distmeq")
         if not (angle or ratio):
             return
         kinds = ("para", "perp", "eqangle") if angle else ("cong", "eqratio", "midp")
@@ -371,6 +371,12 @@ class AlgebraicReasoning:
     def ratio_eq(self, f: Fact) -> dict:
         a = f.args
         e: dict = defaultdict(int)
+        if f.name == "distmeq":  # sum t_i log|a_ib_i| = log 1 (AlphaGeometry2's log-distances)
+            goal = Goal(f.name, f.args)
+            p = goal.points
+            for i, t in enumerate(goal.numbers[:-1]):
+                e[_seg(p[2 * i], p[2 * i + 1])] += int(t)
+            return {s: c for s, c in e.items() if c}
         if f.name == "midp":
             e[_seg(a[0], a[1])] += 1
             e[_seg(a[0], a[2])] -= 1

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 GOAL_NAMES = FACT_NAMES + ("simtri", "contri", "aconst", "rconst", "acompute", "rcompute",
-                           "angeq")
+                           "angeq", "distseq", "distmeq")
 
 # --- the engine -------------------------------------------------------------------------------
 
@@ -212,6 +212,10 @@ class _Engine(DeductionRules, AlgebraicReasoning):
             return self.prove_ratio_value(a, Fraction(a[4]) if n == "rconst" else None)
         if n == "angeq":
             return self.prove_angle_equation(goal)
+        if n == "distseq":
+            return self.prove_length_equation(goal)
+        if n == "distmeq":
+            return self.prove_log_length_equation(goal)
         if n == "contri":
             # similar, and one pair of corresponding sides equal
             st = self.prove_goal(Goal("simtri", a))
@@ -300,6 +304,61 @@ class _Engine(DeductionRules, AlgebraicReasoning):
         if f in self.why or self.add(f, "AR angle chase", tuple(prov | sup)):
             return f
         return None
+
+    def _segment_form(self, goal: Goal, read) -> dict | None:
+        """``sum t_i * x(a_ib_i)`` of a ``distseq``/``distmeq`` goal as ``{segment: t}`` (terms
+        on one segment merged, zero terms dropped; ``read`` turns a coefficient's text into a
+        number); None when a segment has zero length."""
+        pts = goal.points
+        n = len(pts) // 2
+        form: dict = defaultdict(Fraction)
+        for i, t in enumerate(goal.numbers[:n]):
+            a, b = pts[2 * i], pts[2 * i + 1]
+            if a == b:
+                return None
+            form[_seg(a, b)] += read(t)
+        return {s: t for s, t in form.items() if t}
+
+    def prove_length_equation(self, goal: Goal) -> Fact | None:
+        """AlphaGeometry2's ``distseq`` (arXiv 2502.03544, Section 2), in this book's spelling
+        ``distseq a1 b1 ... an bn t1 ... tn``: ``t1 |a1b1| + ... + tn |anbn| = 0`` with rational
+        ``t_i``, if the length chase (the exact linear system over lengths behind ``rconst``)
+        implies it; the fact is the goal as written. ``|ab| - |cd| = 0`` is also proved by the
+        ratio chase, as ``rconst a b c d 1`` is."""
+        form = self._segment_form(goal, Fraction)
+        if form is None:
+            return None
+        f = Fact("distseq", tuple(goal.args))
+        if f in self.why:
+            return f
+        prov = self.lengths.implies(form, 0)
+        if prov is not None:
+            return f if self.add(f, "AR length chase", tuple(prov)) else None
+        if len(form) == 2 and sum(form.values()) == 0:
+            s1, s2 = form
+            g = self.derive(self.ar_ratio(self.try_fact("cong", *s1, *s2)), "AR ratio chase")
+            if g is not None and self.add(f, "AR ratio chase", (g,)):
+                return f
+        return None
+
+    def prove_log_length_equation(self, goal: Goal) -> Fact | None:
+        """AlphaGeometry2's ``distmeq`` (arXiv 2502.03544, Section 2), in this book's spelling
+        ``distmeq a1 b1 ... an bn t1 ... tn y``: ``t1 log|a1b1| + ... + tn log|anbn| = log y``
+        with integer ``t_i``, if the ratio chase (the exact linear system over log-lengths)
+        implies it. That system holds no constants, so only ``y = 1`` is provable (the language
+        refuses other values); the fact is the goal as written."""
+        if Fraction(goal.numbers[-1]) != 1:
+            return None
+        form = self._segment_form(goal, int)
+        if form is None:
+            return None
+        f = Fact("distmeq", tuple(goal.args))
+        if f in self.why:
+            return f
+        prov = self.ratios.implies(form, 0)
+        if prov is None:
+            return None
+        return f if self.add(f, "AR ratio chase", tuple(prov)) else None
 
     def prove_ratio_value(self, a, r: Fraction | None) -> Fact | None:
         """``rconst a b c d r``: ``|ab| = r |cd|``, if the length chase implies it (or, for

@@ -64,10 +64,13 @@ class GoalDef:
     (``value_kind``).
 
     ``per_group`` > 0 makes the goal take one or more *groups* of ``n_points`` points, all the
-    points first, then ``per_group`` non-zero integer coefficients for each group, then the
-    ``n_values`` values: AlphaGeometry2's linear equation of angles (arXiv 2502.03544, Section 2)
-    ``angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn y``. :meth:`count_points` tells how many of a
-    goal's arguments are points."""
+    points first, then ``per_group`` non-zero coefficients for each group (integers, or
+    rationals such as ``'1/2'`` where ``coeff_kind`` is ``"rational"``), then the ``n_values``
+    values: AlphaGeometry2's linear equations (arXiv 2502.03544, Section 2) of angles
+    ``angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn y``, of distances
+    ``distseq a1 b1 ... an bn t1 ... tn`` and of log-distances
+    ``distmeq a1 b1 ... an bn t1 ... tn y``. :meth:`count_points` tells how many of a goal's
+    arguments are points."""
 
     name: str
     n_points: int
@@ -76,6 +79,7 @@ class GoalDef:
     n_values: int = 0
     value_kind: Literal["angle", "ratio"] = "ratio"
     per_group: int = 0
+    coeff_kind: Literal["integer", "rational"] = "integer"
 
     def count_points(self, n_args: int) -> int | None:
         """How many of ``n_args`` arguments are points; None when no reading fits the count."""
@@ -354,5 +358,17 @@ GOALS: dict[str, GoalDef] = {
                 "mod pi), written 'angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn value': n groups "
                 "of four points, n non-zero integer coefficients, and value as for aconst",
                 n_values=1, value_kind="angle", per_group=1),
+        # AlphaGeometry2's linear equations of distances and of log-distances (arXiv
+        # 2502.03544, Section 2), in this book's spelling (argument order as for angeq)
+        GoalDef("distseq", 2,
+                "t1 * |a1b1| + ... + tn * |anbn| = 0, written 'distseq a1 b1 ... an bn t1 ... "
+                "tn': n segments, then n non-zero rational coefficients ('2', '-1', '1/2')",
+                per_group=1, coeff_kind="rational"),
+        GoalDef("distmeq", 2,
+                "t1 * log|a1b1| + ... + tn * log|anbn| = log value, i.e. |a1b1|^t1 * ... * "
+                "|anbn|^tn = value, written 'distmeq a1 b1 ... an bn t1 ... tn value': n "
+                "segments, n non-zero integer exponents, and value 1 (the ratio chase that "
+                "proves it carries no other constant)",
+                n_values=1, per_group=1),
     ]
 }

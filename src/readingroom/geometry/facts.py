@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from readingroom.geometry.definitions import CONSTRUCTIONS
+from readingroom.geometry.definitions import CONSTRUCTIONS, GOALS
 from readingroom.geometry.diagram import Diagram
 from readingroom.geometry.goals import goal_residual, goal_value
 from readingroom.geometry.language import GeometryInputError, Goal, Problem, angle_fraction
@@ -29,6 +29,10 @@ FACT_NAMES = ("coll", "para", "perp", "cong", "cyclic", "eqangle", "eqratio", "m
 #: facts with a value, the answers of AlphaGeometry2's "find" goals: ``aconst a b c d 1pi/4``
 #: (the angle from ab to cd) and ``rconst a b c d 1/2`` (|ab| / |cd|)
 VALUE_NAMES = ("aconst", "rconst")
+#: AlphaGeometry2's linear equations of angles, distances and log-distances (arXiv 2502.03544,
+#: Section 2): goals whose proofs end in a fact spelled as the goal (``angeq``, ``distseq``,
+#: ``distmeq``)
+_EQUATIONS = tuple(name for name, g in GOALS.items() if g.per_group)
 
 # --- facts ---------------------------------------------------------------------------------
 
@@ -73,7 +77,7 @@ class Fact:
             value = (float(angle_fraction(self.args[4])) * math.pi if self.name == "aconst"
                      else float(Fraction(self.args[4])))
             return bool(goal_residual(self.name, diagram.coords(self.args[:4]), value) <= tol)
-        if self.name == "angeq":  # AlphaGeometry2's linear equation of angles: a goal's fact
+        if self.name in _EQUATIONS:  # AlphaGeometry2's linear equations: a goal's fact
             g = Goal(self.name, self.args)
             return bool(goal_residual(self.name, diagram.coords(g.points),
                                       goal_value(self.name, g.numbers)) <= tol)

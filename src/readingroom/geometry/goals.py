@@ -8,11 +8,19 @@ Tolerances are relative (sines of angles, ratios of lengths). ``angeq`` is Alpha
 linear equation of directed angles (arXiv 2502.03544, Section 2) in this book's spelling:
 ``angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn y`` says that
 ``t1 * angle(a1b1, c1d1) + ... + tn * angle(anbn, cndn) + y * pi = 0 (mod pi)``.
+``distseq`` and ``distmeq`` are its linear equations of distances and of log-distances (same
+section, same spelling): ``distseq a1 b1 ... an bn t1 ... tn`` says that
+``t1 |a1b1| + ... + tn |anbn| = 0`` (rational ``t_i``; residual relative to
+``sum |t_i| |a_ib_i|``), and ``distmeq a1 b1 ... an bn t1 ... tn y`` that
+``t1 log|a1b1| + ... + tn log|anbn| = log y`` (integer ``t_i``; the residual, a difference of
+logarithms, is a relative error).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +56,8 @@ __all__ = [
     "check_cong",
     "check_contri",
     "check_cyclic",
+    "check_distmeq",
+    "check_distseq",
     "check_eqangle",
     "check_eqratio",
     "check_goal",
@@ -83,23 +93,31 @@ def _angle_of(a, b, c, d) -> float | None:
 def goal_value(name: str, numbers: Sequence[str]):
     """The ``value`` argument of :func:`goal_residual` for a goal's numeric arguments (those
     after its points): None when it has none, radians for an angle, the ratio for a ratio, and
-    for ``angeq`` the pair ``(integer coefficients, y in radians)``."""
+    for the linear equations the pair ``(coefficients, value)``: ``angeq`` integer coefficients
+    and y in radians, ``distseq`` rational coefficients (``Fraction``) and None, ``distmeq``
+    integer exponents and y."""
     gdef = GOALS.get(name)
     if gdef is None:
         raise GeometryInputError(f"unknown predicate {name!r} (known: {', '.join(GOALS)})")
+    if gdef.per_group:
+        n = len(numbers) - gdef.n_values
+        read = Fraction if gdef.coeff_kind == "rational" else int
+        coeffs = tuple(read(t) for t in numbers[:n])
+        if not gdef.n_values:
+            return coeffs, None
+        tok = numbers[-1]
+        return coeffs, parse_angle(tok) if gdef.value_kind == "angle" else parse_ratio(tok)
     if not gdef.n_values:
         return None
     tok = numbers[-1]
-    value = parse_angle(tok) if gdef.value_kind == "angle" else parse_ratio(tok)
-    if gdef.per_group:
-        return tuple(int(t) for t in numbers[:-gdef.n_values]), value
-    return value
+    return parse_angle(tok) if gdef.value_kind == "angle" else parse_ratio(tok)
 
 
 def goal_residual(name: str, pts: Sequence[Array], value=None) -> float:
     """A scale-free residual of predicate ``name``: 0 when it holds exactly, ``inf`` when the
     points are degenerate for it (e.g. a zero-length segment). ``value``: see
-    :func:`goal_value` (``angeq``: ``(coefficients, y)``, y in radians)."""
+    :func:`goal_value` (``angeq``: ``(coefficients, y)``, y in radians; ``distseq``:
+    ``(coefficients, None)``; ``distmeq``: ``(exponents, y)``)."""
     p = [np.asarray(q, dtype=np.float64) for q in pts]
     inf = float("inf")
     if name == "coll":
@@ -171,6 +189,21 @@ def goal_residual(name: str, pts: Sequence[Array], value=None) -> float:
                 return inf
             total += int(t) * ang
         return abs(np.sin(total))
+    if name in ("distseq", "distmeq"):
+        coeffs, y = value
+        if len(p) != 2 * len(coeffs):
+            raise GeometryInputError(f"{name}: {len(coeffs)} coefficients need "
+                                     f"{2 * len(coeffs)} points, got {len(p)}")
+        lengths = [_norm(p[2 * i + 1] - p[2 * i]) for i in range(len(coeffs))]
+        if min(lengths) < _TINY:
+            return inf
+        if name == "distseq":  # relative to the size of the terms
+            total = sum(float(t) * x for t, x in zip(coeffs, lengths))
+            return abs(total) / sum(abs(float(t)) * x for t, x in zip(coeffs, lengths))
+        if not float(y) > 0:
+            return inf
+        return abs(sum(int(t) * math.log(x) for t, x in zip(coeffs, lengths))
+                   - math.log(float(y)))
     if name == "rconst":
         cd = _norm(p[3] - p[2])
         if cd < _TINY:
@@ -209,6 +242,8 @@ check_aconst = _checker("aconst")
 check_rconst = _checker("rconst")
 check_acompute = _checker("acompute")
 check_angeq = _checker("angeq")
+check_distseq = _checker("distseq")
+check_distmeq = _checker("distmeq")
 check_rcompute = _checker("rcompute")
 
 CHECKERS: dict[str, Callable[..., bool]] = {

@@ -305,7 +305,8 @@ def parse_goal(text: str, defined: set[str] | None = None, problem: str = "") ->
     if n_pts is None:
         vals = f" and {gdef.n_values} value" if gdef.n_values else ""
         if gdef.per_group:
-            want = (f"one or more groups of {gdef.n_points} points, {gdef.per_group} integer "
+            kind = "rational" if gdef.coeff_kind == "rational" else "integer"
+            want = (f"one or more groups of {gdef.n_points} points, {gdef.per_group} {kind} "
                     f"coefficient(s) per group after all the points{vals}")
         else:
             want = (f"at least {gdef.n_points}" if gdef.variadic else str(gdef.n_points)) + \
@@ -319,16 +320,58 @@ def parse_goal(text: str, defined: set[str] | None = None, problem: str = "") ->
             raise GeometryInputError(f"{where}: point {a!r} is not defined by the problem")
     n_coeffs = len(args) - n_pts - gdef.n_values
     for t in args[n_pts:n_pts + n_coeffs]:
-        if not re.fullmatch(r"[-+]?\d+", t) or int(t) == 0:
-            raise GeometryInputError(
-                f"{where}: the coefficients of {name} must be non-zero integers (a fraction of "
-                f"a directed angle mod pi is not well defined), got {t!r}")
+        if _coefficient(t, gdef.coeff_kind) is None:
+            want = _COEFFICIENTS.get(name, f"non-zero {gdef.coeff_kind}s")
+            raise GeometryInputError(f"{where}: the coefficients of {name} must be {want}, "
+                                     f"got {t!r}")
     for val in args[len(args) - gdef.n_values:] if gdef.n_values else ():
         try:
             parse_angle(val) if gdef.value_kind == "angle" else parse_ratio(val)
         except (ValueError, ZeroDivisionError):
             raise GeometryInputError(f"{where}: cannot read the value {val!r} of {name}") from None
+        if name == "distmeq":
+            _distmeq_value(val, where)
     return Goal(name, args)
+
+
+#: what the coefficients of a linear-equation goal must be, and why, for the error message
+_COEFFICIENTS = {
+    "angeq": "non-zero integers (a fraction of a directed angle mod pi is not well defined)",
+    "distseq": "non-zero rationals written like '2', '-1' or '1/2'",
+    "distmeq": "non-zero integers (the powers of the lengths)",
+}
+
+
+def _coefficient(tok: str, kind: str) -> Fraction | None:
+    """A non-zero coefficient of a linear-equation goal: an integer (``'2'``, ``'-1'``), or for
+    ``kind`` ``"rational"`` also ``'p/q'``; None when ``tok`` is not one."""
+    pattern = r"[-+]?\d+/\d+|[-+]?\d+" if kind == "rational" else r"[-+]?\d+"
+    if not re.fullmatch(pattern, tok):
+        return None
+    try:
+        value = Fraction(tok)
+    except ZeroDivisionError:
+        return None
+    return value if value != 0 else None
+
+
+def _distmeq_value(tok: str, where: str) -> None:
+    """``distmeq``'s value y must be 1. The ratio chase that proves ``distmeq`` (AlphaGeometry2's
+    linear equation of log-distances, arXiv 2502.03544, Section 2) is an exact linear system
+    over log-lengths that holds no constants, so it can say ``prod |a_ib_i|^t_i = 1`` and
+    nothing else; other values are refused here rather than left unprovable."""
+    try:
+        y = Fraction(tok)
+    except (ValueError, ZeroDivisionError):
+        y = None
+    if y is None or y <= 0:
+        raise GeometryInputError(f"{where}: the value of distmeq must be a positive rational, "
+                                 f"got {tok!r}")
+    if y != 1:
+        raise GeometryInputError(
+            f"{where}: distmeq supports the value 1 only (prod |a_ib_i|^t_i = 1), got {tok!r}: "
+            "its ratio chase works on log-lengths without constants; state a length ratio "
+            "other than 1 with distseq or rconst")
 
 
 def parse_problem(text: str, name: str = "") -> Problem:

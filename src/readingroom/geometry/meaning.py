@@ -4,10 +4,13 @@ The checker (:mod:`~readingroom.geometry.checker`) reads a proof as text and mus
 spellings state the same thing. Here each fact becomes a hashable key
 (:func:`_key`): ``para``, ``perp``, ``eqangle``, ``aconst`` and ``angeq`` (AlphaGeometry2's linear
 equation of angles, arXiv 2502.03544, Section 2) a linear form in the directions of segments with
-a constant mod pi (up to sign); ``cong``, ``eqratio`` and ``rconst`` a linear form in
-log-lengths; ``coll`` and ``cyclic`` point sets; ``midp`` a point and a segment; ``simtri`` and
-``contri`` their pairs of corresponding vertices. :func:`_combination` is the exact (rational)
-elimination the ``AR`` steps are replayed with.
+a constant mod pi (up to sign); ``cong``, ``eqratio``, ``rconst`` with ratio 1 and ``distmeq``
+(AlphaGeometry2's linear equation of log-distances, same section; value 1 only) a linear form in
+log-lengths (up to sign); ``rconst`` with another ratio and ``distseq`` (its linear equation of
+distances) a linear form in lengths, scaled to a leading 1 (one that says ``|ab| = |cd|`` is
+read as ``cong``); ``coll`` and ``cyclic`` point sets; ``midp`` a point and a segment;
+``simtri`` and ``contri`` their pairs of corresponding vertices. :func:`_combination` is the exact
+(rational) elimination the ``AR`` steps are replayed with.
 
 Like the rest of the checker it imports nothing of the prover (``facts``, ``ar``, ``rules``):
 a bug there cannot make the checker accept a false step unless it is written twice.
@@ -28,7 +31,10 @@ _ARITY = {"para": 4, "perp": 4, "cong": 4, "eqangle": 8, "eqratio": 8, "midp": 3
 _VALUED = ("aconst", "rconst")  # four points and a value: the answers of "find" goals
 #: ``angeq a1 b1 c1 d1 ... an bn cn dn t1 ... tn y``: n groups of four points, n integer
 #: coefficients and a value, read by :func:`_angeq_parts`
-_NAMES = ("coll", "cyclic", *_ARITY, "angeq")
+_NAMES = ("coll", "cyclic", *_ARITY, "angeq", "distseq", "distmeq")
+#: ``distseq a1 b1 ... an bn t1 ... tn`` (rational t) and ``distmeq a1 b1 ... an bn t1 ... tn y``
+#: (integer t, y = 1): n segments and n coefficients, read by :func:`_dist_parts`
+_DIST = ("distseq", "distmeq")
 _HALF = Fraction(1, 2)
 
 
@@ -78,17 +84,49 @@ def _angeq_parts(args: Sequence[str]) -> tuple[list[tuple[str, ...]], list[int],
     return groups, coeffs, _value("aconst", args[-1])
 
 
+def _dist_parts(name: str, args: Sequence[str]) -> tuple[list[tuple[str, str]], list[Fraction]]:
+    """``distseq``'s or ``distmeq``'s arguments as (segments, coefficients); raises
+    :class:`_Bad` unless there are 2n points and n non-zero coefficients (rationals such as
+    ``1/2`` for distseq, integers for distmeq), and for distmeq a value y = 1 (its ratio chase
+    holds no constants)."""
+    n_values = 1 if name == "distmeq" else 0
+    n, rest = divmod(len(args) - n_values, 3)
+    if n < 1 or rest:
+        raise _Bad(f"{name} takes 2n points, n coefficients"
+                   f"{' and a value' if n_values else ''}, got {len(args)} arguments")
+    pattern = r"[-+]?\d+" if name == "distmeq" else r"[-+]?\d+/\d+|[-+]?\d+"
+    coeffs = []
+    for tok in args[2 * n:3 * n]:
+        try:
+            t = Fraction(tok) if re.fullmatch(pattern, tok) else Fraction(0)
+        except ZeroDivisionError:
+            t = Fraction(0)
+        if t == 0:
+            kind = "an integer" if name == "distmeq" else "a rational ('2', '-1', '1/2')"
+            raise _Bad(f"{name}: a coefficient must be non-zero, {kind}, got {tok!r}")
+        coeffs.append(t)
+    if n_values and _value("rconst", args[-1]) != 1:
+        raise _Bad(f"distmeq: only the value 1 is supported, got {args[-1]!r}")
+    return [(args[2 * i], args[2 * i + 1]) for i in range(n)], coeffs
+
+
 def _point_args(name: str, args: Sequence[str]) -> tuple[str, ...]:
     """The arguments of ``name args`` that are points (not coefficients or values)."""
     if name in _VALUED:
         return tuple(args[:4])
     if name == "angeq":
         return tuple(args[:4 * len(_angeq_parts(args)[1])])
+    if name in _DIST:
+        return tuple(args[:2 * len(_dist_parts(name, args)[1])])
     return tuple(args)
 
 
 def _length_form(name: str, args: Sequence[str]) -> dict:
-    """``|ab| - r |cd| = 0`` for ``cong a b c d`` (r = 1) and ``rconst a b c d r``."""
+    """``|ab| - r |cd| = 0`` for ``cong a b c d`` (r = 1) and ``rconst a b c d r``;
+    ``sum t_i |a_ib_i| = 0`` for ``distseq``."""
+    if name == "distseq":
+        segs, coeffs = _dist_parts(name, args)
+        return _form((_seg(a, b), t) for (a, b), t in zip(segs, coeffs))
     r = _value(name, args[4]) if name == "rconst" else Fraction(1)
     out: dict = defaultdict(Fraction)
     out[_seg(args[0], args[1])] += 1
@@ -115,6 +153,9 @@ def _angle_form(name: str, args: Sequence[str]) -> tuple[dict, Fraction]:
 
 def _ratio_form(name: str, args: Sequence[str]) -> dict:
     """``sum(c * log|segment|) = 0``."""
+    if name == "distmeq":
+        segs, coeffs = _dist_parts(name, args)
+        return _form((_seg(a, b), t) for (a, b), t in zip(segs, coeffs))
     if name == "midp":
         m, a, b = args
         return _form([(_seg(m, a), 1), (_seg(m, b), -1)])
@@ -148,6 +189,12 @@ def _key(name: str, args: Sequence[str]):
     if name in ("para", "perp", "eqangle", "aconst", "angeq"):
         form, k = _angle_form(name, args)
         return ("angle", _signed_key(form, k % 1))
+    if name == "distseq":
+        form = _length_form(name, args)
+        if len(form) == 2 and sum(form.values()) == 0:  # |ab| = |cd|: the meaning of cong
+            return ("ratio", _signed_key({s: c / abs(c) for s, c in form.items()}, None))
+        lead = form[min(form)] if form else 1
+        return ("length", tuple(sorted((v, c / lead) for v, c in form.items())))
     if name == "rconst" and _value(name, args[4]) != 1:
         form = _length_form(name, args)
         lead = form[min(form)]
@@ -165,8 +212,8 @@ def _trivial(key) -> bool:
         return len(key[1]) < 4
     if kind == "angle":
         return not key[1][0] and key[1][1] == 0
-    if kind == "ratio":
-        return not key[1][0]
+    if kind in ("ratio", "length"):
+        return not key[1] if kind == "length" else not key[1][0]
     return False
 
 

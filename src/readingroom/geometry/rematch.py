@@ -159,7 +159,7 @@ class _Step:
 
     def ratios_imply(self, terms) -> bool:
         rows = [_ratio_form(p.name, p.args) for p in self.prem
-                if p.name in ("cong", "eqratio", "midp")]
+                if p.name in ("cong", "eqratio", "midp", "distmeq")]
         target = _form(terms)
         return not target or _combination(rows, target) is not None
 
@@ -219,6 +219,11 @@ def _ar_angle(st: _Step) -> bool:
 
 def _ar_ratio(st: _Step) -> bool:
     name, args = st.fact.name, st.fact.args
+    if name in ("distmeq", "distseq"):
+        # AlphaGeometry2's log-distances, and a distseq that says |ab| = |cd|: the fact's
+        # meaning as a linear form in log-lengths (a distseq of any other form is none)
+        key = st.fact.key
+        return key[0] == "ratio" and st.ratios_imply(key[1][0])
     if name == "rconst" and _value(name, args[4]) == 1:
         name, args = "cong", args[:4]
     if name not in ("cong", "eqratio"):
@@ -227,12 +232,14 @@ def _ar_ratio(st: _Step) -> bool:
 
 
 def _ar_length(st: _Step) -> bool:
-    if st.fact.name not in ("cong", "rconst"):
+    if st.fact.name not in ("cong", "rconst", "distseq"):
         return False
     rows, ordered = [], []
     for p in st.prem:
         a = p.args
-        if p.name == "cong":
+        if p.name == "distseq":  # AlphaGeometry2's linear equation of distances
+            rows.append(_length_form(p.name, a))
+        elif p.name == "cong":
             rows.append(_form([(_seg(a[0], a[1]), 1), (_seg(a[2], a[3]), -1)]))
         elif p.name == "midp":
             rows.append(_form([(_seg(a[0], a[1]), 1), (_seg(a[0], a[2]), -1)]))
