@@ -34,7 +34,8 @@ DDAR_SOLVED = {
     "intersecting_chords", "power_of_a_point", "varignon", "altitudes_from_feet", "simson_line",
     "miquel", "reim", "reflection_orthocenter_circumcircle", "orthic_incenter", "arc_midpoint",
     "incenter_excenter_lemma", "equilateral_angle", "square_diagonal_angle",
-    "hypotenuse_median_ratio", "incenter_angle", "diameter_angle_sum",
+    "hypotenuse_median_ratio", "incenter_angle", "diameter_angle_sum", "hypotenuse_median_half",
+    "intersecting_chords_product",
     # tagged aux or hard when the set was written, solved since the tangent-chord, central-angle,
     # converse-midline, hypotenuse-median, angle-bisector and SAS-similarity rules
     "parallelogram_diagonals", "tangent_chord", "equal_tangents",

@@ -1,6 +1,6 @@
 """The book's own geometry problem set: ``problems.txt``, shipped inside the package.
 
-45 classical theorems and olympiad-style facts, formalised for this book in the AlphaGeometry
+47 classical theorems and olympiad-style facts, formalised for this book in the AlphaGeometry
 language (two lines per problem: a name, then the problem; ``#`` lines are comments), ordered
 from easy to hard. Each problem has a one-line description in :data:`DESCRIPTIONS` and a
 difficulty tag in :data:`DIFFICULTY`:
@@ -58,6 +58,11 @@ _TABLE: dict[str, tuple[Difficulty, str]] = {
                                "angle(ab, ac) (angeq)"),
     "diameter_angle_sum": ("easy", "the angles at the ends of a diameter add up to a right angle "
                                    "(angeq)"),
+    # AlphaGeometry2's linear equations of distances (distseq) and log-distances (distmeq)
+    "hypotenuse_median_half": ("easy", "the median to the hypotenuse is half of it: 2 |am| - |bc| "
+                                       "= 0 (distseq)"),
+    "intersecting_chords_product": ("easy", "intersecting chords as a product: pa * pb / (pc * pd) "
+                                            "= 1 (distmeq)"),
     # --- aux: one or two auxiliary points
     "orthocenter": ("aux", "the altitudes concur (needs the feet of the altitudes)"),
     "parallelogram_diagonals": ("aux", "the diagonals of a parallelogram bisect each other"),
