@@ -8,10 +8,14 @@ test with::
     test_bad_input_is_refused_with_a_clear_error = refusal_test(CASES)
 
 A repeated id is an error when the module is collected (pytest would otherwise rename it quietly).
+Ids are made the same in every process: an object's address (``<object object at 0x7f...>``, which
+an id built from a repr may hold) is dropped, or pytest-xdist's workers would collect different
+tests.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -19,7 +23,7 @@ import pytest
 
 def refusal_test(cases: Sequence[tuple[str, Callable[[], object], type[BaseException], str]]):
     """The parametrised test of a table of ``(id, call, exception, match)`` rows."""
-    ids = [case[0] for case in cases]
+    ids = [re.sub(r" at 0x[0-9a-fA-F]+", "", case[0]) for case in cases]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise ValueError(f"bad-input table: repeated ids {repeated}")
