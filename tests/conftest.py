@@ -76,7 +76,9 @@ def pytest_runtest_logreport(report):
     props = dict(report.user_properties)
     if "chapter_seconds" in props:
         CHAPTER_RUNS[props["chapter"]] = {"seconds": round(float(props["chapter_seconds"]), 1),
-                                          "threads": props.get("threads", "1")}
+                                          "threads": props.get("threads", "1"),
+                                          # [code-cell index, seconds] of its three slowest cells
+                                          "slowest_cells": props.get("slowest_cells", [])}
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -88,7 +90,9 @@ def pytest_terminal_summary(terminalreporter, config):
     tr.section("chapter runtimes (budget: %.0f s each on the 2-core CPU)" % CHAPTER_BUDGET_S)
     for name, run in CHAPTER_RUNS.items():
         flag = "" if run["seconds"] <= CHAPTER_BUDGET_S else "   <-- over budget"
-        tr.write_line(f"{name:<32} {run['seconds']:7.1f} s  ({run['threads']} thread){flag}")
+        cells = ", ".join(f"#{c} {s:.0f} s" for c, s in run["slowest_cells"])
+        slow = f"  slowest cells: {cells}" if cells else ""
+        tr.write_line(f"{name:<32} {run['seconds']:7.1f} s  ({run['threads']} thread){flag}{slow}")
     BUILD.mkdir(exist_ok=True)
     try:
         old = json.loads(RUNTIMES.read_text())

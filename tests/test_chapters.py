@@ -29,6 +29,8 @@ def test_chapter(chapter, record_property):
     record_property("chapter", chapter.name)
     record_property("chapter_seconds", run.seconds)
     record_property("threads", run.threads)
+    slowest = sorted(run.cell_seconds.items(), key=lambda kv: -kv[1])[:3]
+    record_property("slowest_cells", [[cell, seconds] for cell, seconds in slowest])
     if not run.passed:
         pytest.fail(f"chapter {chapter.docname} failed under nbval "
                     f"(notebook: {run.notebook_path})\n\n{run.report}", pytrace=False)

@@ -90,10 +90,13 @@ def test_a_chapter_that_hangs_is_stopped(tmp_path):
 def test_passing_chapter_is_cached_for_the_book_build(tmp_path):
     from jupyter_cache import get_cache
 
-    ch = _chapter(tmp_path, "ok", "x = 21", "print(x * 2)\nassert x * 2 == 42")
+    ch = _chapter(tmp_path, "ok", "x = 21", "import time\ntime.sleep(0.3)\nprint(x * 2)\n"
+                  "assert x * 2 == 42")
     run = run_chapter(ch, workdir=tmp_path / "work", cache_dir=tmp_path / "cache")
     assert run.passed, run.report
     assert run.cells_run == 2 and run.cached
+    assert set(run.cell_seconds) == {0, 1}  # each cell's wall time, for finding slow cells
+    assert run.cell_seconds[1] >= 0.3 > run.cell_seconds[0]
     # The book build looks the chapter up by hashing the notebook it reads itself.
     cache = get_cache(str(tmp_path / "cache"))
     _, merged = cache.merge_match_into_notebook(read_chapter(ch.path))

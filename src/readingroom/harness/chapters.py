@@ -71,7 +71,9 @@ class Chapter:
 @dataclass
 class ChapterRun:
     """What executing one chapter under nbval produced (``threads``: the CPU threads its kernel
-    computed with, as :func:`~readingroom.common.thread_env` passed them: a count or ``auto``)."""
+    computed with, as :func:`~readingroom.common.thread_env` passed them: a count or ``auto``;
+    ``cell_seconds``: code-cell index -> wall time of that cell, for finding a chapter's slow
+    cells)."""
 
     chapter: Chapter
     passed: bool
@@ -82,6 +84,7 @@ class ChapterRun:
     cells_run: int = 0
     threads: str = "1"
     stdout: str = field(default="", repr=False)
+    cell_seconds: dict[int, float] = field(default_factory=dict, repr=False)
 
 
 def toc_entries(node: Any) -> list[str]:
@@ -382,6 +385,8 @@ def run_chapter(chapter: Chapter, *, workdir: str | os.PathLike,
     if passed and cache_dir is not None:
         cache_executed_notebook(executed, chapter.path, cache_dir, seconds)
         cached = True
+    cell_seconds = {int(k): float(c["seconds"]) for k, c in cells.items()
+                    if c.get("seconds") is not None}
     return ChapterRun(chapter=chapter, passed=passed, seconds=seconds, report=report,
                       notebook_path=ipynb, cached=cached, cells_run=len(cells), stdout=stdout,
-                      threads=env[THREADS_ENV])
+                      threads=env[THREADS_ENV], cell_seconds=cell_seconds)
