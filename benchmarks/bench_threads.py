@@ -59,13 +59,31 @@ print(float(loss))
 """
 
 
+def autogroup() -> str:
+    """Whether Linux groups the CPU by session (``/proc/sys/kernel/sched_autogroup_enabled``):
+    ``"on"``, ``"off"`` or ``"unknown"`` (not Linux, or the file is not readable)."""
+    try:
+        value = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
+    except OSError:
+        return "unknown"
+    return {"1": "on", "0": "off"}.get(value, "unknown")
+
+
 @contextlib.contextmanager
 def busy_processes(n: int):
-    """``n`` child processes spinning a pure-Python loop for the duration of the block."""
-    procs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(n)]
+    """``n`` child processes spinning a pure-Python loop for the duration of the block.
+
+    Each starts a session of its own, as separate programs on a reader's machine do. This
+    matters on Linux with autogroup on: the scheduler shares the CPU fairly between sessions
+    first, and the chapter's kernel runs in a session of its own, so busy loops that shared
+    one session would take one share between them and slow the chapter far less than ``n``
+    separate programs do.
+    """
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY], start_new_session=True)
+             for _ in range(n)]
     try:
         time.sleep(0.5 if n else 0.0)  # let them start before the clock does
-        yield
+        yield procs
     finally:
         for p in procs:
             p.kill()
@@ -122,6 +140,8 @@ def write_record(args: argparse.Namespace, rows: list[dict], ratios: dict, cores
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
         "busy_process": BUSY,
+        "busy_sessions": "one session per busy process",
+        "sched_autogroup": autogroup(),
         "quick": args.quick,
         "complete": complete,
         "timing": "time.perf_counter around one execution (kernel start included)",
