@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -171,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="where to write the JSON (default: book/data/bench_threads.json)")
     args = parser.parse_args(argv)
+    # The busy processes run in sessions of their own, so a signal to this process group does
+    # not reach them: on SIGTERM (e.g. from `timeout`) exit through busy_processes' cleanup.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if any(n < 0 for n in args.loads):
         parser.error(f"--loads must be non-negative ints, got {args.loads}")
     if 0 not in args.loads:
