@@ -21,7 +21,7 @@ from readingroom.common import TinyTransformer, TransformerConfig, make_generato
 from readingroom.subliminal import (  # noqa: E402
     aux_logits, first_order_check, forward, imitation_loss, init_params, load_mnist, mean_ci,
     noise_images, plot_conditions, plot_cosines, plot_sweep, run_mnist, single_step,
-    single_step_cosines, student_seed, sweep,
+    MnistResult, layer_tests, single_step_cosines, student_params, student_seed, sweep,
 )
 from readingroom.subliminal import accuracy as mlp_accuracy  # noqa: E402
 from readingroom.subliminal.lm import (  # noqa: E402
@@ -57,6 +57,14 @@ VOCABS = {"plain": VOCAB, "persona": PV, "misalign": MV}
 MNIST = dict(width=16, n_noise=512, teacher_epochs=1, teacher_batch=256, student_steps=8,
              student_batch=64, n_test=200)  # the MNIST tests' tiny sizes
 SMALL = dict(width=16, n_inputs=64)  # the theorem tests' sizes
+
+
+def _result(conditions, n_seeds):
+    """An MnistResult with made-up accuracies (for layer_tests' refusals)."""
+    return MnistResult(seeds=list(range(n_seeds)), conditions=tuple(conditions),
+                       teacher_accuracy=[0.9] * n_seeds,
+                       student_accuracy={c: [0.1] * n_seeds for c in conditions}, config={},
+                       seconds=0.0, device="cpu")
 
 # --- cheap shared objects, built on first use ------------------------------------------------
 
@@ -166,6 +174,19 @@ CASES = [
      lambda: mlp_accuracy(params(), torch.zeros(5, 784), torch.zeros(5)), TypeError, "y"),
     ("student_seed: unknown condition", lambda: student_seed(3, "same"), ValueError,
      "unknown condition"),
+    ("student_seed: a layer condition has two seeds", lambda: student_seed(3, "head-aux"),
+     ValueError, "unknown condition 'head-aux'"),
+    ("student_params: unknown condition",
+     lambda: student_params([0], ("same-aux", "tail-aux"), 4, 2), ValueError,
+     "unknown condition 'tail-aux'"),
+    ("student_params: no seeds", lambda: student_params([], ("same-aux",), 4, 2), ValueError,
+     "seeds"),
+    ("layer_tests: not a result", lambda: layer_tests({"seeds": [0, 1]}), TypeError,
+     "MnistResult"),
+    ("layer_tests: no diff-aux", lambda: layer_tests(_result(("same-aux", "head-aux"), 2)),
+     ValueError, "diff-aux"),
+    ("layer_tests: one seed", lambda: layer_tests(_result(("same-aux", "diff-aux"), 1)),
+     ValueError, "two seeds"),
     *[(f"run_mnist: {kwargs}", lambda kwargs=kwargs: run_mnist(**(dict(seeds=[0]) | MNIST
                                                                  | kwargs)), exc, match)
       for kwargs, exc, match in [

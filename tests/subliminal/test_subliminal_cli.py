@@ -67,6 +67,9 @@ def test_json_in_process_is_deterministic(capsys):
     (["mnist-sweep", "--values", "0", "--out", "x.json"], "--values"),
     (["mnist-sweep", "--seeds", "1", "1", "--out", "x.json"], "distinct"),
     (["mnist-sweep", "--conditions", "same-none", "--out", "x.json"], "invalid choice"),
+    (["mnist-layers"], "--quick needs --out"),
+    (["mnist-layers", "--seeds", "3", "--out", "x.json"], "at least two seeds"),
+    (["mnist-layers", "--seeds", "2", "2", "--out", "x.json"], "distinct"),
     (["lm-seeds"], "--quick needs --out"),
     (["lm-seeds", "--seeds", "-2", "--out", "x.json"], "--seeds"),
     (["lm-seeds", "--seeds", "4", "4", "--out", "x.json"], "distinct"),
@@ -145,6 +148,23 @@ def test_mnist_sweep_writes_a_record_that_reproduces(tmp_path, capsys):
                       **settings)
     assert sweep.results[1].student_accuracy == again.student_accuracy
     assert sweep.results[1].teacher_accuracy == again.teacher_accuracy
+
+
+def test_mnist_layers_writes_a_record_with_its_tests(tmp_path, capsys):
+    from readingroom.subliminal.mnist import QUICK_PRESET, MnistResult, layer_tests, settings_of
+
+    out = tmp_path / "layers.json"
+    assert main(["mnist-layers", "--seeds", "0", "1", "--quick", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert record["provenance"]["command"] == (
+        "python -m readingroom.subliminal mnist-layers --seeds 0 1 --quick")
+    assert record["settings"] == settings_of(QUICK_PRESET)
+    result = MnistResult.from_dict(record["result"])
+    assert result.conditions == ("same-aux", "head-aux", "body-aux", "diff-aux")
+    assert result.seeds == [0, 1]
+    assert record["tests"] == layer_tests(result)
 
 
 def test_lm_seeds_writes_a_record_that_reproduces(tmp_path, capsys):

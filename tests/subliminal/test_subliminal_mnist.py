@@ -17,6 +17,8 @@ from readingroom.common import make_generator  # noqa: E402
 from readingroom.subliminal import (  # noqa: E402
     CONDITIONS,
     DIFF_SEED_OFFSET,
+    HEAD,
+    LAYER_CONDITIONS,
     MnistResult,
     accuracy,
     aux_logits,
@@ -24,6 +26,7 @@ from readingroom.subliminal import (  # noqa: E402
     flatten_params,
     forward,
     init_params,
+    layer_tests,
     load_mnist,
     mean_ci,
     noise_images,
@@ -31,6 +34,7 @@ from readingroom.subliminal import (  # noqa: E402
     plot_cosines,
     plot_sweep,
     run_mnist,
+    student_params,
     student_seed,
     sweep_aux,
 )
@@ -296,3 +300,47 @@ def test_same_init_aux_students_beat_different_init_ones():
                   student_steps=400, student_batch=128, conditions=("same-aux", "diff-aux"))
     assert r.mean("same-aux") > r.mean("diff-aux") + 0.1, r.table()
     assert r.mean("diff-aux") < 0.2, r.table()
+
+
+def test_student_params_share_the_teachers_layers_the_condition_names():
+    seeds = [3, 8]
+    conds = ("same-aux", "head-aux", "body-aux", "diff-aux")
+    got = student_params(seeds, conds, 8, 2)
+    own = init_params(2, 8, 2, seeds)
+    other = init_params(2, 8, 2, [s + DIFF_SEED_OFFSET for s in seeds])
+    assert got["w1"].shape[0] == 8  # student c * 2 + i of teacher seeds[i]
+    shared = {"same-aux": set(own), "head-aux": set(HEAD), "body-aux": set(own) - set(HEAD),
+              "diff-aux": set()}  # the layers each condition takes from the teacher's init
+    for c, cond in enumerate(conds):
+        for name in own:
+            want = own if name in shared[cond] else other
+            assert torch.equal(got[name][2 * c:2 * c + 2], want[name]), (cond, name)
+    # the four-condition students are those run_mnist always drew: one init per student seed
+    same_diff = student_params(seeds, ("same-all", "diff-all"), 8, 2)
+    flat = init_params(4, 8, 2, [student_seed(s, c) for c in ("same-all", "diff-all")
+                                 for s in seeds])
+    assert all(torch.equal(same_diff[k], flat[k]) for k in flat)
+
+
+def test_layer_conditions_run_and_are_tested_against_diff_aux():
+    r = run_mnist([0, 1], conditions=("same-aux", *LAYER_CONDITIONS, "diff-aux"), progress=False,
+                  keep_params=False, **TINY)
+    assert set(r.student_accuracy) == {"same-aux", "head-aux", "body-aux", "diff-aux"}
+    tests = layer_tests(r)
+    assert set(tests) == {"same-aux", "head-aux", "body-aux"}
+    for cond, row in tests.items():
+        gain = np.mean(np.subtract(r.student_accuracy[cond], r.student_accuracy["diff-aux"]))
+        assert row["mean_gain"] == pytest.approx(gain)
+
+
+def test_layer_tests_is_the_paired_one_sided_t_test():
+    from scipy import stats
+
+    acc = {"same-aux": [0.6, 0.5, 0.7], "head-aux": [0.2, 0.1, 0.3], "diff-aux": [0.1, 0.1, 0.12]}
+    r = MnistResult(seeds=[0, 1, 2], conditions=tuple(acc), teacher_accuracy=[0.9] * 3,
+                    student_accuracy=acc, config={}, seconds=0.0, device="cpu")
+    tests = layer_tests(r)
+    want = stats.ttest_rel(acc["head-aux"], acc["diff-aux"], alternative="greater")
+    assert tests["head-aux"]["p"] == pytest.approx(want.pvalue)
+    assert tests["head-aux"]["t"] == pytest.approx(want.statistic)
+    assert tests["same-aux"]["mean_gain"] == pytest.approx(np.mean([0.5, 0.4, 0.58]))

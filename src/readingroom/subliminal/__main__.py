@@ -1,5 +1,5 @@
-"""Command line: ``python -m readingroom.subliminal {mnist,lm,lm-bases,mnist-sweep,lm-seeds,
-lm-prompted,lm-misalign} ...``.
+"""Command line: ``python -m readingroom.subliminal {mnist,lm,lm-bases,mnist-sweep,mnist-layers,
+lm-seeds,lm-prompted,lm-misalign} ...``.
 
 ``mnist`` trains one teacher (from ``--seed``) and one student in one condition (Cloud et al.,
 2025, Section 6) with the chapter's CPU settings (``--quick``: tiny settings for smoke tests),
@@ -12,6 +12,10 @@ model and the same-init / different-init effects over their controls.
 ``mnist-sweep`` and ``lm-seeds`` make the chapter's committed records: the MNIST experiment over
 the number of auxiliary logits in all four conditions, and the owl experiment over eight seeds (on
 the committed base models of ``lm-bases``), each with its provenance.
+
+``mnist-layers`` runs the MNIST experiment with students that share the teacher's initialisation
+only in the output layer or only in the hidden layers, beside the same-aux and diff-aux students,
+and writes a record with a paired test over seeds.
 
 ``lm-prompted`` runs the owl experiment with a *prompted* teacher (the paper's Section 3 setting:
 the base model itself after a persona token, ``lm-bases --persona`` saves those base models) over
@@ -246,6 +250,48 @@ def _run_mnist_sweep_command(args: argparse.Namespace, parser: argparse.Argument
     return _write_record(out, record, result.table())
 
 
+def _add_mnist_layers(sub: argparse._SubParsersAction) -> None:
+    from readingroom.subliminal.mnist import MNIST_LAYERS_RECORD
+
+    p = sub.add_parser("mnist-layers", help="which shared layers carry the MNIST signal (a record)",
+                       description="Run the MNIST experiment with the chapter's CPU settings for "
+                       "every seed, with students that share the teacher's initialisation in "
+                       "all layers (same-aux), only the output layer (head-aux), only the hidden "
+                       "layers (body-aux) or none (diff-aux), and write the book's record "
+                       f"(default book/data/{MNIST_LAYERS_RECORD}) with its provenance.")
+    add_seeds(p, default=tuple(range(8)), help="teacher seeds")
+    add_out(p, help="output file (default: the book's)")
+    add_quick(p, help="tiny settings for a smoke test (needs --out)")
+    add_no_progress(p)
+    p.set_defaults(func=_run_mnist_layers_command)
+
+
+def _run_mnist_layers_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from readingroom.common import run_provenance
+    from readingroom.subliminal.mnist import (
+        CPU_PRESET,
+        MNIST_LAYERS_RECORD,
+        QUICK_PRESET,
+        layer_tests,
+        run_mnist,
+        settings_of,
+    )
+
+    seeds, out = _record_start(args, parser, MNIST_LAYERS_RECORD)
+    if len(seeds) < 2:
+        parser.error("--seeds: the paired test needs at least two seeds")
+    settings = settings_of(QUICK_PRESET if args.quick else CPU_PRESET)
+    result = run_mnist(seeds, conditions=("same-aux", "head-aux", "body-aux", "diff-aux"),
+                       progress=not args.no_progress, keep_params=False, **settings)
+    command = ("python -m readingroom.subliminal mnist-layers --seeds "
+               + " ".join(map(str, seeds)) + (" --quick" if args.quick else ""))
+    record = {"provenance": run_provenance(command, outputs=(out,)), "settings": settings,
+              "test": "one-sided paired t-test over seeds (scipy.stats.ttest_rel, "
+                      "alternative='greater') of digit test accuracy, condition vs diff-aux",
+              "tests": layer_tests(result), "result": result.to_dict()}
+    return _write_record(out, record, result.table())
+
+
 def _add_lm_seeds(sub: argparse._SubParsersAction) -> None:
     from readingroom.subliminal.lm import LM_SEEDS_RECORD
 
@@ -403,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lm(sub)
     _add_lm_bases(sub)
     _add_mnist_sweep(sub)
+    _add_mnist_layers(sub)
     _add_lm_seeds(sub)
     _add_lm_prompted(sub)
     _add_lm_misalign(sub)

@@ -17,6 +17,12 @@ Conditions (:data:`CONDITIONS`): ``same-aux`` (student starts from the teacher's
 paper's finding: ``same-aux`` students learn to classify digits well above chance, ``diff-aux``
 students stay at chance (10 %).
 
+Which part of the shared initialisation carries the signal? The layer conditions
+(:data:`LAYER_CONDITIONS`, aux-only) share it in part: a ``head-aux`` student starts with the
+teacher's initial output layer (``w3``, ``b3``) on the hidden layers of another initialisation, a
+``body-aux`` student with the teacher's initial hidden layers (``w1`` to ``b2``) under another
+output layer (:func:`student_params`).
+
 Everything is batched: all teachers train as one :mod:`~readingroom.subliminal.mlp` batch, then
 all students of all conditions as another (``M = len(seeds) * len(conditions)``). A model's seed
 decides only its **initialisation**: the digit split, the minibatch order and the noise images
@@ -55,10 +61,15 @@ from readingroom.subliminal.mlp import (
 __all__ = [
     "CONDITIONS",
     "DIFF_SEED_OFFSET",
+    "HEAD",
+    "LAYER_CONDITIONS",
+    "MNIST_LAYERS_RECORD",
     "PROGRESS_ENV",
     "MnistResult",
     "SweepResult",
     "student_seed",
+    "student_params",
+    "layer_tests",
     "train_teachers",
     "distill_students",
     "run_mnist",
@@ -74,6 +85,11 @@ __all__ = [
 
 #: The four student conditions: (same | different initialisation) x (aux-only | all logits).
 CONDITIONS: tuple[str, ...] = ("same-aux", "diff-aux", "same-all", "diff-all")
+#: Students that share the teacher's initialisation in part (distilled on auxiliary logits only):
+#: ``head-aux`` shares only the output layer :data:`HEAD`, ``body-aux`` only the hidden layers.
+LAYER_CONDITIONS: tuple[str, ...] = ("head-aux", "body-aux")
+#: The output layer's parameters (the rest, ``w1 b1 w2 b2``, are the hidden layers).
+HEAD: tuple[str, ...] = ("w3", "b3")
 #: A "different initialisation" student of seed ``s`` starts from seed ``s + DIFF_SEED_OFFSET``.
 DIFF_SEED_OFFSET: int = 10_000
 
@@ -106,6 +122,9 @@ QUICK_PRESET: dict[str, Any] = dict(
 #: The book's committed record of the MNIST experiment over ``m`` in all four conditions, made by
 #: ``python -m readingroom.subliminal mnist-sweep`` (a path under ``book/data/``).
 MNIST_SWEEP_RECORD = "subliminal/mnist_sweep.json"
+#: The book's committed record of the layer conditions beside same-aux and diff-aux, made by
+#: ``python -m readingroom.subliminal mnist-layers``.
+MNIST_LAYERS_RECORD = "subliminal/mnist_layers.json"
 _RUN_KEYS = ("n_aux", "width", "n_noise", "teacher_epochs", "teacher_batch", "teacher_lr",
              "student_steps", "student_batch", "student_lr")
 
@@ -136,18 +155,19 @@ def settings_of(preset: Any, *, sweep: str | None = None) -> dict[str, Any]:
     return out
 
 
-def _check_conditions(conditions: object) -> tuple[str, ...]:
+def _check_conditions(conditions: object,
+                      allowed: tuple[str, ...] = CONDITIONS + LAYER_CONDITIONS) -> tuple[str, ...]:
     if isinstance(conditions, str):
         conditions = (conditions,)
     if not isinstance(conditions, Sequence):
-        raise TypeError(f"conditions must be a sequence of str from {CONDITIONS}, "
+        raise TypeError(f"conditions must be a sequence of str from {allowed}, "
                         f"got {type(conditions).__name__}")
     if len(conditions) == 0:
-        raise ValueError(f"conditions must name at least one of {CONDITIONS}")
+        raise ValueError(f"conditions must name at least one of {allowed}")
     for cond in conditions:
-        if cond not in CONDITIONS:
+        if cond not in allowed:
             raise ValueError(f"unknown condition {cond!r} in conditions; "
-                             f"expected one of {', '.join(CONDITIONS)}")
+                             f"expected one of {', '.join(allowed)}")
     if len(set(conditions)) != len(conditions):
         raise ValueError(f"conditions must not repeat, got {list(conditions)}")
     return tuple(conditions)
@@ -160,10 +180,62 @@ def student_seed(seed: int, condition: str) -> int:
     ``(seed + DIFF_SEED_OFFSET) mod 2**32``, a deterministic, different initialisation.
     """
     seed = check_seed(seed)
-    _check_conditions((condition,))
+    _check_conditions((condition,), CONDITIONS)  # a layer condition mixes two seeds
     if condition.startswith("same"):
         return seed
     return (seed + DIFF_SEED_OFFSET) % (_MAX_SEED + 1)
+
+
+def student_params(seeds: Sequence[int], conditions: Sequence[str], width: int, n_aux: int, *,
+                   device: torch.device | str = "cpu") -> Params:
+    """The initial parameters of every student: student ``c * len(seeds) + i`` of condition
+    ``c`` belongs to the teacher of ``seeds[i]``.
+
+    ``same-*`` students start from the teacher's initialisation, ``diff-*`` from
+    :func:`student_seed`'s other one; a ``head-aux`` student takes :data:`HEAD` from the
+    teacher's initialisation and the hidden layers from the other one, a ``body-aux`` student
+    the reverse. Each layer is bit-identical to the model it was taken from (:func:`init_params`
+    draws each model from its own seed).
+    """
+    seeds = check_seeds(seeds)
+    conditions = _check_conditions(conditions)
+    same = init_params(len(seeds), width, n_aux, seeds, device=device)
+    other_seeds = [student_seed(seed, "diff-aux") for seed in seeds]
+    other = init_params(len(seeds), width, n_aux, other_seeds, device=device)
+    parts = []
+    for cond in conditions:
+        if cond in LAYER_CONDITIONS:
+            from_same = HEAD if cond == "head-aux" else tuple(k for k in same if k not in HEAD)
+            parts.append({k: (same if k in from_same else other)[k] for k in same})
+        else:
+            parts.append(same if cond.startswith("same") else other)
+    return {k: torch.cat([part[k] for part in parts]) for k in same}
+
+
+def layer_tests(result: MnistResult) -> dict[str, dict[str, float]]:
+    """Each aux-only condition of ``result`` against ``diff-aux``: a one-sided paired *t*-test
+    over seeds (``scipy.stats.ttest_rel``, ``alternative="greater"``) of digit test accuracy.
+
+    Returns ``{condition: {"mean_gain", "t", "p"}}`` (``mean_gain``: the mean over seeds of the
+    condition's accuracy minus its diff-aux sibling's). Needs ``diff-aux`` and two seeds.
+    """
+    from scipy import stats
+
+    if not isinstance(result, MnistResult):
+        raise TypeError(f"result must be an MnistResult, got {type(result).__name__}")
+    if "diff-aux" not in result.conditions or len(result.seeds) < 2:
+        raise ValueError("layer_tests needs the diff-aux condition and at least two seeds, got "
+                         f"{list(result.conditions)} over {len(result.seeds)} seed(s)")
+    base = np.asarray(result.student_accuracy["diff-aux"])
+    out = {}
+    for cond in result.conditions:
+        if cond == "diff-aux" or not cond.endswith("aux"):
+            continue
+        acc = np.asarray(result.student_accuracy[cond])
+        test = stats.ttest_rel(acc, base, alternative="greater")
+        out[cond] = {"mean_gain": float(np.mean(acc - base)), "t": float(test.statistic),
+                     "p": float(test.pvalue)}
+    return out
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
@@ -427,7 +499,7 @@ def run_mnist(
         n_noise: size of the fixed set of uniform-noise images the students see.
         teacher_epochs, teacher_batch, teacher_lr: the teachers' training (Adam).
         student_steps, student_batch, student_lr: the students' distillation (Adam).
-        conditions: which of :data:`CONDITIONS` to run.
+        conditions: which of :data:`CONDITIONS` and :data:`LAYER_CONDITIONS` to run.
         data_seed: seeds the digit split, the minibatch orders and the noise (shared by all
             models; see the module docstring).
         n_test: held-out digits (multiple of 10).
@@ -479,15 +551,14 @@ def run_mnist(
     with torch.no_grad():
         t_logits = torch.cat([forward(teachers, noise[i:i + 8192])
                               for i in range(0, n_noise, 8192)], dim=1)  # [S, n_noise, 10 + m]
-    # Student c * S + i imitates teacher i; its init seed depends on the condition.
-    s_seeds = [student_seed(seed, cond) for cond in conditions for seed in seeds]
+    # Student c * S + i imitates teacher i; its initialisation depends on the condition.
     teacher_of = torch.arange(s, device=device).repeat(len(conditions))  # [M]
     aux_only = torch.tensor([c.endswith("aux") for c in conditions for _ in seeds], device=device)
     students, losses = distill_students(
-        init_params(len(s_seeds), width, n_aux, s_seeds, device=device),
+        student_params(seeds, conditions, width, n_aux, device=device),
         lambda idx: t_logits[:, idx][teacher_of],  # [S, B, K] -> [M, B, K]
         noise, aux_only, steps=student_steps, batch=student_batch, lr=student_lr,
-        generator=gen_student, progress=progress, desc=f"students x{len(s_seeds)}")
+        generator=gen_student, progress=progress, desc=f"students x{len(teacher_of)}")
     student_acc = accuracy(students, data.x_test, data.y_test).reshape(len(conditions), s).cpu()
     losses = losses.reshape(-1, len(conditions), s).mean(-1)  # [steps, C]
 
