@@ -328,6 +328,10 @@ def test_layer_conditions_run_and_are_tested_against_diff_aux():
     assert set(r.student_accuracy) == {"same-aux", "head-aux", "body-aux", "diff-aux"}
     tests = layer_tests(r)
     assert set(tests) == {"same-aux", "head-aux", "body-aux"}
+    ax = plot_conditions(r)
+    assert [t.get_text() for t in ax.get_xticklabels()][1:3] == [
+        "same head only\naux only", "same hidden only\naux only"]
+    plt.close(ax.figure)
     for cond, row in tests.items():
         gain = np.mean(np.subtract(r.student_accuracy[cond], r.student_accuracy["diff-aux"]))
         assert row["mean_gain"] == pytest.approx(gain)

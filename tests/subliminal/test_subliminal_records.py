@@ -8,7 +8,10 @@ from readingroom.common import load_book_data
 from readingroom.subliminal import LmRecipe, SweepResult
 from readingroom.subliminal.lm import LM_RECORD_FIELDS, LM_SEEDS_RECORD
 from readingroom.subliminal.lm_models import LM_CPU
-from readingroom.subliminal.mnist import CONDITIONS, CPU_PRESET, MNIST_SWEEP_RECORD, settings_of
+from readingroom.subliminal.mnist import (
+    CONDITIONS, CPU_PRESET, MNIST_LAYERS_RECORD, MNIST_SWEEP_RECORD, MnistResult, layer_tests,
+    settings_of,
+)
 
 
 def _clean(provenance: dict) -> None:
@@ -32,6 +35,19 @@ def test_mnist_sweep_record_used_the_chapters_settings():
     for value, result in zip(sweep.values, sweep.results):
         assert result.n_aux == value and result.seeds == list(range(CPU_PRESET["n_seeds"]))
         assert {k: v for k, v in result.config.items() if k in settings} == settings
+
+
+def test_mnist_layers_record_used_the_chapters_settings():
+    record = load_book_data(MNIST_LAYERS_RECORD)
+    _clean(record["provenance"])
+    assert record["provenance"]["kernels"] == "x86-64 AVX2"  # the chapter replays two conditions
+    assert record["provenance"]["command"] == (
+        "python -m readingroom.subliminal mnist-layers --seeds 0 1 2 3 4 5 6 7")
+    assert record["settings"] == settings_of(CPU_PRESET)
+    result = MnistResult.from_dict(record["result"])
+    assert result.conditions == ("same-aux", "head-aux", "body-aux", "diff-aux")
+    assert result.seeds == list(range(8))
+    assert record["tests"] == layer_tests(result)  # the tests are the record's own numbers
 
 
 def test_lm_seeds_record_used_the_chapters_config():

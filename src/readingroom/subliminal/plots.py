@@ -21,6 +21,8 @@ _CONDITION_LABELS = {
     "diff-aux": "different init\naux only",
     "same-all": "same init\nall logits",
     "diff-all": "different init\nall logits",
+    "head-aux": "same head only\naux only",
+    "body-aux": "same hidden only\naux only",
 }
 _CHANCE = 0.1
 
