@@ -401,6 +401,13 @@ CASES = [
     ("load_recall: kind 'sparse'", lambda: load_recall("sparse", 0), ValueError,
      "kind must be one of"),
     # -- analysis, cost and plots -------------------------------------------------------------
+    ("attention_maps: q a list", lambda: attention_maps([[0.0]], _r(2, 7, 2, 3, dtype=F64),
+                                                        torch.zeros(2, 1, 2, 3, dtype=F64),
+                                                        MAPS_CFG), TypeError, "q must be a 4-D"),
+    ("attention_maps: 3-D keys", lambda: attention_maps(_r(2, 5, 4, 3, dtype=F64),
+                                                       _r(2, 5, 6, dtype=F64),
+                                                       torch.zeros(2, 1, 2, 3, dtype=F64),
+                                                       MAPS_CFG), ValueError, r"k must be a 4-D"),
     ("attention_maps: keys of another length (a regression)",
      lambda: attention_maps(_r(2, 5, 4, 3, dtype=F64), _r(2, 7, 2, 3, dtype=F64),
                             torch.zeros(2, 1, 2, 3, dtype=F64), MAPS_CFG),

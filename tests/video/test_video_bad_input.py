@@ -11,7 +11,7 @@ import torch
 
 from readingroom.video.classifier import MotionClassifier, accuracy, classify, train_classifier
 from readingroom.video.data import VideoSpec, frame_mixed, frame_shuffled, make_videos
-from readingroom.video.dit import DiT, DiTConfig
+from readingroom.video.dit import DiT, DiTConfig, block_kinds
 from readingroom.video.flow import as_tokens, flow_loss, sample_flow
 from readingroom.video.metrics import (
     centroids, mass_drift, masses, permanence, psnr, shape_drift, speed_jerk, world_metrics,
@@ -246,6 +246,8 @@ CASES = [
      ValueError, "divisible by n_heads"),
     ("DiTConfig: attention 'sparse'", lambda: DiTConfig(16, 5, attention="sparse"), ValueError,
      "attention must be one of"),
+    ("block_kinds: n_layers 0", lambda: block_kinds("factorised", 0), ValueError, "n_layers"),
+    ("block_kinds: n_layers 2.0", lambda: block_kinds("full", 2.0), TypeError, "n_layers"),
     ("DiTConfig: n_layers 0", lambda: DiTConfig(16, 5, n_layers=0), ValueError,
      "n_layers must be a positive int"),
     ("DiT: config a dict", lambda: DiT({"token_dim": 16}), TypeError, "DiTConfig"),

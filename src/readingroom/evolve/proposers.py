@@ -45,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from readingroom.common.checks import check_int
+from readingroom.common.checks import check_choice, check_float, check_int
 from readingroom.evolve.blocks import parse_blocks
 
 __all__ = ["MutationProposer", "OpenAIProposer", "Proposal", "Proposer", "extract_program",
@@ -540,20 +540,14 @@ class OpenAIProposer:
             raise ValueError(f"model must be a non-empty str, got {model!r}")
         if api_key is not None and not isinstance(api_key, str):
             raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
-        if not (isinstance(timeout_s, (int, float)) and math.isfinite(timeout_s)
-                and timeout_s > 0):
-            raise ValueError(f"timeout_s must be a number > 0, got {timeout_s!r}")
-        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
-                and temperature >= 0):
-            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
-        if max_tokens is not None and (isinstance(max_tokens, bool)
-                                       or not isinstance(max_tokens, int) or max_tokens < 1):
-            raise ValueError(f"max_tokens must be an int >= 1 or None, got {max_tokens!r}")
-        if kind not in _KINDS:
-            raise ValueError(f"kind must be 'diff' or 'rewrite', got {kind!r}")
-        self.model, self.api_key, self.timeout_s = model, api_key, float(timeout_s)
+        timeout_s = check_float(timeout_s, "timeout_s", low=0, low_open=True)
+        temperature = check_float(temperature, "temperature", low=0)
+        if max_tokens is not None:
+            check_int(max_tokens, "max_tokens")
+        check_choice(kind, "kind", _KINDS)
+        self.model, self.api_key, self.timeout_s = model, api_key, timeout_s
         self.temperature, self.max_tokens, self.system, self.kind = (
-            float(temperature), max_tokens, system, kind)
+            temperature, max_tokens, system, kind)
         host = urllib.parse.urlsplit(self.url).hostname or ""
         handlers = [urllib.request.ProxyHandler({})] if host in (
             "localhost", "127.0.0.1", "::1") else []

@@ -34,8 +34,10 @@ def attention_maps(
         "indices": [B, T, H_kv, n]}`` — rows sum to 1 (or are 0 where a query sees nothing).
     """
     for name, x in (("q", q), ("k", k), ("k_cmp", k_cmp)):
-        if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            raise ValueError(f"{name} must be a 4-D tensor, got {getattr(x, 'shape', x)!r}")
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a 4-D tensor, got {type(x).__name__}")
+        if x.dim() != 4:
+            raise ValueError(f"{name} must be a 4-D tensor, got shape {tuple(x.shape)}")
     B, T, H, D = q.shape
     if k.shape[0] != B or k.shape[1] != T or k.shape[3] != D or H % k.shape[2]:
         raise ValueError(f"k must be [B={B}, T={T}, H_kv, D={D}] with H_kv dividing H={H}, got {tuple(k.shape)}")

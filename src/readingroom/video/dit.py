@@ -80,6 +80,7 @@ def block_kinds(attention: str, n_layers: int) -> list[str]:
     """The attention kind of each block: all ``full``; alternating ``spatial``/``temporal``
     (factorised, Latte's variant 1); or all ``spatial`` (per frame)."""
     check_choice(attention, "attention", ATTENTION_MODES)
+    check_int(n_layers, "n_layers")
     if attention == "full":
         return ["full"] * n_layers
     if attention == "factorised":
