@@ -84,13 +84,22 @@ def test_candidates_drop_points_that_already_exist():
 def test_score_counts_lines_and_circles_through_the_point_and_goal_points():
     pts = {"a": np.array([0.0, 0.0]), "b": np.array([2.0, 0.0]), "c": np.array([0.0, 2.0]),
            "d": np.array([2.0, 2.0])}
-    lines = [(pts["a"], pts["d"]), (pts["b"], pts["c"]), (pts["a"], pts["b"])]
-    circles = [(np.array([1.0, 1.0]), math.sqrt(2), None)]
+    lines = [(pts["a"], pts["d"], {"a", "d"}), (pts["b"], pts["c"], {"b", "c"}),
+             (pts["a"], pts["b"], {"a", "b"})]
+    circles = [(np.array([1.0, 1.0]), math.sqrt(2), {"a", "b", "c", "d"})]
     centre = np.array([1.0, 1.0])
     con = Construction("midpoint", ("x", "a", "d"))
+    # the centre lies on lines ad and bc and not on the circle; goal point a is on line ad
     s = score(centre, con, lines, circles, goal_points={"a"}, scale=2.0)
-    assert s == pytest.approx(2 + 0 + 0.5 + FAMILIES["midpoint"] - 0.1)
-    off = score(np.array([5.0, 1.0]), con, lines, circles, goal_points=set(), scale=2.0)
+    assert s == pytest.approx(2 + 0.5 + FAMILIES["midpoint"] - 0.1)
+    # a goal point counts when it lies on an object through the point, argument or not: b and c
+    # (on line bc) count, e (no object through the centre) does not
+    s = score(centre, con, lines, circles, goal_points={"b", "c", "e"}, scale=2.0)
+    assert s == pytest.approx(2 + 1.0 + FAMILIES["midpoint"] - 0.1)
+    on_circle = np.array([1.0 + math.sqrt(2), 1.0])  # on the circle only: its four points count
+    s = score(on_circle, con, lines, circles, goal_points={"a", "c"}, scale=2.0)
+    assert s == pytest.approx(1 + 1.0 + FAMILIES["midpoint"] - 0.1)
+    off = score(np.array([5.0, 1.0]), con, lines, circles, goal_points={"a"}, scale=2.0)
     assert off == pytest.approx(FAMILIES["midpoint"] - 0.1)
 
 

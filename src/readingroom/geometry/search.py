@@ -191,22 +191,28 @@ def score(xy: np.ndarray, construction: Construction, lines, circles, goal_point
       every circle through three existing points that passes through it (a point where many
       existing objects meet creates facts the engine can use: the foot of an altitude of the
       orthocentre problem lies on a side *and* on the altitude through the orthocentre);
-    * +0.5 for every point of the goal among the construction's arguments;
+    * +0.5 for every point of the goal that lies on one of those lines or circles (facts about
+      the new point then reach the goal's points: the second intersection of two circles through
+      the goal's points, say, whose line to their common point is the radical axis);
     * the family bonus of :data:`FAMILIES` (simple classical points first), minus 0.05 per
       argument (simpler constructions first).
+
+    ``lines`` holds ``(p0, p1, names)``: two points of the line and the names of the existing
+    points on it; ``circles`` holds ``(centre, radius, names)``.
     """
     s = 0.0
-    for grp_pts in lines:
-        p0, p1 = grp_pts
+    reached: set[str] = set()
+    for p0, p1, names in lines:
         u = (p1 - p0) / max(float(np.hypot(*(p1 - p0))), 1e-300)
         if abs(u[0] * (xy - p0)[1] - u[1] * (xy - p0)[0]) <= _TOL * scale:
             s += 1.0
-    for cen, r, _ in circles:
+            reached |= set(names)
+    for cen, r, names in circles:
         if abs(float(np.hypot(*(xy - cen))) - r) <= _TOL * r:
             s += 1.0
-    args = construction.args[1:]
-    s += 0.5 * sum(1 for a in set(args) if a in goal_points)
-    s += FAMILIES.get(construction.name, 0.0) - 0.05 * len(args)
+            reached |= set(names)
+    s += 0.5 * len(reached & set(goal_points))
+    s += FAMILIES.get(construction.name, 0.0) - 0.05 * len(construction.args[1:])
     return s
 
 
@@ -276,7 +282,8 @@ def _scored(problem: Problem, diagram: Diagram, seed: int = 0, deadline: float |
     x = _fresh(problem)
     scale = diagram.scale()
     pts = {p: diagram.points[p] for p in problem.points}
-    lines = [(pts[sorted(g, key=list(pts).index)[0]], pts[sorted(g, key=list(pts).index)[1]])
+    order = list(pts).index
+    lines = [(pts[sorted(g, key=order)[0]], pts[sorted(g, key=order)[1]], g)
              for g in _lines_of(pts, scale)]
     circles = _circles_of(pts, scale)
     goal_points = set(problem.goal.points) if problem.goal is not None else set()
