@@ -187,6 +187,16 @@ CASES = [
      ValueError, "diff-aux"),
     ("layer_tests: one seed", lambda: layer_tests(_result(("same-aux", "diff-aux"), 1)),
      ValueError, "two seeds"),
+    ("replay_gap: not a result", lambda: _result(("same-aux",), 2).replay_gap({"seeds": [0]}),
+     TypeError, "MnistResult"),
+    ("replay_gap: other seeds",
+     lambda: _result(("same-aux",), 2).replay_gap(MnistResult(
+         seeds=[1, 0], conditions=("same-aux",), teacher_accuracy=[0.9] * 2,
+         student_accuracy={"same-aux": [0.1] * 2}, config={}, seconds=0.0, device="cpu")),
+     ValueError, "start alike"),
+    ("replay_gap: a condition the record lacks",
+     lambda: _result(("same-aux", "head-aux"), 2).replay_gap(_result(("same-aux",), 2)),
+     ValueError, "no students of"),
     *[(f"run_mnist: {kwargs}", lambda kwargs=kwargs: run_mnist(**(dict(seeds=[0]) | MNIST
                                                                  | kwargs)), exc, match)
       for kwargs, exc, match in [

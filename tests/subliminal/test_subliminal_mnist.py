@@ -348,3 +348,16 @@ def test_layer_tests_is_the_paired_one_sided_t_test():
     assert tests["head-aux"]["p"] == pytest.approx(want.pvalue)
     assert tests["head-aux"]["t"] == pytest.approx(want.statistic)
     assert tests["same-aux"]["mean_gain"] == pytest.approx(np.mean([0.5, 0.4, 0.58]))
+
+
+def test_replay_gap_is_the_largest_per_seed_difference_over_shared_seeds():
+    def result(seeds, acc):
+        return MnistResult(seeds=seeds, conditions=tuple(acc), teacher_accuracy=[0.9] * len(seeds),
+                           student_accuracy=acc, config={}, seconds=0.0, device="cpu")
+
+    live = result([0, 1], {"same-aux": [0.5, 0.6], "diff-aux": [0.1, 0.1]})
+    record = result([0, 1, 2], {"same-aux": [0.5, 0.63, 0.9], "diff-aux": [0.12, 0.1, 0.0],
+                                "head-aux": [0.2, 0.2, 0.2]})
+    assert live.replay_gap(record) == pytest.approx(0.03)  # seed 2 is the record's only
+    longer = result([0, 1, 2], {"same-aux": [0.5, 0.7, 0.0], "diff-aux": [0.1, 0.1, 0.5]})
+    assert longer.replay_gap(live) == pytest.approx(0.1)  # the other way round, same two seeds

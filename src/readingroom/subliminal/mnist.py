@@ -306,6 +306,22 @@ class MnistResult:
             out[name] = {"mean": mean, "low": low, "high": high, "n": len(values)}
         return out
 
+    def replay_gap(self, record: MnistResult) -> float:
+        """The largest per-seed difference in student accuracy between this run and ``record``,
+        over this run's conditions and the seeds both runs start with (the shorter list of
+        seeds must begin the longer): how far a replay of a committed record drifted from it."""
+        if not isinstance(record, MnistResult):
+            raise TypeError(f"record must be an MnistResult, got {type(record).__name__}")
+        n = min(len(self.seeds), len(record.seeds))
+        if self.seeds[:n] != record.seeds[:n]:
+            raise ValueError(f"the seeds {self.seeds} and the record's {record.seeds} do not "
+                             "start alike")
+        missing = [c for c in self.conditions if c not in record.student_accuracy]
+        if missing:
+            raise ValueError(f"the record has no students of {missing}")
+        return max(abs(a - b) for cond in self.conditions
+                   for a, b in zip(self.student_accuracy[cond], record.student_accuracy[cond]))
+
     def table(self) -> str:
         """A plain-text table of :meth:`summary`, one row per model kind."""
         lines = [f"{'':<10} {'mean':>6}   95% CI           n"]
