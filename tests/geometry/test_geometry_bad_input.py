@@ -163,7 +163,7 @@ SEARCH_ARGS = [
     ("timeout", float("nan"), ValueError), ("timeout", "60", TypeError),
     ("ddar_timeout", float("inf"), ValueError), ("seed", -1, ValueError),
     ("max_lemmas", -1, ValueError), ("max_lemmas", 2.0, TypeError),
-    ("jobs", 0, ValueError),
+    ("jobs", 0, ValueError), ("widen", 1, TypeError), ("share", "yes", TypeError),
 ]
 
 # --- the table ------------------------------------------------------------------------------

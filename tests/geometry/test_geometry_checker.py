@@ -209,3 +209,17 @@ def test_a_ratio_the_two_chases_would_need_to_combine_is_not_found():
     r = solve("a b c = triangle a b c; m = midpoint m a b; n = midpoint n a c ? rcompute m n b c",
               timeout=10)
     assert not r.solved and r.answer is None
+
+
+@pytest.mark.parametrize("text,rule,cited,forged", [
+    ("a b c = triangle a b c; d = on_circum d a b c; o = on_bline o a b, on_bline o c d ? "
+     "cong o a o c", "centre of a circle (two chords)", "cong c o d o", "cong a o b o"),
+    ("a b = segment a b; m = midpoint m a b; x = on_tline x m m a ? cong x a x b",
+     "perpendicular bisector (converse)", "perp a b m x", "coll a b m"),
+], ids=["centre_chords", "perp_bisector_converse"])
+def test_the_newer_rules_are_checked_from_their_premises(text, rule, cited, forged):
+    proof = solve(text).proof
+    assert f"[{rule}:" in proof[-1] and cited in proof[-1]
+    assert check_proof(text, proof).ok
+    v = check_proof(text, proof[:-1] + [proof[-1].replace(cited, forged)])
+    assert not v.ok and f"rule '{rule}' does not give" in v.error

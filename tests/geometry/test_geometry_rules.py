@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from readingroom.geometry import RULES, parse_problem, proof_holds, solve
+from readingroom.geometry import RULES, fact, parse_problem, proof_holds, solve
 from readingroom.geometry.ddar import _Engine
 
 
@@ -39,6 +39,8 @@ CASES = [
     ("similar triangles (SAS)", "rule_sas_similar",
      T + "d = midpoint d b c; e = midpoint e c a; f = midpoint f a b; "
          "g = on_line g a d, on_line g b e ? coll c g f"),
+    ("centre of a circle (two chords)", "rule_centre_chords",
+     T + "d = on_circum d a b c; o = on_bline o a b, on_bline o c d ? cong o a o c"),
 ]
 
 
@@ -151,3 +153,43 @@ def test_sss_circumcentre_power_and_length_rules_are_listed():
     assert {"similar_sss", "circumcentre", "power_converse", "AR length chase"} <= names
 
 
+
+
+PERP_BISECTOR = "a b = segment a b; m = midpoint m a b; x = on_tline x m m a ? cong x a x b"
+
+
+def test_perpendicular_bisector_converse_fires_on_its_configuration(engine):
+    eng = engine(PERP_BISECTOR)
+    eng.rule_perp_bisector_converse()
+    why = {str(f): (reason, [str(p) for p in prem]) for f, (reason, prem) in eng.why.items()}
+    assert why["cong a x b x"] == ("perpendicular bisector (converse)",
+                                   ["midp m a b", "perp a b m x"])
+
+
+def test_perpendicular_bisector_converse_needs_the_perpendicular(engine):
+    # x on a line through the midpoint that is not perpendicular to ab: nothing is concluded,
+    # nor even tried (a tried, false conclusion would show among the discarded facts)
+    eng = engine("a b = segment a b; m = midpoint m a b; c = free c; x = on_line x m c ? "
+                 "cong x a x b", require_goal=False)
+    eng.rule_perp_bisector_converse()
+    rule = "perpendicular bisector (converse)"
+    assert not any(r == rule for r, _ in eng.why.values())
+    assert not any(r == rule for _, r in eng.discarded)
+
+
+def test_the_centre_of_two_parallel_chords_is_not_concluded(engine):
+    # abdc an isosceles trapezoid in a circle (cd parallel to ab), o on the common perpendicular
+    # bisector of the two chords: oa = ob and oc = od, but o need not be the centre
+    eng = engine("a b c = triangle a b c; d = on_circum d a b c, on_pline d c a b; "
+                 "o = on_bline o a b ? cong o a o b", require_goal=False)
+    eng.add(fact("cong", "o", "c", "o", "d"), "given")
+    eng.build()
+    eng.rule_centre_chords()
+    rule = "centre of a circle (two chords)"
+    assert not any(r == rule for r, _ in eng.why.values())
+    assert not any(r == rule for _, r in eng.discarded)
+
+
+def test_perpendicular_bisector_converse_and_centre_chords_are_listed():
+    names = {name for name, _ in RULES}
+    assert {"perp_bisector_converse", "centre_chords"} <= names

@@ -103,6 +103,42 @@ def test_score_counts_lines_and_circles_through_the_point_and_goal_points():
     assert off == pytest.approx(FAMILIES["midpoint"] - 0.1)
 
 
+def test_score_credits_the_centre_of_the_goals_circle():
+    # goal points a, b, c, d on the circle of centre (1, 1); the centre lies on no line
+    pts = [np.array(v) for v in ([0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0])]
+    con = Construction("circle", ("x", "a", "b", "c"))
+    base = FAMILIES["circle"] - 0.15
+    centre = np.array([1.0, 1.0])
+    assert score(centre, con, [], [], set(), 2.0, goal_xy=pts) == pytest.approx(base + 1)
+    # equidistant from two goal points only, or no goal points given: no credit
+    off = np.array([1.0, 5.0])
+    assert score(off, con, [], [], set(), 2.0, goal_xy=pts) == pytest.approx(base)
+    assert score(centre, con, [], [], set(), 2.0, goal_xy=pts[:2]) == pytest.approx(base)
+    assert score(centre, con, [], [], set(), 2.0) == pytest.approx(base)
+
+
+def test_score_credits_a_midpoint_that_completes_a_midline():
+    mids = [("m", "a", "b")]  # the problem's midpoint m of ab
+    xy = np.array([7.0, 3.0])
+    # mirror x a d makes d the midpoint of a x: it shares a with ab, so md is a midline
+    mirror = score(xy, Construction("mirror", ("x", "a", "d")), [], [], set(), 2.0,
+                   midpoints=mids)
+    assert mirror == pytest.approx(FAMILIES["mirror"] - 0.1 + 1)
+    # the midpoint of a c shares a too; the midpoint of c d and the mirror of a through m
+    # (whose midpoint is m itself) do not complete one
+    mid = Construction("midpoint", ("x", "a", "c"))
+    assert score(xy, mid, [], [], set(), 2.0, midpoints=mids) == pytest.approx(
+        FAMILIES["midpoint"] - 0.1 + 1)
+    for con in (Construction("midpoint", ("x", "c", "d")), Construction("mirror", ("x", "a", "m")),
+                Construction("foot", ("x", "a", "b", "c"))):
+        plain = FAMILIES[con.name] - 0.05 * (len(con.args) - 1)
+        assert score(xy, con, [], [], set(), 2.0, midpoints=mids) == pytest.approx(plain), con
+    # several midlines count once
+    two = [("m", "a", "b"), ("n", "a", "e")]
+    assert score(xy, mid, [], [], set(), 2.0, midpoints=two) == pytest.approx(
+        FAMILIES["midpoint"] - 0.1 + 1)
+
+
 def test_extend_diagram_keeps_the_existing_coordinates():
     p = parse_problem(ORTHO)
     d = build_diagram(p, seed=3, require_goal=True)
@@ -174,13 +210,34 @@ def test_beam_width_and_depth_bound_the_work():
     p = parse_problem(HOPELESS)
     res = search(p, depth=0, timeout=20)
     assert not res.solved and res.tried == 1 and res.stop == "exhausted"
-    res = search(p, depth=1, width=3, timeout=20, share=False)
+    res = search(p, depth=1, width=3, timeout=20, share=False, widen=False)
     assert res.tried <= 1 + 3
-    res = search(p, depth=2, width=3, beam=2, timeout=20, share=False)
+    res = search(p, depth=2, width=3, beam=2, timeout=20, share=False, widen=False)
     assert 1 + 3 < res.tried <= 1 + 3 + 2 * 3 and not res.solved
     # sharing adds at most one merged run per level
-    res = search(p, depth=2, width=3, beam=2, timeout=20)
+    res = search(p, depth=2, width=3, beam=2, timeout=20, widen=False)
     assert 1 + 3 < res.tried <= 1 + 3 + 2 * 3 + 2 and not res.solved
+
+
+def test_widening_spends_the_budget_on_the_next_candidates():
+    p = parse_problem(HOPELESS)
+    res = search(p, depth=1, width=3, timeout=4, share=False)
+    # passes of 3, 6, 12, ... candidates: far more than one pass's 1 + 3 runs, each run once
+    assert not res.solved and res.tried > 1 + 6 and res.stop == "timeout"
+    assert res.seconds < 6
+
+
+def test_widening_reaches_a_point_beyond_the_first_width():
+    p = parse_problem(ORTHO)
+    ranked = candidates(p)
+    useful = {"x0 = foot x0 a b h", "x0 = foot x0 b a c", "x0 = foot x0 c a b"}
+    k = min(i for i, c in enumerate(ranked) if c in useful)
+    assert k >= 1  # the first candidate alone does not prove it
+    narrow = search(p, depth=1, width=1, timeout=30, share=False, widen=False)
+    assert not narrow.solved and narrow.stop == "exhausted" and narrow.tried == 2
+    wide = search(p, depth=1, width=1, timeout=30, share=False)
+    assert wide.solved and wide.aux and wide.tried > 2
+    _check_proof_on_fresh_diagrams(wide)
 
 
 # --- proposers ---------------------------------------------------------------------------------

@@ -60,9 +60,9 @@ def test_without_sharing_nothing_is_shared():
 
 def test_max_lemmas_caps_the_pool():
     p = parse_problem(HOPELESS)
-    res = search(p, depth=1, width=4, timeout=20, max_lemmas=3)
+    res = search(p, depth=1, width=4, timeout=20, max_lemmas=3, widen=False)
     assert res.shared <= 3
-    res0 = search(p, depth=1, width=4, timeout=20, max_lemmas=0)
+    res0 = search(p, depth=1, width=4, timeout=20, max_lemmas=0, widen=False)
     assert res0.shared == 0
 
 
@@ -74,9 +74,9 @@ TWO = (T + "h = on_tline h b a c, on_tline h c a b; e = free e; f = on_pline f e
 
 def test_a_lemma_from_one_branch_completes_another():
     p = parse_problem(TWO, "two_lemmas")
-    alone = search(p, depth=1, width=60, timeout=60, share=False)
+    alone = search(p, depth=1, width=60, timeout=60, share=False, widen=False)
     assert not alone.solved and alone.stop == "exhausted"
-    res = search(p, depth=1, width=60, timeout=60)
+    res = search(p, depth=1, width=60, timeout=60, widen=False)
     assert res.solved and len(res.aux) == 1 and res.lemmas
     assert res.shared >= len(res.lemmas)
     own = set(p.points)

@@ -138,6 +138,13 @@ class _Checker:
         (tx, ty), (ax, ay), (bx, by) = self.xy(t), self.xy(a), self.xy(b)
         return (ax - tx) * (bx - tx) + (ay - ty) * (by - ty) > 0
 
+    def crossing(self, a, b, c, d) -> bool:
+        """Whether lines ``ab`` and ``cd`` are not parallel on the figure."""
+        (ax, ay), (bx, by), (cx, cy), (dx, dy) = (self.xy(p) for p in (a, b, c, d))
+        ux, uy, vx, vy = bx - ax, by - ay, dx - cx, dy - cy
+        n = math.hypot(ux, uy) * math.hypot(vx, vy)
+        return n > 0 and abs(ux * vy - uy * vx) / n > 1e-6
+
     def direction(self, seg) -> float:
         (ax, ay), (bx, by) = self.xy(seg[0]), self.xy(seg[1])
         return math.atan2(by - ay, bx - ax) / math.pi

@@ -656,6 +656,40 @@ def _power_converse(st: _Step) -> bool:
     return False
 
 
+def _perp_bisector_converse(st: _Step) -> bool:
+    """``cong x a x b`` from a cited ``midp m a b`` and ``perp x m a b``."""
+    if st.fact.name != "cong":
+        return False
+    s1, s2 = _seg(*st.fact.args[:2]), _seg(*st.fact.args[2:])
+    for x in set(s1) & set(s2):
+        a, b = _other(s1, x), _other(s2, x)
+        for p in st.prem:
+            if (p.name == "midp" and set(p.args[1:]) == {a, b} and p.args[0] != x
+                    and st.cites("perp", x, p.args[0], a, b)):
+                return True
+    return False
+
+
+def _centre_chords(st: _Step) -> bool:
+    """``cong o a o c`` from a cited circle through a, b, c, d with ``oa = ob``, ``oc = od`` and
+    chords ab, cd that cross (read off the figure)."""
+    if st.fact.name != "cong":
+        return False
+    s1, s2 = _seg(*st.fact.args[:2]), _seg(*st.fact.args[2:])
+    for o in set(s1) & set(s2):
+        a, c = _other(s1, o), _other(s2, o)
+        for g in st.circles():
+            if o in g or not {a, c} <= g:
+                continue
+            bs = [b for b in g if b != a and st.equal(_seg(o, a), _seg(o, b))]
+            ds = [d for d in g if d != c and st.equal(_seg(o, c), _seg(o, d))]
+            for b, d in itertools.product(bs, ds):
+                st.reads = True
+                if st.c.crossing(a, b, c, d):
+                    return True
+    return False
+
+
 def _lines_goal(st: _Step) -> bool:
     return st.fact.name == "coll" and st.on_line(*st.fact.args)
 
@@ -694,6 +728,8 @@ _RULES = (
     ("angle bisector theorem", _bisector),
     ("centre of a circle", _circumcentre),
     ("power of a point (converse)", _power_converse),
+    ("perpendicular bisector (converse)", _perp_bisector_converse),
+    ("centre of a circle (two chords)", _centre_chords),
     ("lines", _lines_goal),
     ("circle", _circle_goal),
 )

@@ -536,6 +536,55 @@ class DeductionRules:
             self.tick()
 
 
+    def rule_perp_bisector_converse(self):
+        """midp m a b, perp x m a b => cong x a x b: a point on the perpendicular to a segment
+        through its midpoint is equidistant from its ends."""
+        for f in [f for f in self.why if f.name == "midp"]:
+            m, a, b = f.args
+            lab = self.L(a, b)
+            for li in self.lines_through[m]:
+                if li == lab or not self._is_perp(li, lab):
+                    continue
+                for x in sorted(self.line_pts[li] - {m}):
+                    g = self.try_fact("cong", x, a, x, b)
+                    if g is None or self.ar_ratio(g) is not None:
+                        continue
+                    pp = self.derive(self.ar_angle(self.try_fact("perp", x, m, a, b)),
+                                     "AR angle chase")
+                    self.add(g, "perpendicular bisector (converse)", (f, pp))
+            self.tick()
+
+    def _crossing(self, a, b, c, d) -> bool:
+        """Whether lines ab and cd are not parallel, on the diagram (non-degeneracy)."""
+        pa, pb, pc, pd = self.diagram.coords((a, b, c, d))
+        u, v = pb - pa, pd - pc
+        n = float((u @ u) * (v @ v)) ** 0.5
+        return n > 0 and abs(float(u[0] * v[1] - u[1] * v[0])) / n > 1e-6
+
+    def rule_centre_chords(self):
+        """cyclic a b c d, cong o a o b, cong o c o d, ab and cd not parallel => cong o a o c:
+        a point on the perpendicular bisectors of two chords that cross is the centre."""
+        eq = self.equidistant()
+        for pts, sup in self.circles:
+            for o, groups in eq.items():
+                if o in pts:
+                    continue
+                on = [sorted(set(g) & pts) for g in groups]
+                on = [g for g in on if len(g) >= 2]
+                for g1, g2 in itertools.combinations(on, 2):
+                    pair = next(((a, b, c, d) for a, b in itertools.combinations(g1, 2)
+                                 for c, d in itertools.combinations(g2, 2)
+                                 if self._crossing(a, b, c, d)), None)
+                    if pair is None:
+                        continue
+                    a, b, c, d = pair
+                    f = self.try_fact("cong", o, a, o, c)
+                    if f is not None and self.ar_ratio(f) is None:
+                        self.add(f, "centre of a circle (two chords)",
+                                 (self.cong(o, a, o, b), self.cong(o, c, o, d), *sup))
+            self.tick()
+
+
 #: The catalogue: each rule's name and what it concludes from what (the chapter prints it).
 RULES = (
     ("para_coll", "two lines through one point with the same direction are one line"),
@@ -559,6 +608,8 @@ RULES = (
     ("similar_sss", "three sides in proportion => the angles (directed by orientation)"),
     ("circumcentre", "cong o a o b o c, cyclic a b c x => cong o x o a"),
     ("power_converse", "coll t q c, coll t s d, tq*tc = ts*td (same sides) => cyclic q c s d"),
+    ("perp_bisector_converse", "midp m a b, perp x m a b => cong x a x b"),
+    ("centre_chords", "cyclic a b c d, cong o a o b, cong o c o d, ab not para cd => cong o a o c"),
     ("AR angle chase", "para/perp/eqangle as linear equations in line directions mod pi"),
     ("AR ratio chase", "cong/eqratio/midp as linear equations in log-lengths"),
     ("AR length chase", "cong/midp and sums along lines as linear equations in lengths"),
@@ -583,6 +634,8 @@ ROUND = (
     ("rule_circumcentre", ("circumcentre",)),
     ("rule_lengths", ("AR length chase",)),
     ("rule_power_converse", ("power_converse",)),
+    ("rule_perp_bisector_converse", ("perp_bisector_converse",)),
+    ("rule_centre_chords", ("centre_chords",)),
 )
 
 _dispatched = sorted(name for _, names in ROUND for name in names)

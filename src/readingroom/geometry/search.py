@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from readingroom.common.checks import check_float, check_int
+from readingroom.common.checks import check_bool, check_float, check_int
 from readingroom.geometry import ddar
 from readingroom.geometry.diagram import Diagram, _drawables, _Placer
 from readingroom.geometry.facts import Fact
@@ -182,8 +182,18 @@ def _circles_of(points: dict[str, np.ndarray], scale: float, cap: int = 18):
     return out
 
 
+def _midpoints(construction: Construction) -> list[tuple[str, str, str]]:
+    """The midpoints ``(m, a, b)`` a ``midpoint`` or ``mirror`` construction makes."""
+    if construction.name == "midpoint":
+        return [tuple(construction.args)]
+    if construction.name == "mirror":
+        x, a, b = construction.args
+        return [(b, a, x)]
+    return []
+
+
 def score(xy: np.ndarray, construction: Construction, lines, circles, goal_points,
-          scale: float) -> float:
+          scale: float, goal_xy=(), midpoints=()) -> float:
     """The heuristic score of an auxiliary point at ``xy`` built by ``construction`` (higher
     is better) — a stand-in for AlphaGeometry's language model:
 
@@ -194,6 +204,13 @@ def score(xy: np.ndarray, construction: Construction, lines, circles, goal_point
     * +0.5 for every point of the goal that lies on one of those lines or circles (facts about
       the new point then reach the goal's points: the second intersection of two circles through
       the goal's points, say, whose line to their common point is the radical axis);
+    * +1 when the point is the centre of a circle through three or more of the goal's points
+      (``goal_xy``, their coordinates): a cyclic goal is a statement about that centre's
+      distances, which the centre turns into equal segments the algebra can chase;
+    * +1 when the point completes a midline: a midpoint it makes (``midpoint``, or the centre
+      of a ``mirror``) that shares one end with a midpoint of ``midpoints`` (the problem's, as
+      ``(m, a, b)``) joins the two midpoints by a line parallel to the third side — doubling a
+      median, the olympiad's way to a parallelogram;
     * the family bonus of :data:`FAMILIES` (simple classical points first), minus 0.05 per
       argument (simpler constructions first).
 
@@ -212,6 +229,17 @@ def score(xy: np.ndarray, construction: Construction, lines, circles, goal_point
             s += 1.0
             reached |= set(names)
     s += 0.5 * len(reached & set(goal_points))
+    if len(goal_xy) >= 3:
+        dist = sorted(float(np.hypot(*(xy - q))) for q in goal_xy)
+        run = best = 1
+        for d0, d1 in zip(dist, dist[1:]):
+            run = run + 1 if d1 - d0 <= _TOL * max(d1, scale) else 1
+            best = max(best, run)
+        if best >= 3 and dist[0] > _TOL * scale:
+            s += 1.0
+    if any(m2 != m and len({a, b} & {a2, b2}) == 1
+           for m, a, b in _midpoints(construction) for m2, a2, b2 in midpoints):
+        s += 1.0
     s += FAMILIES.get(construction.name, 0.0) - 0.05 * len(construction.args[1:])
     return s
 
@@ -287,6 +315,9 @@ def _scored(problem: Problem, diagram: Diagram, seed: int = 0, deadline: float |
              for g in _lines_of(pts, scale)]
     circles = _circles_of(pts, scale)
     goal_points = set(problem.goal.points) if problem.goal is not None else set()
+    goal_xy = [np.asarray(pts[p], dtype=float) for p in sorted(goal_points) if p in pts]
+    mids = [m for clause in problem.clauses for con in clause.constructions
+            for m in _midpoints(con)]
     # Points already taken (the problem's and earlier candidates'), hashed on a grid of cells
     # as wide as the tolerance: a point within the tolerance of another lies in one of the 3 x 3
     # cells around it, so the check is the same as scanning every taken point, without the scan.
@@ -321,7 +352,8 @@ def _scored(problem: Problem, diagram: Diagram, seed: int = 0, deadline: float |
         if taken_near(xy):
             continue  # the same point as an existing point or an earlier candidate
         take(xy)
-        out.append(Candidate(clause, xy, score(xy, con, lines, circles, goal_points, scale)))
+        out.append(Candidate(clause, xy, score(xy, con, lines, circles, goal_points, scale,
+                                               goal_xy, mids)))
     out.sort(key=lambda c: -c.score)  # stable: ties keep the family order
     if proposer is not None and out:
         ranks = [float(v) for v in proposer(problem, diagram, out)]
@@ -417,7 +449,7 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
            timeout: float = 60.0, seed: int = 0, ddar_timeout: float = 10.0,
            share: bool = True, max_lemmas: int = 400,
            proposer: Proposer | None = None, jobs: int = 1,
-           executor: Executor | None = None) -> SearchResult:
+           executor: Executor | None = None, widen: bool = True) -> SearchResult:
     """Prove ``problem`` with DD + AR, adding up to ``depth`` auxiliary points.
 
     Depth 0 is DD + AR alone. At each depth, every state in the beam (initially the problem
@@ -434,6 +466,12 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     ``proposer`` (a :data:`Proposer`; default: the heuristic :func:`score`) ranks each state's
     candidates; the top ``width`` are tried.
 
+    With ``widen``, when a pass ends with nothing proved and time left, the search runs again
+    with twice the
+    ``width`` (branches already tried are cached, so only the new ones cost), until a pass tries
+    nothing new or the time is up: a problem whose candidates run out early spends its whole
+    budget.
+
     ``jobs`` > 1 runs the branches of a state ``jobs`` at a time in worker processes (a local
     process pool, or ``executor``: any :class:`concurrent.futures.Executor`, e.g. a Dask
     cluster's ``client.get_executor()``); each wave of branches starts from the lemmas the
@@ -448,6 +486,8 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     check_int(seed, "seed", minimum=0)
     check_int(max_lemmas, "max_lemmas", minimum=0)
     check_int(jobs, "jobs")
+    check_bool(share, "share")
+    check_bool(widen, "widen")
     if executor is not None and not hasattr(executor, "submit"):
         raise TypeError(f"search: executor must be a concurrent.futures.Executor, got "
                         f"{type(executor).__name__}")
@@ -529,24 +569,18 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
         return SearchResult(solved, [str(c) for c in aux], res, time.monotonic() - t0, tried,
                             prob, stop, best, lemmas, len(pool))
 
-    def loop() -> SearchResult:
-        nonlocal base_facts, tried
-        base = run(problem, diagram, ())
-        if base is None:
-            return done(False, (), None, problem, "timeout", 0)
-        if base.solved:
-            return done(True, (), base, problem, "solved", base.facts)
-        base_facts = set(base.why)
-        best = base.facts
+    def one_pass(w: int):
+        """Depths 1..``depth`` with ``w`` candidates per state: a solved SearchResult, a
+        "timeout" one, or None (nothing proved)."""
+        nonlocal best, merged_at, tried
         states = [(problem, diagram, ())]
-        merged_at = 0
         for _ in range(depth):
             scored_states = []
             for prob, diag, aux in states:
                 if time.monotonic() > deadline:
                     return done(False, (), base, problem, "timeout", best)
                 items = []
-                for cand in _scored(prob, diag, seed, deadline, limit=width, proposer=proposer):
+                for cand in _scored(prob, diag, seed, deadline, limit=w, proposer=proposer):
                     ext = extend_diagram(prob, diag, cand.clause, seed)
                     if ext is not None:
                         items.append((cand, *ext, aux + (cand.clause,)))
@@ -579,8 +613,30 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
                     states.append((aprob, adiag, naux))
                 if len(states) == beam:
                     break
-        return done(False, (), base, problem, "exhausted", best)
+        return None
 
+    def loop() -> SearchResult:
+        nonlocal base_facts, base, best
+        base = run(problem, diagram, ())
+        if base is None:
+            return done(False, (), None, problem, "timeout", 0)
+        if base.solved:
+            return done(True, (), base, problem, "solved", base.facts)
+        base_facts = set(base.why)
+        best = base.facts
+        w = width
+        while True:
+            before = tried
+            found = one_pass(w)
+            if found is not None:
+                return found
+            if not widen or tried == before:  # (or: the pass tried nothing new)
+                return done(False, (), base, problem, "exhausted", best)
+            w *= 2  # time is left: the same search, twice as wide (tried branches are cached)
+
+    base: ddar.Result | None = None
+    best = 0
+    merged_at = 0
     pool_exec = executor
     if pool_exec is None and jobs > 1:
         pool_exec = ProcessPoolExecutor(max_workers=jobs)
