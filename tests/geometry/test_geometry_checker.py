@@ -203,12 +203,15 @@ def test_find_goals_are_answered_and_the_answers_checked(text, answer):
     assert not check_proof(text, bad).ok
 
 
-def test_a_ratio_the_two_chases_would_need_to_combine_is_not_found():
-    # mn / bc = am / ab holds in the log-ratio chase and am / ab = 1/2 in the length chase;
-    # neither chase alone pins mn / bc, and the engine does not combine them (yet)
-    r = solve("a b c = triangle a b c; m = midpoint m a b; n = midpoint n a c ? rcompute m n b c",
-              timeout=10)
-    assert not r.solved and r.answer is None
+def test_a_ratio_with_a_constant_is_found_and_checked():
+    # mn / bc = am / ab in the log-ratio chase, and the midpoint's row log|am| - log|ab| = -log 2
+    # pins it: the answer 1/2, checked from the cited premises; a wrong answer is rejected
+    text = "a b c = triangle a b c; m = midpoint m a b; n = midpoint n a c ? rcompute m n b c"
+    r = solve(text, timeout=10)
+    assert r.solved and r.answer == "1/2"
+    assert r.proof[-1].split("  [")[0].endswith("rconst m n b c 1/2")
+    assert check_proof(text, r.proof).ok
+    assert not check_proof(text, r.proof[:-1] + [r.proof[-1].replace(" 1/2  [", " 1/3  [")]).ok
 
 
 @pytest.mark.parametrize("text,rule,cited,forged", [

@@ -115,8 +115,7 @@ def test_points_and_numbers_of_a_goal():
     ("distmeq a b c d 1 -1 half", ["cannot read the value 'half' of distmeq"]),
     ("distmeq a b c d 1 -1 0", ["value of distmeq must be a positive rational", "'0'"]),
     ("distmeq a b c d 1 -1 -2", ["value of distmeq must be a positive rational", "'-2'"]),
-    ("distmeq a b c d 1 -1 2", ["distmeq supports the value 1 only", "'2'", "ratio chase"]),
-    ("distmeq a b c d 1 -1 1/2", ["distmeq supports the value 1 only", "'1/2'"]),
+    ("distmeq a b c d 1 -1 -1/2", ["value of distmeq must be a positive rational", "'-1/2'"]),
 ])
 def test_bad_distance_goals_are_refused_clearly(goal, words):
     with pytest.raises(GeometryInputError) as err:
@@ -127,9 +126,11 @@ def test_bad_distance_goals_are_refused_clearly(goal, words):
         assert w in msg, (w, msg)
 
 
-def test_the_value_one_may_be_written_as_any_rational_equal_to_one():
+def test_the_value_is_any_positive_rational():
     assert parse_goal("distmeq a b c d 1 -1 1.0").numbers[-1] == "1.0"
     assert parse_goal("distmeq a b c d 1 -1 2/2").numbers[-1] == "2/2"
+    assert parse_goal("distmeq a b c d 2 -2 1/4").numbers[-1] == "1/4"
+    assert parse_goal("distmeq a b c d 1 1 12").numbers[-1] == "12"
 
 
 # --- numerically ----------------------------------------------------------------------------
@@ -225,11 +226,26 @@ def test_a_statement_that_does_not_hold_is_not_proved():
         assert not r.solved and r.proof is None and r.discarded == 0
 
 
-def test_the_midline_half_is_beyond_the_two_chases():
-    # |mn| = |bc| / 2 needs the similar triangles' ratio 1/2 carried into the lengths: neither the
-    # length chase (sums and equal segments) nor the ratio chase (no constants) has it
-    r = solve(parse_problem(MIDLINE), timeout=10)
-    assert not r.solved and r.stop == "saturated"
+@pytest.mark.parametrize("goal", ["distseq m n b c 2 -1", "distmeq m n b c 1 -1 1/2",
+                                  "distmeq a m a b 1 -1 1/2", "distmeq b c m n 2 -2 4"])
+def test_the_midline_half_is_proved_by_the_ratio_chase_with_constants(goal):
+    # |mn| = |bc| / 2: the similar triangles give mn / bc = am / ab, and the midpoint's own row
+    # in the ratio chase, log|am| - log|ab| = -log 2, carries the constant
+    p = parse_problem(T + "m = midpoint m a b; n = midpoint n a c ? " + goal)
+    r = solve(p, timeout=10)
+    assert r.solved and _last_fact(r.proof) == str(p.goal)
+    assert "[AR ratio chase: " in r.proof[-1] and "midp m a b" in r.proof[-1]
+    assert check_proof(p, r.proof).ok
+    # with the other midpoint cited in its place the constant has no source
+    swapped = r.proof[:-1] + [r.proof[-1].replace("midp m a b", "midp n a c")]
+    assert not check_proof(p, swapped).ok
+
+
+def test_a_wrong_constant_is_not_proved():
+    p = parse_problem(T + "m = midpoint m a b; n = midpoint n a c ? distmeq m n b c 1 -1 1/3")
+    diagram = build_diagram(p, seed=0)
+    assert not check_goal(diagram)
+    assert not solve(p, diagram=diagram, timeout=5).solved
 
 
 def test_a_length_equation_the_lines_make_true_is_proved_from_the_order_on_a_line():
@@ -259,7 +275,14 @@ def test_cli_solve_prints_and_checks_a_distance_proof(capsys, text):
     assert verdict.startswith("checker: checked: all ") and "follow from their cited" in verdict
 
 
-def test_cli_refuses_a_value_other_than_one(capsys):
-    assert main(["solve", _with_goal(CHORDS, "distmeq p a p b p c p d 1 1 -1 -1 2")]) == 2
+def test_cli_proves_and_checks_a_value_other_than_one(capsys):
+    assert main(["solve", _with_goal(MIDLINE, "distmeq b c m n 1 -1 2")]) == 0
+    out = capsys.readouterr().out
+    assert "distmeq b c m n 1 -1 2  [AR ratio chase" in out
+    assert out.rstrip().splitlines()[-1].startswith("checker: checked: all ")
+
+
+def test_cli_refuses_a_value_that_is_not_positive(capsys):
+    assert main(["solve", _with_goal(CHORDS, "distmeq p a p b p c p d 1 1 -1 -1 -2")]) == 2
     err = capsys.readouterr().err
-    assert "error: " in err and "value 1 only" in err and "Traceback" not in err
+    assert "error: " in err and "positive rational" in err and "Traceback" not in err

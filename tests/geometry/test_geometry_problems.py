@@ -37,7 +37,9 @@ DDAR_SOLVED = {
     "hypotenuse_median_ratio", "incenter_angle", "diameter_angle_sum", "hypotenuse_median_half",
     "intersecting_chords_product",
     # tagged aux or hard when the set was written, solved since the tangent-chord, central-angle,
-    # converse-midline, hypotenuse-median, angle-bisector and SAS-similarity rules
+    # converse-midline, hypotenuse-median, angle-bisector and SAS-similarity rules (and, for
+    # midline_ratio, the ratio chase's constants)
+    "midline_ratio",
     "parallelogram_diagonals", "tangent_chord", "equal_tangents",
     "isogonal_orthocenter_circumcenter", "central_angle", "angle_bisector_ratio",
     "hypotenuse_median", "feet_midpoint_equidistant", "midpoint_reflection_orthocenter",

@@ -18,8 +18,8 @@ from readingroom.geometry.synth import (
 )
 
 # a premise problem known to yield an example that needs its auxiliary point
-PREMISES = ("a b c = iso_triangle a b c; d = midpoint d b a; e = midpoint e b c; "
-            "f = midpoint f e d; g = midpoint g b d")
+PREMISES = ("a b c d = trapezoid a b c d; m = midpoint m a d; n = midpoint n b c; "
+            "x = midpoint x a c")
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,38 @@ from readingroom.geometry.diagram import Diagram
 from readingroom.geometry.facts import Fact, _merge_groups, _seg
 from readingroom.geometry.language import Goal, angle_fraction
 
-__all__ = ["HALF", "AlgebraicReasoning", "LinearSystem"]
+__all__ = ["HALF", "RATIO_FACTS", "AlgebraicReasoning", "LinearSystem", "log_terms"]
+
+#: the facts the ratio chase holds as equations in log-lengths
+RATIO_FACTS = ("cong", "eqratio", "midp", "rconst", "distmeq")
 
 #: a right angle, in the angle chase's units of pi
 HALF = Fraction(1, 2)
+
+
+def _is_log_const(v) -> bool:
+    """Whether a ratio-chase variable is the constant ``log p`` of a prime (``("", p)``)."""
+    return isinstance(v, tuple) and len(v) == 2 and v[0] == ""
+
+
+def log_terms(r: Fraction) -> dict:
+    """``log r`` of a positive rational as ``{("", p): exponent}`` over its primes: the ratio
+    chase's constants, which stay symbols (the logarithms of distinct primes are linearly
+    independent over the rationals, so no relation among them is lost)."""
+    r = Fraction(r)
+    if r <= 0:
+        raise ValueError(f"log_terms: the ratio must be positive, got {r}")
+    out: dict = defaultdict(int)
+    for n, sign in ((r.numerator, 1), (r.denominator, -1)):
+        p = 2
+        while p * p <= n:
+            while n % p == 0:
+                out[("", p)] += sign
+                n //= p
+            p += 1
+        if n > 1:
+            out[("", n)] += sign
+    return {k: v for k, v in out.items() if v}
 
 # --- exact linear algebra with provenance ---------------------------------------------------
 
@@ -49,11 +77,14 @@ class LinearSystem:
     coefficients are accepted and only integer row operations are used (pivots are variables
     with coefficient +-1), which keeps "mod 1" sound; rows without such a pivot wait in
     ``stuck`` and are retried when a pivot is added. Every row carries ``prov``: the set of
-    input tags it was combined from.
+    input tags it was combined from. ``fixed(v)`` marks variables that stand for known
+    constants (the ratio chase's ``log p`` of a prime ``p``): they are never pivots, and a row
+    over them alone is refused.
     """
 
-    def __init__(self, modulus: Fraction | int | None = None, resolve=None):
+    def __init__(self, modulus: Fraction | int | None = None, resolve=None, fixed=None):
         self.modulus = None if modulus is None else Fraction(modulus)
+        self.fixed = fixed
         self.rows: dict = {}  # pivot var -> (coeffs, const, prov)
         self.stuck: list = []
         self.n_added = 0
@@ -91,6 +122,10 @@ class LinearSystem:
         p = p | base
         self.n_added += 1
         units = [v for v, c in e.items() if abs(c) == 1] if self.modulus is not None else list(e)
+        if self.fixed is not None:
+            units = [v for v in units if not self.fixed(v)]
+            if all(self.fixed(v) for v in e):  # a relation among the constants alone: refused
+                return False
         if not units and (split := self._split(e, k)) is not None:
             e, k = split
             self.resolved += 1
@@ -185,13 +220,14 @@ class AlgebraicReasoning:
         # the two linear systems
         self.angles = LinearSystem(modulus=1,
                                    resolve=self.angle_value if self.split_angles else None)
-        self.ratios = LinearSystem()
+        self.ratios = LinearSystem(fixed=_is_log_const)
         for f in self.why:
             if f.name in ("para", "perp", "eqangle"):
                 e, k, sup = self.angle_eq(f)
                 self.angles.add(e, k, tag=f, prov=sup)
-            elif f.name in ("cong", "eqratio", "midp"):
-                self.ratios.add(self.ratio_eq(f), 0, tag=f)
+            elif f.name in RATIO_FACTS:
+                for row in self.ratio_rows(f):
+                    self.ratios.add(row, 0, tag=f)
         self.build_lengths()
         self.tick()
         self._anf: dict = {}
@@ -318,12 +354,13 @@ class AlgebraicReasoning:
             return _direction_sum(self.diagram, coeffs, lambda li: (
                 sorted(groups[li])[:2] if isinstance(li, int) else li))
 
-        kinds = ("para", "perp", "eqangle") if angle else ("cong", "eqratio", "midp")
+        kinds = ("para", "perp", "eqangle") if angle else RATIO_FACTS
         ls = (LinearSystem(modulus=1, resolve=value if self.split_angles else None)
-              if angle else LinearSystem())
+              if angle else LinearSystem(fixed=_is_log_const))
         for g in premises:
             if g.name in kinds:
-                ls.add(*equation(g), tag=g)
+                for row in ([equation(g)] if angle else [(r, 0) for r in self.ratio_rows(g)]):
+                    ls.add(*row, tag=g)
         return ls.implies(*equation(f)) is not None
 
     def minimise(self, f: Fact) -> None:
@@ -334,10 +371,10 @@ class AlgebraicReasoning:
         minimal — no single equation can be dropped — though not necessarily the smallest."""
         reason, prem = self.why[f]
         angle = reason == "AR angle chase" and f.name in ("para", "perp", "eqangle", "angeq")
-        ratio = reason == "AR ratio chase" and f.name in ("cong", "eqratio", "distmeq")
+        ratio = reason == "AR ratio chase" and f.name in ("cong", "eqratio", "distmeq", "rconst")
         if not (angle or ratio):
             return
-        kinds = ("para", "perp", "eqangle") if angle else ("cong", "eqratio", "midp")
+        kinds = ("para", "perp", "eqangle") if angle else RATIO_FACTS
         colls = [p for p in prem if p.name == "coll"]
         eqs = [p for p in prem if p.name in kinds]
         if not self.local_ar(f, colls + eqs):  # not reproducible locally: leave it as it is
@@ -368,14 +405,33 @@ class AlgebraicReasoning:
         sup = frozenset().union(*(self.line_sup[i] for i in ls))
         return dict(e), k, sup
 
+    def ratio_rows(self, f: Fact) -> list[dict]:
+        """The ratio chase's equations of ``f``: :meth:`ratio_eq`, and for ``midp m a b`` also
+        ``log|am| - log|ab| = -log 2``: the bridge from a midpoint to ratios with constants."""
+        rows = [self.ratio_eq(f)]
+        if f.name == "midp":
+            m, a, b = f.args
+            rows.append({_seg(m, a): 1, _seg(a, b): -1, **log_terms(Fraction(2))})
+        return rows
+
     def ratio_eq(self, f: Fact) -> dict:
+        """``f`` as ``sum c * log|segment| + sum e * log p = 0``, the constants ``log p`` as
+        :func:`log_terms` keys."""
         a = f.args
         e: dict = defaultdict(int)
-        if f.name == "distmeq":  # sum t_i log|a_ib_i| = log 1 (AlphaGeometry2's log-distances)
+        if f.name == "distmeq":  # sum t_i log|a_ib_i| = log y (AlphaGeometry2's log-distances)
             goal = Goal(f.name, f.args)
             p = goal.points
             for i, t in enumerate(goal.numbers[:-1]):
                 e[_seg(p[2 * i], p[2 * i + 1])] += int(t)
+            for k, x in log_terms(Fraction(goal.numbers[-1])).items():
+                e[k] -= x
+            return {s: c for s, c in e.items() if c}
+        if f.name == "rconst":  # log|ab| - log|cd| = log r
+            e[_seg(a[0], a[1])] += 1
+            e[_seg(a[2], a[3])] -= 1
+            for k, x in log_terms(Fraction(a[4])).items():
+                e[k] -= x
             return {s: c for s, c in e.items() if c}
         if f.name == "midp":
             e[_seg(a[0], a[1])] += 1

@@ -19,13 +19,14 @@ is discarded and counted (``Result.discarded``), which would signal a rule-match
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from readingroom.geometry.ar import AlgebraicReasoning
+from readingroom.geometry.ar import AlgebraicReasoning, log_terms
 from readingroom.geometry.diagram import Diagram
 from readingroom.geometry.facts import FACT_NAMES, Fact, _merge_groups, _seg, fact, premises
 from readingroom.geometry.language import (
@@ -323,8 +324,8 @@ class _Engine(DeductionRules, AlgebraicReasoning):
         """AlphaGeometry2's ``distseq`` (arXiv 2502.03544, Section 2), in this book's spelling
         ``distseq a1 b1 ... an bn t1 ... tn``: ``t1 |a1b1| + ... + tn |anbn| = 0`` with rational
         ``t_i``, if the length chase (the exact linear system over lengths behind ``rconst``)
-        implies it; the fact is the goal as written. ``|ab| - |cd| = 0`` is also proved by the
-        ratio chase, as ``rconst a b c d 1`` is."""
+        implies it; the fact is the goal as written. A two-term equation ``t1 |s1| + t2 |s2| =
+        0`` is also proved by the ratio chase, as ``rconst s1 s2 (-t2/t1)`` is."""
         form = self._segment_form(goal, Fraction)
         if form is None:
             return None
@@ -339,31 +340,31 @@ class _Engine(DeductionRules, AlgebraicReasoning):
             g = self.derive(self.ar_ratio(self.try_fact("cong", *s1, *s2)), "AR ratio chase")
             if g is not None and self.add(f, "AR ratio chase", (g,)):
                 return f
+        elif len(form) == 2 and math.prod(form.values()) < 0:
+            # t1 |s1| + t2 |s2| = 0 is |s1| / |s2| = -t2 / t1: a ratio with a constant
+            (s1, t1), (s2, t2) = form.items()
+            prov = self.ratios.implies({s1: 1, s2: -1, **{k: -e for k, e in
+                                                          log_terms(-t2 / t1).items()}}, 0)
+            if prov is not None:
+                return f if self.add(f, "AR ratio chase", tuple(prov)) else None
         return None
 
     def prove_log_length_equation(self, goal: Goal) -> Fact | None:
         """AlphaGeometry2's ``distmeq`` (arXiv 2502.03544, Section 2), in this book's spelling
         ``distmeq a1 b1 ... an bn t1 ... tn y``: ``t1 log|a1b1| + ... + tn log|anbn| = log y``
-        with integer ``t_i``, if the ratio chase (the exact linear system over log-lengths)
-        implies it. That system holds no constants, so only ``y = 1`` is provable (the language
-        refuses other values); the fact is the goal as written."""
-        if Fraction(goal.numbers[-1]) != 1:
-            return None
-        form = self._segment_form(goal, int)
-        if form is None:
+        with integer ``t_i``, if the ratio chase (the exact linear system over log-lengths, with
+        ``log y`` as its prime constants) implies it; the fact is the goal as written."""
+        if self._segment_form(goal, int) is None:
             return None
         f = Fact("distmeq", tuple(goal.args))
         if f in self.why:
             return f
-        prov = self.ratios.implies(form, 0)
-        if prov is None:
-            return None
-        return f if self.add(f, "AR ratio chase", tuple(prov)) else None
+        return self.derive(self.ar_ratio(f), "AR ratio chase")
 
     def prove_ratio_value(self, a, r: Fraction | None) -> Fact | None:
-        """``rconst a b c d r``: ``|ab| = r |cd|``, if the length chase implies it (or, for
-        ``r = 1``, the ratio chase); with ``r`` None (``rcompute``) the ratio the length system
-        pins down, if any."""
+        """``rconst a b c d r``: ``|ab| = r |cd|``, if the length chase or the ratio chase
+        (log-lengths, with the constants ``log p``) implies it; with ``r`` None (``rcompute``)
+        the ratio either system pins down, if any."""
         if a[0] == a[1] or a[2] == a[3]:
             return None
         ab, cd = _seg(a[0], a[1]), _seg(a[2], a[3])
@@ -374,8 +375,8 @@ class _Engine(DeductionRules, AlgebraicReasoning):
             if fa and set(da) == set(dc):
                 ratios = {da[v] / dc[v] for v in da}
                 r = ratios.pop() if len(ratios) == 1 else None
-            if r is None and ab != cd and self.ar_ratio(self.try_fact("cong", *ab, *cd)):
-                r = Fraction(1)
+            if r is None and ab != cd:
+                r = self.ratio_constant(ab, cd)
             if r is None:
                 return None
         if r <= 0:
@@ -386,11 +387,22 @@ class _Engine(DeductionRules, AlgebraicReasoning):
         prov = self.lengths.implies({ab: 1, cd: -r} if ab != cd else {}, 0)
         if prov is not None and (ab != cd or r == 1):
             return f if self.add(f, "AR length chase", tuple(prov)) else None
-        if r == 1:
-            g = self.derive(self.ar_ratio(self.try_fact("cong", *ab, *cd)), "AR ratio chase")
-            if g is not None and self.add(f, "AR ratio chase", (g,)):
-                return f
+        if ab != cd:
+            return self.derive(self.ar_ratio(f), "AR ratio chase")
         return None
+
+    def ratio_constant(self, ab, cd) -> Fraction | None:
+        """``|ab| / |cd|`` if the ratio chase pins it to a constant: the normal form of
+        ``log|ab| - log|cd|`` holds no segment, only ``log p`` terms."""
+        free, k, _ = self.ratios.normal_form({ab: 1, cd: -1})
+        if k != 0 or not all(isinstance(v, tuple) and v[0] == "" for v, _ in free):
+            return None
+        r = Fraction(1)
+        for (_, p), e in free:
+            if Fraction(e).denominator != 1:
+                return None
+            r *= Fraction(p) ** int(e)
+        return r
 
 
 def _trace(why: dict, goal_fact: Fact) -> list[Fact]:

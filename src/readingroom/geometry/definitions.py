@@ -367,8 +367,7 @@ GOALS: dict[str, GoalDef] = {
         GoalDef("distmeq", 2,
                 "t1 * log|a1b1| + ... + tn * log|anbn| = log value, i.e. |a1b1|^t1 * ... * "
                 "|anbn|^tn = value, written 'distmeq a1 b1 ... an bn t1 ... tn value': n "
-                "segments, n non-zero integer exponents, and value 1 (the ratio chase that "
-                "proves it carries no other constant)",
+                "segments, n non-zero integer exponents, and a positive rational value",
                 n_values=1, per_group=1),
     ]
 }

@@ -356,10 +356,9 @@ def _coefficient(tok: str, kind: str) -> Fraction | None:
 
 
 def _distmeq_value(tok: str, where: str) -> None:
-    """``distmeq``'s value y must be 1. The ratio chase that proves ``distmeq`` (AlphaGeometry2's
-    linear equation of log-distances, arXiv 2502.03544, Section 2) is an exact linear system
-    over log-lengths that holds no constants, so it can say ``prod |a_ib_i|^t_i = 1`` and
-    nothing else; other values are refused here rather than left unprovable."""
+    """``distmeq``'s value y must be a positive rational: ``prod |a_ib_i|^t_i = y``. The ratio
+    chase that proves it (AlphaGeometry2's linear equation of log-distances, arXiv 2502.03544,
+    Section 2) holds ``log y`` as the logarithms of its primes."""
     try:
         y = Fraction(tok)
     except (ValueError, ZeroDivisionError):
@@ -367,11 +366,6 @@ def _distmeq_value(tok: str, where: str) -> None:
     if y is None or y <= 0:
         raise GeometryInputError(f"{where}: the value of distmeq must be a positive rational, "
                                  f"got {tok!r}")
-    if y != 1:
-        raise GeometryInputError(
-            f"{where}: distmeq supports the value 1 only (prod |a_ib_i|^t_i = 1), got {tok!r}: "
-            "its ratio chase works on log-lengths without constants; state a length ratio "
-            "other than 1 with distseq or rconst")
 
 
 def parse_problem(text: str, name: str = "") -> Problem:

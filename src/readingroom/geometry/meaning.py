@@ -5,8 +5,9 @@ spellings state the same thing. Here each fact becomes a hashable key
 (:func:`_key`): ``para``, ``perp``, ``eqangle``, ``aconst`` and ``angeq`` (AlphaGeometry2's linear
 equation of angles, arXiv 2502.03544, Section 2) a linear form in the directions of segments with
 a constant mod pi (up to sign); ``cong``, ``eqratio``, ``rconst`` with ratio 1 and ``distmeq``
-(AlphaGeometry2's linear equation of log-distances, same section; value 1 only) a linear form in
-log-lengths (up to sign); ``rconst`` with another ratio and ``distseq`` (its linear equation of
+(AlphaGeometry2's linear equation of log-distances, same section) a linear form in log-lengths
+and the logarithms of primes, ``("log", p)``, that spell its constant (up to sign); ``rconst``
+with another ratio and ``distseq`` (its linear equation of
 distances) a linear form in lengths, scaled to a leading 1 (one that says ``|ab| = |cd|`` is
 read as ``cong``); ``coll`` and ``cyclic`` point sets; ``midp`` a point and a segment;
 ``simtri`` and ``contri`` their pairs of corresponding vertices. :func:`_combination` is the exact
@@ -87,8 +88,7 @@ def _angeq_parts(args: Sequence[str]) -> tuple[list[tuple[str, ...]], list[int],
 def _dist_parts(name: str, args: Sequence[str]) -> tuple[list[tuple[str, str]], list[Fraction]]:
     """``distseq``'s or ``distmeq``'s arguments as (segments, coefficients); raises
     :class:`_Bad` unless there are 2n points and n non-zero coefficients (rationals such as
-    ``1/2`` for distseq, integers for distmeq), and for distmeq a value y = 1 (its ratio chase
-    holds no constants)."""
+    ``1/2`` for distseq, integers for distmeq), and for distmeq a positive rational value y."""
     n_values = 1 if name == "distmeq" else 0
     n, rest = divmod(len(args) - n_values, 3)
     if n < 1 or rest:
@@ -105,8 +105,8 @@ def _dist_parts(name: str, args: Sequence[str]) -> tuple[list[tuple[str, str]], 
             kind = "an integer" if name == "distmeq" else "a rational ('2', '-1', '1/2')"
             raise _Bad(f"{name}: a coefficient must be non-zero, {kind}, got {tok!r}")
         coeffs.append(t)
-    if n_values and _value("rconst", args[-1]) != 1:
-        raise _Bad(f"distmeq: only the value 1 is supported, got {args[-1]!r}")
+    if n_values:
+        _value("rconst", args[-1])  # a positive rational
     return [(args[2 * i], args[2 * i + 1]) for i in range(n)], coeffs
 
 
@@ -151,11 +151,34 @@ def _angle_form(name: str, args: Sequence[str]) -> tuple[dict, Fraction]:
     return _form(zip(segs, (1, -1, -1, 1))), Fraction(0)
 
 
+def _log_of(r: Fraction) -> list[tuple[object, int]]:
+    """``log r`` for a positive rational as terms ``(("log", p), exponent)`` over its primes:
+    the constants of a ratio equation, kept as symbols."""
+    terms = []
+    for n, sign in ((r.numerator, 1), (r.denominator, -1)):
+        p = 2
+        while p * p <= n:
+            while n % p == 0:
+                terms.append((("log", p), sign))
+                n //= p
+            p += 1
+        if n > 1:
+            terms.append((("log", n), sign))
+    return terms
+
+
 def _ratio_form(name: str, args: Sequence[str]) -> dict:
-    """``sum(c * log|segment|) = 0``."""
+    """``sum(c * log|segment|) + sum(e * log p) = 0``, the constants ``log p`` of the primes
+    ``p`` as variables ``("log", p)``."""
     if name == "distmeq":
         segs, coeffs = _dist_parts(name, args)
-        return _form((_seg(a, b), t) for (a, b), t in zip(segs, coeffs))
+        y = _value("rconst", args[-1])
+        return _form([*((_seg(a, b), t) for (a, b), t in zip(segs, coeffs)),
+                      *((v, -e) for v, e in _log_of(y))])
+    if name == "rconst":  # log|ab| - log|cd| - log r = 0
+        r = _value(name, args[4])
+        return _form([(_seg(*args[:2]), 1), (_seg(*args[2:4]), -1),
+                      *((v, -e) for v, e in _log_of(r))])
     if name == "midp":
         m, a, b = args
         return _form([(_seg(m, a), 1), (_seg(m, b), -1)])

@@ -89,8 +89,8 @@ _TABLE: dict[str, tuple[Difficulty, str]] = {
     "euler_line": ("hard", "orthocentre, circumcentre and centroid are collinear"),
     "incenter_excenter_cyclic": (
         "hard", "b, c, the incentre and the excentre opposite a are concyclic"),
-    "midline_ratio": ("hard", "find midline : third side (rcompute; needs ratio and length "
-                              "chases combined)"),
+    "midline_ratio": ("hard", "find midline : third side (rcompute; the ratio chase with its "
+                              "constants)"),
     "butterfly": ("hard", "butterfly theorem: m, the midpoint of chord pq, is the midpoint of xy"),
     "pappus": ("hard", "Pappus: the cross-joins of two point triples on two lines are collinear"),
     "desargues": ("hard", "Desargues: triangles perspective from a point are perspective from a "

@@ -32,7 +32,6 @@ from readingroom.geometry.meaning import (
     _ratio_form,
     _seg,
     _signed_key,
-    _value,
 )
 
 #: the facts an AR angle chase step may conclude or cite: linear forms in line directions
@@ -159,7 +158,10 @@ class _Step:
 
     def ratios_imply(self, terms) -> bool:
         rows = [_ratio_form(p.name, p.args) for p in self.prem
-                if p.name in ("cong", "eqratio", "midp", "distmeq")]
+                if p.name in ("cong", "eqratio", "midp", "distmeq", "rconst")]
+        # a midpoint also halves its segment: log|ma| - log|ab| + log 2 = 0
+        rows += [_form([(_seg(*p.args[:2]), 1), (_seg(*p.args[1:]), -1), (("log", 2), 1)])
+                 for p in self.prem if p.name == "midp"]
         target = _form(terms)
         return not target or _combination(rows, target) is not None
 
@@ -221,12 +223,19 @@ def _ar_ratio(st: _Step) -> bool:
     name, args = st.fact.name, st.fact.args
     if name in ("distmeq", "distseq"):
         # AlphaGeometry2's log-distances, and a distseq that says |ab| = |cd|: the fact's
-        # meaning as a linear form in log-lengths (a distseq of any other form is none)
+        # meaning as a linear form in log-lengths
         key = st.fact.key
-        return key[0] == "ratio" and st.ratios_imply(key[1][0])
-    if name == "rconst" and _value(name, args[4]) == 1:
-        name, args = "cong", args[:4]
-    if name not in ("cong", "eqratio"):
+        if key[0] == "ratio":
+            return st.ratios_imply(key[1][0])
+        form = _length_form(name, args)
+        if name == "distseq" and len(form) == 2:  # t1|s1| + t2|s2| = 0: |s1|/|s2| = -t2/t1
+            (s1, t1), (s2, t2) = form.items()
+            if t1 * t2 < 0:
+                r = -t2 / t1
+                return st.ratios_imply(_ratio_form(
+                    "rconst", (*s1, *s2, f"{r.numerator}/{r.denominator}")).items())
+        return False
+    if name not in ("cong", "eqratio", "rconst"):
         return False
     return st.ratios_imply(_ratio_form(name, args).items())
 
