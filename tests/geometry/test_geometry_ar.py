@@ -205,3 +205,46 @@ def test_minimise_shortens_a_long_angle_chase():
     why, prem = r.why[r.goal]
     assert why == "AR angle chase"
     assert len([p for p in prem if p.name != "coll"]) <= 3
+
+
+# --- constants in the ratio chase ------------------------------------------------------------
+
+@pytest.mark.parametrize("r,terms", [
+    (Fraction(12), {("", 2): 2, ("", 3): 1}),
+    (Fraction(1, 2), {("", 2): -1}),
+    (Fraction(9, 8), {("", 3): 2, ("", 2): -3}),
+    (Fraction(1), {}),
+    (Fraction(97, 1), {("", 97): 1}),
+])
+def test_log_terms_writes_log_r_over_the_primes(r, terms):
+    from readingroom.geometry.ar import log_terms
+    assert log_terms(r) == terms
+
+
+@pytest.mark.parametrize("r", [Fraction(0), Fraction(-2)])
+def test_log_terms_refuses_a_ratio_that_is_not_positive(r):
+    from readingroom.geometry.ar import log_terms
+    with pytest.raises(ValueError, match="must be positive"):
+        log_terms(r)
+
+
+def test_fixed_variables_are_never_pivots_and_constants_alone_are_refused():
+    from readingroom.geometry.ar import _is_log_const
+    ls = LinearSystem(fixed=_is_log_const)
+    # |am| = |ab| / 2 and |ab| = 3 |cd|: so |am| = (3/2) |cd|
+    assert ls.add({("a", "m"): 1, ("a", "b"): -1, ("", 2): 1})
+    assert ls.add({("a", "b"): 1, ("c", "d"): -1, ("", 3): -1})
+    assert all(not _is_log_const(v) for v in ls.rows)
+    assert ls.implies({("a", "m"): 1, ("c", "d"): -1, ("", 3): -1, ("", 2): 1}) is not None
+    assert ls.implies({("a", "m"): 1, ("c", "d"): -1}) is None  # not equal
+    # a row over the constants alone (log 2 = log 3) is refused, not used as a pivot
+    assert not ls.add({("", 2): 1, ("", 3): -1})
+    assert all(not _is_log_const(v) for v in ls.rows)
+
+
+def test_the_ratio_chase_pins_a_constant_ratio(engine):
+    eng = engine("a b c = triangle a b c; m = midpoint m a b; n = midpoint n a c ? "
+                 "rcompute m n b c")
+    assert eng.ratio_constant(("a", "m"), ("a", "b")) == Fraction(1, 2)
+    assert eng.ratio_constant(("a", "b"), ("a", "m")) == Fraction(2)
+    assert eng.ratio_constant(("a", "m"), ("a", "c")) is None  # not a constant
