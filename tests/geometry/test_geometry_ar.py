@@ -248,3 +248,10 @@ def test_the_ratio_chase_pins_a_constant_ratio(engine):
     assert eng.ratio_constant(("a", "m"), ("a", "b")) == Fraction(1, 2)
     assert eng.ratio_constant(("a", "b"), ("a", "m")) == Fraction(2)
     assert eng.ratio_constant(("a", "m"), ("a", "c")) is None  # not a constant
+
+
+def test_log_terms_keeps_a_cofactor_beyond_trial_division_as_one_symbol():
+    from readingroom.geometry.ar import log_terms
+    big = 2**127 - 1  # a Mersenne prime, far beyond trial division
+    assert log_terms(Fraction(4 * big)) == {("", 2): 2, ("", big): 1}
+    assert log_terms(Fraction(1, big)) == {("", big): -1}

@@ -157,7 +157,7 @@ def _log_of(r: Fraction) -> list[tuple[object, int]]:
     terms = []
     for n, sign in ((r.numerator, 1), (r.denominator, -1)):
         p = 2
-        while p * p <= n:
+        while p * p <= n and p <= 10**6:  # a cofactor left above stays one symbol
             while n % p == 0:
                 terms.append((("log", p), sign))
                 n //= p
