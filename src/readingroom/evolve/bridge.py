@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from readingroom.common.checks import check_seed
+from readingroom.common.checks import check_float, check_seed
 from readingroom.evolve.blocks import apply_diff
 
 __all__ = ["BridgePrompt", "BridgeServer", "evaluator_source", "parse_openevolve_prompt"]
@@ -109,8 +109,7 @@ def evaluator_source(url: str, *, timeout_s: float = 600.0) -> str:
     (no proxy)."""
     if not isinstance(url, str) or not url.startswith(("http://127.0.0.1:", "http://localhost:")):
         raise ValueError(f"url must be a loopback http URL, got {url!r}")
-    if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
-        raise ValueError(f"timeout_s must be a number > 0, got {timeout_s!r}")
+    check_float(timeout_s, "timeout_s", low=0, low_open=True)
     return f'''"""openevolve evaluator: forwards the program to readingroom's evaluator at {url}."""
 import json
 import urllib.request

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
+from readingroom.common.checks import check_float
 from readingroom.common.plotting import BOOK_COLORS, get_axes
 from readingroom.evolve.database import Program, ProgramDatabase
 
@@ -152,8 +153,7 @@ class LiveDashboard:
                  figsize: tuple[float, float] = (13.0, 3.6)):
         import matplotlib.pyplot as plt
 
-        if isinstance(every_s, bool) or not isinstance(every_s, (int, float)) or every_s < 0:
-            raise ValueError(f"every_s must be a number >= 0, got {every_s!r}")
+        check_float(every_s, "every_s", low=0)
         self.references = dict(references or {})
         self.every_s = float(every_s)
         self.fig, self.axes = plt.subplots(1, 3, figsize=figsize)

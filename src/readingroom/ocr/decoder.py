@@ -334,7 +334,6 @@ class MoEDecoder(nn.Module):
         return ce + output.balance_loss
 
     @torch.no_grad()
-    @torch.no_grad()
     def _step(self, prefix: torch.Tensor | None, tokens: torch.Tensor,
               caches: list[dict[str, torch.Tensor]], start: int) -> torch.Tensor:
         """Logits ``[B, V]`` of the last position, feeding only the new positions.
