@@ -411,6 +411,19 @@ class AlgebraicReasoning:
         sup = frozenset().union(*(self.line_sup[i] for i in ls))
         return dict(e), k, sup
 
+    def ratio_constant(self, ab, cd) -> Fraction | None:
+        """``|ab| / |cd|`` if the ratio chase pins it to a constant: the normal form of
+        ``log|ab| - log|cd|`` holds no segment, only ``log p`` terms."""
+        free, k, _ = self.ratios.normal_form({ab: 1, cd: -1})
+        if k != 0 or not all(_is_log_const(v) for v, _ in free):
+            return None
+        r = Fraction(1)
+        for (_, p), e in free:
+            if Fraction(e).denominator != 1:
+                return None
+            r *= Fraction(p) ** int(e)
+        return r
+
     def ratio_rows(self, f: Fact) -> list[dict]:
         """The ratio chase's equations of ``f``: :meth:`ratio_eq`, and for ``midp m a b`` also
         ``log|am| - log|ab| = -log 2``: the bridge from a midpoint to ratios with constants."""

@@ -391,19 +391,6 @@ class _Engine(DeductionRules, AlgebraicReasoning):
             return self.derive(self.ar_ratio(f), "AR ratio chase")
         return None
 
-    def ratio_constant(self, ab, cd) -> Fraction | None:
-        """``|ab| / |cd|`` if the ratio chase pins it to a constant: the normal form of
-        ``log|ab| - log|cd|`` holds no segment, only ``log p`` terms."""
-        free, k, _ = self.ratios.normal_form({ab: 1, cd: -1})
-        if k != 0 or not all(isinstance(v, tuple) and v[0] == "" for v, _ in free):
-            return None
-        r = Fraction(1)
-        for (_, p), e in free:
-            if Fraction(e).denominator != 1:
-                return None
-            r *= Fraction(p) ** int(e)
-        return r
-
 
 def _trace(why: dict, goal_fact: Fact) -> list[Fact]:
     """Facts needed for ``goal_fact`` (``why``: fact -> (reason, premises)), premises before

@@ -167,6 +167,11 @@ def _log_of(r: Fraction) -> list[tuple[object, int]]:
     return terms
 
 
+def _ratio_constant_form(s1: tuple[str, str], s2: tuple[str, str], r: Fraction) -> dict:
+    """``|s1| = r |s2|`` as ``log|s1| - log|s2| - log r = 0``."""
+    return _form([(s1, 1), (s2, -1), *((v, -e) for v, e in _log_of(r))])
+
+
 def _ratio_form(name: str, args: Sequence[str]) -> dict:
     """``sum(c * log|segment|) + sum(e * log p) = 0``, the constants ``log p`` of the primes
     ``p`` as variables ``("log", p)``."""
@@ -175,10 +180,8 @@ def _ratio_form(name: str, args: Sequence[str]) -> dict:
         y = _value("rconst", args[-1])
         return _form([*((_seg(a, b), t) for (a, b), t in zip(segs, coeffs)),
                       *((v, -e) for v, e in _log_of(y))])
-    if name == "rconst":  # log|ab| - log|cd| - log r = 0
-        r = _value(name, args[4])
-        return _form([(_seg(*args[:2]), 1), (_seg(*args[2:4]), -1),
-                      *((v, -e) for v, e in _log_of(r))])
+    if name == "rconst":
+        return _ratio_constant_form(_seg(*args[:2]), _seg(*args[2:4]), _value(name, args[4]))
     if name == "midp":
         m, a, b = args
         return _form([(_seg(m, a), 1), (_seg(m, b), -1)])

@@ -29,6 +29,7 @@ from readingroom.geometry.meaning import (
     _key,
     _length_form,
     _point_args,
+    _ratio_constant_form,
     _ratio_form,
     _seg,
     _signed_key,
@@ -159,8 +160,8 @@ class _Step:
     def ratios_imply(self, terms) -> bool:
         rows = [_ratio_form(p.name, p.args) for p in self.prem
                 if p.name in ("cong", "eqratio", "midp", "distmeq", "rconst")]
-        # a midpoint also halves its segment: log|ma| - log|ab| + log 2 = 0
-        rows += [_form([(_seg(*p.args[:2]), 1), (_seg(*p.args[1:]), -1), (("log", 2), 1)])
+        # a midpoint also halves its segment: |ma| = |ab| / 2
+        rows += [_ratio_constant_form(_seg(*p.args[:2]), _seg(*p.args[1:]), Fraction(1, 2))
                  for p in self.prem if p.name == "midp"]
         target = _form(terms)
         return not target or _combination(rows, target) is not None
@@ -231,9 +232,7 @@ def _ar_ratio(st: _Step) -> bool:
         if name == "distseq" and len(form) == 2:  # t1|s1| + t2|s2| = 0: |s1|/|s2| = -t2/t1
             (s1, t1), (s2, t2) = form.items()
             if t1 * t2 < 0:
-                r = -t2 / t1
-                return st.ratios_imply(_ratio_form(
-                    "rconst", (*s1, *s2, f"{r.numerator}/{r.denominator}")).items())
+                return st.ratios_imply(_ratio_constant_form(s1, s2, -t2 / t1).items())
         return False
     if name not in ("cong", "eqratio", "rconst"):
         return False

@@ -16,6 +16,7 @@ written from the rule semantics, not from either code base:
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from fractions import Fraction
 
@@ -555,11 +556,9 @@ class DeductionRules:
             self.tick()
 
     def _crossing(self, a, b, c, d) -> bool:
-        """Whether lines ab and cd are not parallel, on the diagram (non-degeneracy)."""
-        pa, pb, pc, pd = self.diagram.coords((a, b, c, d))
-        u, v = pb - pa, pd - pc
-        n = float((u @ u) * (v @ v)) ** 0.5
-        return n > 0 and abs(float(u[0] * v[1] - u[1] * v[0])) / n > 1e-6
+        """Whether lines ab and cd are not parallel, on the diagram (non-degeneracy): the
+        ``para`` residual, |sin| of their angle, is above the tolerance (inf: a zero length)."""
+        return 1e-6 < goal_residual("para", self.diagram.coords((a, b, c, d))) < math.inf
 
     def rule_centre_chords(self):
         """cyclic a b c d, cong o a o b, cong o c o d, ab and cd not parallel => cong o a o c:

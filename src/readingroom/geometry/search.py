@@ -467,10 +467,9 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
     candidates; the top ``width`` are tried.
 
     With ``widen``, when a pass ends with nothing proved and time left, the search runs again
-    with twice the
-    ``width`` (branches already tried are cached, so only the new ones cost), until a pass tries
-    nothing new or the time is up: a problem whose candidates run out early spends its whole
-    budget.
+    with twice the ``width`` (branches already tried are cached, so only the new ones cost),
+    until a pass tries nothing new or the time is up: a problem whose candidates run out early
+    spends its whole budget.
 
     ``jobs`` > 1 runs the branches of a state ``jobs`` at a time in worker processes (a local
     process pool, or ``executor``: any :class:`concurrent.futures.Executor`, e.g. a Dask
@@ -630,7 +629,7 @@ def search(problem: Problem, *, beam: int = 4, depth: int = 2, width: int = 20,
             found = one_pass(w)
             if found is not None:
                 return found
-            if not widen or tried == before:  # (or: the pass tried nothing new)
+            if not widen or tried == before:  # no widening, or nothing new was left to try
                 return done(False, (), base, problem, "exhausted", best)
             w *= 2  # time is left: the same search, twice as wide (tried branches are cached)
 
