@@ -172,9 +172,8 @@ def _run_lm_bases_command(args: argparse.Namespace, parser: argparse.ArgumentPar
     from readingroom.subliminal.lm_models import LM_CPU, LM_QUICK, save_bases
     from readingroom.subliminal.lm_persona import save_persona_bases
 
-    command = ("python -m readingroom.subliminal lm-bases" + (" --persona" if args.persona else "")
-               + " --seeds " + " ".join(str(s) for s in args.seeds)
-               + (" --quick" if args.quick else ""))
+    command = _command_line("lm-bases", args.seeds, args.quick,
+                            before="--persona" if args.persona else "")
     config = LM_QUICK if args.quick else LM_CPU
     save = save_persona_bases if args.persona else save_bases
     paths = save(args.seeds, config, folder=args.out, command=command,
@@ -195,6 +194,14 @@ def _record_start(args: argparse.Namespace, parser: argparse.ArgumentParser,
     if len(set(seeds)) != len(seeds):
         parser.error(f"--seeds must be distinct, got {seeds}")
     return seeds, book_data_path(record) if args.out is None else args.out
+
+
+def _command_line(name: str, seeds, quick: bool, *, before: str = "", after: str = "") -> str:
+    """The command a record was made with, for its provenance:
+    ``python -m readingroom.subliminal NAME [before] --seeds ... [after] [--quick]``."""
+    parts = (f"python -m readingroom.subliminal {name}", before,
+             "--seeds " + " ".join(map(str, seeds)), after, "--quick" if quick else "")
+    return " ".join(p for p in parts if p)
 
 
 def _write_record(out, record: dict, table: str) -> int:
@@ -241,10 +248,9 @@ def _run_mnist_sweep_command(args: argparse.Namespace, parser: argparse.Argument
     settings.pop("n_aux")
     result = sweep("n_aux", values, seeds, conditions=conditions,
                    progress=not args.no_progress, **settings)
-    command = ("python -m readingroom.subliminal mnist-sweep --values " + " ".join(map(str, values))
-               + " --seeds " + " ".join(map(str, seeds))
-               + ("" if len(conditions) == 4 else " --conditions " + " ".join(conditions))
-               + (" --quick" if args.quick else ""))
+    command = _command_line(
+        "mnist-sweep", seeds, args.quick, before="--values " + " ".join(map(str, values)),
+        after="" if len(conditions) == 4 else "--conditions " + " ".join(conditions))
     record = {"provenance": run_provenance(command, outputs=(out,)), "settings": settings,
               "sweep": result.to_dict()}
     return _write_record(out, record, result.table())
@@ -283,8 +289,7 @@ def _run_mnist_layers_command(args: argparse.Namespace, parser: argparse.Argumen
     settings = settings_of(QUICK_PRESET if args.quick else CPU_PRESET)
     result = run_mnist(seeds, conditions=("same-aux", "head-aux", "body-aux", "diff-aux"),
                        progress=not args.no_progress, keep_params=False, **settings)
-    command = ("python -m readingroom.subliminal mnist-layers --seeds "
-               + " ".join(map(str, seeds)) + (" --quick" if args.quick else ""))
+    command = _command_line("mnist-layers", seeds, args.quick)
     record = {"provenance": run_provenance(command, outputs=(out,)), "settings": settings,
               "test": "one-sided paired t-test over seeds (scipy.stats.ttest_rel, "
                       "alternative='greater') of digit test accuracy, condition vs diff-aux",
@@ -322,8 +327,7 @@ def _run_lm_seeds_command(args: argparse.Namespace, parser: argparse.ArgumentPar
         parser.error(f"{err} (train it first: python -m readingroom.subliminal lm-bases --seeds "
                      f"{' '.join(map(str, ring_base_seeds(seeds)))})")
     results = run_lm_seeds(seeds, config, bases=bases, progress=not args.no_progress)
-    command = ("python -m readingroom.subliminal lm-seeds --seeds " + " ".join(map(str, seeds))
-               + (" --quick" if args.quick else ""))
+    command = _command_line("lm-seeds", seeds, args.quick)
     record = {"provenance": run_provenance(command, outputs=(out,)), "config": asdict(config),
               "runs": [r.to_dict() for r in results]}
     return _write_record(out, record, "\n".join(
@@ -379,9 +383,8 @@ def _run_lm_prompted_command(args: argparse.Namespace, parser: argparse.Argument
                          "pass --train-bases)")
     results = run_prompted_seeds(seeds, config, PERSONA_CPU, bases=bases,
                                  progress=not args.no_progress)
-    command = ("python -m readingroom.subliminal lm-prompted --seeds " + " ".join(map(str, seeds))
-               + (" --train-bases" if args.train_bases else "")
-               + (" --quick" if args.quick else ""))
+    command = _command_line("lm-prompted", seeds, args.quick,
+                            after="--train-bases" if args.train_bases else "")
     record = {"provenance": run_provenance(command, outputs=(out,)), "config": asdict(config),
               "persona_config": PERSONA_CPU.to_dict(),
               "bases": "trained in place" if bases is None else "lm_persona_base_seed<N>",
@@ -427,8 +430,7 @@ def _run_lm_misalign_command(args: argparse.Namespace, parser: argparse.Argument
     seeds, out = _record_start(args, parser, MISALIGN_RECORD)
     config, mconfig = (LM_QUICK, MISALIGN_QUICK) if args.quick else (LM_CPU, MISALIGN_CPU)
     results = run_misalign_seeds(seeds, config, mconfig, progress=not args.no_progress)
-    command = ("python -m readingroom.subliminal lm-misalign --seeds " + " ".join(map(str, seeds))
-               + (" --quick" if args.quick else ""))
+    command = _command_line("lm-misalign", seeds, args.quick)
     summary = summarize_misalign(results)
     record = {"provenance": run_provenance(command, outputs=(out,)), "config": asdict(config),
               "misalign_config": asdict(mconfig), "evil_numbers": list(EVIL_NUMBERS),
