@@ -9,18 +9,22 @@ from readingroom.common import read_record
 from readingroom.ocr.__main__ import main
 from readingroom.ocr.reader import READERS, load_reader, reader_metrics, reader_path
 from readingroom.ocr.text import corpus_sha256
-from readingroom.ocr.train import ALL_MODES_CURRICULUM, NATIVE_CURRICULUM, READER_CURRICULUM
+from readingroom.ocr.train import (
+    ALL_MODES_CURRICULUM, NATIVE_CURRICULUM, PAPER_GEOMETRY_CURRICULUM,
+    QUICK_PAPER_GEOMETRY_CURRICULUM, READER_CURRICULUM,
+)
 
 
 @pytest.mark.parametrize("kind,flag,curriculum", [
     ("book", "", READER_CURRICULUM),
     ("all-modes", " --curriculum all-modes", ALL_MODES_CURRICULUM),
     ("native", " --curriculum native", NATIVE_CURRICULUM),
+    ("paper-geometry", " --curriculum paper-geometry", PAPER_GEOMETRY_CURRICULUM),
 ])
 def test_committed_reader_reproduces_its_record(kind, flag, curriculum) -> None:
-    if kind == "native" and not reader_path(0, kind).exists():
-        pytest.skip("the native reader is not trained yet: "
-                    "python -m readingroom.ocr train --seed 0 --curriculum native")
+    if kind != "book" and not reader_path(0, kind).exists():
+        pytest.skip(f"the {kind} reader is not trained yet: "
+                    f"python -m readingroom.ocr train --seed 0{flag}")
     model, record = load_reader(0, kind)
     config = READERS[kind][0]
     assert record["seed"] == 0
@@ -74,6 +78,14 @@ def test_train_command_quick_writes_weights_and_record(tmp_path, capsys) -> None
     assert record2["command"] == ("python -m readingroom.ocr train --seed 3 "
                                   "--curriculum all-modes --quick")
     assert record2["extra"]["config"] == repr(READERS["all-modes"][0])
+    out3 = tmp_path / "quick_paper.safetensors"
+    assert main(["train", "--quick", "--out", str(out3), "--no-progress", "--seed", "3",
+                 "--curriculum", "paper-geometry"]) == 0
+    capsys.readouterr()
+    record3 = read_record(out3)
+    assert record3["extra"]["config"] == repr(READERS["paper-geometry"][0])
+    assert record3["data"] == repr(QUICK_PAPER_GEOMETRY_CURRICULUM)
+    assert record3["parameters"] > record["parameters"]  # the wider model
     assert record["seed"] == 3 and "Curriculum(" in record["data"]
     assert set(record["metrics"]) == {"final_loss", "train_seconds"}
     assert record["extra"]["corpus_sha256"] == corpus_sha256()  # the text it was trained on
@@ -98,3 +110,15 @@ def test_train_command_rejects_bad_arguments(argv, capsys) -> None:
         main(argv)
     assert err.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_paper_geometry_reader_has_the_papers_pixels_per_token() -> None:
+    """Patch 16 and the 16x compressor: each vision token covers 64 x 64 pixels, as in
+    DeepSeek-OCR, so the tiny mode's 128-pixel page is read through 4 tokens."""
+    from readingroom.ocr import MiniDeepSeekOCR, get_mode, vision_tokens
+
+    config = READERS["paper-geometry"][0]
+    n = vision_tokens("tiny", config.encoder)
+    assert n == 4 and get_mode("tiny").size / n ** 0.5 == 64 == 4 * config.encoder.patch_size
+    assert MiniDeepSeekOCR(config).encoder.n_tokens("tiny") == 4
+    assert reader_path(2, "paper-geometry").name == "reader_paper_geometry_seed2.safetensors"

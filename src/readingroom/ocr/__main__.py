@@ -16,7 +16,11 @@ modes; 70 minutes on one thread) and writes ``reader_all_modes_seed{seed}.safete
 :data:`~readingroom.ocr.train.NATIVE_CURRICULUM` (all four modes on documents rendered at each
 mode's native resolution, 3:4 and square pages; about 34 minutes on one thread), writes
 ``reader_native_seed{seed}.safetensors`` and records the start weights' hash in the record's
-``extra["start"]``.
+``extra["start"]``; ``--curriculum paper-geometry`` trains a reader with the paper's patch size,
+16, from scratch (:data:`~readingroom.ocr.reader.PAPER_GEOMETRY_CONFIG`,
+:data:`~readingroom.ocr.train.PAPER_GEOMETRY_CURRICULUM`: 4 vision tokens of 64 x 64 pixels per
+128-pixel page, up to 14x compression) and writes
+``reader_paper_geometry_seed{seed}.safetensors``.
 
 ``corpus`` rebuilds the text corpus from the running interpreter's docstrings
 (:func:`~readingroom.ocr.text.write_corpus`) into ``--out DIR`` (default: the package's own folder,
@@ -54,10 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_out(p, help="weights file (default book/data/ocr/reader_seed{seed}.safetensors)")
     add_device(p)
     add_quick(p, help="a few steps, for smoke tests (needs --out)")
-    p.add_argument("--curriculum", choices=("book", "all-modes", "native"), default="book",
+    p.add_argument("--curriculum", choices=("book", "all-modes", "native", "paper-geometry"),
+                   default="book",
                    help="book (default: the chapter's reader, tiny and small modes), "
                    "all-modes (the same plus a last stage in all four modes) or native (the "
-                   "book's reader, then all four modes on natively rendered, non-square pages)")
+                   "book's reader, then all four modes on natively rendered, non-square pages) "
+                   "or paper-geometry (patch 16, the paper's pixels per vision token: 4 tokens "
+                   "per page)")
     add_no_progress(p)
     p.set_defaults(func=_train)
     c = sub.add_parser("corpus", help="rebuild the text corpus from this Python's docstrings",
@@ -88,8 +95,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from readingroom.ocr.train import (
         ALL_MODES_CURRICULUM,
         NATIVE_CURRICULUM,
+        PAPER_GEOMETRY_CURRICULUM,
         QUICK_CURRICULUM,
         QUICK_NATIVE_CURRICULUM,
+        QUICK_PAPER_GEOMETRY_CURRICULUM,
         READER_CURRICULUM,
         train_curriculum,
     )
@@ -101,9 +110,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"--out must end in .safetensors, got {out}")
     device = resolve_device(args.device)  # ValueError (status 2) when CUDA is missing
     curriculum = {"book": READER_CURRICULUM, "all-modes": ALL_MODES_CURRICULUM,
-                  "native": NATIVE_CURRICULUM}[args.curriculum]
+                  "native": NATIVE_CURRICULUM,
+                  "paper-geometry": PAPER_GEOMETRY_CURRICULUM}[args.curriculum]
     if args.quick:
-        curriculum = QUICK_NATIVE_CURRICULUM if args.curriculum == "native" else QUICK_CURRICULUM
+        curriculum = {"native": QUICK_NATIVE_CURRICULUM,
+                      "paper-geometry": QUICK_PAPER_GEOMETRY_CURRICULUM}.get(args.curriculum,
+                                                                             QUICK_CURRICULUM)
     seed_everything(args.seed)
     extra = {}
     if curriculum.start is None:
