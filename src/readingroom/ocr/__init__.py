@@ -35,6 +35,8 @@ from readingroom.ocr.model import (
     precision,
 )
 from readingroom.ocr.experiments import (
+    FOX_SMALL,
+    FOX_TINY,
     binned_precision,
     compression_rho,
     compression_sweep,
@@ -86,7 +88,8 @@ __all__ = [
     "PageRecipe", "sample_pages", "train_reader", "evaluate", "glyph_targets",
     "pretrain_encoder", "READER_CURRICULUM", "NATIVE_CURRICULUM",
     # the chapter's experiments, the committed reader, errors and figures
-    "binned_precision", "compression_rho", "compression_sweep", "memory_sweep", "pick_samples",
+    "FOX_SMALL", "FOX_TINY", "binned_precision", "compression_rho", "compression_sweep",
+    "memory_sweep", "pick_samples",
     "read_controls", "token_budget", "load_reader", "align", "highlight_errors",
     "plot_compression", "plot_memory", "plot_token_budget", "plot_token_grid", "readings_html",
 ]
