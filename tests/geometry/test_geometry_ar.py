@@ -255,3 +255,20 @@ def test_log_terms_keeps_a_cofactor_beyond_trial_division_as_one_symbol():
     big = 2**127 - 1  # a Mersenne prime, far beyond trial division
     assert log_terms(Fraction(4 * big)) == {("", 2): 2, ("", big): 1}
     assert log_terms(Fraction(1, big)) == {("", big): -1}
+
+
+@pytest.mark.parametrize("r,exponents", [
+    (Fraction(12, 5), {2: 2, 3: 1, 5: -1}),
+    (Fraction(1), {}),
+    (Fraction(2**127 - 1), {2**127 - 1: 1}),  # beyond trial division: one symbol
+])
+def test_prime_exponents_splits_a_rational_over_its_primes(r, exponents):
+    from readingroom.geometry.language import prime_exponents
+    assert prime_exponents(r) == exponents
+
+
+@pytest.mark.parametrize("r", [Fraction(0), Fraction(-3, 4)])
+def test_prime_exponents_refuses_a_ratio_that_is_not_positive(r):
+    from readingroom.geometry.language import prime_exponents
+    with pytest.raises(ValueError, match="must be positive"):
+        prime_exponents(r)

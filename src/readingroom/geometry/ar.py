@@ -22,7 +22,7 @@ from math import atan2, gcd, pi
 
 from readingroom.geometry.diagram import Diagram
 from readingroom.geometry.facts import Fact, _merge_groups, _seg
-from readingroom.geometry.language import Goal, angle_fraction
+from readingroom.geometry.language import Goal, angle_fraction, prime_exponents
 
 __all__ = ["HALF", "RATIO_FACTS", "AlgebraicReasoning", "LinearSystem", "log_terms"]
 
@@ -33,35 +33,17 @@ RATIO_FACTS = ("cong", "eqratio", "midp", "rconst", "distmeq")
 HALF = Fraction(1, 2)
 
 
-#: primes tried when a ratio's constant is split into log p terms
-_TRIAL = 10**6
-
-
 def _is_log_const(v) -> bool:
     """Whether a ratio-chase variable is the constant ``log p`` of a prime (``("", p)``)."""
     return isinstance(v, tuple) and len(v) == 2 and v[0] == ""
 
 
 def log_terms(r: Fraction) -> dict:
-    """``log r`` of a positive rational as ``{("", p): exponent}`` over its primes: the ratio
-    chase's constants, which stay symbols (the logarithms of distinct primes are linearly
-    independent over the rationals, so no relation among them is lost). Trial division stops
-    at :data:`_TRIAL`; a cofactor left above it stays one symbol, which can only hide a relation
-    (a weaker system), never invent one."""
-    r = Fraction(r)
-    if r <= 0:
-        raise ValueError(f"log_terms: the ratio must be positive, got {r}")
-    out: dict = defaultdict(int)
-    for n, sign in ((r.numerator, 1), (r.denominator, -1)):
-        p = 2
-        while p * p <= n and p <= _TRIAL:
-            while n % p == 0:
-                out[("", p)] += sign
-                n //= p
-            p += 1
-        if n > 1:
-            out[("", n)] += sign
-    return {k: v for k, v in out.items() if v}
+    """``log r`` of a positive rational as ``{("", p): exponent}`` over its primes
+    (:func:`~readingroom.geometry.language.prime_exponents`): the ratio chase's constants, which
+    stay symbols (the logarithms of distinct primes are linearly independent over the
+    rationals, so no relation among them is lost)."""
+    return {("", p): e for p, e in prime_exponents(r).items()}
 
 # --- exact linear algebra with provenance ---------------------------------------------------
 

@@ -42,7 +42,11 @@ __all__ = [
     "parse_number",
     "parse_problem",
     "parse_ratio",
+    "prime_exponents",
 ]
+
+#: primes tried by :func:`prime_exponents`; a cofactor left above them stays one "prime"
+_TRIAL = 10**6
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_']*$")
 _FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -143,6 +147,28 @@ def parse_angle(tok: str) -> float:
     if t.endswith("o"):
         t = t[:-1]
     return float(t) * 3.141592653589793 / 180.0
+
+
+def prime_exponents(r: Fraction) -> dict[int, int]:
+    """A positive rational as ``{p: exponent}`` over its primes (``12/5`` -> ``{2: 2, 3: 1,
+    5: -1}``): ``log r = sum e log p``, how the ratio chase and its checker write constants.
+    Trial division stops at :data:`_TRIAL`; a cofactor left above it stays one symbol, which
+    can only hide a relation among constants, never invent one. ``ValueError`` unless
+    ``r > 0``."""
+    r = Fraction(r)
+    if r <= 0:
+        raise ValueError(f"prime_exponents: the ratio must be positive, got {r}")
+    out: dict[int, int] = {}
+    for n, sign in ((r.numerator, 1), (r.denominator, -1)):
+        p = 2
+        while p * p <= n and p <= _TRIAL:
+            while n % p == 0:
+                out[p] = out.get(p, 0) + sign
+                n //= p
+            p += 1
+        if n > 1:
+            out[n] = out.get(n, 0) + sign
+    return out
 
 
 def angle_fraction(tok: str) -> Fraction:

@@ -14,7 +14,9 @@ read as ``cong``); ``coll`` and ``cyclic`` point sets; ``midp`` a point and a se
 (rational) elimination the ``AR`` steps are replayed with.
 
 Like the rest of the checker it imports nothing of the prover (``facts``, ``ar``, ``rules``):
-a bug there cannot make the checker accept a false step unless it is written twice.
+a bug there cannot make the checker accept a false step unless it is written twice. What the two
+share is the problem language (:mod:`~readingroom.geometry.language`), including
+``prime_exponents``, the arithmetic that writes a rational constant over its primes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from readingroom.geometry.language import angle_fraction
+from readingroom.geometry.language import angle_fraction, prime_exponents
 
 _ARITY = {"para": 4, "perp": 4, "cong": 4, "eqangle": 8, "eqratio": 8, "midp": 3, "simtri": 6,
           "contri": 6, "aconst": 5, "rconst": 5}
@@ -152,19 +154,10 @@ def _angle_form(name: str, args: Sequence[str]) -> tuple[dict, Fraction]:
 
 
 def _log_of(r: Fraction) -> list[tuple[object, int]]:
-    """``log r`` for a positive rational as terms ``(("log", p), exponent)`` over its primes:
-    the constants of a ratio equation, kept as symbols."""
-    terms = []
-    for n, sign in ((r.numerator, 1), (r.denominator, -1)):
-        p = 2
-        while p * p <= n and p <= 10**6:  # a cofactor left above stays one symbol
-            while n % p == 0:
-                terms.append((("log", p), sign))
-                n //= p
-            p += 1
-        if n > 1:
-            terms.append((("log", n), sign))
-    return terms
+    """``log r`` for a positive rational as terms ``(("log", p), exponent)`` over its primes
+    (:func:`~readingroom.geometry.language.prime_exponents`): the constants of a ratio
+    equation, kept as symbols."""
+    return [(("log", p), e) for p, e in prime_exponents(r).items()]
 
 
 def _ratio_constant_form(s1: tuple[str, str], s2: tuple[str, str], r: Fraction) -> dict:
