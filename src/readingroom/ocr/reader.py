@@ -35,8 +35,7 @@ from readingroom.ocr.moe import MoEConfig
 from readingroom.common.checks import check_choice
 
 __all__ = ["ALL_MODES_CONFIG", "HELD_OUT", "HELD_OUT_NATIVE", "PAPER_GEOMETRY_CONFIG", "READERS",
-           "READER_CONFIG",
-           "load_reader", "reader_metrics", "reader_path", "start_reader"]
+           "READER_CONFIG", "load_reader", "reader_metrics", "reader_path", "start_reader"]
 
 #: The reader's sizes: the default OCRConfig reading up to 256 characters after the 64 vision
 #: tokens of the tiny mode or the 100 of the small mode.
@@ -48,10 +47,11 @@ ALL_MODES_CONFIG = OCRConfig(max_text=256)
 
 #: The paper-geometry reader's sizes: patch size 16 (DeepSeek-OCR's), so the tiny mode's
 #: 128-pixel page becomes 8 x 8 patches and, after the 16x compressor, 2 x 2 = 4 vision tokens of
-#: 64 x 64 pixels each, the paper's area per token; a wider model (128 instead of 64, window stage
-#: 64), since each token must now carry dozens of characters. A pilot (400 glyph-pretraining steps, then
-#: 2,000 on one-line pages) read at precision 0.52 at width 128 and 256 alike, and not yet at all
-#: at width 64 after 600 (0.18, guessing common words); 128 costs half of 256's time per step.
+#: 64 x 64 pixels each, the paper's area per token; a wider model (128 instead of 64, window
+#: stage 64), since each token must now carry dozens of characters. In a pilot (400
+#: glyph-pretraining steps, then 2,000 on one-line pages) widths 128 and 256 both read at
+#: precision 0.52, and 128 costs half of 256's time per step; width 64 (150 pretraining steps,
+#: then 600) was still guessing common words (0.18).
 PAPER_GEOMETRY_CONFIG = OCRConfig(
     encoder=EncoderConfig(patch_size=16, d_window=64, d_global=128, d_out=128),
     moe=MoEConfig(d_model=128, d_expert=128, n_routed=8, top_k=2, n_shared=1),
@@ -91,8 +91,8 @@ def reader_path(seed: int = 0, kind: str = "book") -> Path:
 
 def load_reader(seed: int = 0, kind: str = "book") -> tuple[MiniDeepSeekOCR, dict]:
     """The committed reader of ``seed`` (and ``kind``: ``"book"``, trained in the tiny and small
-    modes, ``"all-modes"``, ``"native"`` or ``"paper-geometry"``) and its record, in eval mode (hash checked by
-    :func:`~readingroom.common.load_committed`).
+    modes, ``"all-modes"``, ``"native"`` or ``"paper-geometry"``) and its record, in eval mode
+    (hash checked by :func:`~readingroom.common.load_committed`).
 
     Raises:
         FileNotFoundError: no weights for ``seed`` (the message says how to make them).
